@@ -1,0 +1,57 @@
+//! `wamcp import lharries PATH`: bring a lharries/whatsapp-mcp history across.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use wamcp_store::Writer;
+use wamcp_store::import::lharries::{ImportReport, Source};
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A lharries/whatsapp-mcp database (whatsapp-bridge/store/messages.db); safe to run again
+    Lharries {
+        /// Path of messages.db
+        path: PathBuf,
+    },
+}
+
+pub fn run(data_dir: Option<PathBuf>, source: ImportSource) -> anyhow::Result<()> {
+    let ImportSource::Lharries { path } = source;
+    // Check the source before touching the store: bad input writes nothing.
+    let source = Source::open(&path)?;
+    let dir = super::data_dir(data_dir)?;
+    let mut writer = Writer::open(&dir.store_path())
+        .with_context(|| format!("cannot open the store {}", dir.store_path().display()))?;
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let report = source.import_into(&mut writer, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    print_report(&path, &dir.store_path(), &report, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn print_report(source: &std::path::Path, store: &std::path::Path, report: &ImportReport, seconds: f64) {
+    println!("Imported {} into {}", source.display(), store.display());
+    println!("  chats:    {}", report.chats);
+    println!("  contacts: {}", report.contacts);
+    println!(
+        "  messages: {} new, {} already present, {} read in {:.1} s ({:.0} messages/s)",
+        report.messages_imported,
+        report.messages_present,
+        report.messages_read,
+        seconds,
+        report.messages_read as f64 / seconds.max(1e-9)
+    );
+    for (reason, count) in &report.skipped {
+        println!("  skipped:  {count} ({reason})");
+    }
+}

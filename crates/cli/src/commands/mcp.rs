@@ -1,0 +1,20 @@
+//! `wamcp mcp`: the read tools over stdio, on the store in the data directory.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use wamcp_mcp::ReadTools;
+use wamcp_store::Reader;
+
+pub fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = super::data_dir(data_dir)?;
+    let path = dir.store_path();
+    let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
+    serve(reader)
+}
+
+/// Serves the read tools on stdio until the client disconnects.
+pub fn serve(reader: Reader) -> anyhow::Result<()> {
+    super::runtime()?.block_on(wamcp_mcp::serve_stdio(ReadTools::new(reader)))?;
+    Ok(())
+}

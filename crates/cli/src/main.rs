@@ -1,0 +1,68 @@
+//! `wamcp`: WhatsApp bridge, MCP server and support desk in one binary.
+//!
+//! Layout: this file parses the command line and hands each command to its own module under
+//! [`commands`]; [`sample`] is the simulated account the demo serves; [`bench`] measures the
+//! read path end to end. The crates below do the work: `wamcp-core` (types), `wamcp-store`
+//! (SQLite), `wamcp-mcp` (the MCP tools).
+
+mod bench;
+mod commands;
+mod sample;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// WhatsApp for AI assistants: your chats over MCP, safely.
+#[derive(Debug, Parser)]
+#[command(name = "wamcp", version, about, long_about = None)]
+struct Cli {
+    /// Where wamcp keeps its store [default: $XDG_DATA_HOME/wamcp or ~/.local/share/wamcp]
+    #[arg(long, env = "WAMCP_DATA_DIR", global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the store over MCP on stdio (for Claude Desktop, Claude Code and other MCP clients)
+    Mcp,
+    /// Serve a sample account over MCP on stdio: works offline, no phone needed
+    Demo(commands::demo::DemoArgs),
+    /// Bring history from another WhatsApp tool into the store
+    #[command(subcommand)]
+    Import(commands::import::ImportSource),
+    /// Measure import rate and MCP tool latency, startup time and memory on a generated history
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Mcp => commands::mcp::run(cli.data_dir),
+        Command::Demo(args) => commands::demo::run(cli.data_dir, args),
+        Command::Import(source) => commands::import::run(cli.data_dir, source),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries MCP); `WAMCP_LOG` or `RUST_LOG` set the level (default: warn).
+fn init_logging() {
+    let filter =
+        std::env::var("WAMCP_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "warn".to_string());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .init();
+}

@@ -1,0 +1,20 @@
+//! Core vocabulary of wamcp: the types every other crate speaks.
+//!
+//! WhatsApp identities ([`Jid`]), messages and their kinds, chats and contacts, UTC timestamps, the
+//! read views handed to assistants and programs, and their text rendering. This crate does no I/O and
+//! has no async runtime, so every layer above (store, link, bridge, MCP, desk) can depend on it without
+//! pulling anything else in.
+
+pub mod chat;
+pub mod fold;
+pub mod jid;
+pub mod message;
+pub mod render;
+pub mod time;
+pub mod view;
+
+pub use chat::{Chat, ChatKind, Contact};
+pub use jid::{Jid, JidError, JidKind, normalize_phone};
+pub use message::{DeliveryStatus, Media, Message, MessageId, MessageKind};
+pub use time::{TimeError, Timestamp};
+pub use view::{ChatView, ContactView, MediaView, MessageMatch, MessageView, ReactionView};

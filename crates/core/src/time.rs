@@ -1,0 +1,148 @@
+//! UTC timestamps: integer milliseconds inside, RFC 3339 at the edges.
+//!
+//! Users and other tools write times many ways; [`Timestamp::parse_user`] accepts RFC 3339, a
+//! date-time without offset (taken as UTC) or a plain date, and [`Timestamp::parse_loose`] also the
+//! `2006-01-02 15:04:05-07:00` form that Go's SQLite driver writes.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+
+/// A point in time, as milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+/// Why a text is not a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "'{0}' is not a date or time: use RFC 3339 (2025-03-01T14:30:00+01:00 or 2025-03-01T13:30:00Z) or a plain date (2025-03-01, UTC)"
+)]
+pub struct TimeError(pub String);
+
+impl Timestamp {
+    pub fn from_millis(ms: i64) -> Timestamp {
+        Timestamp(ms)
+    }
+
+    pub fn from_secs(secs: i64) -> Timestamp {
+        Timestamp(secs.saturating_mul(1000))
+    }
+
+    pub fn now() -> Timestamp {
+        Timestamp(Utc::now().timestamp_millis())
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    fn datetime(self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.0).unwrap_or_default()
+    }
+
+    /// RFC 3339 with an explicit `+00:00` offset, milliseconds only when present.
+    pub fn to_rfc3339(self) -> String {
+        let format = if self.0 % 1000 == 0 { SecondsFormat::Secs } else { SecondsFormat::Millis };
+        self.datetime().to_rfc3339_opts(format, false)
+    }
+
+    /// Parses a time given by a person or an assistant: RFC 3339, a date-time without offset (UTC),
+    /// or a plain date (midnight UTC).
+    pub fn parse_user(input: &str) -> Result<Timestamp, TimeError> {
+        let text = input.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Ok(Timestamp(t.timestamp_millis()));
+        }
+        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+                return Ok(Timestamp(t.and_utc().timestamp_millis()));
+            }
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            return Ok(Timestamp(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis()));
+        }
+        Err(TimeError(input.to_string()))
+    }
+
+    /// Like [`Timestamp::parse_user`], and also the space-separated forms with any offset that other
+    /// WhatsApp tools store (`2024-11-01 09:30:00+02:00`, `2024-11-01 09:30:00.123 +0200 CEST`).
+    pub fn parse_loose(input: &str) -> Result<Timestamp, TimeError> {
+        let text = input.trim();
+        for format in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f %z"] {
+            if let Ok(t) = DateTime::parse_from_str(text, format) {
+                return Ok(Timestamp(t.timestamp_millis()));
+            }
+        }
+        // Go's time.Time String(): "2006-01-02 15:04:05.999 -0700 MST": drop the zone name.
+        if let Some((head, _zone)) = text.rsplit_once(' ')
+            && let Ok(t) = DateTime::parse_from_str(head, "%Y-%m-%d %H:%M:%S%.f %z")
+        {
+            return Ok(Timestamp(t.timestamp_millis()));
+        }
+        if let Some(head) = text.strip_suffix('Z').or_else(|| text.strip_suffix(" UTC"))
+            && let Ok(t) = NaiveDateTime::parse_from_str(head, "%Y-%m-%d %H:%M:%S%.f")
+        {
+            return Ok(Timestamp(t.and_utc().timestamp_millis()));
+        }
+        Timestamp::parse_user(text)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOON_UTC: i64 = 1_740_830_400_000; // 2025-03-01T12:00:00Z
+
+    #[test]
+    fn user_times_in_every_accepted_form() {
+        for written in [
+            "2025-03-01T12:00:00Z",
+            "2025-03-01T13:00:00+01:00",
+            "2025-03-01T12:00:00",
+            "2025-03-01 12:00",
+            " 2025-03-01T07:00:00-05:00 ",
+        ] {
+            assert_eq!(Timestamp::parse_user(written), Ok(Timestamp(NOON_UTC)), "{written}");
+        }
+        assert_eq!(Timestamp::parse_user("2025-03-01"), Ok(Timestamp(NOON_UTC - 12 * 3_600_000)));
+    }
+
+    #[test]
+    fn stored_times_of_other_tools_with_any_offset() {
+        for written in [
+            "2025-03-01 12:00:00+00:00",
+            "2025-03-01 14:00:00+02:00",
+            "2025-03-01 14:00:00.000+0200",
+            "2025-03-01 14:00:00 +0200 CEST",
+            "2025-03-01 12:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_loose(written), Ok(Timestamp(NOON_UTC)), "{written}");
+        }
+    }
+
+    #[test]
+    fn bad_times_say_what_is_accepted() {
+        let err = Timestamp::parse_user("yesterday").unwrap_err().to_string();
+        assert!(err.contains("'yesterday'") && err.contains("RFC 3339") && err.contains("2025-03-01"));
+    }
+
+    #[test]
+    fn renders_rfc3339_with_offset() {
+        assert_eq!(Timestamp(NOON_UTC).to_rfc3339(), "2025-03-01T12:00:00+00:00");
+        assert_eq!(Timestamp(NOON_UTC + 250).to_rfc3339(), "2025-03-01T12:00:00.250+00:00");
+    }
+}

@@ -1,0 +1,207 @@
+//! Tool parameters: names and defaults as lharries/whatsapp-mcp, limits, and validation.
+//!
+//! Arguments are read with the path of any bad field, so an error says which parameter was wrong
+//! and what it accepts, instead of a bare "invalid type".
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use wamcp_core::{Jid, Timestamp};
+
+/// Most messages one `list_messages` page returns; larger limits are lowered to this.
+pub const MAX_MESSAGES: i64 = 200;
+/// Most chats one page returns.
+pub const MAX_CHATS: i64 = 100;
+/// Most context messages on each side of a message.
+pub const MAX_CONTEXT: i64 = 20;
+
+/// Reads a tool's arguments into its parameter struct, naming the parameter that did not fit.
+pub fn parse<T: DeserializeOwned>(arguments: rmcp::model::JsonObject) -> Result<T, String> {
+    serde_path_to_error::deserialize(serde_json::Value::Object(arguments)).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            format!("invalid arguments: {}", e.inner())
+        } else {
+            format!("invalid value for parameter '{path}': {}", e.inner())
+        }
+    })
+}
+
+fn default_limit() -> i64 {
+    20
+}
+fn default_true() -> bool {
+    true
+}
+fn default_one() -> i64 {
+    1
+}
+fn default_five() -> i64 {
+    5
+}
+fn default_sort() -> String {
+    "last_active".to_string()
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchContactsArgs {
+    /// Text to find in contact names (address book, push or business name) or phone numbers;
+    /// accents and case are ignored, phone numbers match with or without +, spaces or dashes.
+    pub query: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListMessagesArgs {
+    /// Only messages after this time: RFC 3339 (2025-03-01T14:30:00+01:00) or a date (2025-03-01, UTC).
+    #[schemars(with = "String")]
+    pub after: Option<String>,
+    /// Only messages before this time: RFC 3339 or a date (UTC).
+    #[schemars(with = "String")]
+    pub before: Option<String>,
+    /// Only messages from this person: a phone number with country code (+, spaces and dashes allowed) or a JID.
+    #[schemars(with = "String")]
+    pub sender_phone_number: Option<String>,
+    /// Only messages in this chat (a JID such as 15551234567@s.whatsapp.net or 120363…@g.us).
+    #[schemars(with = "String")]
+    pub chat_jid: Option<String>,
+    /// Only messages whose text or caption contains these words (accents and case ignored; the last word may be a prefix).
+    #[schemars(with = "String")]
+    pub query: Option<String>,
+    /// Messages per page, 1 to 200.
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    /// Page number, from 0.
+    #[serde(default)]
+    pub page: i64,
+    /// Whether to include messages before and after each match.
+    #[serde(default = "default_true")]
+    pub include_context: bool,
+    /// Messages of context before each match, 0 to 20.
+    #[serde(default = "default_one")]
+    pub context_before: i64,
+    /// Messages of context after each match, 0 to 20.
+    #[serde(default = "default_one")]
+    pub context_after: i64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListChatsArgs {
+    /// Only chats whose name or JID contains this text (accents and case ignored).
+    #[schemars(with = "String")]
+    pub query: Option<String>,
+    /// Chats per page, 1 to 100.
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    /// Page number, from 0.
+    #[serde(default)]
+    pub page: i64,
+    /// Whether to include each chat's newest message.
+    #[serde(default = "default_true")]
+    pub include_last_message: bool,
+    /// Order: "last_active" (newest activity first) or "name".
+    #[serde(default = "default_sort")]
+    pub sort_by: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetChatArgs {
+    /// The chat's JID (15551234567@s.whatsapp.net, 120363…@g.us); a phone number also works.
+    pub chat_jid: String,
+    /// Whether to include the chat's newest message.
+    #[serde(default = "default_true")]
+    pub include_last_message: bool,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectChatArgs {
+    /// The person's phone number with country code (+, spaces and dashes allowed).
+    pub sender_phone_number: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactChatsArgs {
+    /// The person's JID (phone or LID) or phone number.
+    pub jid: String,
+    /// Chats per page, 1 to 100.
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    /// Page number, from 0.
+    #[serde(default)]
+    pub page: i64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LastInteractionArgs {
+    /// The person's JID (phone or LID) or phone number.
+    pub jid: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageContextArgs {
+    /// The message id (shown as [id: …] in every message line).
+    pub message_id: String,
+    /// Messages before it, 0 to 20.
+    #[serde(default = "default_five")]
+    pub before: i64,
+    /// Messages after it, 0 to 20.
+    #[serde(default = "default_five")]
+    pub after: i64,
+    /// The chat of the message; needed only when the same id is in several chats.
+    #[schemars(with = "String")]
+    pub chat_jid: Option<String>,
+}
+
+/// A page size: at least 1, lowered to `max`.
+pub fn limit(name: &str, value: i64, max: i64) -> Result<u32, String> {
+    if value < 1 {
+        return Err(format!("invalid value for parameter '{name}': {value}; use a number from 1 to {max}"));
+    }
+    Ok(value.min(max) as u32)
+}
+
+/// A page number: 0 or more. Returns the row offset for the page size.
+pub fn offset(value: i64, limit: u32) -> Result<u64, String> {
+    if value < 0 {
+        return Err(format!("invalid value for parameter 'page': {value}; pages are numbered from 0"));
+    }
+    Ok(value as u64 * u64::from(limit))
+}
+
+/// A context size: 0 to [`MAX_CONTEXT`] (larger is lowered).
+pub fn context(name: &str, value: i64) -> Result<u32, String> {
+    if value < 0 {
+        return Err(format!("invalid value for parameter '{name}': {value}; use a number from 0 to {MAX_CONTEXT}"));
+    }
+    Ok(value.min(MAX_CONTEXT) as u32)
+}
+
+/// An optional time bound.
+pub fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, String> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Timestamp::parse_user(v).map_err(|e| format!("invalid value for parameter '{name}': {e}")))
+        .transpose()
+}
+
+/// A chat JID; a phone number is taken as that person's chat.
+pub fn chat_jid(name: &str, value: &str) -> Result<Jid, String> {
+    Jid::parse_person(value).map_err(|e| format!("invalid value for parameter '{name}': {e}"))
+}
+
+/// A person: phone number in any common notation, or a phone / LID JID.
+pub fn person(name: &str, value: &str) -> Result<Jid, String> {
+    let jid = Jid::parse_person(value).map_err(|e| format!("invalid value for parameter '{name}': {e}"))?;
+    if !jid.is_person() {
+        return Err(format!(
+            "invalid value for parameter '{name}': '{value}' is a group or broadcast JID; give a person's phone number or JID"
+        ));
+    }
+    Ok(jid)
+}

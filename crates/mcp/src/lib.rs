@@ -1,0 +1,34 @@
+//! The MCP server of wamcp: WhatsApp read tools with the names, parameters and defaults of
+//! lharries/whatsapp-mcp, so assistants and prompts written for it keep working.
+//!
+//! Layout:
+//! - [`args`]: each tool's parameters, their defaults and limits, and the checks that turn bad
+//!   input into an error naming the parameter and the accepted form.
+//! - [`output`]: each tool's structured result (with its JSON schema) and how it is returned:
+//!   structured content, the same JSON as a text block, and a readable rendering.
+//! - [`tools`]: the tools themselves, each a thin call into the store's query for it.
+//!
+//! This crate reads the store only through `wamcp_store::Reader`, whose connection cannot write.
+
+pub mod args;
+pub mod output;
+pub mod tools;
+
+pub use tools::ReadTools;
+
+/// Serves the read tools over stdio until the client closes the connection.
+///
+/// A client that goes away before `initialize` (a health check, a cancelled start) is a clean
+/// exit, not an error.
+pub async fn serve_stdio(tools: ReadTools) -> Result<(), rmcp::service::ServerInitializeError> {
+    use rmcp::ServiceExt;
+    use rmcp::service::ServerInitializeError;
+    match tools.serve(rmcp::transport::stdio()).await {
+        Ok(running) => {
+            let _ = running.waiting().await;
+            Ok(())
+        }
+        Err(ServerInitializeError::ConnectionClosed(_)) => Ok(()),
+        Err(other) => Err(other),
+    }
+}

@@ -1,0 +1,76 @@
+//! Tool results: a structured JSON object (declared by an output schema), the same JSON as a text
+//! block for clients that ignore structured content, and a readable rendering with message text
+//! fenced as untrusted data.
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde::Serialize;
+use wamcp_core::{ChatView, ContactView, MessageMatch, MessageView};
+
+/// `search_contacts`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ContactsOut {
+    pub contacts: Vec<ContactView>,
+}
+
+/// `list_messages`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MessagesOut {
+    /// Matching messages, newest first, each with its context when asked for.
+    pub messages: Vec<MessageMatch>,
+    pub page: u64,
+    /// The page size used (requests above the maximum are lowered to it).
+    pub limit: u32,
+    /// Whether a further page has more messages.
+    pub has_more: bool,
+}
+
+/// `list_chats` and `get_contact_chats`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ChatsOut {
+    pub chats: Vec<ChatView>,
+    pub page: u64,
+    pub limit: u32,
+    pub has_more: bool,
+}
+
+/// `get_chat` and `get_direct_chat_by_contact`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ChatOut {
+    pub chat: ChatView,
+}
+
+/// `get_last_interaction`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LastInteractionOut {
+    /// The newest message from or with the person; null when there is none.
+    pub message: Option<MessageView>,
+}
+
+/// `get_message_context`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ContextOut {
+    pub message: MessageView,
+    /// Earlier messages of the chat, oldest first.
+    pub before: Vec<MessageView>,
+    /// Later messages of the chat, oldest first.
+    pub after: Vec<MessageView>,
+}
+
+impl From<MessageMatch> for ContextOut {
+    fn from(found: MessageMatch) -> ContextOut {
+        ContextOut { message: found.message, before: found.context_before, after: found.context_after }
+    }
+}
+
+/// A successful result: structured content, its JSON as text, then the rendering.
+pub fn success<T: Serialize>(value: &T, rendering: String) -> CallToolResult {
+    let json = serde_json::to_value(value).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+    let mut result = CallToolResult::success(vec![ContentBlock::text(json.to_string()), ContentBlock::text(rendering)]);
+    result.structured_content = Some(json);
+    result
+}
+
+/// A tool error the assistant sees (`isError: true`) with what was wrong.
+pub fn failure(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
+}

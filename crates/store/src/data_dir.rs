@@ -1,0 +1,90 @@
+//! Where wamcp keeps its files, and making that place private.
+//!
+//! The default follows the XDG base directory spec (`$XDG_DATA_HOME/wamcp`, else
+//! `~/.local/share/wamcp`); `--data-dir` and `WAMCP_DATA_DIR` override it (the CLI reads both).
+//! The directory holds message history and, later, the WhatsApp session keys: it is created mode
+//! 0700 so no other local user can read it.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Result, StoreError};
+
+/// File name of the message store inside the data directory.
+pub const STORE_FILE: &str = "wamcp.db";
+
+/// The data directory and the paths of the files in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The directory given explicitly, or the XDG default.
+    pub fn resolve(explicit: Option<PathBuf>) -> Result<DataDir> {
+        if let Some(root) = explicit {
+            return Ok(DataDir { root });
+        }
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let base = match (env("XDG_DATA_HOME"), env("HOME")) {
+            (Some(xdg), _) if xdg.is_absolute() => xdg,
+            (_, Some(home)) => home.join(".local").join("share"),
+            _ => {
+                return Err(StoreError::Invalid(
+                    "cannot find a data directory: HOME is not set; pass --data-dir or set WAMCP_DATA_DIR".into(),
+                ));
+            }
+        };
+        Ok(DataDir { root: base.join("wamcp") })
+    }
+
+    pub fn at(root: impl Into<PathBuf>) -> DataDir {
+        DataDir { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join(STORE_FILE)
+    }
+
+    /// Creates the directory (and parents) if missing; a directory wamcp creates is mode 0700.
+    pub fn ensure(&self) -> Result<()> {
+        let io_err = |source| StoreError::Io { path: self.root.clone(), source };
+        if self.root.is_dir() {
+            return Ok(());
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.root).map_err(io_err)?;
+        #[cfg(unix)]
+        {
+            // DirBuilder's mode is filtered by the umask; set it explicitly.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::at(tmp.path().join("a").join("wamcp"));
+        dir.ensure().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.root()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        assert_eq!(dir.store_path(), tmp.path().join("a/wamcp/wamcp.db"));
+    }
+}

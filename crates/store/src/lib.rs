@@ -1,0 +1,47 @@
+//! The wamcp message store: one SQLite file holding chats, contacts, messages, reactions and
+//! receipts, with a full-text index over message text and captions.
+//!
+//! Layout:
+//! - [`data_dir`]: where the store lives (XDG data dir, `--data-dir`, `WAMCP_DATA_DIR`), created 0700.
+//! - [`schema`]: versioned migrations applied when the store is opened.
+//! - [`write`]: the only way rows get in ([`Writer`] and its [`Batch`]); the bridge's ingest and
+//!   outbox and the importers use it. One writer, many readers (WAL).
+//! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
+//! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
+//!
+//! Message rows are keyed by `seq = timestamp_ms * 1024 + n`, so rowid order is time order. The
+//! full-text index shares that rowid: "the newest matches" is a walk of the index in rowid order,
+//! with no sort of all matches, which keeps searches fast on millions of messages.
+
+pub mod data_dir;
+pub mod import;
+pub mod read;
+pub mod schema;
+pub mod write;
+
+mod connection;
+
+pub use data_dir::DataDir;
+pub use read::{MessageFilter, Reader};
+pub use write::{Batch, Inserted, Writer};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error(
+        "the store at {path} has schema version {found}, newer than this wamcp understands ({supported}); upgrade wamcp"
+    )]
+    TooNew { path: std::path::PathBuf, found: i64, supported: i64 },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Ambiguous(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

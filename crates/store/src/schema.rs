@@ -1,0 +1,152 @@
+//! The store's schema as an ordered list of migrations.
+//!
+//! `PRAGMA user_version` records how many migrations a store has had; opening a store applies the
+//! missing ones in one transaction each. Migrations are append-only: never edit one that shipped.
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+/// Every migration, in order. The store's version is the number applied.
+const MIGRATIONS: &[&str] = &[V1_INITIAL];
+
+/// The schema version this build writes.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const V1_INITIAL: &str = r#"
+CREATE TABLE chats (
+    jid           TEXT PRIMARY KEY NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('direct', 'group', 'broadcast')),
+    name          TEXT,
+    name_folded   TEXT NOT NULL DEFAULT '',       -- lower case, no diacritics: for search
+    last_activity INTEGER,                        -- ms UTC of the newest message
+    last_seq      INTEGER,                        -- messages.seq of the newest message
+    unread_count  INTEGER NOT NULL DEFAULT 0,
+    archived      INTEGER NOT NULL DEFAULT 0,
+    pinned        INTEGER NOT NULL DEFAULT 0,
+    muted_until   INTEGER
+);
+CREATE INDEX chats_by_activity ON chats (last_activity DESC);
+CREATE INDEX chats_by_name ON chats (name_folded);
+
+CREATE TABLE contacts (
+    jid           TEXT PRIMARY KEY NOT NULL,
+    phone_jid     TEXT,
+    lid           TEXT,
+    full_name     TEXT,                           -- address book
+    push_name     TEXT,                           -- chosen by the person
+    business_name TEXT,
+    display_name  TEXT GENERATED ALWAYS AS (coalesce(full_name, business_name, push_name)) VIRTUAL,
+    search_key    TEXT NOT NULL DEFAULT ''        -- folded names and phone digits
+);
+CREATE INDEX contacts_by_phone ON contacts (phone_jid);
+CREATE INDEX contacts_by_lid ON contacts (lid);
+
+-- WhatsApp addresses people by phone number or by LID; this says which are the same person.
+CREATE TABLE lid_map (
+    lid       TEXT PRIMARY KEY NOT NULL,
+    phone_jid TEXT NOT NULL
+);
+CREATE INDEX lid_map_by_phone ON lid_map (phone_jid);
+
+CREATE TABLE messages (
+    seq             INTEGER PRIMARY KEY,          -- ts * 1024 + n: rowid order is time order
+    chat_jid        TEXT NOT NULL REFERENCES chats (jid) ON DELETE CASCADE,
+    id              TEXT NOT NULL,
+    sender_jid      TEXT,
+    from_me         INTEGER NOT NULL,
+    ts              INTEGER NOT NULL,             -- ms UTC
+    kind            TEXT NOT NULL CHECK (kind IN ('text', 'image', 'video', 'audio', 'voice', 'document',
+                        'sticker', 'location', 'contact_card', 'poll', 'system')),
+    text            TEXT,
+    caption         TEXT,
+    quoted_id       TEXT,
+    edited_at       INTEGER,
+    revoked         INTEGER NOT NULL DEFAULT 0,
+    status          TEXT CHECK (status IN ('pending', 'sent', 'delivered', 'read', 'played', 'failed')),
+    mimetype        TEXT,
+    file_name       TEXT,
+    file_size       INTEGER,
+    file_sha256     BLOB,
+    file_enc_sha256 BLOB,
+    media_key       BLOB,
+    direct_path     TEXT,
+    url             TEXT,
+    local_path      TEXT
+);
+-- (id, chat_jid): a message's identity, and lookups by id alone.
+CREATE UNIQUE INDEX messages_by_id ON messages (id, chat_jid);
+CREATE INDEX messages_by_chat ON messages (chat_jid, seq);
+CREATE INDEX messages_by_sender ON messages (sender_jid, seq);
+
+-- Which chats a person has written in, for get_contact_chats without scanning their messages.
+CREATE TABLE chat_senders (
+    sender_jid TEXT NOT NULL,
+    chat_jid   TEXT NOT NULL REFERENCES chats (jid) ON DELETE CASCADE,
+    last_seq   INTEGER NOT NULL,
+    PRIMARY KEY (sender_jid, chat_jid)
+) WITHOUT ROWID;
+
+CREATE TABLE reactions (
+    chat_jid   TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sender_jid TEXT NOT NULL,
+    emoji      TEXT NOT NULL,
+    ts         INTEGER NOT NULL,
+    PRIMARY KEY (chat_jid, message_id, sender_jid)
+) WITHOUT ROWID;
+
+-- Per-recipient delivery receipts (groups have many recipients); messages.status is the summary.
+CREATE TABLE receipts (
+    chat_jid      TEXT NOT NULL,
+    message_id    TEXT NOT NULL,
+    recipient_jid TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('delivered', 'read', 'played')),
+    ts            INTEGER NOT NULL,
+    PRIMARY KEY (chat_jid, message_id, recipient_jid, status)
+) WITHOUT ROWID;
+
+-- Full-text index over text and caption, sharing the messages' rowid (seq).
+-- unicode61 with remove_diacritics 2 folds case and accents: "sao paulo" finds "SÃO PAULO".
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, caption,
+    content = 'messages', content_rowid = 'seq',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+WHEN new.text IS NOT NULL OR new.caption IS NOT NULL BEGIN
+    INSERT INTO messages_fts (rowid, text, caption) VALUES (new.seq, new.text, new.caption);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.text IS NOT NULL OR old.caption IS NOT NULL BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, caption) VALUES ('delete', old.seq, old.text, old.caption);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, caption ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, caption)
+        SELECT 'delete', old.seq, old.text, old.caption WHERE old.text IS NOT NULL OR old.caption IS NOT NULL;
+    INSERT INTO messages_fts (rowid, text, caption)
+        SELECT new.seq, new.text, new.caption WHERE new.text IS NOT NULL OR new.caption IS NOT NULL;
+END;
+"#;
+
+/// The version a store is at.
+pub fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+/// Applies the migrations a store lacks. Refuses a store written by a newer wamcp.
+pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
+    loop {
+        // IMMEDIATE takes the write lock before reading the version, so two processes opening a
+        // new store at once do not both apply the same migration.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found = version(&tx)?;
+        if found > CURRENT_VERSION {
+            return Err(StoreError::TooNew { path: path.to_path_buf(), found, supported: CURRENT_VERSION });
+        }
+        let Some(sql) = MIGRATIONS.get(found as usize) else { return Ok(()) };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        tx.commit()?;
+    }
+}

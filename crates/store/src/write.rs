@@ -1,0 +1,312 @@
+//! Writing to the store: the single path by which chats, contacts and messages get in.
+//!
+//! A [`Writer`] owns the one read-write connection; work happens in a [`Batch`] (one transaction).
+//! Derived columns (a chat's newest message, who wrote in which chat, folded search keys) are kept
+//! here, in the same transaction as the rows they derive from, so readers never see them disagree.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use wamcp_core::fold::{digits, fold};
+use wamcp_core::{Chat, Contact, Jid, Message};
+
+use crate::{Result, StoreError, connection, schema};
+
+/// How many rows may share one millisecond before the time key runs out of room.
+const SEQ_SLOTS: i64 = 1024;
+const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+
+/// The store's writer. Only one should exist per store at a time.
+pub struct Writer {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What inserting a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// A message with this (chat, id) was already stored; nothing changed.
+    Duplicate,
+}
+
+impl Writer {
+    /// Opens the store file, creating it and applying migrations as needed.
+    pub fn open(path: &Path) -> Result<Writer> {
+        let mut conn = connection::open(path)?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Writer { conn, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts a transaction. Nothing is visible to readers, nor durable, until [`Batch::commit`].
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Ok(Batch { tx, newest_in_chat: HashMap::new(), newest_by_sender: HashMap::new() })
+    }
+}
+
+/// One write transaction.
+pub struct Batch<'w> {
+    tx: Transaction<'w>,
+    /// Newest message seq per chat inserted in this batch, applied to `chats` at commit.
+    newest_in_chat: HashMap<String, i64>,
+    /// Newest seq per (sender, chat), applied to `chat_senders` at commit.
+    newest_by_sender: HashMap<(String, String), i64>,
+}
+
+impl Batch<'_> {
+    /// Creates the chat, or renames a stored one (a `None` name keeps the stored name). The state
+    /// fields (unread, archived, pinned, muted) are taken only when the chat is new.
+    pub fn upsert_chat(&mut self, chat: &Chat) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO chats (jid, kind, name, name_folded, unread_count, archived, pinned, muted_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (jid) DO UPDATE SET
+                    name = coalesce(excluded.name, name),
+                    name_folded = CASE WHEN excluded.name IS NULL THEN name_folded ELSE excluded.name_folded END",
+            )?
+            .execute(params![
+                chat.jid.as_str(),
+                chat.kind.as_str(),
+                chat.name,
+                chat.name.as_deref().map(fold).unwrap_or_default(),
+                chat.unread_count,
+                chat.archived,
+                chat.pinned,
+                chat.muted_until.map(|t| t.millis()),
+            ])?;
+        if let Some(time) = chat.last_activity {
+            self.tx
+                .prepare_cached(
+                    "UPDATE chats SET last_activity = ?2 WHERE jid = ?1 AND (last_activity IS NULL OR last_activity < ?2)",
+                )?
+                .execute(params![chat.jid.as_str(), time.millis()])?;
+        }
+        Ok(())
+    }
+
+    /// Creates the contact or fills in what is newly known; `None` fields keep stored values.
+    /// A contact with both a phone JID and a LID also records the LID mapping.
+    pub fn upsert_contact(&mut self, contact: &Contact) -> Result<()> {
+        let phone = contact.phone_jid.as_ref().map(Jid::as_str);
+        let lid = contact.lid.as_ref().map(Jid::as_str);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO contacts (jid, phone_jid, lid, full_name, push_name, business_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (jid) DO UPDATE SET
+                    phone_jid = coalesce(excluded.phone_jid, phone_jid),
+                    lid = coalesce(excluded.lid, lid),
+                    full_name = coalesce(excluded.full_name, full_name),
+                    push_name = coalesce(excluded.push_name, push_name),
+                    business_name = coalesce(excluded.business_name, business_name)",
+            )?
+            .execute(params![
+                contact.jid.as_str(),
+                phone,
+                lid,
+                contact.full_name,
+                contact.push_name,
+                contact.business_name
+            ])?;
+        // The search key folds every stored name and the phone digits into one column.
+        let stored: [Option<String>; 4] = self
+            .tx
+            .prepare_cached("SELECT full_name, push_name, business_name, phone_jid FROM contacts WHERE jid = ?1")?
+            .query_row([contact.jid.as_str()], |row| Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?]))?;
+        let [full, push, business, phone_jid] = stored;
+        let mut key: Vec<String> = [full, push, business].into_iter().flatten().map(|name| fold(&name)).collect();
+        key.extend(phone_jid.map(|jid| digits(&jid)));
+        self.tx
+            .prepare_cached("UPDATE contacts SET search_key = ?2 WHERE jid = ?1")?
+            .execute(params![contact.jid.as_str(), key.join("\u{1f}")])?;
+        if let (Some(phone), Some(lid)) = (&contact.phone_jid, &contact.lid) {
+            self.map_lid(lid, phone)?;
+        }
+        Ok(())
+    }
+
+    /// Records that a LID and a phone JID are the same person.
+    pub fn map_lid(&mut self, lid: &Jid, phone: &Jid) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO lid_map (lid, phone_jid) VALUES (?1, ?2)
+                 ON CONFLICT (lid) DO UPDATE SET phone_jid = excluded.phone_jid",
+            )?
+            .execute(params![lid.as_str(), phone.as_str()])?;
+        Ok(())
+    }
+
+    /// Stores a message unless one with the same (chat, id) is already there. Creates its chat
+    /// if unknown.
+    pub fn insert_message(&mut self, message: &Message) -> Result<Inserted> {
+        self.tx
+            .prepare_cached("INSERT INTO chats (jid, kind) VALUES (?1, ?2) ON CONFLICT (jid) DO NOTHING")?
+            .execute(params![message.chat.as_str(), wamcp_core::ChatKind::of(&message.chat).as_str()])?;
+        let base = message.timestamp.millis().max(0) * SEQ_SLOTS;
+        let mut seq = base;
+        loop {
+            match self.insert_row(seq, message) {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == SQLITE_CONSTRAINT_UNIQUE => {
+                    return Ok(Inserted::Duplicate);
+                }
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    // Another message has the same millisecond: take the next free slot.
+                    let taken: i64 = self
+                        .tx
+                        .prepare_cached("SELECT max(seq) FROM messages WHERE seq BETWEEN ?1 AND ?2")?
+                        .query_row(params![base, base + SEQ_SLOTS - 1], |row| row.get(0))?;
+                    if taken + 1 >= base + SEQ_SLOTS {
+                        return Err(StoreError::Invalid(format!(
+                            "more than {SEQ_SLOTS} messages at {}: cannot store message {}",
+                            message.timestamp, message.id
+                        )));
+                    }
+                    seq = taken.max(seq) + 1;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let chat = message.chat.as_str().to_string();
+        let newest = self.newest_in_chat.entry(chat.clone()).or_insert(seq);
+        *newest = (*newest).max(seq);
+        if let Some(sender) = &message.sender {
+            let newest = self.newest_by_sender.entry((sender.as_str().to_string(), chat)).or_insert(seq);
+            *newest = (*newest).max(seq);
+        }
+        Ok(Inserted::New)
+    }
+
+    fn insert_row(&self, seq: i64, m: &Message) -> rusqlite::Result<()> {
+        let media = m.media.as_ref();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO messages (seq, chat_jid, id, sender_jid, from_me, ts, kind, text, caption, quoted_id,
+                    status, mimetype, file_name, file_size, file_sha256, file_enc_sha256, media_key, direct_path,
+                    url, local_path)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            )?
+            .execute(params![
+                seq,
+                m.chat.as_str(),
+                m.id.as_str(),
+                m.sender.as_ref().map(Jid::as_str),
+                m.from_me,
+                m.timestamp.millis(),
+                m.kind.as_str(),
+                m.text,
+                m.caption,
+                m.quoted_id.as_ref().map(|q| q.as_str()),
+                m.status.map(|s| s.as_str()),
+                media.and_then(|x| x.mimetype.as_deref()),
+                media.and_then(|x| x.file_name.as_deref()),
+                media.and_then(|x| x.size).map(|s| s as i64),
+                media.and_then(|x| x.sha256.as_deref()),
+                media.and_then(|x| x.enc_sha256.as_deref()),
+                media.and_then(|x| x.media_key.as_deref()),
+                media.and_then(|x| x.direct_path.as_deref()),
+                media.and_then(|x| x.url.as_deref()),
+                media.and_then(|x| x.local_path.as_deref()),
+            ])?;
+        Ok(())
+    }
+
+    /// Records a reaction; an empty emoji removes the sender's reaction.
+    pub fn set_reaction(
+        &mut self,
+        chat: &Jid,
+        message_id: &str,
+        sender: &Jid,
+        emoji: &str,
+        at: wamcp_core::Timestamp,
+    ) -> Result<()> {
+        if emoji.is_empty() {
+            self.tx
+                .prepare_cached("DELETE FROM reactions WHERE chat_jid = ?1 AND message_id = ?2 AND sender_jid = ?3")?
+                .execute(params![chat.as_str(), message_id, sender.as_str()])?;
+        } else {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO reactions (chat_jid, message_id, sender_jid, emoji, ts) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO UPDATE SET emoji = excluded.emoji, ts = excluded.ts WHERE excluded.ts >= ts",
+                )?
+                .execute(params![chat.as_str(), message_id, sender.as_str(), emoji, at.millis()])?;
+        }
+        Ok(())
+    }
+
+    /// Replaces a message's text (or caption) after the sender edited it.
+    pub fn edit_message(
+        &mut self,
+        chat: &Jid,
+        message_id: &str,
+        new_text: &str,
+        at: wamcp_core::Timestamp,
+    ) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE messages SET
+                    text = CASE WHEN caption IS NOT NULL AND text IS NULL THEN NULL ELSE ?3 END,
+                    caption = CASE WHEN caption IS NOT NULL AND text IS NULL THEN ?3 ELSE caption END,
+                    edited_at = ?4
+                 WHERE chat_jid = ?1 AND id = ?2 AND revoked = 0",
+            )?
+            .execute(params![chat.as_str(), message_id, new_text, at.millis()])?;
+        Ok(changed > 0)
+    }
+
+    /// Marks a message deleted for everyone: its text, caption and media keys are dropped.
+    pub fn revoke_message(&mut self, chat: &Jid, message_id: &str) -> Result<bool> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE messages SET revoked = 1, text = NULL, caption = NULL, media_key = NULL, direct_path = NULL, url = NULL
+                 WHERE chat_jid = ?1 AND id = ?2",
+            )?
+            .execute(params![chat.as_str(), message_id])?;
+        Ok(changed > 0)
+    }
+
+    /// Whether a message with this (chat, id) is stored.
+    pub fn has_message(&self, chat: &Jid, message_id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND chat_jid = ?2")?
+            .query_row(params![message_id, chat.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Applies the derived columns and commits. Until this returns, nothing of the batch is durable.
+    pub fn commit(mut self) -> Result<()> {
+        {
+            let mut chat_update = self.tx.prepare_cached(
+                "UPDATE chats SET last_seq = ?2, last_activity = max(coalesce(last_activity, 0), ?2 / 1024)
+                 WHERE jid = ?1 AND (last_seq IS NULL OR last_seq < ?2)",
+            )?;
+            for (chat, seq) in &self.newest_in_chat {
+                chat_update.execute(params![chat, seq])?;
+            }
+            let mut sender_update = self.tx.prepare_cached(
+                "INSERT INTO chat_senders (sender_jid, chat_jid, last_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+            )?;
+            for ((sender, chat), seq) in &self.newest_by_sender {
+                sender_update.execute(params![sender, chat, seq])?;
+            }
+        }
+        self.newest_in_chat.clear();
+        self.newest_by_sender.clear();
+        self.tx.commit()?;
+        Ok(())
+    }
+}
