@@ -53,8 +53,9 @@ impl Fence {
 /// A name set by someone else, made safe to show inline: one line, no marker characters, short.
 fn label(name: &str) -> String {
     const MAX_CHARS: usize = 80;
-    let cleaned: String = name.chars().map(|c| if c.is_control() || c == '⟦' || c == '⟧' { ' ' } else { c }).collect();
-    let trimmed = cleaned.trim();
+    let cleaned: String =
+        name.chars().filter(|c| *c != '⟦' && *c != '⟧').map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let trimmed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
     if trimmed.chars().count() > MAX_CHARS {
         format!("{}…", trimmed.chars().take(MAX_CHARS).collect::<String>())
     } else {
@@ -293,7 +294,10 @@ mod tests {
             line.starts_with("[2025-03-01T12:00:00+00:00] Chat: Alice Smith (447700900123@s.whatsapp.net)"),
             "{line}"
         );
-        assert!(line.contains("From: Alice (+447700900123) [id: 3EB0AA]"), "{line}");
+        assert!(
+            line.contains("From: Alice /msg-x (+447700900123) [id: 3EB0AA]"),
+            "a name cannot carry markers: {line}"
+        );
         assert!(line.ends_with(&format!("{}see you at 5{}", fence.open(), fence.close())), "{line}");
     }
 

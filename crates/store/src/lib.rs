@@ -20,6 +20,8 @@ pub mod schema;
 pub mod write;
 
 mod connection;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use data_dir::DataDir;
 pub use read::{MessageFilter, Reader};

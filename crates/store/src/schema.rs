@@ -18,7 +18,7 @@ CREATE TABLE chats (
     jid           TEXT PRIMARY KEY NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('direct', 'group', 'broadcast')),
     name          TEXT,
-    name_folded   TEXT NOT NULL DEFAULT '',       -- lower case, no diacritics: for search
+    name_folded   TEXT NOT NULL DEFAULT '',       -- folded name (an unnamed direct chat: its person's)
     last_activity INTEGER,                        -- ms UTC of the newest message
     last_seq      INTEGER,                        -- messages.seq of the newest message
     unread_count  INTEGER NOT NULL DEFAULT 0,
@@ -48,6 +48,15 @@ CREATE TABLE lid_map (
     phone_jid TEXT NOT NULL
 );
 CREATE INDEX lid_map_by_phone ON lid_map (phone_jid);
+
+-- The name of whoever a JID names: a contact filed under it, a contact with it as LID, or the
+-- contact of the phone number a LID maps to, in that order.
+CREATE VIEW person_names (jid, display_name) AS
+    SELECT jid, display_name FROM contacts WHERE display_name IS NOT NULL
+    UNION ALL
+    SELECT lid, display_name FROM contacts WHERE lid IS NOT NULL AND display_name IS NOT NULL
+    UNION ALL
+    SELECT m.lid, c.display_name FROM lid_map m JOIN contacts c ON c.jid = m.phone_jid WHERE c.display_name IS NOT NULL;
 
 CREATE TABLE messages (
     seq             INTEGER PRIMARY KEY,          -- ts * 1024 + n: rowid order is time order

@@ -82,6 +82,9 @@ impl Batch<'_> {
                 chat.pinned,
                 chat.muted_until.map(|t| t.millis()),
             ])?;
+        if chat.name.is_none() {
+            self.refresh_chat_name_key(&chat.jid)?;
+        }
         if let Some(time) = chat.last_activity {
             self.tx
                 .prepare_cached(
@@ -130,6 +133,25 @@ impl Batch<'_> {
         if let (Some(phone), Some(lid)) = (&contact.phone_jid, &contact.lid) {
             self.map_lid(lid, phone)?;
         }
+        for jid in [Some(&contact.jid), contact.phone_jid.as_ref(), contact.lid.as_ref()].into_iter().flatten() {
+            self.refresh_chat_name_key(jid)?;
+        }
+        Ok(())
+    }
+
+    /// A direct chat without a name of its own is found and sorted by its person's name: keep
+    /// its folded name key equal to the contact's display name.
+    fn refresh_chat_name_key(&mut self, chat: &Jid) -> Result<()> {
+        let name: Option<String> = self
+            .tx
+            .prepare_cached("SELECT display_name FROM person_names WHERE jid = ?1 LIMIT 1")?
+            .query_row([chat.as_str()], |row| row.get(0))
+            .optional()?;
+        if let Some(name) = name {
+            self.tx
+                .prepare_cached("UPDATE chats SET name_folded = ?2 WHERE jid = ?1 AND name IS NULL")?
+                .execute(params![chat.as_str(), fold(&name)])?;
+        }
         Ok(())
     }
 
@@ -141,15 +163,19 @@ impl Batch<'_> {
                  ON CONFLICT (lid) DO UPDATE SET phone_jid = excluded.phone_jid",
             )?
             .execute(params![lid.as_str(), phone.as_str()])?;
-        Ok(())
+        self.refresh_chat_name_key(lid)
     }
 
     /// Stores a message unless one with the same (chat, id) is already there. Creates its chat
     /// if unknown.
     pub fn insert_message(&mut self, message: &Message) -> Result<Inserted> {
-        self.tx
+        let new_chat = self
+            .tx
             .prepare_cached("INSERT INTO chats (jid, kind) VALUES (?1, ?2) ON CONFLICT (jid) DO NOTHING")?
             .execute(params![message.chat.as_str(), wamcp_core::ChatKind::of(&message.chat).as_str()])?;
+        if new_chat == 1 {
+            self.refresh_chat_name_key(&message.chat)?;
+        }
         let base = message.timestamp.millis().max(0) * SEQ_SLOTS;
         let mut seq = base;
         loop {

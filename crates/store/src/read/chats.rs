@@ -54,7 +54,6 @@ impl Reader {
         let jid_pattern = format!("%{}%", like_escape(&phone_or_text(query)));
         let sql = format!(
             "{CHAT_SELECT} WHERE c.name_folded LIKE ?1 ESCAPE '\\' OR c.jid LIKE ?2 ESCAPE '\\'
-                OR (c.name IS NULL AND EXISTS (SELECT 1 FROM contacts k WHERE k.jid = c.jid AND k.search_key LIKE ?1 ESCAPE '\\'))
              ORDER BY {order_by} LIMIT ?3 OFFSET ?4"
         );
         self.chats(&sql, &[&name_pattern, &jid_pattern, &limit, &(offset as i64)], with_last_message)

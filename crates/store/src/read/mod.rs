@@ -42,9 +42,7 @@ impl Reader {
     /// Reactions to each message, attached in place.
     fn attach_reactions(&self, messages: &mut [MessageView]) -> Result<()> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT r.emoji, r.sender_jid, coalesce(
-                (SELECT display_name FROM contacts WHERE jid = r.sender_jid),
-                (SELECT display_name FROM contacts WHERE lid = r.sender_jid))
+            "SELECT r.emoji, r.sender_jid, (SELECT display_name FROM person_names WHERE jid = r.sender_jid LIMIT 1)
              FROM reactions r WHERE r.chat_jid = ?1 AND r.message_id = ?2 ORDER BY r.ts",
         )?;
         for message in messages {
@@ -78,12 +76,11 @@ impl Reader {
 macro_rules! message_fields {
     () => {
         "SELECT m.id, m.chat_jid,
-            coalesce(c.name, (SELECT display_name FROM contacts WHERE jid = m.chat_jid)),
+            coalesce(c.name, (SELECT display_name FROM person_names WHERE jid = m.chat_jid LIMIT 1)),
             m.sender_jid,
             CASE WHEN m.sender_jid LIKE '%@lid' THEN (SELECT phone_jid FROM lid_map WHERE lid = m.sender_jid)
                  ELSE m.sender_jid END,
-            coalesce((SELECT display_name FROM contacts WHERE jid = m.sender_jid),
-                     (SELECT display_name FROM contacts WHERE lid = m.sender_jid),
+            coalesce((SELECT display_name FROM person_names WHERE jid = m.sender_jid LIMIT 1),
                      CASE WHEN m.sender_jid = m.chat_jid THEN c.name END),
             m.from_me, m.ts, m.kind, m.text, m.caption, m.quoted_id, m.edited_at, m.revoked, m.status,
             m.mimetype, m.file_name, m.file_size, m.local_path IS NOT NULL"
@@ -137,7 +134,7 @@ fn phone_of(jid: &str) -> Option<String> {
 
 /// Columns of a chat view, from `chats c`.
 pub(crate) const CHAT_SELECT: &str = "SELECT c.jid,
-    coalesce(c.name, (SELECT display_name FROM contacts WHERE jid = c.jid)),
+    coalesce(c.name, (SELECT display_name FROM person_names WHERE jid = c.jid LIMIT 1)),
     c.kind, c.last_activity, c.unread_count, c.archived, c.pinned, c.muted_until, c.last_seq
     FROM chats c";
 
