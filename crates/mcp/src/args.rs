@@ -192,7 +192,13 @@ pub fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, String
 
 /// A chat JID; a phone number is taken as that person's chat.
 pub fn chat_jid(name: &str, value: &str) -> Result<Jid, String> {
-    Jid::parse_person(value).map_err(|e| format!("invalid value for parameter '{name}': {e}"))
+    Jid::parse_person(value).map_err(|e| match e {
+        wamcp_core::JidError::Phone(_) => format!(
+            "invalid value for parameter '{name}': '{value}' is neither a chat JID (user@server, e.g. \
+             15551234567@s.whatsapp.net or 120363025246125888@g.us) nor a phone number with country code"
+        ),
+        other => format!("invalid value for parameter '{name}': {other}"),
+    })
 }
 
 /// A person: phone number in any common notation, or a phone / LID JID.

@@ -115,7 +115,7 @@ fn world_messages() -> Vec<Message> {
         text(BRUNO, "B2", None, 15, "Que ótimo"),
         text(NOA_LID, "N1", Some(NOA_LID), 60, "שלום! Call later?"),
         text(NOA_LID, "N2", None, 70, "Yes, after 6pm"),
-        text(NOA_PHONE, "N0", Some(NOA_PHONE), -600, "old chat under the phone number"),
+        text(NOA_PHONE, "N0", Some(NOA_PHONE), -780, "old chat under the phone number"),
         text(ZOE, "Z1", Some(ZOE), 80, "Coucou ! Tu viens samedi ?"),
         text(GROUP, "G1", Some(ALICE), 100, "Who is coming to SÃO PAULO?"),
         text(GROUP, "G2", Some(BRUNO), 110, "Flights booked for the 12th"),
