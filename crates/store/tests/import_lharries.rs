@@ -30,7 +30,9 @@ fn quirky_db(path: &Path) {
         db.execute("INSERT INTO chats VALUES (?1, ?2, ?3)", params![jid, name, time]).unwrap();
     }
     let insert = "INSERT INTO messages (id, chat_jid, sender, content, timestamp, is_from_me, media_type, filename, url, media_key, file_sha256, file_enc_sha256, file_length) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
-    let text_rows: &[(&str, &str, Option<&str>, &str, Option<&str>, bool)] = &[
+    // (id, chat, sender, content, timestamp, is_from_me)
+    type Row<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, Option<&'a str>, bool);
+    let text_rows: &[Row] = &[
         (
             "M1",
             "447700900123@s.whatsapp.net",
