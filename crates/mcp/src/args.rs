@@ -65,7 +65,7 @@ pub struct ListMessagesArgs {
     /// Only messages in this chat (a JID such as 15551234567@s.whatsapp.net or 120363…@g.us).
     #[schemars(with = "String")]
     pub chat_jid: Option<String>,
-    /// Only messages whose text or caption contains these words (accents and case ignored; the last word may be a prefix).
+    /// Only messages whose text or caption has these words, in this order (whole words, accents and case ignored; end with * to match the start of the last word, e.g. meet*).
     #[schemars(with = "String")]
     pub query: Option<String>,
     /// Messages per page, 1 to 200.

@@ -4,7 +4,7 @@
 //! Derived columns (a chat's newest message, who wrote in which chat, folded search keys) are kept
 //! here, in the same transaction as the rows they derive from, so readers never see them disagree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -13,6 +13,8 @@ use wamcp_core::{Chat, Contact, Jid, Message};
 
 use crate::{Result, StoreError, connection, schema};
 
+/// SQLite's default page cache, what a writer goes back to after a bulk load.
+pub const DEFAULT_CACHE_MIB: u32 = 2;
 /// How many rows may share one millisecond before the time key runs out of room.
 const SEQ_SLOTS: i64 = 1024;
 const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
@@ -44,16 +46,69 @@ impl Writer {
         &self.path
     }
 
+    /// Sets the page cache size. A bulk load wants a large cache (its index writes then stay in
+    /// memory until commit); a long-running daemon wants a small one.
+    pub fn set_cache_mib(&mut self, mib: u32) -> Result<()> {
+        self.conn.pragma_update(None, "cache_size", -(i64::from(mib) * 1024))?;
+        Ok(())
+    }
+
     /// Starts a transaction. Nothing is visible to readers, nor durable, until [`Batch::commit`].
     pub fn batch(&mut self) -> Result<Batch<'_>> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        Ok(Batch { tx, newest_in_chat: HashMap::new(), newest_by_sender: HashMap::new() })
+        Ok(Batch { tx, known_chats: HashSet::new(), newest_in_chat: HashMap::new(), newest_by_sender: HashMap::new() })
+    }
+
+    /// Whether the store holds no messages yet.
+    pub fn has_no_messages(&self) -> Result<bool> {
+        Ok(self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM messages)", [], |row| row.get(0))?)
+    }
+
+    /// Loads many messages into an empty store in one transaction, for first imports.
+    ///
+    /// The messages' indexes and full-text trigger are dropped first and built once at the end:
+    /// sorting a million keys once is far cheaper than a million random index inserts. Foreign
+    /// keys are not checked while loading (the batch creates every chat it refers to). Duplicates
+    /// are not detected while loading: the caller must bring none (a source with a unique
+    /// (id, chat) key). All or nothing: on any error, or a kill, the store is as it was.
+    pub fn bulk_load<T>(&mut self, load: impl FnOnce(&mut Batch<'_>) -> Result<T>) -> Result<T> {
+        // Only takes effect outside a transaction, hence here.
+        self.conn.pragma_update(None, "foreign_keys", false)?;
+        let loaded = self.bulk_load_unchecked(load);
+        self.conn.pragma_update(None, "foreign_keys", true)?;
+        loaded
+    }
+
+    fn bulk_load_unchecked<T>(&mut self, load: impl FnOnce(&mut Batch<'_>) -> Result<T>) -> Result<T> {
+        let mut batch = self.batch()?;
+        let deferred: Vec<(String, String)> = batch
+            .tx
+            .prepare(
+                "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'messages' AND sql IS NOT NULL
+                   AND (type = 'index' OR name = 'messages_fts_insert')",
+            )?
+            .query_map([], |row| {
+                Ok((format!("DROP {} {}", row.get::<_, String>(0)?, row.get::<_, String>(1)?), row.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (drop, _) in &deferred {
+            batch.tx.execute_batch(drop)?;
+        }
+        let loaded = load(&mut batch)?;
+        for (_, create) in &deferred {
+            batch.tx.execute_batch(create)?;
+        }
+        batch.tx.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")?;
+        batch.commit()?;
+        Ok(loaded)
     }
 }
 
 /// One write transaction.
 pub struct Batch<'w> {
     tx: Transaction<'w>,
+    /// Chats known to exist in this transaction, so each is created at most once.
+    known_chats: HashSet<String>,
     /// Newest message seq per chat inserted in this batch, applied to `chats` at commit.
     newest_in_chat: HashMap<String, i64>,
     /// Newest seq per (sender, chat), applied to `chat_senders` at commit.
@@ -169,12 +224,15 @@ impl Batch<'_> {
     /// Stores a message unless one with the same (chat, id) is already there. Creates its chat
     /// if unknown.
     pub fn insert_message(&mut self, message: &Message) -> Result<Inserted> {
-        let new_chat = self
-            .tx
-            .prepare_cached("INSERT INTO chats (jid, kind) VALUES (?1, ?2) ON CONFLICT (jid) DO NOTHING")?
-            .execute(params![message.chat.as_str(), wamcp_core::ChatKind::of(&message.chat).as_str()])?;
-        if new_chat == 1 {
-            self.refresh_chat_name_key(&message.chat)?;
+        if !self.known_chats.contains(message.chat.as_str()) {
+            let new_chat = self
+                .tx
+                .prepare_cached("INSERT INTO chats (jid, kind) VALUES (?1, ?2) ON CONFLICT (jid) DO NOTHING")?
+                .execute(params![message.chat.as_str(), wamcp_core::ChatKind::of(&message.chat).as_str()])?;
+            if new_chat == 1 {
+                self.refresh_chat_name_key(&message.chat)?;
+            }
+            self.known_chats.insert(message.chat.as_str().to_string());
         }
         let base = message.timestamp.millis().max(0) * SEQ_SLOTS;
         let mut seq = base;

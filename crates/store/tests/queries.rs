@@ -67,8 +67,10 @@ fn search_ignores_case_and_accents_and_covers_captions() {
     }
     let caption = list(&reader, &MessageFilter { query: Some("paulista".into()), ..filter(20) });
     assert_eq!(caption, ["A4"]);
-    let prefix = list(&reader, &MessageFilter { query: Some("meet".into()), ..filter(20) });
-    assert_eq!(prefix, ["G3", "A1"]);
+    let whole_word = list(&reader, &MessageFilter { query: Some("meet".into()), ..filter(20) });
+    assert!(whole_word.is_empty(), "words match whole words");
+    let prefix = list(&reader, &MessageFilter { query: Some("meet*".into()), ..filter(20) });
+    assert_eq!(prefix, ["G3", "A1"], "a trailing * makes a prefix");
     let punctuation = list(&reader, &MessageFilter { query: Some("12:30".into()), ..filter(20) });
     assert_eq!(punctuation, ["A2"]);
     let hebrew = list(&reader, &MessageFilter { query: Some("שלום".into()), ..filter(20) });
@@ -84,6 +86,13 @@ fn search_combines_with_chat_and_time_filters() {
     assert_eq!(list(&reader, &in_group), ["G3"]);
     let before = MessageFilter { query: Some("meeting".into()), before: Some(at(100)), ..filter(20) };
     assert_eq!(list(&reader, &before), ["A1"]);
+    let noa = reader.identities(&jid(NOA_PHONE)).unwrap();
+    let from_noa = MessageFilter { query: Some("meeting".into()), senders: noa.clone(), ..filter(20) };
+    assert_eq!(list(&reader, &from_noa), ["G3"], "a sender's LID messages are found by their phone");
+    let in_noa_chats = MessageFilter { query: Some("call".into()), chats: noa, ..filter(20) };
+    assert_eq!(list(&reader, &in_noa_chats), ["N1"]);
+    let elsewhere = MessageFilter { query: Some("meeting".into()), chats: vec![jid(BRUNO)], ..filter(20) };
+    assert!(list(&reader, &elsewhere).is_empty());
 }
 
 #[test]

@@ -101,6 +101,10 @@ pub fn generate(out: &Path, messages: u64) -> rusqlite::Result<usize> {
     let mut newest = vec![0i64; n_chats];
     let tx = db.transaction()?;
     {
+        let mut insert_chat = tx.prepare("INSERT INTO chats (jid, name) VALUES (?1, ?2)")?;
+        for chat in &chats {
+            insert_chat.execute(params![chat.jid, chat.name])?;
+        }
         let mut insert =
             tx.prepare("INSERT INTO messages VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?;
         let mut text = String::new();
@@ -137,9 +141,9 @@ pub fn generate(out: &Path, messages: u64) -> rusqlite::Result<usize> {
                 media.map(|_| 1_000 + rng.below(10_000_000) as i64),
             ])?;
         }
-        let mut insert_chat = tx.prepare("INSERT INTO chats VALUES (?1, ?2, ?3)")?;
+        let mut set_time = tx.prepare("UPDATE chats SET last_message_time = ?2 WHERE jid = ?1")?;
         for (chat, newest) in chats.iter().zip(&newest) {
-            insert_chat.execute(params![chat.jid, chat.name, (*newest > 0).then(|| timestamp_text(*newest))])?;
+            set_time.execute(params![chat.jid, (*newest > 0).then(|| timestamp_text(*newest))])?;
         }
     }
     tx.commit()?;

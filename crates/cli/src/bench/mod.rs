@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Server start-ups to time
     #[arg(long, default_value_t = 20)]
     startups: usize,
+    /// With --dir: reuse the store an earlier run imported there (skips generation and import)
+    #[arg(long, requires = "dir")]
+    reuse: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -50,6 +53,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             temp.0.clone()
         }
     };
+    let data = DataDir::at(work.join("data"));
+    if !(args.reuse && data.store_path().is_file()) {
+        import_corpus(&args, &work, &data)?;
+    }
+    super::commands::runtime()?.block_on(measure_server(data.root(), &args))
+}
+
+/// Generates (or takes) the corpus and imports it into a fresh store, printing the rates.
+fn import_corpus(args: &BenchArgs, work: &Path, data: &DataDir) -> anyhow::Result<()> {
     let corpus = match &args.corpus {
         Some(path) => path.clone(),
         None => {
@@ -64,9 +76,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             path
         }
     };
-    let data = DataDir::at(work.join("data"));
     data.ensure()?;
-    let _ = std::fs::remove_file(data.store_path());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", data.store_path().display()));
+    }
     let source = Source::open(&corpus)?;
     let mut writer = Writer::open(&data.store_path())?;
     let started = Instant::now();
@@ -80,7 +93,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     let store_bytes = std::fs::metadata(data.store_path()).map(|m| m.len()).unwrap_or(0);
     println!("store       {:.0} MB", store_bytes as f64 / 1e6);
-    super::commands::runtime()?.block_on(measure_server(data.root(), &args))
+    Ok(())
 }
 
 async fn measure_server(data_dir: &Path, args: &BenchArgs) -> anyhow::Result<()> {
@@ -162,6 +175,7 @@ async fn typical_calls(client: &Client) -> anyhow::Result<Vec<(String, &'static 
         ("list_messages (newest 20, with context)".into(), "list_messages", json!({})),
         ("list_messages query=meeting (common word)".into(), "list_messages", json!({"query": "meeting"})),
         ("list_messages query=\"sao paulo\" (accents folded)".into(), "list_messages", json!({"query": "sao paulo"})),
+        ("list_messages query=meet* (prefix)".into(), "list_messages", json!({"query": "meet*"})),
         (
             "list_messages query=lawyer + chat_jid".into(),
             "list_messages",

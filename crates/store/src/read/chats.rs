@@ -4,7 +4,7 @@ use rusqlite::ToSql;
 use wamcp_core::fold::{digits, fold};
 use wamcp_core::{ChatView, Jid};
 
-use super::{CHAT_SELECT, Reader, chat_from_row, like_escape, placeholders};
+use super::{CHAT_SELECT, Reader, chat_from_row, like_escape, page, placeholders};
 use crate::Result;
 
 /// How `list_chats` orders chats.
@@ -47,16 +47,17 @@ impl Reader {
         };
         let query = query.map(str::trim).filter(|q| !q.is_empty());
         let Some(query) = query else {
-            let sql = format!("{CHAT_SELECT} ORDER BY {order_by} LIMIT ?1 OFFSET ?2");
-            return self.chats(&sql, &[&limit, &(offset as i64)], with_last_message);
+            let sql = format!("{CHAT_SELECT} ORDER BY {order_by}{}", page(limit, offset));
+            return self.chats(&sql, &[], with_last_message);
         };
         let name_pattern = format!("%{}%", like_escape(&fold(query)));
         let jid_pattern = format!("%{}%", like_escape(&phone_or_text(query)));
         let sql = format!(
             "{CHAT_SELECT} WHERE c.name_folded LIKE ?1 ESCAPE '\\' OR c.jid LIKE ?2 ESCAPE '\\'
-             ORDER BY {order_by} LIMIT ?3 OFFSET ?4"
+             ORDER BY {order_by}{}",
+            page(limit, offset)
         );
-        self.chats(&sql, &[&name_pattern, &jid_pattern, &limit, &(offset as i64)], with_last_message)
+        self.chats(&sql, &[&name_pattern, &jid_pattern], with_last_message)
     }
 
     /// The chat with this JID. For a person, also their chat under another JID (phone or LID):
@@ -95,14 +96,12 @@ impl Reader {
         let sql = format!(
             "{CHAT_SELECT} WHERE c.jid IN ({list})
                 OR c.jid IN (SELECT chat_jid FROM chat_senders WHERE sender_jid IN ({list}))
-             ORDER BY c.last_activity IS NULL, c.last_activity DESC, c.jid LIMIT ? OFFSET ?"
+             ORDER BY c.last_activity IS NULL, c.last_activity DESC, c.jid{}",
+            page(limit, offset)
         );
         let ids: Vec<&str> = identities.iter().map(Jid::as_str).collect();
         let mut params: Vec<&dyn ToSql> = ids.iter().map(|j| j as &dyn ToSql).collect();
         params.extend(ids.iter().map(|j| j as &dyn ToSql));
-        let offset = offset as i64;
-        params.push(&limit);
-        params.push(&offset);
         self.chats(&sql, &params, true)
     }
 }

@@ -7,12 +7,10 @@ use super::chats::phone_or_text;
 use super::{Reader, like_escape};
 use crate::Result;
 
-/// At most this many contacts per search, as lharries/whatsapp-mcp.
-pub const CONTACT_SEARCH_LIMIT: u32 = 50;
-
 impl Reader {
     /// People whose names (address book, push or business name) or phone number contain `query`,
-    /// accents and case ignored; also direct chats with no contact entry, by chat name.
+    /// accents and case ignored; also direct chats with no contact entry, by chat name. At most 50,
+    /// as lharries/whatsapp-mcp.
     pub fn search_contacts(&self, query: &str) -> Result<Vec<ContactView>> {
         let name_pattern = format!("%{}%", like_escape(&fold(query.trim())));
         let jid_pattern = format!("%{}%", like_escape(&phone_or_text(query.trim())));
@@ -31,9 +29,9 @@ impl Reader {
                   AND NOT EXISTS (SELECT 1 FROM contacts k WHERE k.jid = c.jid OR k.lid = c.jid OR k.phone_jid = c.jid)
              )
              ORDER BY display_name IS NULL, lower(display_name), jid
-             LIMIT ?3",
+             LIMIT 50",
         )?;
-        let rows = statement.query_map(rusqlite::params![name_pattern, jid_pattern, CONTACT_SEARCH_LIMIT], |row| {
+        let rows = statement.query_map(rusqlite::params![name_pattern, jid_pattern], |row| {
             let phone_jid: Option<String> = row.get(1)?;
             Ok(ContactView {
                 jid: row.get(0)?,

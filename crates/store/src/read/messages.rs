@@ -3,8 +3,8 @@
 use rusqlite::ToSql;
 use wamcp_core::{Jid, MessageMatch, MessageView, Timestamp};
 
-use super::text_match::{TextMatch, text_match};
-use super::{MESSAGE_SELECT, Reader, message_fields, placeholders};
+use super::text_match::{TextMatch, restrict, text_match};
+use super::{MESSAGE_SELECT, Reader, message_fields, page, placeholders};
 use crate::{Result, StoreError};
 
 /// Rows per millisecond in the seq key (see the crate docs).
@@ -21,7 +21,7 @@ pub struct MessageFilter {
     pub senders: Vec<Jid>,
     /// Only messages in one of these chats.
     pub chats: Vec<Jid>,
-    /// Only messages whose text or caption matches these words.
+    /// Only messages whose text or caption has these words (a trailing `*` makes the last a prefix).
     pub query: Option<String>,
     pub limit: u32,
     pub offset: u64,
@@ -76,7 +76,8 @@ impl Reader {
         let mut conditions = Conditions::default();
         match text {
             Some(TextMatch::FullText(expression)) => {
-                conditions.push("messages_fts MATCH ?", vec![Box::new(expression)])
+                let expression = restrict(&expression, &filter.chats, &filter.senders);
+                conditions.push("messages_fts MATCH ?", vec![Box::new(expression)]);
             }
             Some(TextMatch::Substring(pattern)) => conditions.push(
                 "(m.text LIKE ? ESCAPE '\\' OR m.caption LIKE ? ESCAPE '\\')",
@@ -96,12 +97,13 @@ impl Reader {
         if !filter.chats.is_empty() {
             conditions.push(format!("m.chat_jid IN ({})", placeholders(filter.chats.len())), jids(&filter.chats));
         }
-        let sql =
-            format!("{}{from}{} ORDER BY {seq} DESC LIMIT ? OFFSET ?", message_fields!(), conditions.where_clause());
-        let mut params = conditions.params;
-        params.push(Box::new(i64::from(filter.limit) + 1));
-        params.push(Box::new(filter.offset as i64));
-        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        let sql = format!(
+            "{}{from}{} ORDER BY {seq} DESC{}",
+            message_fields!(),
+            conditions.where_clause(),
+            page(filter.limit + 1, filter.offset)
+        );
+        let refs: Vec<&dyn ToSql> = conditions.params.iter().map(|p| p.as_ref()).collect();
         let mut found = self.messages(&sql, &refs)?;
         let has_more = found.len() > filter.limit as usize;
         found.truncate(filter.limit as usize);
@@ -126,14 +128,16 @@ impl Reader {
             .query_row([&message.id, &message.chat_jid], |row| row.get(0))?;
         let mut earlier = Vec::new();
         if before > 0 {
-            let sql = format!("{MESSAGE_SELECT} WHERE m.chat_jid = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3");
-            earlier = self.messages(&sql, &[&message.chat_jid, &seq, &before])?;
+            let sql =
+                format!("{MESSAGE_SELECT} WHERE m.chat_jid = ?1 AND m.seq < ?2 ORDER BY m.seq DESC{}", page(before, 0));
+            earlier = self.messages(&sql, &[&message.chat_jid, &seq])?;
             earlier.reverse();
         }
         let mut later = Vec::new();
         if after > 0 {
-            let sql = format!("{MESSAGE_SELECT} WHERE m.chat_jid = ?1 AND m.seq > ?2 ORDER BY m.seq ASC LIMIT ?3");
-            later = self.messages(&sql, &[&message.chat_jid, &seq, &after])?;
+            let sql =
+                format!("{MESSAGE_SELECT} WHERE m.chat_jid = ?1 AND m.seq > ?2 ORDER BY m.seq ASC{}", page(after, 0));
+            later = self.messages(&sql, &[&message.chat_jid, &seq])?;
         }
         Ok((earlier, later))
     }

@@ -158,6 +158,13 @@ fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<(ChatView, Option<i64>)> {
     Ok((view, row.get(8)?))
 }
 
+/// ` LIMIT n OFFSET m`, written into the SQL rather than bound: SQLite plans with the LIMIT
+/// value, so a bound LIMIT makes it re-prepare the statement on every run (measured: most of the
+/// cost of a tool call). The few distinct page sizes stay in the statement cache.
+fn page(limit: u32, offset: u64) -> String {
+    format!(" LIMIT {limit} OFFSET {offset}")
+}
+
 /// `?, ?, ?` for an IN list of `n` values.
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")

@@ -1,0 +1,150 @@
+//! The `wamcp` binary as a user runs it: demo over MCP stdio, import, data directory handling.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use serde_json::{Value, json};
+
+const WAMCP: &str = env!("CARGO_BIN_EXE_wamcp");
+
+fn wamcp(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(WAMCP).arg("--data-dir").arg(data_dir).args(args).stdin(Stdio::null()).output().expect("run wamcp")
+}
+
+fn lharries_db(path: &Path, messages: usize) {
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE chats (jid TEXT PRIMARY KEY, name TEXT, last_message_time TIMESTAMP);
+         CREATE TABLE messages (id TEXT, chat_jid TEXT, sender TEXT, content TEXT, timestamp TIMESTAMP,
+           is_from_me BOOLEAN, media_type TEXT, filename TEXT, url TEXT, media_key BLOB, file_sha256 BLOB,
+           file_enc_sha256 BLOB, file_length INTEGER, PRIMARY KEY (id, chat_jid));
+         INSERT INTO chats VALUES ('447700900123@s.whatsapp.net', 'Alice Smith', '2025-03-01 12:00:00+00:00');",
+    )
+    .unwrap();
+    for i in 0..messages {
+        db.execute(
+            "INSERT INTO messages (id, chat_jid, sender, content, timestamp, is_from_me) VALUES (?1, '447700900123@s.whatsapp.net', '447700900123', ?2, ?3, 0)",
+            rusqlite::params![format!("M{i}"), format!("message number {i}"), format!("2025-03-01 10:{:02}:00+00:00", i % 60)],
+        )
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn demo_serves_a_sample_account_over_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo-data");
+    let transport = TokioChildProcess::new(tokio::process::Command::new(WAMCP).configure(|c| {
+        c.arg("--data-dir").arg(&data).arg("demo").stderr(Stdio::null());
+    }))
+    .unwrap();
+    let client = ().serve(transport).await.expect("initialize");
+    assert_eq!(client.peer_info().unwrap().server_info.as_ref().unwrap().name, "wamcp");
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 8);
+
+    let call = |tool: &'static str, arguments: Value| {
+        let Value::Object(arguments) = arguments else { unreachable!() };
+        client.call_tool(CallToolRequestParams::new(tool).with_arguments(arguments))
+    };
+    let chats = call("list_chats", json!({"limit": 100, "include_last_message": false})).await.unwrap();
+    let chats = chats.structured_content.unwrap()["chats"].as_array().unwrap().clone();
+    assert!(chats.len() >= 24, "a few dozen chats, got {}", chats.len());
+    assert!(chats.iter().any(|c| c["kind"] == "group") && chats.iter().any(|c| c["kind"] == "direct"));
+
+    let captions = call("list_messages", json!({"query": "paulista", "include_context": false})).await.unwrap();
+    let found = captions.structured_content.unwrap()["messages"].as_array().unwrap().clone();
+    assert!(
+        found.iter().any(|m| m["kind"] == "image" && m["caption"].as_str().unwrap().contains("Paulista")),
+        "{found:?}"
+    );
+    let accents = call("list_messages", json!({"query": "SAO PAULO", "include_context": false})).await.unwrap();
+    let accents = accents.structured_content.unwrap()["messages"].as_array().unwrap().clone();
+    let texts: Vec<&str> = accents.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.iter().all(|t| t.contains("São Paulo")), "{texts:?}");
+
+    let injection = call("list_messages", json!({"query": "ignore all previous instructions"})).await.unwrap();
+    let rendering = injection.content[1].as_text().unwrap().text.clone();
+    let note = rendering.lines().next().unwrap();
+    assert!(note.contains("untrusted third-party data"), "{rendering}");
+    let close = note.split(' ').nth(5).unwrap();
+    let line = rendering.lines().find(|l| l.contains("ignore all previous instructions")).unwrap();
+    assert!(line.trim_end().ends_with(close), "the injected text stays inside the fence: {line}");
+    client.cancel().await.unwrap();
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}
+
+#[test]
+fn the_demo_can_run_again_without_duplicating_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = wamcp(dir.path(), &["demo", "--no-serve"]);
+    assert!(first.status.success());
+    let stderr = String::from_utf8_lossy(&first.stderr).to_string();
+    assert!(stderr.contains("npx @modelcontextprotocol/inspector") && stderr.contains("mcpServers"), "{stderr}");
+    let second = wamcp(dir.path(), &["demo", "--no-serve"]);
+    assert_eq!(String::from_utf8_lossy(&second.stderr), stderr, "same account, same counts");
+    let db = rusqlite::Connection::open(dir.path().join("wamcp.db")).unwrap();
+    let (messages, distinct): (i64, i64) = db
+        .query_row("SELECT count(*), count(DISTINCT chat_jid || id) FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(messages, distinct);
+    assert!(messages > 80);
+}
+
+#[test]
+fn import_prints_counts_and_a_second_run_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("messages.db");
+    lharries_db(&source, 120);
+    let data = dir.path().join("data");
+    let first = wamcp(&data, &["import", "lharries", source.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(out.contains("messages: 120 new, 0 already present"), "{out}");
+    assert!(out.contains("chats:    1"), "{out}");
+    let second = wamcp(&data, &["import", "lharries", source.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(out.contains("messages: 0 new, 120 already present"), "{out}");
+}
+
+#[test]
+fn a_bad_import_path_says_what_is_expected_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let result = wamcp(&data, &["import", "lharries", "/nonexistent/messages.db"]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("no such file") && stderr.contains("lharries/whatsapp-mcp messages.db"), "{stderr}");
+    assert!(!data.exists(), "no data directory or store was created");
+}
+
+#[test]
+fn the_data_directory_comes_from_the_environment_when_no_flag_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("messages.db");
+    lharries_db(&source, 3);
+    let data = dir.path().join("from-env");
+    let result = Command::new(WAMCP)
+        .args(["import", "lharries", source.to_str().unwrap()])
+        .env("WAMCP_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(result.status.success());
+    assert!(data.join("wamcp.db").is_file());
+}
+
+#[test]
+fn a_client_that_leaves_before_initialize_is_a_clean_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = wamcp(dir.path(), &["mcp"]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+}
