@@ -1,0 +1,46 @@
+"""Shared helpers for the end-to-end tests: the built binary, an MCP session to it, and data dirs."""
+
+import contextlib
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WAMCP = os.environ.get("WAMCP_BIN", str(ROOT / "target" / "debug" / "wamcp"))
+GENERATOR = pathlib.Path(__file__).with_name("gen_lharries_db.py")
+
+
+@contextlib.asynccontextmanager
+async def mcp_session(*args: str):
+    """An initialized MCP client session to `wamcp ARGS` over stdio."""
+    params = StdioServerParameters(command=WAMCP, args=list(args))
+    with open(os.devnull, "w") as quiet:
+        async with stdio_client(params, errlog=quiet) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    """Runs the binary to completion, capturing its output."""
+    return subprocess.run([WAMCP, *args], capture_output=True, text=True, timeout=300)
+
+
+def generate_lharries_db(path: pathlib.Path, messages: int) -> None:
+    """Writes a deterministic lharries/whatsapp-mcp messages.db."""
+    subprocess.run([sys.executable, str(GENERATOR), str(path), str(messages)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def imported_store(tmp_path):
+    """A data dir holding an imported 3,000-message lharries history, and the source path."""
+    source = tmp_path / "messages.db"
+    generate_lharries_db(source, 3000)
+    data = tmp_path / "data"
+    result = run("--data-dir", str(data), "import", "lharries", str(source))
+    assert result.returncode == 0, result.stderr
+    return data, source

@@ -1,0 +1,146 @@
+"""The MCP server through the official Python MCP SDK, as Claude Desktop-like clients use it."""
+
+import json
+import sqlite3
+
+import anyio
+
+from conftest import mcp_session, run
+
+READ_TOOLS = {
+    "search_contacts",
+    "list_messages",
+    "list_chats",
+    "get_chat",
+    "get_direct_chat_by_contact",
+    "get_contact_chats",
+    "get_last_interaction",
+    "get_message_context",
+}
+
+
+def call_all(data, calls):
+    """Runs (tool, arguments) calls in one session; returns their results."""
+
+    async def go():
+        async with mcp_session("--data-dir", str(data), "mcp") as session:
+            return [await session.call_tool(tool, arguments) for tool, arguments in calls]
+
+    return anyio.run(go)
+
+
+def test_tools_are_listed_read_only_with_schemas(imported_store):
+    data, _ = imported_store
+
+    async def go():
+        async with mcp_session("--data-dir", str(data), "mcp") as session:
+            return (await session.list_tools()).tools
+
+    tools = anyio.run(go)
+    assert {tool.name for tool in tools} == READ_TOOLS
+    for tool in tools:
+        assert tool.annotations.read_only_hint is True, tool.name
+        assert tool.annotations.idempotent_hint is True, tool.name
+        assert tool.output_schema is not None, tool.name
+    list_messages = next(t for t in tools if t.name == "list_messages")
+    assert list_messages.input_schema["properties"]["limit"]["default"] == 20
+    assert set(list_messages.input_schema["properties"]) >= {
+        "after", "before", "sender_phone_number", "chat_jid", "query", "limit", "page",
+        "include_context", "context_before", "context_after",
+    }
+
+
+def test_every_tool_answers_on_an_imported_lharries_history(imported_store):
+    data, source = imported_store
+    db = sqlite3.connect(source)
+    direct, name = db.execute(
+        "SELECT jid, name FROM chats WHERE jid LIKE '%@s.whatsapp.net' ORDER BY last_message_time DESC LIMIT 1"
+    ).fetchone()
+    phone = direct.split("@")[0]
+    newest_id = db.execute(
+        "SELECT id FROM messages WHERE chat_jid = ? ORDER BY timestamp DESC LIMIT 1", (direct,)
+    ).fetchone()[0]
+    first_name = name.split()[0]
+    results = call_all(
+        data,
+        [
+            ("search_contacts", {"query": first_name}),
+            ("list_messages", {"chat_jid": direct, "limit": 5}),
+            ("list_chats", {"limit": 5}),
+            ("get_chat", {"chat_jid": direct}),
+            ("get_direct_chat_by_contact", {"sender_phone_number": "+" + phone}),
+            ("get_contact_chats", {"jid": direct}),
+            ("get_last_interaction", {"jid": direct}),
+            ("get_message_context", {"message_id": newest_id}),
+        ],
+    )
+    for result in results:
+        assert result.is_error is not True, result.content[0].text
+        assert json.loads(result.content[0].text) == result.structured_content
+    contacts, messages, chats, chat, by_phone, contact_chats, last, context = (r.structured_content for r in results)
+    assert any(c["jid"] == direct for c in contacts["contacts"])
+    assert [m["chat_jid"] for m in messages["messages"]] == [direct] * 5
+    assert messages["messages"][0]["id"] == newest_id
+    assert messages["messages"][0]["timestamp"].endswith("+00:00")
+    assert len(chats["chats"]) == 5 and chats["chats"][0]["last_message"] is not None
+    assert chat["chat"]["jid"] == direct and chat["chat"]["name"] == name
+    assert by_phone["chat"]["jid"] == direct
+    assert len({c["jid"] for c in contact_chats["chats"]}) == len(contact_chats["chats"])
+    assert last["message"]["id"] == newest_id
+    assert context["message"]["id"] == newest_id and len(context["before"]) == 5
+
+
+def test_message_text_is_fenced_as_untrusted(imported_store):
+    data, _ = imported_store
+    [result] = call_all(data, [("list_messages", {"limit": 3, "include_context": False})])
+    rendering = result.content[1].text.splitlines()
+    assert "untrusted third-party data" in rendering[0]
+    close = rendering[0].split(" ")[5]
+    for line in rendering[1:]:
+        assert "[id: " in line and "Chat: " in line
+    assert any(line.endswith(close) for line in rendering[1:])
+
+
+def test_bad_arguments_are_errors_that_name_the_parameter(imported_store):
+    data, _ = imported_store
+    results = call_all(
+        data,
+        [
+            ("list_messages", {"after": "last tuesday"}),
+            ("list_chats", {"sort_by": "size"}),
+            ("get_direct_chat_by_contact", {"sender_phone_number": "call me"}),
+            ("list_messages", {"limit": -5}),
+        ],
+    )
+    expected = ["'after'", "'sort_by'", "'sender_phone_number'", "'limit'"]
+    for result, parameter in zip(results, expected):
+        assert result.is_error is True
+        assert parameter in result.content[0].text, result.content[0].text
+
+
+def test_demo_serves_the_sample_account(tmp_path):
+    async def go():
+        async with mcp_session("--data-dir", str(tmp_path / "demo"), "demo") as session:
+            chats = await session.call_tool("list_chats", {"limit": 100})
+            search = await session.call_tool("list_messages", {"query": "SÃO PAULO", "include_context": False})
+            return chats.structured_content, search.structured_content
+
+    chats, search = anyio.run(go)
+    kinds = {chat["kind"] for chat in chats["chats"]}
+    assert len(chats["chats"]) >= 24 and kinds == {"direct", "group"}
+    assert all("São Paulo" in m["text"] for m in search["messages"]) and search["messages"]
+
+
+def test_import_counts_match_the_source_and_a_rerun_adds_nothing(tmp_path):
+    from conftest import generate_lharries_db
+
+    source = tmp_path / "messages.db"
+    generate_lharries_db(source, 2000)
+    (total,) = sqlite3.connect(source).execute("SELECT count(*) FROM messages").fetchone()
+    data = tmp_path / "data"
+    first = run("--data-dir", str(data), "import", "lharries", str(source))
+    assert f"messages: {total} new, 0 already present" in first.stdout, first.stdout
+    second = run("--data-dir", str(data), "import", "lharries", str(source))
+    assert f"messages: 0 new, {total} already present" in second.stdout, second.stdout
+    (stored,) = sqlite3.connect(data / "wamcp.db").execute("SELECT count(*) FROM messages").fetchone()
+    assert stored == total
