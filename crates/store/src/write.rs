@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use wamcp_core::fold::{digits, fold};
 use wamcp_core::{Chat, Contact, Jid, Message};
 
@@ -55,8 +55,16 @@ impl Writer {
 
     /// Starts a transaction. Nothing is visible to readers, nor durable, until [`Batch::commit`].
     pub fn batch(&mut self) -> Result<Batch<'_>> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        Ok(Batch { tx, known_chats: HashSet::new(), newest_in_chat: HashMap::new(), newest_by_sender: HashMap::new() })
+        // IMMEDIATE: take the write lock now, not at the first write, so a batch never fails
+        // half-way because another writer got in first.
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Batch {
+            conn: &self.conn,
+            open: true,
+            known_chats: HashSet::new(),
+            newest_in_chat: HashMap::new(),
+            newest_by_sender: HashMap::new(),
+        })
     }
 
     /// Whether the store holds no messages yet.
@@ -72,17 +80,26 @@ impl Writer {
     /// are not detected while loading: the caller must bring none (a source with a unique
     /// (id, chat) key). All or nothing: on any error, or a kill, the store is as it was.
     pub fn bulk_load<T>(&mut self, load: impl FnOnce(&mut Batch<'_>) -> Result<T>) -> Result<T> {
-        // Only takes effect outside a transaction, hence here.
+        // These take effect only outside a transaction, hence here. A rollback journal writes
+        // each new page once, into the database, where the write-ahead log would write it twice
+        // (log, then checkpoint); SQLite keeps WAL when another connection has the store open.
+        // A second sorter thread builds the indexes while the first keeps going.
+        let journal: String = self.conn.query_row("PRAGMA journal_mode = DELETE", [], |row| row.get(0))?;
         self.conn.pragma_update(None, "foreign_keys", false)?;
+        self.conn.pragma_update(None, "threads", 2)?;
         let loaded = self.bulk_load_unchecked(load);
+        self.conn.pragma_update(None, "threads", 0)?;
         self.conn.pragma_update(None, "foreign_keys", true)?;
+        if journal != "wal" {
+            self.conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))?;
+        }
         loaded
     }
 
     fn bulk_load_unchecked<T>(&mut self, load: impl FnOnce(&mut Batch<'_>) -> Result<T>) -> Result<T> {
         let mut batch = self.batch()?;
         let deferred: Vec<(String, String)> = batch
-            .tx
+            .conn
             .prepare(
                 "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'messages' AND sql IS NOT NULL
                    AND (type = 'index' OR name = 'messages_fts_insert')",
@@ -92,13 +109,13 @@ impl Writer {
             })?
             .collect::<rusqlite::Result<_>>()?;
         for (drop, _) in &deferred {
-            batch.tx.execute_batch(drop)?;
+            batch.conn.execute_batch(drop)?;
         }
         let loaded = load(&mut batch)?;
         for (_, create) in &deferred {
-            batch.tx.execute_batch(create)?;
+            batch.conn.execute_batch(create)?;
         }
-        batch.tx.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")?;
+        batch.conn.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")?;
         batch.commit()?;
         Ok(loaded)
     }
@@ -106,7 +123,9 @@ impl Writer {
 
 /// One write transaction.
 pub struct Batch<'w> {
-    tx: Transaction<'w>,
+    conn: &'w Connection,
+    /// Whether a transaction is open (dropping an open batch rolls it back).
+    open: bool,
     /// Chats known to exist in this transaction, so each is created at most once.
     known_chats: HashSet<String>,
     /// Newest message seq per chat inserted in this batch, applied to `chats` at commit.
@@ -119,7 +138,7 @@ impl Batch<'_> {
     /// Creates the chat, or renames a stored one (a `None` name keeps the stored name). The state
     /// fields (unread, archived, pinned, muted) are taken only when the chat is new.
     pub fn upsert_chat(&mut self, chat: &Chat) -> Result<()> {
-        self.tx
+        self.conn
             .prepare_cached(
                 "INSERT INTO chats (jid, kind, name, name_folded, unread_count, archived, pinned, muted_until)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -141,7 +160,7 @@ impl Batch<'_> {
             self.refresh_chat_name_key(&chat.jid)?;
         }
         if let Some(time) = chat.last_activity {
-            self.tx
+            self.conn
                 .prepare_cached(
                     "UPDATE chats SET last_activity = ?2 WHERE jid = ?1 AND (last_activity IS NULL OR last_activity < ?2)",
                 )?
@@ -155,7 +174,7 @@ impl Batch<'_> {
     pub fn upsert_contact(&mut self, contact: &Contact) -> Result<()> {
         let phone = contact.phone_jid.as_ref().map(Jid::as_str);
         let lid = contact.lid.as_ref().map(Jid::as_str);
-        self.tx
+        self.conn
             .prepare_cached(
                 "INSERT INTO contacts (jid, phone_jid, lid, full_name, push_name, business_name)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -176,13 +195,13 @@ impl Batch<'_> {
             ])?;
         // The search key folds every stored name and the phone digits into one column.
         let stored: [Option<String>; 4] = self
-            .tx
+            .conn
             .prepare_cached("SELECT full_name, push_name, business_name, phone_jid FROM contacts WHERE jid = ?1")?
             .query_row([contact.jid.as_str()], |row| Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?]))?;
         let [full, push, business, phone_jid] = stored;
         let mut key: Vec<String> = [full, push, business].into_iter().flatten().map(|name| fold(&name)).collect();
         key.extend(phone_jid.map(|jid| digits(&jid)));
-        self.tx
+        self.conn
             .prepare_cached("UPDATE contacts SET search_key = ?2 WHERE jid = ?1")?
             .execute(params![contact.jid.as_str(), key.join("\u{1f}")])?;
         if let (Some(phone), Some(lid)) = (&contact.phone_jid, &contact.lid) {
@@ -198,12 +217,12 @@ impl Batch<'_> {
     /// its folded name key equal to the contact's display name.
     fn refresh_chat_name_key(&mut self, chat: &Jid) -> Result<()> {
         let name: Option<String> = self
-            .tx
+            .conn
             .prepare_cached("SELECT display_name FROM person_names WHERE jid = ?1 LIMIT 1")?
             .query_row([chat.as_str()], |row| row.get(0))
             .optional()?;
         if let Some(name) = name {
-            self.tx
+            self.conn
                 .prepare_cached("UPDATE chats SET name_folded = ?2 WHERE jid = ?1 AND name IS NULL")?
                 .execute(params![chat.as_str(), fold(&name)])?;
         }
@@ -212,7 +231,7 @@ impl Batch<'_> {
 
     /// Records that a LID and a phone JID are the same person.
     pub fn map_lid(&mut self, lid: &Jid, phone: &Jid) -> Result<()> {
-        self.tx
+        self.conn
             .prepare_cached(
                 "INSERT INTO lid_map (lid, phone_jid) VALUES (?1, ?2)
                  ON CONFLICT (lid) DO UPDATE SET phone_jid = excluded.phone_jid",
@@ -226,7 +245,7 @@ impl Batch<'_> {
     pub fn insert_message(&mut self, message: &Message) -> Result<Inserted> {
         if !self.known_chats.contains(message.chat.as_str()) {
             let new_chat = self
-                .tx
+                .conn
                 .prepare_cached("INSERT INTO chats (jid, kind) VALUES (?1, ?2) ON CONFLICT (jid) DO NOTHING")?
                 .execute(params![message.chat.as_str(), wamcp_core::ChatKind::of(&message.chat).as_str()])?;
             if new_chat == 1 {
@@ -245,7 +264,7 @@ impl Batch<'_> {
                 Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY => {
                     // Another message has the same millisecond: take the next free slot.
                     let taken: i64 = self
-                        .tx
+                        .conn
                         .prepare_cached("SELECT max(seq) FROM messages WHERE seq BETWEEN ?1 AND ?2")?
                         .query_row(params![base, base + SEQ_SLOTS - 1], |row| row.get(0))?;
                     if taken + 1 >= base + SEQ_SLOTS {
@@ -271,7 +290,7 @@ impl Batch<'_> {
 
     fn insert_row(&self, seq: i64, m: &Message) -> rusqlite::Result<()> {
         let media = m.media.as_ref();
-        self.tx
+        self.conn
             .prepare_cached(
                 "INSERT INTO messages (seq, chat_jid, id, sender_jid, from_me, ts, kind, text, caption, quoted_id,
                     status, mimetype, file_name, file_size, file_sha256, file_enc_sha256, media_key, direct_path,
@@ -313,11 +332,11 @@ impl Batch<'_> {
         at: wamcp_core::Timestamp,
     ) -> Result<()> {
         if emoji.is_empty() {
-            self.tx
+            self.conn
                 .prepare_cached("DELETE FROM reactions WHERE chat_jid = ?1 AND message_id = ?2 AND sender_jid = ?3")?
                 .execute(params![chat.as_str(), message_id, sender.as_str()])?;
         } else {
-            self.tx
+            self.conn
                 .prepare_cached(
                     "INSERT INTO reactions (chat_jid, message_id, sender_jid, emoji, ts) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT DO UPDATE SET emoji = excluded.emoji, ts = excluded.ts WHERE excluded.ts >= ts",
@@ -336,7 +355,7 @@ impl Batch<'_> {
         at: wamcp_core::Timestamp,
     ) -> Result<bool> {
         let changed = self
-            .tx
+            .conn
             .prepare_cached(
                 "UPDATE messages SET
                     text = CASE WHEN caption IS NOT NULL AND text IS NULL THEN NULL ELSE ?3 END,
@@ -351,7 +370,7 @@ impl Batch<'_> {
     /// Marks a message deleted for everyone: its text, caption and media keys are dropped.
     pub fn revoke_message(&mut self, chat: &Jid, message_id: &str) -> Result<bool> {
         let changed = self
-            .tx
+            .conn
             .prepare_cached(
                 "UPDATE messages SET revoked = 1, text = NULL, caption = NULL, media_key = NULL, direct_path = NULL, url = NULL
                  WHERE chat_jid = ?1 AND id = ?2",
@@ -363,7 +382,7 @@ impl Batch<'_> {
     /// Whether a message with this (chat, id) is stored.
     pub fn has_message(&self, chat: &Jid, message_id: &str) -> Result<bool> {
         Ok(self
-            .tx
+            .conn
             .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND chat_jid = ?2")?
             .query_row(params![message_id, chat.as_str()], |_| Ok(()))
             .optional()?
@@ -372,25 +391,46 @@ impl Batch<'_> {
 
     /// Applies the derived columns and commits. Until this returns, nothing of the batch is durable.
     pub fn commit(mut self) -> Result<()> {
-        {
-            let mut chat_update = self.tx.prepare_cached(
-                "UPDATE chats SET last_seq = ?2, last_activity = max(coalesce(last_activity, 0), ?2 / 1024)
-                 WHERE jid = ?1 AND (last_seq IS NULL OR last_seq < ?2)",
-            )?;
-            for (chat, seq) in &self.newest_in_chat {
-                chat_update.execute(params![chat, seq])?;
-            }
-            let mut sender_update = self.tx.prepare_cached(
-                "INSERT INTO chat_senders (sender_jid, chat_jid, last_seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
-            )?;
-            for ((sender, chat), seq) in &self.newest_by_sender {
-                sender_update.execute(params![sender, chat, seq])?;
-            }
-        }
-        self.newest_in_chat.clear();
-        self.newest_by_sender.clear();
-        self.tx.commit()?;
+        self.apply_derived()?;
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
         Ok(())
+    }
+
+    /// Commits what the batch holds so far and goes on in a new transaction: long imports
+    /// become durable in steps and let other writers in between.
+    pub fn commit_and_continue(&mut self) -> Result<()> {
+        self.apply_derived()?;
+        self.conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+        self.known_chats.clear();
+        Ok(())
+    }
+
+    /// Writes the derived columns collected since the last commit.
+    fn apply_derived(&mut self) -> Result<()> {
+        let mut chat_update = self.conn.prepare_cached(
+            "UPDATE chats SET last_seq = ?2, last_activity = max(coalesce(last_activity, 0), ?2 / 1024)
+             WHERE jid = ?1 AND (last_seq IS NULL OR last_seq < ?2)",
+        )?;
+        for (chat, seq) in self.newest_in_chat.drain() {
+            chat_update.execute(params![chat, seq])?;
+        }
+        let mut sender_update = self.conn.prepare_cached(
+            "INSERT INTO chat_senders (sender_jid, chat_jid, last_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+        )?;
+        for ((sender, chat), seq) in self.newest_by_sender.drain() {
+            sender_update.execute(params![sender, chat, seq])?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing of an uncommitted batch may stay behind.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }

@@ -59,3 +59,44 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
         other => panic!("expected TooNew, got {:?}", other.err()),
     }
 }
+
+#[test]
+fn a_failed_bulk_load_leaves_the_store_as_it_was() {
+    let mut store = Fixture::empty();
+    let failed = store.writer.bulk_load(|batch| {
+        batch.insert_message(&text(ALICE, "B1", Some(ALICE), 0, "half way"))?;
+        Err::<(), _>(StoreError::Invalid("the source broke".into()))
+    });
+    assert!(failed.is_err());
+    let everything = MessageFilter { limit: 10, ..MessageFilter::default() };
+    assert!(store.reader().list_messages(&everything).unwrap().matches.is_empty());
+    // Indexes and the full-text trigger are back: new messages are searchable and unique.
+    let message = text(ALICE, "X1", Some(ALICE), 0, "findable words");
+    let mut batch = store.writer.batch().unwrap();
+    assert_eq!(batch.insert_message(&message).unwrap(), Inserted::New);
+    assert_eq!(batch.insert_message(&message).unwrap(), Inserted::Duplicate);
+    batch.commit().unwrap();
+    let search = MessageFilter { query: Some("findable".into()), ..everything };
+    assert_eq!(store.reader().list_messages(&search).unwrap().matches[0].message.id, "X1");
+}
+
+#[test]
+fn a_bulk_load_is_searchable_and_indexed_when_it_returns() {
+    let mut store = Fixture::empty();
+    store
+        .writer
+        .bulk_load(|batch| {
+            for i in 0..100 {
+                batch.insert_message(&text(GROUP, &format!("G{i}"), Some(BRUNO), i, &format!("number {i} here")))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let reader = store.reader();
+    let search =
+        MessageFilter { query: Some("42".into()), chats: vec![jid(GROUP)], limit: 10, ..MessageFilter::default() };
+    assert_eq!(reader.list_messages(&search).unwrap().matches[0].message.id, "G42");
+    let chats = reader.contact_chats(&jid(BRUNO), 10, 0).unwrap();
+    assert_eq!(chats[0].jid, GROUP);
+    assert_eq!(chats[0].last_message_time, Some(at(99)));
+}

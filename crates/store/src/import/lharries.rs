@@ -8,7 +8,8 @@
 //! is the caption. Re-running an import adds nothing: messages are keyed by (chat, id).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -41,13 +42,14 @@ pub struct ImportReport {
 
 /// A lharries database, checked and opened read-only.
 pub struct Source {
+    path: PathBuf,
     db: Connection,
 }
 
 impl Source {
     /// Opens `path` read-only and checks that it has lharries' tables. Nothing is written.
     pub fn open(path: &Path) -> Result<Source> {
-        Ok(Source { db: open_source(path)? })
+        Ok(Source { path: path.to_path_buf(), db: open_source(path)? })
     }
 
     /// Imports into the store, calling `progress(done, total)` as message rows are read.
@@ -55,7 +57,7 @@ impl Source {
         let mut report = ImportReport::default();
         writer.set_cache_mib(BULK_CACHE_MIB)?;
         let imported = import_chats(writer, &self.db, &mut report)
-            .and_then(|()| import_messages(writer, &self.db, &mut report, progress));
+            .and_then(|()| import_messages(writer, self, &mut report, progress));
         writer.set_cache_mib(crate::write::DEFAULT_CACHE_MIB)?;
         imported.map(|()| report)
     }
@@ -133,16 +135,52 @@ fn import_chats(writer: &mut Writer, db: &Connection, report: &mut ImportReport)
     batch.commit()
 }
 
+/// A source row as a message, or why it cannot be one.
+type Converted = std::result::Result<Message, &'static str>;
+/// Rows travel from the reading thread to the writing one in chunks of this many.
+const CHUNK_ROWS: usize = 1024;
+
+/// Reads and converts the source's messages on a second thread while this one stores them: the
+/// two halves take about as long as each other, and the machine has a core for each.
 fn import_messages(
     writer: &mut Writer,
-    db: &Connection,
+    source: &Source,
     report: &mut ImportReport,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<()> {
-    let total: i64 = db.query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?;
+    let total: i64 = source.db.query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?;
     let total = total as u64;
     progress(0, total);
-    let columns = columns_of(db, "messages")?;
+    let bulk = writer.has_no_messages()? && has_unique_message_key(&source.db)?;
+    std::thread::scope(|scope| {
+        let (sender, chunks) = sync_channel(4);
+        let path = source.path.as_path();
+        let reading = scope.spawn(move || read_messages(path, sender));
+        let mut store_all = |batch: &mut Batch<'_>, chunks: &Receiver<Vec<Converted>>, commit_every: u64| {
+            store_messages(batch, chunks, report, &mut |done| progress(done, total), commit_every)
+        };
+        let stored = if bulk {
+            // A first import: one transaction, indexes built once at the end.
+            writer.bulk_load(|batch| store_all(batch, &chunks, u64::MAX))
+        } else {
+            writer.batch().and_then(|mut batch| {
+                store_all(&mut batch, &chunks, BATCH_ROWS)?;
+                batch.commit()
+            })
+        };
+        // If storing failed, dropping the receiver stops the reader at its next chunk.
+        drop(chunks);
+        let read = reading.join().unwrap_or_else(|_| Err(StoreError::Invalid("the import reader failed".into())));
+        stored.and(read)
+    })?;
+    progress(report.messages_read, total);
+    Ok(())
+}
+
+/// Sends the source's messages, converted, in time order.
+fn read_messages(path: &Path, chunks: SyncSender<Vec<Converted>>) -> Result<()> {
+    let db = open_source(path)?;
+    let columns = columns_of(&db, "messages")?;
     let optional = [
         "sender",
         "is_from_me",
@@ -161,40 +199,45 @@ fn import_messages(
     let mut statement =
         db.prepare(&format!("SELECT id, chat_jid, content, timestamp, {optional} FROM messages ORDER BY timestamp"))?;
     let mut rows = statement.query([])?;
-    let mut add = |batch: &mut Batch<'_>, row: &rusqlite::Row<'_>, report: &mut ImportReport| -> Result<()> {
-        report.messages_read += 1;
-        match message_of(row) {
-            Ok(message) => match batch.insert_message(&message)? {
-                Inserted::New => report.messages_imported += 1,
-                Inserted::Duplicate => report.messages_present += 1,
-            },
-            Err(reason) => skip(report, reason),
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    while let Some(row) = rows.next()? {
+        chunk.push(message_of(row));
+        if chunk.len() == CHUNK_ROWS
+            && chunks.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS))).is_err()
+        {
+            return Ok(()); // the writer stopped; its error is the one to report
         }
-        if report.messages_read.is_multiple_of(PROGRESS_EVERY) {
-            progress(report.messages_read, total);
-        }
-        Ok(())
-    };
-    if writer.has_no_messages()? && has_unique_message_key(db)? {
-        // A first import: one transaction, indexes built once at the end.
-        writer.bulk_load(|batch| {
-            while let Some(row) = rows.next()? {
-                add(batch, row, report)?;
-            }
-            Ok(())
-        })?;
-    } else {
-        let mut batch = writer.batch()?;
-        while let Some(row) = rows.next()? {
-            add(&mut batch, row, report)?;
-            if report.messages_read.is_multiple_of(BATCH_ROWS) {
-                batch.commit()?;
-                batch = writer.batch()?;
-            }
-        }
-        batch.commit()?;
     }
-    progress(report.messages_read, total);
+    let _ = chunks.send(chunk);
+    Ok(())
+}
+
+/// Stores what the reader sends, committing every `commit_every` rows.
+fn store_messages(
+    batch: &mut Batch<'_>,
+    chunks: &Receiver<Vec<Converted>>,
+    report: &mut ImportReport,
+    progress: &mut dyn FnMut(u64),
+    commit_every: u64,
+) -> Result<()> {
+    for chunk in chunks {
+        for converted in chunk {
+            report.messages_read += 1;
+            match converted {
+                Ok(message) => match batch.insert_message(&message)? {
+                    Inserted::New => report.messages_imported += 1,
+                    Inserted::Duplicate => report.messages_present += 1,
+                },
+                Err(reason) => skip(report, reason),
+            }
+            if report.messages_read.is_multiple_of(PROGRESS_EVERY) {
+                progress(report.messages_read);
+            }
+            if report.messages_read.is_multiple_of(commit_every) {
+                batch.commit_and_continue()?;
+            }
+        }
+    }
     Ok(())
 }
 
