@@ -169,16 +169,27 @@ pub fn matches(list: &[MessageMatch]) -> String {
         if with_context {
             out.push_str("\n---");
         }
-        for before in &found.context_before {
-            let _ = write!(out, "\n  {}", message_line(before, &fence));
-        }
-        let marker = if with_context { "> " } else { "" };
-        let _ = write!(out, "\n{marker}{}", message_line(&found.message, &fence));
-        for after in &found.context_after {
-            let _ = write!(out, "\n  {}", message_line(after, &fence));
-        }
+        push_with_context(&mut out, found, if with_context { "> " } else { "" }, &fence);
     }
     out
+}
+
+/// A message with the messages before and after it in its chat, the message marked with `>`.
+pub fn context(found: &MessageMatch) -> String {
+    let fence = Fence::random();
+    let mut out = fence.note();
+    push_with_context(&mut out, found, "> ", &fence);
+    out
+}
+
+fn push_with_context(out: &mut String, found: &MessageMatch, marker: &str, fence: &Fence) {
+    for before in &found.context_before {
+        let _ = write!(out, "\n  {}", message_line(before, fence));
+    }
+    let _ = write!(out, "\n{marker}{}", message_line(&found.message, fence));
+    for after in &found.context_after {
+        let _ = write!(out, "\n  {}", message_line(after, fence));
+    }
 }
 
 /// One chat as one line, with its newest message when present.
@@ -243,20 +254,6 @@ pub fn contacts(list: &[ContactView]) -> String {
         })
         .collect();
     lines.join("\n")
-}
-
-/// A message with the messages before and after it in its chat.
-pub fn context(before: &[MessageView], target: &MessageView, after: &[MessageView]) -> String {
-    let fence = Fence::random();
-    let mut out = fence.note();
-    for message in before {
-        let _ = write!(out, "\n  {}", message_line(message, &fence));
-    }
-    let _ = write!(out, "\n> {}", message_line(target, &fence));
-    for message in after {
-        let _ = write!(out, "\n  {}", message_line(message, &fence));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -155,11 +155,8 @@ impl ReadTools {
                 }
             };
             let offset = args::offset(a.page, limit)?;
-            let mut chats = reader.list_chats(a.query.as_deref(), order, limit + 1, offset, a.include_last_message)?;
-            let has_more = chats.len() > limit as usize;
-            chats.truncate(limit as usize);
-            let text = render::chats(&chats);
-            Ok(output::success(&ChatsOut { chats, page: a.page as u64, limit, has_more }, text))
+            let chats = reader.list_chats(a.query.as_deref(), order, limit + 1, offset, a.include_last_message)?;
+            Ok(output::chats_page(chats, a.page, limit))
         })
     }
 
@@ -210,11 +207,8 @@ impl ReadTools {
             let a: args::ContactChatsArgs = args::parse(arguments)?;
             let person = args::person("jid", &a.jid)?;
             let limit = args::limit("limit", a.limit, MAX_CHATS)?;
-            let mut chats = reader.contact_chats(&person, limit + 1, args::offset(a.page, limit)?)?;
-            let has_more = chats.len() > limit as usize;
-            chats.truncate(limit as usize);
-            let text = render::chats(&chats);
-            Ok(output::success(&ChatsOut { chats, page: a.page as u64, limit, has_more }, text))
+            let chats = reader.contact_chats(&person, limit + 1, args::offset(a.page, limit)?)?;
+            Ok(output::chats_page(chats, a.page, limit))
         })
     }
 
@@ -255,7 +249,7 @@ impl ReadTools {
                 .map(|c| args::chat_jid("chat_jid", c))
                 .transpose()?;
             let found = reader.message_context(&a.message_id, chat.as_ref(), before, after)?;
-            let text = render::context(&found.context_before, &found.message, &found.context_after);
+            let text = render::context(&found);
             Ok(output::success(&ContextOut::from(found), text))
         })
     }
