@@ -143,8 +143,11 @@ fn the_data_directory_comes_from_the_environment_when_no_flag_is_given() {
 }
 
 #[test]
-fn a_client_that_leaves_before_initialize_is_a_clean_exit() {
+fn a_client_that_leaves_before_initialize_is_a_clean_exit_and_an_empty_store_says_how_to_fill_it() {
     let dir = tempfile::tempdir().unwrap();
     let result = wamcp(dir.path(), &["mcp"]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(stderr.contains("no messages yet") && stderr.contains("wamcp import lharries PATH"), "{stderr}");
+    assert!(result.stdout.is_empty(), "stdout belongs to the MCP client");
 }

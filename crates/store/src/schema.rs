@@ -132,7 +132,8 @@ CREATE VIEW messages_fts_content (seq, text, caption, chat, sender) AS
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
     text, caption, chat, sender,
     content = 'messages_fts_content', content_rowid = 'seq',
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2',
+    columnsize = 0  -- matches come newest first, never ranked: no per-row sizes to keep
 );
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
 WHEN new.text IS NOT NULL OR new.caption IS NOT NULL BEGIN

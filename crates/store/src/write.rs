@@ -130,8 +130,8 @@ pub struct Batch<'w> {
     known_chats: HashSet<String>,
     /// Newest message seq per chat inserted in this batch, applied to `chats` at commit.
     newest_in_chat: HashMap<String, i64>,
-    /// Newest seq per (sender, chat), applied to `chat_senders` at commit.
-    newest_by_sender: HashMap<(String, String), i64>,
+    /// Newest seq per sender and chat, applied to `chat_senders` at commit.
+    newest_by_sender: HashMap<String, HashMap<String, i64>>,
 }
 
 impl Batch<'_> {
@@ -278,12 +278,15 @@ impl Batch<'_> {
                 Err(other) => return Err(other.into()),
             }
         }
-        let chat = message.chat.as_str().to_string();
-        let newest = self.newest_in_chat.entry(chat.clone()).or_insert(seq);
-        *newest = (*newest).max(seq);
+        let chat = message.chat.as_str();
+        raise(&mut self.newest_in_chat, chat, seq);
         if let Some(sender) = &message.sender {
-            let newest = self.newest_by_sender.entry((sender.as_str().to_string(), chat)).or_insert(seq);
-            *newest = (*newest).max(seq);
+            match self.newest_by_sender.get_mut(sender.as_str()) {
+                Some(chats) => raise(chats, chat, seq),
+                None => {
+                    self.newest_by_sender.insert(sender.as_str().to_string(), HashMap::from([(chat.to_string(), seq)]));
+                }
+            }
         }
         Ok(Inserted::New)
     }
@@ -419,10 +422,22 @@ impl Batch<'_> {
             "INSERT INTO chat_senders (sender_jid, chat_jid, last_seq) VALUES (?1, ?2, ?3)
              ON CONFLICT DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
         )?;
-        for ((sender, chat), seq) in self.newest_by_sender.drain() {
-            sender_update.execute(params![sender, chat, seq])?;
+        for (sender, chats) in self.newest_by_sender.drain() {
+            for (chat, seq) in chats {
+                sender_update.execute(params![sender, chat, seq])?;
+            }
         }
         Ok(())
+    }
+}
+
+/// Raises `map[key]` to `seq` (allocating the key only the first time it is seen).
+fn raise(map: &mut HashMap<String, i64>, key: &str, seq: i64) {
+    match map.get_mut(key) {
+        Some(newest) => *newest = (*newest).max(seq),
+        None => {
+            map.insert(key.to_string(), seq);
+        }
     }
 }
 

@@ -10,6 +10,13 @@ pub fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = super::data_dir(data_dir)?;
     let path = dir.store_path();
     let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
+    if !reader.has_messages()? {
+        eprintln!(
+            "wamcp: the store {} has no messages yet. Import a lharries/whatsapp-mcp history with \
+             `wamcp import lharries PATH`, or try `wamcp demo`.",
+            path.display()
+        );
+    }
     serve(reader)
 }
 

@@ -39,6 +39,11 @@ impl Reader {
         Ok(Reader { conn })
     }
 
+    /// Whether the store holds any message (an empty one deserves a hint to the user).
+    pub fn has_messages(&self) -> Result<bool> {
+        Ok(self.conn.query_row("SELECT EXISTS (SELECT 1 FROM messages)", [], |row| row.get(0))?)
+    }
+
     /// Reactions to each message, attached in place.
     fn attach_reactions(&self, messages: &mut [MessageView]) -> Result<()> {
         let mut statement = self.conn.prepare_cached(
