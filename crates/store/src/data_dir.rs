@@ -51,7 +51,7 @@ impl DataDir {
 
     /// Creates the directory (and parents) if missing; a directory wamcp creates is mode 0700.
     pub fn ensure(&self) -> Result<()> {
-        let io_err = |source| StoreError::Io { path: self.root.clone(), source };
+        let io_err = |error| StoreError::Io { path: self.root.clone(), error };
         if self.root.is_dir() {
             return Ok(());
         }

@@ -32,8 +32,9 @@ pub use write::{Batch, Inserted, Writer};
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("{path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    /// A file operation failed; the message names the path and the system's reason once.
+    #[error("{path}: {error}")]
+    Io { path: std::path::PathBuf, error: std::io::Error },
     #[error(
         "the store at {path} has schema version {found}, newer than this wamcp understands ({supported}); upgrade wamcp"
     )]

@@ -12,7 +12,7 @@ use wamcp_store::DataDir;
 /// The data directory from `--data-dir` / `WAMCP_DATA_DIR` or the default, created 0700.
 pub fn data_dir(explicit: Option<PathBuf>) -> anyhow::Result<DataDir> {
     let dir = DataDir::resolve(explicit)?;
-    dir.ensure().with_context(|| format!("cannot create the data directory {}", dir.root().display()))?;
+    dir.ensure().context("cannot create the data directory")?;
     Ok(dir)
 }
 
