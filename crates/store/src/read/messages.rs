@@ -104,42 +104,32 @@ impl Reader {
             page(filter.limit + 1, filter.offset)
         );
         let refs: Vec<&dyn ToSql> = conditions.params.iter().map(|p| p.as_ref()).collect();
-        let mut found = self.messages(&sql, &refs)?;
+        let mut found = self.message_rows(&sql, &refs)?;
         let has_more = found.len() > filter.limit as usize;
         found.truncate(filter.limit as usize);
         let matches = found
             .into_iter()
-            .map(|message| {
-                let (before, after) = self.around(&message, filter.context_before, filter.context_after)?;
-                Ok(MessageMatch { message, context_before: before, context_after: after })
-            })
+            .map(|(seq, message)| self.with_context(seq, message, filter.context_before, filter.context_after))
             .collect::<Result<_>>()?;
         Ok(MessagePage { matches, has_more })
     }
 
-    /// The messages of the same chat just before and just after `message`, oldest first.
-    fn around(&self, message: &MessageView, before: u32, after: u32) -> Result<(Vec<MessageView>, Vec<MessageView>)> {
-        if before == 0 && after == 0 {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let seq: i64 = self
-            .conn
-            .prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND chat_jid = ?2")?
-            .query_row([&message.id, &message.chat_jid], |row| row.get(0))?;
-        let mut earlier = Vec::new();
+    /// `message` (at `seq`) with the messages of its chat just before and just after it, oldest first.
+    fn with_context(&self, seq: i64, message: MessageView, before: u32, after: u32) -> Result<MessageMatch> {
+        let mut context_before = Vec::new();
         if before > 0 {
             let sql =
                 format!("{MESSAGE_SELECT} WHERE m.chat_jid = ?1 AND m.seq < ?2 ORDER BY m.seq DESC{}", page(before, 0));
-            earlier = self.messages(&sql, &[&message.chat_jid, &seq])?;
-            earlier.reverse();
+            context_before = self.messages(&sql, &[&message.chat_jid, &seq])?;
+            context_before.reverse();
         }
-        let mut later = Vec::new();
+        let mut context_after = Vec::new();
         if after > 0 {
             let sql =
                 format!("{MESSAGE_SELECT} WHERE m.chat_jid = ?1 AND m.seq > ?2 ORDER BY m.seq ASC{}", page(after, 0));
-            later = self.messages(&sql, &[&message.chat_jid, &seq])?;
+            context_after = self.messages(&sql, &[&message.chat_jid, &seq])?;
         }
-        Ok((earlier, later))
+        Ok(MessageMatch { message, context_before, context_after })
     }
 
     /// A message by id (in `chat` when given) with the messages around it.
@@ -148,27 +138,27 @@ impl Reader {
     /// [`StoreError::Ambiguous`] error naming them.
     pub fn message_context(&self, id: &str, chat: Option<&Jid>, before: u32, after: u32) -> Result<MessageMatch> {
         let mut found = match chat {
-            Some(chat) => {
-                self.messages(&format!("{MESSAGE_SELECT} WHERE m.id = ?1 AND m.chat_jid = ?2"), &[&id, &chat.as_str()])?
-            }
-            None => self.messages(&format!("{MESSAGE_SELECT} WHERE m.id = ?1 LIMIT 10"), &[&id])?,
+            Some(chat) => self.message_rows(
+                &format!("{MESSAGE_SELECT} WHERE m.id = ?1 AND m.chat_jid = ?2"),
+                &[&id, &chat.as_str()],
+            )?,
+            None => self.message_rows(&format!("{MESSAGE_SELECT} WHERE m.id = ?1 LIMIT 10"), &[&id])?,
         };
-        let message = match found.len() {
+        let (seq, message) = match found.len() {
             0 => {
                 let where_ = chat.map(|c| format!(" in chat {c}")).unwrap_or_default();
                 return Err(StoreError::NotFound(format!("no message with id {id}{where_}")));
             }
             1 => found.remove(0),
             _ => {
-                let chats: Vec<&str> = found.iter().map(|m| m.chat_jid.as_str()).collect();
+                let chats: Vec<&str> = found.iter().map(|(_, m)| m.chat_jid.as_str()).collect();
                 return Err(StoreError::Ambiguous(format!(
                     "message id {id} is in several chats ({}): pass chat_jid to choose one",
                     chats.join(", ")
                 )));
             }
         };
-        let (context_before, context_after) = self.around(&message, before, after)?;
-        Ok(MessageMatch { message, context_before, context_after })
+        self.with_context(seq, message, before, after)
     }
 
     /// The newest message written by any of `identities` or in their direct chat.

@@ -45,7 +45,7 @@ impl Reader {
     }
 
     /// Reactions to each message, attached in place.
-    fn attach_reactions(&self, messages: &mut [MessageView]) -> Result<()> {
+    fn attach_reactions<'m>(&self, messages: impl Iterator<Item = &'m mut MessageView>) -> Result<()> {
         let mut statement = self.conn.prepare_cached(
             "SELECT r.emoji, r.sender_jid, (SELECT display_name FROM person_names WHERE jid = r.sender_jid LIMIT 1)
              FROM reactions r WHERE r.chat_jid = ?1 AND r.message_id = ?2 ORDER BY r.ts",
@@ -60,13 +60,19 @@ impl Reader {
         Ok(())
     }
 
-    /// Runs a message query built on [`MESSAGE_SELECT`] and returns the views with reactions.
-    fn messages(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<MessageView>> {
+    /// Runs a message query built on [`MESSAGE_SELECT`] and returns each view, with its reactions,
+    /// and its seq (the position in its chat, for fetching the messages around it).
+    fn message_rows(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<(i64, MessageView)>> {
         let mut statement = self.conn.prepare_cached(sql)?;
-        let mut views: Vec<MessageView> =
+        let mut rows: Vec<(i64, MessageView)> =
             statement.query_map(params, message_from_row)?.collect::<rusqlite::Result<_>>()?;
-        self.attach_reactions(&mut views)?;
-        Ok(views)
+        self.attach_reactions(rows.iter_mut().map(|(_, view)| view))?;
+        Ok(rows)
+    }
+
+    /// Like [`Reader::message_rows`], the views only.
+    fn messages(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<MessageView>> {
+        Ok(self.message_rows(sql, params)?.into_iter().map(|(_, view)| view).collect())
     }
 
     /// The message with this seq, if any.
@@ -88,7 +94,7 @@ macro_rules! message_fields {
             coalesce((SELECT display_name FROM person_names WHERE jid = m.sender_jid LIMIT 1),
                      CASE WHEN m.sender_jid = m.chat_jid THEN c.name END),
             m.from_me, m.ts, m.kind, m.text, m.caption, m.quoted_id, m.edited_at, m.revoked, m.status,
-            m.mimetype, m.file_name, m.file_size, m.local_path IS NOT NULL"
+            m.mimetype, m.file_name, m.file_size, m.local_path IS NOT NULL, m.seq"
     };
 }
 pub(crate) use message_fields;
@@ -97,7 +103,7 @@ pub(crate) use message_fields;
 pub(crate) const MESSAGE_SELECT: &str =
     concat!(message_fields!(), " FROM messages m JOIN chats c ON c.jid = m.chat_jid");
 
-fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageView> {
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, MessageView)> {
     let sender_phone_jid: Option<String> = row.get(4)?;
     let from_me: bool = row.get(6)?;
     let kind_name: String = row.get(8)?;
@@ -111,7 +117,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageView> {
             downloaded: row.get(18)?,
         })
     });
-    Ok(MessageView {
+    let view = MessageView {
         id: row.get(0)?,
         chat_jid: row.get(1)?,
         chat_name: row.get(2)?,
@@ -129,7 +135,8 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<MessageView> {
         status: row.get::<_, Option<String>>(14)?.as_deref().and_then(DeliveryStatus::parse),
         media: media.transpose()?,
         reactions: Vec::new(),
-    })
+    };
+    Ok((row.get(19)?, view))
 }
 
 /// The phone digits of a stored phone JID.
