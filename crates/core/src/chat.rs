@@ -89,9 +89,4 @@ impl Contact {
         };
         Contact { jid, phone_jid, lid, full_name: None, push_name: None, business_name: None }
     }
-
-    /// The name to show: address book, then business, then push name.
-    pub fn display_name(&self) -> Option<&str> {
-        self.full_name.as_deref().or(self.business_name.as_deref()).or(self.push_name.as_deref())
-    }
 }

@@ -21,10 +21,6 @@ pub struct Timestamp(pub i64);
 pub struct TimeError(pub String);
 
 impl Timestamp {
-    pub fn from_millis(ms: i64) -> Timestamp {
-        Timestamp(ms)
-    }
-
     pub fn from_secs(secs: i64) -> Timestamp {
         Timestamp(secs.saturating_mul(1000))
     }

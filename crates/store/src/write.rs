@@ -382,16 +382,6 @@ impl Batch<'_> {
         Ok(changed > 0)
     }
 
-    /// Whether a message with this (chat, id) is stored.
-    pub fn has_message(&self, chat: &Jid, message_id: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND chat_jid = ?2")?
-            .query_row(params![message_id, chat.as_str()], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
     /// Applies the derived columns and commits. Until this returns, nothing of the batch is durable.
     pub fn commit(mut self) -> Result<()> {
         self.apply_derived()?;

@@ -66,22 +66,8 @@ fn quirky_db(path: &Path) {
     ];
     for (id, chat, sender, content, time, mine) in text_rows {
         db.execute(
-            insert,
-            params![
-                id,
-                chat,
-                sender,
-                content,
-                time,
-                mine,
-                None::<String>,
-                None::<String>,
-                None::<String>,
-                None::<Vec<u8>>,
-                None::<Vec<u8>>,
-                None::<Vec<u8>>,
-                None::<i64>
-            ],
+            "INSERT INTO messages (id, chat_jid, sender, content, timestamp, is_from_me) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, chat, sender, content, time, mine],
         )
         .unwrap();
     }
@@ -104,23 +90,11 @@ fn quirky_db(path: &Path) {
         ],
     )
     .unwrap();
+    // A voice row without keys or URL, and no caption.
     db.execute(
-        insert,
-        params![
-            "P2",
-            "447700900123@s.whatsapp.net",
-            "447700900123",
-            "",
-            "2025-03-01 10:31:00+00:00",
-            false,
-            "audio",
-            "voice.ogg",
-            None::<String>,
-            None::<Vec<u8>>,
-            None::<Vec<u8>>,
-            None::<Vec<u8>>,
-            None::<i64>
-        ],
+        "INSERT INTO messages (id, chat_jid, sender, content, timestamp, is_from_me, media_type, filename)
+         VALUES ('P2', '447700900123@s.whatsapp.net', '447700900123', '', '2025-03-01 10:31:00+00:00', 0, 'audio', 'voice.ogg')",
+        [],
     )
     .unwrap();
 }
