@@ -119,8 +119,10 @@ def test_bad_arguments_are_errors_that_name_the_parameter(imported_store):
 
 
 def test_demo_serves_the_sample_account(tmp_path):
+    assert run("--data-dir", str(tmp_path / "demo"), "demo", "--no-serve").returncode == 0
+
     async def go():
-        async with mcp_session("--data-dir", str(tmp_path / "demo"), "demo") as session:
+        async with mcp_session("--data-dir", str(tmp_path / "demo"), "mcp") as session:
             chats = await session.call_tool("list_chats", {"limit": 100})
             search = await session.call_tool("list_messages", {"query": "SÃO PAULO", "include_context": False})
             return chats.structured_content, search.structured_content

@@ -1,13 +1,13 @@
 //! `wamcp`: WhatsApp bridge, MCP server and support desk in one binary.
 //!
 //! Layout: this file parses the command line and hands each command to its own module under
-//! [`commands`]; [`sample`] is the simulated account the demo serves; [`bench`] measures the
+//! [`commands`]; [`bench`] measures the
 //! read path end to end. The crates below do the work: `wamcp-core` (types), `wamcp-store`
-//! (SQLite), `wamcp-mcp` (the MCP tools).
+//! (SQLite), `wamcp-link` (WhatsApp and the simulated network), `wamcp-bridge` (the daemon),
+//! `wamcp-mcp` (the MCP tools).
 
 mod bench;
 mod commands;
-mod sample;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Serve the store over MCP on stdio (for Claude Desktop, Claude Code and other MCP clients)
     Mcp,
-    /// Serve a sample account over MCP on stdio: works offline, no phone needed
+    /// Run the daemon on a simulated WhatsApp network with a sample account: offline, no phone
     Demo(commands::demo::DemoArgs),
     /// Bring history from another WhatsApp tool into the store
     #[command(subcommand)]

@@ -34,11 +34,13 @@ fn lharries_db(path: &Path, messages: usize) {
 }
 
 #[tokio::test]
-async fn demo_serves_a_sample_account_over_stdio() {
+async fn the_demo_account_is_served_over_stdio() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo-data");
+    let stored = wamcp(&data, &["demo", "--no-serve"]);
+    assert!(stored.status.success(), "{}", String::from_utf8_lossy(&stored.stderr));
     let transport = TokioChildProcess::new(tokio::process::Command::new(WAMCP).configure(|c| {
-        c.arg("--data-dir").arg(&data).arg("demo").stderr(Stdio::null());
+        c.arg("--data-dir").arg(&data).arg("mcp").stderr(Stdio::null());
     }))
     .unwrap();
     let client = ().serve(transport).await.expect("initialize");

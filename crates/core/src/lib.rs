@@ -6,15 +6,19 @@
 //! pulling anything else in.
 
 pub mod chat;
+pub mod event;
 pub mod fold;
 pub mod jid;
 pub mod message;
+pub mod outgoing;
 pub mod render;
 pub mod time;
 pub mod view;
 
 pub use chat::{Chat, ChatKind, Contact};
+pub use event::{Disconnect, HistoryBatch, LinkEvent, Receipt, Update};
 pub use jid::{Jid, JidError, JidKind, normalize_phone};
 pub use message::{DeliveryStatus, Media, Message, MessageId, MessageKind};
+pub use outgoing::{Attachment, Content, MessageRef, Outgoing, Sent};
 pub use time::{TimeError, Timestamp};
 pub use view::{ChatView, ContactView, MediaView, MessageMatch, MessageView, ReactionView};

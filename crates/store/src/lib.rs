@@ -6,6 +6,9 @@
 //! - [`schema`]: versioned migrations applied when the store is opened.
 //! - [`write`]: the only way rows get in ([`Writer`] and its [`Batch`]); the bridge's ingest and
 //!   outbox and the importers use it. One writer, many readers (WAL).
+//! - [`outbox`]: sends written down before they are acknowledged, with their retry schedule.
+//! - `delivery`, `identity_merge`: receipts raising our messages' status; a LID's chat merged into
+//!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
 //! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
 //!
@@ -14,7 +17,10 @@
 //! with no sort of all matches, which keeps searches fast on millions of messages.
 
 pub mod data_dir;
+mod delivery;
+mod identity_merge;
 pub mod import;
+pub mod outbox;
 pub mod read;
 pub mod schema;
 pub mod write;
@@ -24,7 +30,8 @@ mod connection;
 pub mod testing;
 
 pub use data_dir::DataDir;
-pub use read::{MessageFilter, Reader};
+pub use outbox::{Enqueued, OutboxEntry, OutboxState};
+pub use read::{MessageFilter, Reader, StoredMedia};
 pub use write::{Batch, Inserted, Writer};
 
 /// What can go wrong in the store.

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// Every migration, in order. The store's version is the number applied.
-const MIGRATIONS: &[&str] = &[V1_INITIAL];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -147,6 +147,52 @@ WHEN old.text IS NOT NULL OR old.caption IS NOT NULL BEGIN
         'j' || replace(replace(replace(replace(old.sender_jid, '@', ''), '.', ''), '-', ''), '_', ''));
 END;
 CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, caption ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, caption, chat, sender)
+        SELECT 'delete', old.seq, old.text, old.caption,
+            'j' || replace(replace(replace(replace(old.chat_jid, '@', ''), '.', ''), '-', ''), '_', ''),
+            'j' || replace(replace(replace(replace(old.sender_jid, '@', ''), '.', ''), '-', ''), '_', '')
+        WHERE old.text IS NOT NULL OR old.caption IS NOT NULL;
+    INSERT INTO messages_fts (rowid, text, caption, chat, sender)
+        SELECT seq, text, caption, chat, sender FROM messages_fts_content
+        WHERE seq = new.seq AND (new.text IS NOT NULL OR new.caption IS NOT NULL);
+END;
+"#;
+
+const V2_BRIDGE: &str = r#"
+-- Sends waiting to go out, and what became of them. A row is written (and the caller answered)
+-- before the first attempt; the worker retries due rows until they are sent or fail for good.
+CREATE TABLE outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_jid        TEXT NOT NULL,
+    message_id      TEXT NOT NULL,                -- chosen before the first attempt, kept for retries
+    idempotency_key TEXT UNIQUE,                  -- the caller's, so a retried request sends once
+    request         TEXT NOT NULL,                -- JSON: what to send
+    state           TEXT NOT NULL CHECK (state = 'queued' OR state = 'sent' OR state = 'failed'),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt    INTEGER NOT NULL,             -- ms UTC
+    last_error      TEXT,
+    created         INTEGER NOT NULL,
+    updated         INTEGER NOT NULL,
+    UNIQUE (message_id, chat_jid)
+);
+CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'queued';
+
+-- Webhook deliveries not yet acknowledged by their receiver.
+CREATE TABLE webhook_queue (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    url          TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    last_error   TEXT,
+    created      INTEGER NOT NULL
+);
+CREATE INDEX webhook_due ON webhook_queue (next_attempt);
+
+-- A LID chat merged into its phone chat moves its messages: the index's chat and sender tokens
+-- must move with them.
+DROP TRIGGER messages_fts_update;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, caption, chat_jid, sender_jid ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text, caption, chat, sender)
         SELECT 'delete', old.seq, old.text, old.caption,
             'j' || replace(replace(replace(replace(old.chat_jid, '@', ''), '.', ''), '-', ''), '_', ''),

@@ -123,7 +123,7 @@ impl Writer {
 
 /// One write transaction.
 pub struct Batch<'w> {
-    conn: &'w Connection,
+    pub(crate) conn: &'w Connection,
     /// Whether a transaction is open (dropping an open batch rolls it back).
     open: bool,
     /// Chats known to exist in this transaction, so each is created at most once.

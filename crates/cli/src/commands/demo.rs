@@ -1,19 +1,28 @@
-//! `wamcp demo`: the sample account served over MCP on stdio, offline, with no phone.
+//! `wamcp demo`: the daemon on a simulated WhatsApp network with a sample account: works offline,
+//! with no phone. Someone writes now and then, so the live path shows.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
+use wamcp_bridge::LinkChoice;
 use wamcp_core::Timestamp;
-use wamcp_store::{DataDir, Reader, Writer};
+use wamcp_link::sim::{SimNetwork, chatter};
+use wamcp_store::DataDir;
 
-use crate::sample;
+use super::daemon::DaemonArgs;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Create the sample store and print how to connect, without serving
+    #[command(flatten)]
+    daemon: DaemonArgs,
+    /// Store the sample history and exit, without running the daemon
     #[arg(long)]
     no_serve: bool,
+    /// Seconds between simulated incoming messages (0: none)
+    #[arg(long, default_value_t = 45, value_name = "SECONDS")]
+    chatter: u64,
 }
 
 pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
@@ -24,33 +33,43 @@ pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
         None => DataDir::at(DataDir::resolve(None)?.root().with_file_name("wamcp-demo")),
     };
     dir.ensure()?;
-    let path = dir.store_path();
-    let mut writer = Writer::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
-    let summary = sample::write(&mut writer, Timestamp::now())?;
-    drop(writer);
-    eprintln!(
-        "wamcp demo: a sample WhatsApp account with {} chats and {} messages in {}",
-        summary.chats,
-        summary.messages,
-        path.display()
-    );
-    print_client_setup(explicit.then(|| dir.root()));
+    let network = || SimNetwork::sample(Some(dir.root().join("sim")), Timestamp::now());
     if args.no_serve {
+        // A fresh network each time: the whole history again, stored once.
+        let network = SimNetwork::sample(None, Timestamp::now())?;
+        super::runtime()?.block_on(wamcp_bridge::sync_once(dir.root(), network))?;
+        eprintln!("wamcp demo: a sample WhatsApp account in {}", dir.store_path().display());
+        print_client_setup(explicit.then(|| dir.root()));
         return Ok(());
     }
-    eprintln!("Serving MCP on stdin/stdout until the client disconnects (Ctrl-D ends it).");
-    let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
-    super::mcp::serve(reader)
+    let config = args.daemon.config(&dir)?;
+    eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
+    print_client_setup(explicit.then(|| dir.root()));
+    eprintln!("REST API: http://{} (token in {})", args.daemon.listen, dir.root().join("api-token").display());
+    let chatter_every = args.chatter;
+    super::daemon::run(config, move || {
+        let network: Arc<SimNetwork> = network()?;
+        if chatter_every > 0 {
+            chatter::start(network.clone(), Duration::from_secs(chatter_every));
+        }
+        Ok(LinkChoice::Sim(network))
+    })
 }
 
-/// How to point the MCP Inspector, Claude Code or Claude Desktop at this demo.
+/// How to point the MCP Inspector, Claude Code or Claude Desktop at the demo's store.
 fn print_client_setup(data_dir: Option<&std::path::Path>) {
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "wamcp".into());
     let mut args: Vec<String> = Vec::new();
-    if let Some(dir) = data_dir {
-        args.extend(["--data-dir".to_string(), dir.display().to_string()]);
+    match data_dir {
+        Some(dir) => args.extend(["--data-dir".to_string(), dir.display().to_string()]),
+        None => {
+            if let Ok(default) = DataDir::resolve(None) {
+                let demo = default.root().with_file_name("wamcp-demo");
+                args.extend(["--data-dir".to_string(), demo.display().to_string()]);
+            }
+        }
     }
-    args.push("demo".to_string());
+    args.push("mcp".to_string());
     let shell = args.join(" ");
     let json_args = serde_json::to_string(&args).unwrap_or_default();
     let exe_json = serde_json::to_string(&exe).unwrap_or_default();

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod daemon;
 pub mod demo;
 pub mod import;
 pub mod mcp;

@@ -7,6 +7,7 @@
 mod chats;
 mod contacts;
 mod identity;
+mod media;
 mod messages;
 mod text_match;
 
@@ -18,13 +19,14 @@ use wamcp_core::{
 };
 
 pub use chats::ChatOrder;
+pub use media::StoredMedia;
 pub use messages::{MessageFilter, MessagePage};
 
 use crate::{Result, Writer, connection, schema};
 
 /// A read-only view of the store.
 pub struct Reader {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl Reader {

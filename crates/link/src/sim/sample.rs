@@ -5,8 +5,7 @@
 //! Deterministic: ids and contents never change, so writing it twice stores it once. Times are
 //! counted back from the start of the current hour, so the history always looks recent.
 
-use wamcp_core::{Chat, Contact, Jid, Media, Message, MessageId, MessageKind, Timestamp};
-use wamcp_store::Writer;
+use wamcp_core::{Chat, Contact, HistoryBatch, Jid, Media, Message, MessageId, MessageKind, Timestamp, Update};
 
 /// A person in the sample address book.
 struct Person {
@@ -407,16 +406,11 @@ fn scripts() -> Vec<Script> {
     ]
 }
 
-/// The sample account, as what it adds to a store.
-pub struct Summary {
-    pub chats: usize,
-    pub messages: usize,
-}
-
-/// Writes the sample account into a store (again: nothing twice).
-pub fn write(writer: &mut Writer, now: Timestamp) -> wamcp_store::Result<Summary> {
+/// The sample account's whole history, as a phone hands it to a newly linked device: address
+/// book, chats (each with its messages), then the reactions, the edit and the deletion.
+pub fn history(now: Timestamp) -> HistoryBatch {
     let hour = now.millis() - now.millis().rem_euclid(3_600_000);
-    let mut batch = writer.batch()?;
+    let mut history = HistoryBatch::default();
     for person in PEOPLE {
         let phone = Jid::from_phone(person.phone).expect("sample phone numbers are valid");
         let mut contact = Contact::new(phone.clone());
@@ -424,29 +418,33 @@ pub fn write(writer: &mut Writer, now: Timestamp) -> wamcp_store::Result<Summary
         contact.push_name = Some(person.push_name.to_string());
         contact.business_name = person.business.map(str::to_string);
         contact.lid = person.lid.map(|lid| Jid::parse(lid).expect("sample LIDs are valid"));
-        batch.upsert_contact(&contact)?;
+        if let Some(lid) = &contact.lid {
+            history.lid_map.push((lid.clone(), phone));
+        }
+        history.contacts.push(contact);
     }
-    let scripts = scripts();
-    let mut messages = 0;
-    for (chat_index, script) in scripts.iter().enumerate() {
+    for (chat_index, script) in scripts().iter().enumerate() {
         let (chat_jid, chat_name) = match script.chat {
             ChatRef::Direct(person) => (person_jid(person), None),
             ChatRef::Group(jid, name) => (Jid::parse(jid).expect("sample group JIDs are valid"), Some(name)),
         };
-        batch.upsert_chat(&Chat::named(chat_jid.clone(), chat_name.or(Some(display_name_of(&chat_jid)))))?;
+        history.chats.push(Chat::named(chat_jid.clone(), chat_name.or(Some(display_name_of(&chat_jid)))));
         let count = script.lines.len() as i64;
         for (line_index, (who, body)) in script.lines.iter().enumerate() {
             // Lines are 7 minutes apart, the last one `newest_minutes_ago` before this hour.
             let minutes_ago = script.newest_minutes_ago + (count - 1 - line_index as i64) * 7;
             let message =
                 build_message(chat_index, line_index, &chat_jid, *who, body, Timestamp(hour - minutes_ago * 60_000));
-            messages += 1;
-            batch.insert_message(&message)?;
+            history.updates.push(Update::Message(message));
         }
     }
-    add_reactions_edits_and_deletions(&mut batch, now)?;
-    batch.commit()?;
-    Ok(Summary { chats: scripts.len(), messages })
+    history.updates.extend(reactions_edits_and_deletions(Timestamp(hour)));
+    history
+}
+
+/// The people of the sample address book, by phone JID, for the simulated network's chatter.
+pub fn people() -> Vec<Jid> {
+    (0..PEOPLE.len()).map(person_jid).collect()
 }
 
 /// The name a direct chat shows: the person's saved name, else their push name.
@@ -518,7 +516,7 @@ fn build_message(chat_index: usize, line_index: usize, chat: &Jid, who: Who, bod
 }
 
 /// The life a real history has: reactions, an edit and a message deleted for everyone.
-fn add_reactions_edits_and_deletions(batch: &mut wamcp_store::Batch<'_>, now: Timestamp) -> wamcp_store::Result<()> {
+fn reactions_edits_and_deletions(at: Timestamp) -> Vec<Update> {
     let chats: Vec<Jid> = scripts()
         .into_iter()
         .map(|script| match script.chat {
@@ -526,11 +524,23 @@ fn add_reactions_edits_and_deletions(batch: &mut wamcp_store::Batch<'_>, now: Ti
             ChatRef::Group(jid, _) => Jid::parse(jid).expect("sample group JIDs are valid"),
         })
         .collect();
-    let chat_of = |index: usize| &chats[index];
-    batch.set_reaction(chat_of(0), &message_id(0, 4), &person_jid(0), "👍", now)?;
-    batch.set_reaction(chat_of(22), &message_id(22, 4), &person_jid(0), "😂", now)?;
-    batch.set_reaction(chat_of(22), &message_id(22, 4), &person_jid(12), "❤️", now)?;
-    batch.edit_message(chat_of(24), &message_id(24, 0), "Standup moved to 10:30 today (not 10:15)", now)?;
-    batch.revoke_message(chat_of(26), &message_id(26, 0))?;
-    Ok(())
+    let reaction = |chat: usize, line: usize, person: usize, emoji: &str| Update::Reaction {
+        chat: chats[chat].clone(),
+        id: MessageId(message_id(chat, line)),
+        sender: person_jid(person),
+        emoji: emoji.to_string(),
+        at,
+    };
+    vec![
+        reaction(0, 4, 0, "👍"),
+        reaction(22, 4, 0, "😂"),
+        reaction(22, 4, 12, "❤️"),
+        Update::Edited {
+            chat: chats[24].clone(),
+            id: MessageId(message_id(24, 0)),
+            text: "Standup moved to 10:30 today (not 10:15)".to_string(),
+            at,
+        },
+        Update::Revoked { chat: chats[26].clone(), id: MessageId(message_id(26, 0)), at },
+    ]
 }

@@ -1,0 +1,67 @@
+//! The local REST API (axum): lharries' endpoints and wamcp's, behind one guard (token, Host,
+//! Origin, JSON only; see [`guard`]).
+
+mod error;
+pub mod guard;
+mod query;
+mod send;
+mod sim;
+mod stream;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::Notify;
+use wamcp_link::Link;
+use wamcp_link::sim::SimNetwork;
+use wamcp_store::Reader;
+
+pub use error::ApiError;
+
+use crate::events::EventBus;
+use crate::ingest::Ingest;
+use crate::status::Status;
+
+/// What the handlers share.
+pub struct AppState {
+    pub link: Arc<dyn Link>,
+    /// "whatsapp" or "sim".
+    pub link_kind: &'static str,
+    pub sim: Option<Arc<SimNetwork>>,
+    pub ingest: Ingest,
+    pub reader: Mutex<Reader>,
+    pub status: Arc<Status>,
+    pub events: EventBus,
+    pub data_dir: PathBuf,
+    /// Files may be sent only from under these directories.
+    pub media_roots: Vec<PathBuf>,
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl AppState {
+    fn reader(&self) -> Result<MutexGuard<'_, Reader>, ApiError> {
+        self.reader.lock().map_err(|_| ApiError::internal("the store reader is unavailable"))
+    }
+}
+
+pub fn router(app: Arc<AppState>, guard: Arc<guard::Guard>) -> Router {
+    let mut routes = Router::new()
+        .route("/api/health", get(query::health))
+        .route("/api/status", get(query::status))
+        .route("/api/messages/{chat}/{id}", get(query::message))
+        .route("/api/events", get(stream::events))
+        .route("/api/send", post(send::send))
+        .route("/api/react", post(send::react))
+        .route("/api/read", post(send::mark_read))
+        .route("/api/download", post(query::download));
+    if app.sim.is_some() {
+        routes = routes
+            .route("/api/sim/incoming", post(sim::incoming))
+            .route("/api/sim/sent", get(sim::sent))
+            .route("/api/sim/disconnect", post(sim::disconnect))
+            .route("/api/sim/reconnect", post(sim::reconnect));
+    }
+    routes.with_state(app).layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+}

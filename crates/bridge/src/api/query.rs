@@ -1,0 +1,109 @@
+//! Endpoints that only look: liveness, status, one message, and media download (which fetches
+//! and stores a file but changes no message).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wamcp_core::Jid;
+
+use super::AppState;
+use super::error::{ApiError, JsonBody};
+use super::send::parse_recipient;
+use crate::ingest::Command;
+use crate::status::Counters;
+
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn status(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let connection = app.status.connection();
+    let counters = &app.status.counters;
+    Ok(Json(json!({
+        "connection": connection,
+        "link": app.link_kind,
+        "outbox_depth": app.reader()?.outbox_depth()?,
+        "messages_received": Counters::get(&counters.messages_received),
+        "messages_sent": Counters::get(&counters.messages_sent),
+        "sends_failed": Counters::get(&counters.sends_failed),
+        "reconnects": Counters::get(&counters.reconnects),
+        "history_sync": {
+            "batches": Counters::get(&counters.history_batches),
+            "messages": Counters::get(&counters.history_messages),
+            "percent": Counters::get(&counters.history_percent),
+        },
+    })))
+}
+
+/// A message by chat and id, with the outbox's view of it when we sent it.
+pub async fn message(
+    State(app): State<Arc<AppState>>,
+    Path((chat, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let chat = parse_recipient(&chat)?;
+    let reader = app.reader()?;
+    let outbox = reader.outbox_entry(&chat, &id)?;
+    let stored = match reader.message_context(&id, Some(&chat), 0, 0) {
+        Ok(found) => Some(found.message),
+        Err(wamcp_store::StoreError::NotFound(_)) if outbox.is_some() => None,
+        Err(other) => return Err(other.into()),
+    };
+    let mut answer = match &stored {
+        Some(message) => serde_json::to_value(message).map_err(|e| ApiError::internal(e.to_string()))?,
+        None => json!({"id": id, "chat_jid": chat.to_string(), "is_from_me": true}),
+    };
+    if let Some(entry) = outbox {
+        answer["outbox"] = json!({
+            "state": entry.state.as_str(),
+            "attempts": entry.attempts,
+            "error": entry.last_error,
+            "queued_at": entry.created.to_rfc3339(),
+        });
+        if stored.is_none() {
+            answer["status"] =
+                json!(if entry.state == wamcp_store::OutboxState::Failed { "failed" } else { "pending" });
+        }
+    }
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadBody {
+    pub message_id: String,
+    pub chat_jid: String,
+}
+
+/// lharries' download: fetches the attachment and answers where it was saved.
+pub async fn download(
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<DownloadBody>,
+) -> Result<Json<Value>, ApiError> {
+    let chat: Jid = parse_recipient(&body.chat_jid)?;
+    let stored = app.reader()?.media(&chat, &body.message_id)?;
+    if let Some(existing) = stored.media.local_path.as_deref().filter(|p| app.data_dir.join(p).is_file()) {
+        return Ok(Json(saved(&app, existing)));
+    }
+    let downloaded = crate::media::download(app.link.as_ref(), &app.data_dir, &chat, &body.message_id, stored)
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, format!("download failed: {e}")))?;
+    let (id, local_path, direct_path) = (body.message_id, downloaded.local_path.clone(), downloaded.new_direct_path);
+    app.ingest
+        .apply(|done| Command::MediaLocation { chat, id, local_path: Some(local_path), direct_path, done })
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(saved(&app, &downloaded.local_path)))
+}
+
+fn saved(app: &AppState, local_path: &str) -> Value {
+    let path = app.data_dir.join(local_path);
+    json!({
+        "success": true,
+        "message": "Media downloaded",
+        "filename": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "path": path.display().to_string(),
+    })
+}

@@ -1,0 +1,288 @@
+//! Endpoints that change the chat: send (lharries' body plus replies, mentions and an
+//! idempotency key), react and mark read. A send is answered once it is in the outbox on disk;
+//! delivery happens after, and its progress shows in `/api/messages/{chat}/{id}` and the events.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wamcp_core::{Jid, MessageId, MessageKind};
+use wamcp_store::Enqueued;
+
+use super::AppState;
+use super::error::{ApiError, JsonBody};
+use crate::ingest::Command;
+use crate::send_request::{Body, SendRequest, StoredRef};
+
+/// Longest text WhatsApp accepts in one message.
+const MAX_TEXT: usize = 65_536;
+/// Largest attachment accepted (WhatsApp's limit for documents).
+const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    /// A phone number (any notation, with country code) or a JID.
+    pub recipient: String,
+    /// The text, or the caption when `media_path` is given.
+    #[serde(default)]
+    pub message: String,
+    /// A file to send, under one of the allowed media directories.
+    #[serde(default)]
+    pub media_path: Option<String>,
+    /// The id of a message in the same chat to reply to.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// People to @mention (phone numbers or JIDs).
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// Sending the same key again returns the first send instead of sending twice.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+pub async fn send(
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<SendBody>,
+) -> Result<Json<Value>, ApiError> {
+    let chat = parse_recipient(&body.recipient)?;
+    let id = new_message_id();
+    let reply_to = match &body.reply_to {
+        Some(quoted) => Some(app.message_ref(&chat, quoted)?),
+        None => None,
+    };
+    let mentions = body
+        .mentions
+        .iter()
+        .map(|m| {
+            Jid::parse_person(m).map(|j| j.to_string()).map_err(|e| ApiError::bad_request(format!("mentions: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = body.message.trim_end().to_string();
+    if text.len() > MAX_TEXT {
+        return Err(ApiError::bad_request(format!(
+            "message: {} bytes is longer than the {MAX_TEXT} WhatsApp accepts",
+            text.len()
+        )));
+    }
+    let request_body = match &body.media_path {
+        Some(path) => attach(&app, path, &id, (!text.is_empty()).then_some(text))?,
+        None if text.is_empty() => {
+            return Err(ApiError::bad_request("message: empty; give a text, or a media_path to send a file"));
+        }
+        None => Body::Text { text },
+    };
+    let request = SendRequest { chat: chat.to_string(), id: id.clone(), body: request_body, reply_to, mentions };
+    let answer = app.enqueue(&chat, request, body.idempotency_key).await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReactBody {
+    pub chat_jid: String,
+    pub message_id: String,
+    /// An emoji; empty takes our reaction back.
+    pub emoji: String,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+pub async fn react(
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<ReactBody>,
+) -> Result<Json<Value>, ApiError> {
+    let chat = parse_recipient(&body.chat_jid)?;
+    if body.emoji.chars().count() > 8 {
+        return Err(ApiError::bad_request("emoji: give one emoji (or an empty string to remove the reaction)"));
+    }
+    let target = app.message_ref(&chat, &body.message_id)?;
+    let request = SendRequest {
+        chat: chat.to_string(),
+        id: new_message_id(),
+        body: Body::Reaction { target, emoji: body.emoji },
+        reply_to: None,
+        mentions: Vec::new(),
+    };
+    Ok(Json(app.enqueue(&chat, request, body.idempotency_key).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadBody {
+    pub chat_jid: String,
+    pub message_ids: Vec<String>,
+    /// Who wrote them (needed in groups).
+    #[serde(default)]
+    pub sender: Option<String>,
+}
+
+pub async fn mark_read(
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<ReadBody>,
+) -> Result<Json<Value>, ApiError> {
+    let chat = parse_recipient(&body.chat_jid)?;
+    if body.message_ids.is_empty() {
+        return Err(ApiError::bad_request("message_ids: give at least one message id"));
+    }
+    let sender = body
+        .sender
+        .as_deref()
+        .map(Jid::parse_person)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("sender: {e}")))?;
+    let ids: Vec<MessageId> = body.message_ids.into_iter().map(MessageId).collect();
+    app.link.mark_read(&chat, sender.as_ref(), &ids).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(Json(json!({"success": true, "message": format!("marked {} message(s) read", ids.len())})))
+}
+
+impl AppState {
+    /// Puts a send in the outbox and says so in lharries' words.
+    async fn enqueue(
+        &self,
+        chat: &Jid,
+        request: SendRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<Value, ApiError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = Command::Enqueue {
+            chat: chat.clone(),
+            message_id: request.id.clone(),
+            idempotency_key,
+            request: request.to_json(),
+            reply,
+        };
+        self.ingest.send(command).await.map_err(ApiError::unavailable)?;
+        let entry = answer
+            .await
+            .map_err(|_| ApiError::internal("the send could not be stored"))?
+            .map_err(ApiError::internal)?;
+        self.outbox_wake.notify_one();
+        let (entry, message) = match entry {
+            Enqueued::New(entry) => (entry, format!("Message to {chat} queued")),
+            Enqueued::Existing(entry) => {
+                (entry, format!("Message to {chat} was already queued with this idempotency key"))
+            }
+        };
+        Ok(json!({
+            "success": true,
+            "message": message,
+            "id": entry.message_id,
+            "chat_jid": entry.chat,
+            "status": entry.state.as_str(),
+        }))
+    }
+
+    /// A stored message of `chat`, as a reply or reaction refers to it.
+    fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
+        let found = self.reader()?.message_context(id, Some(chat), 0, 0)?;
+        let message = found.message;
+        Ok(StoredRef {
+            id: message.id,
+            from_me: message.is_from_me,
+            sender: message.sender_jid,
+            text: message.text.or(message.caption),
+        })
+    }
+}
+
+/// A recipient as lharries takes it: a phone number or a JID.
+pub fn parse_recipient(input: &str) -> Result<Jid, ApiError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(ApiError::bad_request("recipient: empty; give a phone number with country code or a JID"));
+    }
+    Jid::parse_person(input).map_err(|e| {
+        ApiError::bad_request(format!(
+            "recipient: {e}; give a phone number with country code (+44 7700 900123) or a JID (447700900123@s.whatsapp.net, 1203630@g.us)"
+        ))
+    })
+}
+
+/// A message id in the form WhatsApp clients use: chosen once, kept for every retry.
+fn new_message_id() -> String {
+    format!("3EB0{}", crate::token::random_hex(10).to_ascii_uppercase())
+}
+
+/// Checks a file to send and copies it into the data directory, so the send survives the
+/// original being moved or deleted.
+fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>) -> Result<Body, ApiError> {
+    let source = resolve_allowed(path, &app.media_roots)?;
+    let size = std::fs::metadata(&source).map_err(|e| ApiError::bad_request(format!("media_path: {e}")))?.len();
+    if size == 0 || size > MAX_MEDIA_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "media_path: {} has {size} bytes; files of 1 byte to {} MiB can be sent",
+            source.display(),
+            MAX_MEDIA_BYTES >> 20
+        )));
+    }
+    let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned());
+    let extension = source.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let (kind, mimetype) = media_kind(&extension);
+    let relative = format!("outbox/{id}.{}", if extension.is_empty() { "bin" } else { &extension });
+    let copy = app.data_dir.join(&relative);
+    std::fs::create_dir_all(copy.parent().expect("the outbox path has a parent"))
+        .and_then(|()| std::fs::copy(&source, &copy))
+        .and_then(|_| std::fs::File::open(&copy)?.sync_all())
+        .map_err(|e| ApiError::internal(format!("cannot copy {} into the outbox: {e}", source.display())))?;
+    Ok(Body::Media {
+        media_kind: kind,
+        file: relative,
+        mimetype: mimetype.to_string(),
+        file_name,
+        caption: if kind == MessageKind::Voice { None } else { caption },
+        seconds: None,
+        waveform: None,
+    })
+}
+
+/// The file `path` names, if it lies under one of `roots` once symlinks are resolved.
+pub fn resolve_allowed(path: &str, roots: &[PathBuf]) -> Result<PathBuf, ApiError> {
+    let resolved = Path::new(path)
+        .canonicalize()
+        .map_err(|e| ApiError::bad_request(format!("media_path: cannot open {path}: {e}")))?;
+    if !resolved.is_file() {
+        return Err(ApiError::bad_request(format!("media_path: {path} is not a file")));
+    }
+    let allowed = roots.iter().filter_map(|root| root.canonicalize().ok()).any(|root| resolved.starts_with(root));
+    if !allowed {
+        let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!(
+                "media_path: {} is outside the directories files may be sent from ({}); add a directory with --media-root or media_roots in wamcp.toml",
+                resolved.display(),
+                roots.join(", ")
+            ),
+        ));
+    }
+    Ok(resolved)
+}
+
+/// What WhatsApp message a file becomes, by its extension.
+fn media_kind(extension: &str) -> (MessageKind, &'static str) {
+    match extension {
+        "jpg" | "jpeg" => (MessageKind::Image, "image/jpeg"),
+        "png" => (MessageKind::Image, "image/png"),
+        "webp" => (MessageKind::Image, "image/webp"),
+        "gif" => (MessageKind::Image, "image/gif"),
+        "mp4" => (MessageKind::Video, "video/mp4"),
+        "3gp" => (MessageKind::Video, "video/3gpp"),
+        "mov" => (MessageKind::Video, "video/quicktime"),
+        "ogg" | "opus" => (MessageKind::Voice, "audio/ogg; codecs=opus"),
+        "mp3" => (MessageKind::Audio, "audio/mpeg"),
+        "m4a" => (MessageKind::Audio, "audio/mp4"),
+        "aac" => (MessageKind::Audio, "audio/aac"),
+        "wav" => (MessageKind::Audio, "audio/wav"),
+        "pdf" => (MessageKind::Document, "application/pdf"),
+        "txt" => (MessageKind::Document, "text/plain"),
+        "csv" => (MessageKind::Document, "text/csv"),
+        "zip" => (MessageKind::Document, "application/zip"),
+        "docx" => (MessageKind::Document, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        "xlsx" => (MessageKind::Document, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        _ => (MessageKind::Document, "application/octet-stream"),
+    }
+}

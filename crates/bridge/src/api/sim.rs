@@ -1,0 +1,98 @@
+//! Driving the simulated network (present only when the daemon runs on it): make someone write,
+//! see what was sent, pull the plug and put it back.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wamcp_core::{MessageKind, Timestamp};
+use wamcp_link::sim::{SimIncoming, SimMedia};
+
+use super::AppState;
+use super::error::{ApiError, JsonBody};
+use super::send::parse_recipient;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingBody {
+    pub from: String,
+    #[serde(default)]
+    pub chat: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub media: Option<IncomingMedia>,
+    #[serde(default)]
+    pub push_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingMedia {
+    /// image, video, audio, voice, document or sticker.
+    pub kind: String,
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub mimetype: Option<String>,
+    #[serde(default)]
+    pub caption: Option<String>,
+    /// Already expired on the media server.
+    #[serde(default)]
+    pub expired: bool,
+}
+
+fn network(app: &AppState) -> Result<&Arc<wamcp_link::sim::SimNetwork>, ApiError> {
+    app.sim.as_ref().ok_or_else(|| ApiError::not_found("not running on the simulated network"))
+}
+
+pub async fn incoming(
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<IncomingBody>,
+) -> Result<Json<Value>, ApiError> {
+    let sim = network(&app)?;
+    let from = parse_recipient(&body.from)?;
+    let chat = body.chat.as_deref().map(parse_recipient).transpose()?;
+    let media = match body.media {
+        Some(media) => {
+            let kind = MessageKind::parse(&media.kind).filter(|k| k.has_media()).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "media.kind: '{}' is not one of image, video, audio, voice, document, sticker",
+                    media.kind
+                ))
+            })?;
+            Some(SimMedia {
+                kind,
+                file_name: media.file_name,
+                mimetype: media.mimetype,
+                caption: media.caption,
+                expired: media.expired,
+            })
+        }
+        None => None,
+    };
+    if body.text.is_none() && media.is_none() {
+        return Err(ApiError::bad_request("give text, media or both"));
+    }
+    let chat_jid = chat.clone().unwrap_or_else(|| from.clone());
+    let id = sim
+        .incoming(SimIncoming { from, chat, text: body.text, media, push_name: body.push_name }, Timestamp::now())
+        .await;
+    Ok(Json(json!({"success": true, "id": id.to_string(), "chat_jid": chat_jid.to_string()})))
+}
+
+pub async fn sent(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"sent": network(&app)?.sent()})))
+}
+
+pub async fn disconnect(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    network(&app)?.drop_connection().await;
+    Ok(Json(json!({"success": true, "message": "the simulated network is down"})))
+}
+
+pub async fn reconnect(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    network(&app)?.restore_connection().await;
+    Ok(Json(json!({"success": true, "message": "the simulated network is back"})))
+}

@@ -1,0 +1,365 @@
+//! The one writer: a thread that owns the store's read-write connection and applies, in batched
+//! transactions, everything that changes it — what the link reports, sends being queued and their
+//! results. A caller is answered, and events are published, only after the commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+use wamcp_core::{HistoryBatch, Jid, LinkEvent, Message, Timestamp, Update};
+use wamcp_store::{Batch, Enqueued, Inserted, OutboxState, Writer};
+
+use crate::events::{BridgeEvent, EventBus, MessageEvent};
+use crate::progress::HistoryProgress;
+use crate::status::{Counters, Status};
+
+/// How many commands at most go into one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Something to write.
+// Commands are moved once, through a channel: their size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    Link(LinkEvent),
+    /// Queue a send; answered with the outbox entry once committed.
+    Enqueue {
+        chat: Jid,
+        message_id: String,
+        idempotency_key: Option<String>,
+        request: String,
+        reply: oneshot::Sender<Result<Enqueued, String>>,
+    },
+    /// The server took an outbox entry: store the message (if any) and close the entry.
+    Sent {
+        seq: i64,
+        message: Option<Message>,
+        then: Option<Update>,
+        done: oneshot::Sender<()>,
+    },
+    /// An attempt failed and will be retried at `next_attempt`.
+    Retry {
+        seq: i64,
+        error: String,
+        next_attempt: Timestamp,
+        done: oneshot::Sender<()>,
+    },
+    /// An outbox entry failed for good.
+    Failed {
+        seq: i64,
+        chat: Jid,
+        message_id: String,
+        error: String,
+        done: oneshot::Sender<()>,
+    },
+    /// An attachment was saved, or its download path refreshed.
+    MediaLocation {
+        chat: Jid,
+        id: String,
+        local_path: Option<String>,
+        direct_path: Option<String>,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A handle for sending commands to the writer thread.
+#[derive(Clone)]
+pub struct Ingest {
+    sender: mpsc::Sender<Command>,
+}
+
+impl Ingest {
+    /// Starts the writer thread on `writer`. It ends when every handle is dropped.
+    pub fn start(writer: Writer, status: Arc<Status>, events: EventBus) -> (Ingest, std::thread::JoinHandle<()>) {
+        let (sender, receiver) = mpsc::channel(4096);
+        let thread = std::thread::Builder::new()
+            .name("wamcp-ingest".into())
+            .spawn(move || WriterLoop { writer, status, events, progress: HistoryProgress::new() }.run(receiver))
+            .expect("the ingest thread starts");
+        (Ingest { sender }, thread)
+    }
+
+    /// Sends a command; fails only when the writer has stopped.
+    pub async fn send(&self, command: Command) -> Result<(), String> {
+        self.sender.send(command).await.map_err(|_| "the store writer has stopped".to_string())
+    }
+
+    /// Sends a command carrying a `done` channel and waits until it is committed.
+    pub async fn apply(&self, make: impl FnOnce(oneshot::Sender<()>) -> Command) -> Result<(), String> {
+        let (done, committed) = oneshot::channel();
+        self.send(make(done)).await?;
+        committed.await.map_err(|_| "the store writer could not commit".to_string())
+    }
+
+    /// A channel the link can report into: each event becomes a command. The task forwarding
+    /// them ends when every sender of the channel is gone.
+    pub fn forward_link_events(&self) -> (mpsc::Sender<LinkEvent>, tokio::task::JoinHandle<()>) {
+        let (events, mut receiver) = mpsc::channel::<LinkEvent>(1024);
+        let commands = self.sender.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                if commands.send(Command::Link(event)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        (events, forwarder)
+    }
+}
+
+/// What to do once a transaction has committed.
+#[derive(Default)]
+struct AfterCommit {
+    /// Outbox entries made, by the index of their command.
+    enqueued: HashMap<usize, Enqueued>,
+    events: Vec<BridgeEvent>,
+    /// History batches stored: new messages and the phone's percentage.
+    history: Vec<(u64, Option<u8>)>,
+}
+
+struct WriterLoop {
+    writer: Writer,
+    status: Arc<Status>,
+    events: EventBus,
+    progress: HistoryProgress,
+}
+
+impl WriterLoop {
+    fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut commands = vec![first];
+            while commands.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(next) => commands.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.write(commands);
+        }
+        info!("store writer stopped");
+    }
+
+    /// Applies commands in one transaction; if that fails, one by one, so one bad event does not
+    /// take the others down with it.
+    fn write(&mut self, commands: Vec<Command>) {
+        let mut after = AfterCommit::default();
+        let all_at_once = (|| -> wamcp_store::Result<()> {
+            let mut batch = self.writer.batch()?;
+            for (index, command) in commands.iter().enumerate() {
+                apply(&mut batch, index, command, &self.status, &mut self.progress, &mut after)?;
+            }
+            batch.commit()
+        })();
+        match all_at_once {
+            Ok(()) => self.finish(commands, after),
+            Err(e) if commands.len() == 1 => {
+                error!("could not store an update: {e}");
+                self.finish(commands, AfterCommit::default());
+            }
+            Err(e) => {
+                warn!("a batch of {} updates failed ({e}); storing them one by one", commands.len());
+                for command in commands {
+                    self.write(vec![command]);
+                }
+            }
+        }
+    }
+
+    /// Answers callers and publishes events of a committed transaction (or, with an empty
+    /// `after`, tells the callers of a failed one by dropping their channels).
+    fn finish(&mut self, commands: Vec<Command>, mut after: AfterCommit) {
+        for (index, command) in commands.into_iter().enumerate() {
+            match command {
+                Command::Link(_) => {}
+                Command::Enqueue { reply, .. } => {
+                    if let Some(entry) = after.enqueued.remove(&index) {
+                        let _ = reply.send(Ok(entry));
+                    }
+                }
+                Command::Sent { done, .. }
+                | Command::Retry { done, .. }
+                | Command::Failed { done, .. }
+                | Command::MediaLocation { done, .. } => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        let counters = &self.status.counters;
+        for (messages, percent) in after.history {
+            Counters::add(&counters.history_batches, 1);
+            Counters::add(&counters.history_messages, messages);
+            if let Some(percent) = percent {
+                counters.history_percent.store(u64::from(percent), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        for event in after.events {
+            self.events.publish(event);
+        }
+    }
+}
+
+/// Writes one command into the batch, collecting what to do after commit.
+fn apply(
+    batch: &mut Batch<'_>,
+    index: usize,
+    command: &Command,
+    status: &Status,
+    progress: &mut HistoryProgress,
+    after: &mut AfterCommit,
+) -> wamcp_store::Result<()> {
+    match command {
+        Command::Link(event) => apply_link_event(batch, event, status, progress, after),
+        Command::Enqueue { chat, message_id, idempotency_key, request, .. } => {
+            let entry = batch.enqueue(chat, message_id, idempotency_key.as_deref(), request, Timestamp::now())?;
+            after.enqueued.insert(index, entry);
+            Ok(())
+        }
+        Command::Sent { seq, message, then, .. } => {
+            if let Some(message) = message {
+                batch.insert_sent(message)?;
+                after.events.push(BridgeEvent::Message(MessageEvent::from(message)));
+            }
+            if let Some(update) = then {
+                apply_update(batch, update, None)?;
+            }
+            batch.outbox_finish(*seq, OutboxState::Sent, None, Timestamp::now())?;
+            Counters::add(&status.counters.messages_sent, 1);
+            Ok(())
+        }
+        Command::Retry { seq, error, next_attempt, .. } => {
+            batch.outbox_retry_at(*seq, error, *next_attempt, Timestamp::now())
+        }
+        Command::Failed { seq, chat, message_id, error, .. } => {
+            batch.outbox_finish(*seq, OutboxState::Failed, Some(error), Timestamp::now())?;
+            Counters::add(&status.counters.sends_failed, 1);
+            after.events.push(BridgeEvent::Send {
+                chat_jid: chat.to_string(),
+                id: message_id.clone(),
+                status: "failed".into(),
+                error: Some(error.clone()),
+            });
+            Ok(())
+        }
+        Command::MediaLocation { chat, id, local_path, direct_path, .. } => {
+            batch.set_media_location(chat, id, local_path.as_deref(), direct_path.as_deref())
+        }
+    }
+}
+
+fn apply_link_event(
+    batch: &mut Batch<'_>,
+    event: &LinkEvent,
+    status: &Status,
+    progress: &mut HistoryProgress,
+    after: &mut AfterCommit,
+) -> wamcp_store::Result<()> {
+    status.touch(Timestamp::now());
+    match event {
+        LinkEvent::Updates(updates) => {
+            for update in updates {
+                if let Some(message) = apply_update(batch, update, status.account().as_ref())? {
+                    Counters::add(&status.counters.messages_received, 1);
+                    after.events.push(BridgeEvent::Message(MessageEvent::from(&message)));
+                }
+            }
+        }
+        LinkEvent::History(history) => {
+            let stored = apply_history(batch, history, status.account().as_ref())?;
+            progress.batch(stored, history.progress);
+            after.history.push((stored, history.progress));
+        }
+        LinkEvent::Receipt(receipt) => {
+            let chat = batch.canonical(&receipt.chat)?;
+            let ids: Vec<&str> = receipt.ids.iter().map(|id| id.as_str()).collect();
+            batch.apply_receipt(&chat, &ids, &receipt.from, receipt.status, receipt.at)?;
+            after.events.push(BridgeEvent::Receipt {
+                chat_jid: chat.to_string(),
+                ids: ids.iter().map(|id| id.to_string()).collect(),
+                status: receipt.status,
+                from: receipt.from.to_string(),
+            });
+        }
+        LinkEvent::Contact(contact) => {
+            batch.upsert_contact(contact)?;
+            if let (Some(lid), Some(phone)) = (&contact.lid, &contact.phone_jid) {
+                batch.merge_lid(lid, phone)?;
+            }
+        }
+        LinkEvent::LidMapping { lid, phone } => {
+            batch.merge_lid(lid, phone)?;
+        }
+        LinkEvent::Connected { account } => {
+            status.set_connected(account.clone());
+            info!("connected to WhatsApp");
+            after.events.push(BridgeEvent::Connection { state: "connected".into(), detail: None });
+        }
+        LinkEvent::Disconnected(why) => {
+            status.set_disconnected(why);
+            warn!("{}", why.advice());
+            let connection = status.connection();
+            after.events.push(BridgeEvent::Connection { state: connection.state.into(), detail: connection.detail });
+        }
+        LinkEvent::PairingQr { .. }
+        | LinkEvent::PairingCode { .. }
+        | LinkEvent::Paired { .. }
+        | LinkEvent::Presence { .. } => {}
+    }
+    Ok(())
+}
+
+/// Stores a history batch: names and identities first, so its messages land in merged chats.
+/// Returns how many messages were new.
+fn apply_history(batch: &mut Batch<'_>, history: &HistoryBatch, account: Option<&Jid>) -> wamcp_store::Result<u64> {
+    for contact in &history.contacts {
+        batch.upsert_contact(contact)?;
+    }
+    for (lid, phone) in &history.lid_map {
+        batch.merge_lid(lid, phone)?;
+    }
+    for chat in &history.chats {
+        let mut chat = chat.clone();
+        chat.jid = batch.canonical(&chat.jid)?;
+        batch.upsert_chat(&chat)?;
+    }
+    let mut stored = 0;
+    for update in &history.updates {
+        if apply_update(batch, update, account)?.is_some() {
+            stored += 1;
+        }
+    }
+    Ok(stored)
+}
+
+/// Stores one update under canonical JIDs. Returns the message if it was new.
+fn apply_update(batch: &mut Batch<'_>, update: &Update, account: Option<&Jid>) -> wamcp_store::Result<Option<Message>> {
+    match update {
+        Update::Message(message) => {
+            let mut message = message.clone();
+            message.chat = batch.canonical(&message.chat)?;
+            message.sender = match &message.sender {
+                Some(sender) => Some(batch.canonical(sender)?),
+                None if message.from_me => account.cloned(),
+                None => None,
+            };
+            let inserted =
+                if message.from_me { batch.insert_sent(&message)? } else { batch.insert_message(&message)? };
+            Ok((inserted == Inserted::New).then_some(message))
+        }
+        Update::Edited { chat, id, text, at } => {
+            let chat = batch.canonical(chat)?;
+            batch.edit_message(&chat, id.as_str(), text, *at)?;
+            Ok(None)
+        }
+        Update::Revoked { chat, id, .. } => {
+            let chat = batch.canonical(chat)?;
+            batch.revoke_message(&chat, id.as_str())?;
+            Ok(None)
+        }
+        Update::Reaction { chat, id, sender, emoji, at } => {
+            let chat = batch.canonical(chat)?;
+            let sender = batch.canonical(sender)?;
+            batch.set_reaction(&chat, id.as_str(), &sender, emoji, *at)?;
+            Ok(None)
+        }
+    }
+}

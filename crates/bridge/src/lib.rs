@@ -1,0 +1,154 @@
+//! The wamcp daemon: a WhatsApp link, the store, and the ways programs reach them.
+//!
+//! Layout:
+//! - [`ingest`]: the one writer thread; link events and outbox results become batched
+//!   transactions; callers are answered and events published after commit.
+//! - [`outbox`]: sends queued in the store, delivered while connected, retried with backoff.
+//! - [`connection`]: connecting, reconnecting with backoff after transient failures.
+//! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names.
+//! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard.
+//! - [`events`], [`status`]: what happened, and the daemon's state, for the API.
+//! - `send_request`, `backoff`, `token`, `progress`: small helpers of the above.
+
+pub mod api;
+mod backoff;
+pub mod connection;
+pub mod events;
+pub mod ingest;
+pub mod media;
+pub mod outbox;
+mod progress;
+mod send_request;
+pub mod status;
+pub mod token;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tracing::info;
+use wamcp_link::Link;
+use wamcp_link::sim::SimNetwork;
+use wamcp_store::{Reader, Writer};
+
+use crate::events::EventBus;
+use crate::ingest::Ingest;
+use crate::status::Status;
+
+/// How the daemon is set up.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub data_dir: PathBuf,
+    /// Where the REST API listens; `None` runs without it.
+    pub listen: Option<SocketAddr>,
+    /// Host names (with port) accepted besides the listen address and localhost.
+    pub allowed_hosts: Vec<String>,
+    /// Files may be sent only from under these directories.
+    pub media_roots: Vec<PathBuf>,
+}
+
+/// The link the daemon runs on.
+pub enum LinkChoice {
+    WhatsApp(Arc<dyn Link>),
+    Sim(Arc<SimNetwork>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Store(#[from] wamcp_store::StoreError),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: SocketAddr, error: std::io::Error },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Runs the daemon until `shutdown` completes, then stops taking requests, lets the writer
+/// commit what it has, and returns.
+pub async fn run(
+    config: DaemonConfig,
+    link: LinkChoice,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
+    let writer = Writer::open(&store_path)?;
+    let status = Arc::new(Status::default());
+    let events = EventBus::default();
+    let (ingest, writer_thread) = Ingest::start(writer, status.clone(), events.clone());
+    let (link, link_kind, sim): (Arc<dyn Link>, _, _) = match link {
+        LinkChoice::WhatsApp(link) => (link, "whatsapp", None),
+        LinkChoice::Sim(sim) => (sim.clone() as Arc<dyn Link>, "sim", Some(sim)),
+    };
+    let outbox_wake = Arc::new(Notify::new());
+    let outbox = outbox::Outbox {
+        link: link.clone(),
+        ingest: ingest.clone(),
+        status: status.clone(),
+        reader: Mutex::new(Reader::open(&store_path)?),
+        data_dir: config.data_dir.clone(),
+        wake: outbox_wake.clone(),
+    };
+    let outbox_task = tokio::spawn(outbox.run());
+    let connection_task =
+        tokio::spawn(connection::keep_connected(link.clone(), ingest.forward_link_events().0, status.clone()));
+
+    let server = match config.listen {
+        Some(addr) => {
+            let token = token::load_or_create(&config.data_dir).map_err(DaemonError::Setup)?;
+            let guard = Arc::new(api::guard::Guard::new(token, addr, &config.allowed_hosts));
+            let app = Arc::new(api::AppState {
+                link: link.clone(),
+                link_kind,
+                sim,
+                ingest: ingest.clone(),
+                reader: Mutex::new(Reader::open(&store_path)?),
+                status: status.clone(),
+                events: events.clone(),
+                data_dir: config.data_dir.clone(),
+                media_roots: config.media_roots.clone(),
+                outbox_wake,
+            });
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|error| DaemonError::Listen { addr, error })?;
+            let bound = listener.local_addr().map_err(|error| DaemonError::Listen { addr, error })?;
+            info!("REST API on http://{bound} (token in {})", config.data_dir.join(token::TOKEN_FILE).display());
+            Some((listener, api::router(app, guard)))
+        }
+        None => None,
+    };
+    drop(ingest);
+    match server {
+        Some((listener, router)) => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(|e| DaemonError::Setup(format!("the API server failed: {e}")))?;
+        }
+        None => shutdown.await,
+    }
+    info!("shutting down");
+    link.disconnect().await;
+    connection_task.abort();
+    outbox_task.abort();
+    let _ = connection_task.await;
+    let _ = outbox_task.await;
+    // The writer ends once every handle to it is gone, after committing what it was given.
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    Ok(())
+}
+
+/// Connects once, stores everything the link hands over on connecting (a history sync), and
+/// disconnects. `wamcp demo --no-serve` fills a store this way.
+pub async fn sync_once(data_dir: &std::path::Path, link: Arc<dyn Link>) -> Result<(), DaemonError> {
+    let writer = Writer::open(&data_dir.join(wamcp_store::data_dir::STORE_FILE))?;
+    let (ingest, writer_thread) = Ingest::start(writer, Arc::new(Status::default()), EventBus::default());
+    let (events, forwarder) = ingest.forward_link_events();
+    link.connect(events).await.map_err(|e| DaemonError::Setup(format!("cannot connect: {e}")))?;
+    link.disconnect().await;
+    let _ = forwarder.await;
+    drop(ingest);
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    Ok(())
+}

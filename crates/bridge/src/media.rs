@@ -1,0 +1,130 @@
+//! Fetching attachments into `media/<chat>/<id>.<ext>` under the data directory.
+//!
+//! Names come from other people (a sender picks the file name), so every path component is
+//! rebuilt from safe characters: a name like `../../x` can never point outside the media folder.
+//! Media the server no longer has is asked for again from the sender's phone, then fetched.
+
+use std::path::Path;
+
+use wamcp_core::{Jid, MessageId, MessageKind};
+use wamcp_link::{Link, LinkError, MediaRequest};
+use wamcp_store::StoredMedia;
+
+/// Where an attachment is saved, relative to the data directory.
+pub fn media_path(chat: &Jid, id: &str, kind: MessageKind, file_name: Option<&str>, mimetype: Option<&str>) -> String {
+    let extension = file_name
+        .and_then(|name| name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()))
+        .filter(|ext| (1..=8).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| extension_for(kind, mimetype).to_string());
+    format!("media/{}/{}.{extension}", safe_component(chat.as_str()), safe_component(id))
+}
+
+/// A path component made of letters, digits, `@`, `-`, `_` and inner dots only.
+fn safe_component(raw: &str) -> String {
+    let cleaned: String =
+        raw.chars().map(|c| if c.is_ascii_alphanumeric() || "@-_.".contains(c) { c } else { '_' }).collect();
+    let trimmed = cleaned.trim_matches('.');
+    if trimmed.is_empty() { "_".to_string() } else { trimmed.replace("..", "_") }
+}
+
+fn extension_for(kind: MessageKind, mimetype: Option<&str>) -> &'static str {
+    let mime = mimetype.unwrap_or("").split(';').next().unwrap_or("").trim();
+    match mime {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "video/mp4" => "mp4",
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/mp4" => "m4a",
+        "application/pdf" => "pdf",
+        _ => match kind {
+            MessageKind::Image => "jpg",
+            MessageKind::Video => "mp4",
+            MessageKind::Voice => "ogg",
+            MessageKind::Audio => "mp3",
+            MessageKind::Sticker => "webp",
+            _ => "bin",
+        },
+    }
+}
+
+/// What a download did.
+pub struct Downloaded {
+    /// Relative to the data directory.
+    pub local_path: String,
+    /// The refreshed server path, when the media had expired and was uploaded again.
+    pub new_direct_path: Option<String>,
+    pub bytes: usize,
+}
+
+/// Fetches an attachment and writes it under `data_dir` (atomically: a reader never sees half a
+/// file). Expired media is asked for again once.
+pub async fn download(
+    link: &dyn Link,
+    data_dir: &Path,
+    chat: &Jid,
+    id: &str,
+    stored: StoredMedia,
+) -> Result<Downloaded, LinkError> {
+    let mut request = MediaRequest {
+        chat: chat.clone(),
+        id: MessageId(id.to_string()),
+        from_me: stored.from_me,
+        sender: stored.sender,
+        kind: stored.kind,
+        media: stored.media,
+    };
+    let mut new_direct_path = None;
+    let data = match link.download(&request).await {
+        Err(LinkError::MediaExpired) => {
+            request.media = link.request_reupload(&request).await?;
+            new_direct_path = request.media.direct_path.clone();
+            link.download(&request).await?
+        }
+        other => other?,
+    };
+    let local_path =
+        media_path(chat, id, request.kind, request.media.file_name.as_deref(), request.media.mimetype.as_deref());
+    let target = data_dir.join(&local_path);
+    write_atomically(&target, &data)
+        .map_err(|e| LinkError::Refused(format!("cannot write {}: {e}", target.display())))?;
+    Ok(Downloaded { local_path, new_direct_path, bytes: data.len() })
+}
+
+fn write_atomically(target: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = target.parent().expect("media paths have a folder");
+    std::fs::create_dir_all(dir)?;
+    let partial = target.with_extension("partial");
+    std::fs::write(&partial, data)?;
+    std::fs::File::open(&partial)?.sync_all()?;
+    std::fs::rename(&partial, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_stay_inside_the_media_folder() {
+        let chat = Jid::parse("447700900123@s.whatsapp.net").unwrap();
+        for (id, name) in [("../../x", Some("../../etc/passwd")), ("..", Some("a.b/../..")), ("a/b", Some(".."))] {
+            let path = media_path(&chat, id, MessageKind::Document, name, None);
+            assert!(path.starts_with("media/447700900123@s.whatsapp.net/"), "{path}");
+            assert!(!path.contains(".."), "{path}");
+            assert_eq!(path.matches('/').count(), 2, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_extension_comes_from_the_file_name_or_the_type() {
+        let chat = Jid::parse("1203630@g.us").unwrap();
+        assert_eq!(
+            media_path(&chat, "ID1", MessageKind::Document, Some("Report.PDF"), None),
+            "media/1203630@g.us/ID1.pdf"
+        );
+        assert_eq!(media_path(&chat, "ID2", MessageKind::Image, None, Some("image/png")), "media/1203630@g.us/ID2.png");
+        assert_eq!(media_path(&chat, "ID3", MessageKind::Voice, Some("x.o gg"), None), "media/1203630@g.us/ID3.ogg");
+    }
+}

@@ -1,0 +1,126 @@
+//! The daemon's view of itself: connection state, account, last event and counters, shared by
+//! the ingest thread, the outbox, the reconnect loop and the API.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use tokio::sync::watch;
+use wamcp_core::{Disconnect, Jid, Timestamp};
+
+/// The connection as `/api/status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionStatus {
+    /// connecting, connected, disconnected, logged_out, client_outdated, stream_replaced, banned.
+    pub state: &'static str,
+    /// What happened and what to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<String>,
+}
+
+/// Counters for status and metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub messages_received: AtomicU64,
+    pub messages_sent: AtomicU64,
+    pub sends_failed: AtomicU64,
+    pub reconnects: AtomicU64,
+    /// History sync: batches and messages stored, and the phone's last reported percentage.
+    pub history_batches: AtomicU64,
+    pub history_messages: AtomicU64,
+    pub history_percent: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+pub struct Status {
+    connection: Mutex<ConnectionStatus>,
+    account: Mutex<Option<Jid>>,
+    connected: watch::Sender<bool>,
+    pub counters: Counters,
+}
+
+impl Default for Status {
+    fn default() -> Status {
+        Status {
+            connection: Mutex::new(ConnectionStatus {
+                state: "connecting",
+                detail: None,
+                account: None,
+                last_event: None,
+            }),
+            account: Mutex::new(None),
+            connected: watch::channel(false).0,
+            counters: Counters::default(),
+        }
+    }
+}
+
+impl Status {
+    pub fn connection(&self) -> ConnectionStatus {
+        self.connection.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The account's own JID, once connected.
+    pub fn account(&self) -> Option<Jid> {
+        self.account.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Waits on this to hear when the connection comes and goes.
+    pub fn watch_connected(&self) -> watch::Receiver<bool> {
+        self.connected.subscribe()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        *self.connected.borrow()
+    }
+
+    pub fn set_connected(&self, account: Option<Jid>) {
+        if let Some(account) = account {
+            *self.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(account);
+        }
+        let account = self.account().map(|jid| jid.to_string());
+        self.update(|status| {
+            status.state = "connected";
+            status.detail = None;
+            status.account = account;
+        });
+        self.connected.send_replace(true);
+    }
+
+    pub fn set_disconnected(&self, why: &Disconnect) {
+        let state = match why {
+            Disconnect::Transient(_) => "disconnected",
+            Disconnect::LoggedOut(_) => "logged_out",
+            Disconnect::ClientOutdated => "client_outdated",
+            Disconnect::StreamReplaced => "stream_replaced",
+            Disconnect::TemporaryBan { .. } => "banned",
+        };
+        self.update(|status| {
+            status.state = state;
+            status.detail = Some(why.advice());
+        });
+        self.connected.send_replace(false);
+    }
+
+    /// Notes that the link said something, for "last event" in status.
+    pub fn touch(&self, now: Timestamp) {
+        self.update(|status| status.last_event = Some(now.to_rfc3339()));
+    }
+
+    fn update(&self, change: impl FnOnce(&mut ConnectionStatus)) {
+        change(&mut self.connection.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}

@@ -1,0 +1,137 @@
+//! What a WhatsApp connection reports: new and changed messages, history batches, receipts, names,
+//! identity mappings and the state of the connection itself.
+//!
+//! Live messages and history sync carry the same [`Update`]s, so the store has one way in for both.
+
+use crate::{Chat, Contact, DeliveryStatus, Jid, Message, MessageId, Timestamp};
+
+/// A change to the message history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Messages are by far the most common update: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+pub enum Update {
+    /// A message, new or already seen (storing it twice keeps one).
+    Message(Message),
+    /// The sender changed a message's text or caption.
+    Edited { chat: Jid, id: MessageId, text: String, at: Timestamp },
+    /// The sender deleted a message for everyone.
+    Revoked { chat: Jid, id: MessageId, at: Timestamp },
+    /// Someone reacted to a message; an empty emoji takes their reaction back.
+    Reaction { chat: Jid, id: MessageId, sender: Jid, emoji: String, at: Timestamp },
+}
+
+impl Update {
+    /// The chat the update belongs to.
+    pub fn chat(&self) -> &Jid {
+        match self {
+            Update::Message(message) => &message.chat,
+            Update::Edited { chat, .. } | Update::Revoked { chat, .. } | Update::Reaction { chat, .. } => chat,
+        }
+    }
+}
+
+/// One chunk of the history the phone hands a newly linked device (or of a history request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryBatch {
+    pub chats: Vec<Chat>,
+    pub contacts: Vec<Contact>,
+    /// LID to phone JID: the same person under two addresses.
+    pub lid_map: Vec<(Jid, Jid)>,
+    pub updates: Vec<Update>,
+    /// How far the whole sync has got, in percent, when the phone says.
+    pub progress: Option<u8>,
+}
+
+/// Someone's device got, read or played our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub chat: Jid,
+    pub ids: Vec<MessageId>,
+    /// Whose device sent the receipt (in a group: one member).
+    pub from: Jid,
+    pub status: DeliveryStatus,
+    pub at: Timestamp,
+}
+
+/// Why the connection is down and what would bring it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disconnect {
+    /// A network failure or a server restart: reconnecting is enough.
+    Transient(String),
+    /// The phone unlinked this device, or the link expired (WhatsApp unlinks idle devices after
+    /// about 20 days): pair again.
+    LoggedOut(String),
+    /// WhatsApp refuses this client version: upgrade wamcp.
+    ClientOutdated,
+    /// Another client connected with the same session: only one may run.
+    StreamReplaced,
+    /// WhatsApp banned the account for a while.
+    TemporaryBan { reason: String, until: Option<Timestamp> },
+}
+
+impl Disconnect {
+    /// Whether reconnecting on our own can help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Disconnect::Transient(_))
+    }
+
+    /// What a person should do about it, for status output and logs.
+    pub fn advice(&self) -> String {
+        match self {
+            Disconnect::Transient(why) => format!("connection lost ({why}); reconnecting"),
+            Disconnect::LoggedOut(why) => {
+                format!("this device was unlinked ({why}); pair again with `wamcp login`, then restart `wamcp serve`")
+            }
+            Disconnect::ClientOutdated => {
+                "WhatsApp refused this client version (client outdated): upgrade wamcp to a newer release".to_string()
+            }
+            Disconnect::StreamReplaced => {
+                "another program connected with this session (stream replaced): stop the other wamcp or WhatsApp \
+                 Web session using this data directory"
+                    .to_string()
+            }
+            Disconnect::TemporaryBan { reason, until } => match until {
+                Some(until) => format!("WhatsApp banned the account temporarily ({reason}) until {until}"),
+                None => format!("WhatsApp banned the account temporarily ({reason})"),
+            },
+        }
+    }
+}
+
+/// Everything a link reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// Pairing: show this code as a QR; it is valid for `valid_for_secs`.
+    PairingQr {
+        code: String,
+        valid_for_secs: u64,
+    },
+    /// Pairing by phone number: type this code on the phone.
+    PairingCode {
+        code: String,
+    },
+    /// Paired as `account`.
+    Paired {
+        account: Jid,
+    },
+    Connected {
+        account: Option<Jid>,
+    },
+    Disconnected(Disconnect),
+    Updates(Vec<Update>),
+    History(HistoryBatch),
+    Receipt(Receipt),
+    /// A person's name or identity became known or changed.
+    Contact(Contact),
+    /// A LID and a phone JID name the same person.
+    LidMapping {
+        lid: Jid,
+        phone: Jid,
+    },
+    /// A person came online or went away.
+    Presence {
+        jid: Jid,
+        available: bool,
+        last_seen: Option<Timestamp>,
+    },
+}

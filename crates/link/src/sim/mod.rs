@@ -1,0 +1,416 @@
+//! A simulated WhatsApp network: the whole [`Link`] without a phone or the internet.
+//!
+//! It plays the phone and the server for one account: hands over a history in batches on the
+//! first connection, delivers incoming messages (queued while disconnected, like the server
+//! does), acknowledges sends and reports delivery and read receipts, serves media and lets media
+//! expire. Everything it does follows from the calls made to it; nothing is random.
+//!
+//! What the "server" has accepted is kept in a journal file, so a test can kill the daemon, start
+//! it again and ask whether anything was sent twice.
+
+pub mod chatter;
+mod journal;
+pub mod sample;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use wamcp_core::{
+    Chat, Content, DeliveryStatus, Disconnect, HistoryBatch, Jid, LinkEvent, Media, Message, MessageId, MessageKind,
+    Outgoing, Receipt, Sent, Timestamp, Update,
+};
+
+pub use journal::SentRecord;
+
+use crate::{GroupInfo, HistoryAnchor, Link, LinkError, LinkResult, MediaRequest};
+
+/// How many chats go in one history batch.
+const HISTORY_CHATS_PER_BATCH: usize = 8;
+
+/// An attachment on an incoming simulated message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimMedia {
+    pub kind: MessageKind,
+    pub file_name: Option<String>,
+    pub mimetype: Option<String>,
+    pub caption: Option<String>,
+    /// Already gone from the media server: downloading it needs a re-upload first.
+    pub expired: bool,
+}
+
+/// An incoming message to simulate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimIncoming {
+    pub from: Jid,
+    /// The chat; a direct chat with `from` when absent.
+    pub chat: Option<Jid>,
+    pub text: Option<String>,
+    pub media: Option<SimMedia>,
+    /// The sender's push name.
+    pub push_name: Option<String>,
+}
+
+/// The simulated network for one account.
+pub struct SimNetwork {
+    account: Jid,
+    state: Mutex<State>,
+    journal: journal::Journal,
+    marker: Option<PathBuf>,
+}
+
+struct State {
+    events: Option<mpsc::Sender<LinkEvent>>,
+    connected: bool,
+    /// False while the network is "unplugged": connecting fails.
+    network_up: bool,
+    history: Option<HistoryBatch>,
+    /// Incoming messages that arrived while we were offline.
+    queued: Vec<LinkEvent>,
+    /// Our messages each chat's people have not read yet.
+    unread_by_them: HashMap<Jid, Vec<MessageId>>,
+    /// Attachments the "media server" holds, by (chat, id).
+    media: HashMap<(Jid, MessageId), Vec<u8>>,
+    expired: HashSet<(Jid, MessageId)>,
+    groups: HashMap<Jid, GroupInfo>,
+    next_id: u64,
+}
+
+impl SimNetwork {
+    /// A network for `account` that hands `history` to the first connection. With a state
+    /// directory, sends and "history already delivered" survive restarts.
+    pub fn new(account: Jid, history: HistoryBatch, state_dir: Option<PathBuf>) -> std::io::Result<Arc<SimNetwork>> {
+        let journal = journal::Journal::open(state_dir.as_ref().map(|dir| dir.join("sent.jsonl")))?;
+        let marker = state_dir.as_ref().map(|dir| dir.join("history-delivered"));
+        let history = match &marker {
+            Some(marker) if marker.exists() => None,
+            _ => Some(history),
+        };
+        let groups = history.as_ref().map(groups_of).unwrap_or_default();
+        let next_id = journal.len() as u64;
+        Ok(Arc::new(SimNetwork {
+            account,
+            journal,
+            marker,
+            state: Mutex::new(State {
+                events: None,
+                connected: false,
+                network_up: true,
+                history,
+                queued: Vec::new(),
+                unread_by_them: HashMap::new(),
+                media: HashMap::new(),
+                expired: HashSet::new(),
+                groups,
+                next_id,
+            }),
+        }))
+    }
+
+    /// The sample account of `wamcp demo`, as of `now`.
+    pub fn sample(state_dir: Option<PathBuf>, now: Timestamp) -> std::io::Result<Arc<SimNetwork>> {
+        let account = Jid::from_phone("15550100100").expect("the sample account's number is valid");
+        SimNetwork::new(account, sample::history(now), state_dir)
+    }
+
+    pub fn account(&self) -> &Jid {
+        &self.account
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.lock().connected
+    }
+
+    /// A message arrives from someone. While disconnected it waits at the "server" and is
+    /// delivered on reconnect. Returns its id.
+    pub async fn incoming(&self, incoming: SimIncoming, now: Timestamp) -> MessageId {
+        let (id, events, deliver) = {
+            let mut state = self.lock();
+            state.next_id += 1;
+            let id = MessageId(format!("3EB0514D{:012X}", state.next_id));
+            let chat = incoming.chat.clone().unwrap_or_else(|| incoming.from.clone());
+            let mut message = Message::text(chat.clone(), id.as_str(), Some(incoming.from.clone()), false, now, "");
+            message.text = incoming.text.clone();
+            if let Some(media) = &incoming.media {
+                message.kind = media.kind;
+                message.caption = media.caption.clone();
+                let data = media_bytes(&chat, &id, media.file_name.as_deref());
+                message.media = Some(Media {
+                    mimetype: media.mimetype.clone().or_else(|| Some(default_mimetype(media.kind).to_string())),
+                    file_name: media.file_name.clone(),
+                    size: Some(data.len() as u64),
+                    direct_path: Some(format!("/v/sim/{}.enc", id)),
+                    media_key: Some(id.as_str().as_bytes().to_vec()),
+                    ..Media::default()
+                });
+                state.media.insert((chat.clone(), id.clone()), data);
+                if media.expired {
+                    state.expired.insert((chat.clone(), id.clone()));
+                }
+            }
+            let mut events = Vec::new();
+            // Writing back means they have read what we sent them.
+            if let Some(ids) = state.unread_by_them.remove(&chat).filter(|ids| !ids.is_empty()) {
+                events.push(LinkEvent::Receipt(Receipt {
+                    chat: chat.clone(),
+                    ids,
+                    from: incoming.from.clone(),
+                    status: DeliveryStatus::Read,
+                    at: now,
+                }));
+            }
+            if let Some(name) = &incoming.push_name {
+                let mut contact = wamcp_core::Contact::new(incoming.from.clone());
+                contact.push_name = Some(name.clone());
+                events.push(LinkEvent::Contact(contact));
+            }
+            events.push(LinkEvent::Updates(vec![Update::Message(message)]));
+            let deliver = if state.connected { state.events.clone() } else { None };
+            if deliver.is_none() {
+                state.queued.append(&mut events);
+            }
+            (id, events, deliver)
+        };
+        if let Some(sender) = deliver {
+            for event in events {
+                let _ = sender.send(event).await;
+            }
+        }
+        id
+    }
+
+    /// The connection drops, as when the network goes away.
+    pub async fn drop_connection(&self) {
+        let sender = {
+            let mut state = self.lock();
+            state.network_up = false;
+            if !state.connected {
+                return;
+            }
+            state.connected = false;
+            state.events.clone()
+        };
+        if let Some(sender) = sender {
+            let _ = sender.send(LinkEvent::Disconnected(Disconnect::Transient("simulated network loss".into()))).await;
+        }
+    }
+
+    /// The connection comes back: queued incoming messages are delivered.
+    pub async fn restore_connection(&self) {
+        let (sender, queued) = {
+            let mut state = self.lock();
+            state.network_up = true;
+            if state.connected || state.events.is_none() {
+                return;
+            }
+            state.connected = true;
+            (state.events.clone(), std::mem::take(&mut state.queued))
+        };
+        if let Some(sender) = sender {
+            let _ = sender.send(LinkEvent::Connected { account: Some(self.account.clone()) }).await;
+            for event in queued {
+                let _ = sender.send(event).await;
+            }
+        }
+    }
+
+    /// Every message the network accepted, first delivery only, in order.
+    pub fn sent(&self) -> Vec<SentRecord> {
+        self.journal.records()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn history_batches(&self, history: HistoryBatch) -> Vec<HistoryBatch> {
+        let chats: Vec<Vec<Chat>> = history.chats.chunks(HISTORY_CHATS_PER_BATCH).map(<[Chat]>::to_vec).collect();
+        let total = chats.len().max(1);
+        let mut batches = Vec::with_capacity(total);
+        for (index, chats) in chats.into_iter().enumerate() {
+            let in_batch: HashSet<&Jid> = chats.iter().map(|chat| &chat.jid).collect();
+            let updates = history.updates.iter().filter(|update| in_batch.contains(update.chat())).cloned().collect();
+            let first = index == 0;
+            batches.push(HistoryBatch {
+                contacts: if first { history.contacts.clone() } else { Vec::new() },
+                lid_map: if first { history.lid_map.clone() } else { Vec::new() },
+                chats,
+                updates,
+                progress: Some((((index + 1) * 100) / total) as u8),
+            });
+        }
+        batches
+    }
+}
+
+#[async_trait]
+impl Link for SimNetwork {
+    async fn connect(&self, events: mpsc::Sender<LinkEvent>) -> LinkResult<()> {
+        let (history, queued) = {
+            let mut state = self.lock();
+            state.events = Some(events.clone());
+            if !state.network_up {
+                return Err(LinkError::Temporary("the simulated network is down".into()));
+            }
+            state.connected = true;
+            (state.history.take(), std::mem::take(&mut state.queued))
+        };
+        let _ = events.send(LinkEvent::Connected { account: Some(self.account.clone()) }).await;
+        if let Some(history) = history {
+            for batch in self.history_batches(history) {
+                let _ = events.send(LinkEvent::History(batch)).await;
+            }
+            if let Some(marker) = &self.marker {
+                std::fs::write(marker, b"").map_err(|e| LinkError::Temporary(e.to_string()))?;
+            }
+        }
+        for event in queued {
+            let _ = events.send(event).await;
+        }
+        Ok(())
+    }
+
+    async fn disconnect(&self) {
+        let mut state = self.lock();
+        state.connected = false;
+        state.events = None;
+    }
+
+    async fn send(&self, message: &Outgoing) -> LinkResult<Sent> {
+        let sender = {
+            let state = self.lock();
+            if !state.connected {
+                return Err(LinkError::NotConnected);
+            }
+            state.events.clone()
+        };
+        if let Content::Media(attachment) = &message.content
+            && attachment.data.is_empty()
+        {
+            return Err(LinkError::Refused("the attachment is empty".into()));
+        }
+        let now = Timestamp::now();
+        let (record, first) =
+            self.journal.accept(message, now).map_err(|e| LinkError::Temporary(format!("sim journal: {e}")))?;
+        if first {
+            let mut state = self.lock();
+            if let Content::Media(attachment) = &message.content {
+                state.media.insert((message.chat.clone(), message.id.clone()), attachment.data.clone());
+            }
+            if matches!(message.content, Content::Text(_) | Content::Media(_)) {
+                state.unread_by_them.entry(message.chat.clone()).or_default().push(message.id.clone());
+            }
+        }
+        if first
+            && matches!(message.content, Content::Text(_) | Content::Media(_))
+            && let Some(sender) = sender
+        {
+            let _ = sender
+                .send(LinkEvent::Receipt(Receipt {
+                    chat: message.chat.clone(),
+                    ids: vec![message.id.clone()],
+                    from: message.chat.clone(),
+                    status: DeliveryStatus::Delivered,
+                    at: now,
+                }))
+                .await;
+        }
+        Ok(Sent { id: message.id.clone(), at: record.timestamp() })
+    }
+
+    async fn mark_read(&self, _chat: &Jid, _sender: Option<&Jid>, _ids: &[MessageId]) -> LinkResult<()> {
+        self.require_connection()
+    }
+
+    async fn set_typing(&self, _chat: &Jid, _typing: bool) -> LinkResult<()> {
+        self.require_connection()
+    }
+
+    async fn download(&self, request: &MediaRequest) -> LinkResult<Vec<u8>> {
+        self.require_connection()?;
+        let key = (request.chat.clone(), request.id.clone());
+        let state = self.lock();
+        if state.expired.contains(&key) {
+            return Err(LinkError::MediaExpired);
+        }
+        match state.media.get(&key) {
+            Some(data) => Ok(data.clone()),
+            // Media of the sample history: made up from its name, the same every time.
+            None => Ok(media_bytes(&request.chat, &request.id, request.media.file_name.as_deref())),
+        }
+    }
+
+    async fn request_reupload(&self, request: &MediaRequest) -> LinkResult<Media> {
+        self.require_connection()?;
+        let mut state = self.lock();
+        state.expired.remove(&(request.chat.clone(), request.id.clone()));
+        let mut media = request.media.clone();
+        media.direct_path = Some(format!("/v/sim/{}.reuploaded.enc", request.id));
+        Ok(media)
+    }
+
+    async fn group_info(&self, group: &Jid) -> LinkResult<GroupInfo> {
+        self.require_connection()?;
+        self.lock().groups.get(group).cloned().ok_or_else(|| LinkError::Refused(format!("no group {group}")))
+    }
+
+    async fn request_history(&self, _anchor: &HistoryAnchor, _count: u32) -> LinkResult<()> {
+        // The simulated phone handed over everything it had on the first connection.
+        self.require_connection()
+    }
+
+    async fn is_on_whatsapp(&self, phones: &[String]) -> LinkResult<Vec<(String, Option<Jid>)>> {
+        self.require_connection()?;
+        // On the simulated network every well-formed number has WhatsApp.
+        Ok(phones.iter().map(|phone| (phone.clone(), Jid::from_phone(phone).ok())).collect())
+    }
+}
+
+impl SimNetwork {
+    fn require_connection(&self) -> LinkResult<()> {
+        if self.lock().connected { Ok(()) } else { Err(LinkError::NotConnected) }
+    }
+}
+
+/// Groups and their members, as the history shows them.
+fn groups_of(history: &HistoryBatch) -> HashMap<Jid, GroupInfo> {
+    let mut groups: HashMap<Jid, GroupInfo> = HashMap::new();
+    for chat in history.chats.iter().filter(|chat| chat.kind == wamcp_core::ChatKind::Group) {
+        groups.insert(
+            chat.jid.clone(),
+            GroupInfo {
+                jid: chat.jid.clone(),
+                subject: chat.name.clone().unwrap_or_default(),
+                participants: Vec::new(),
+                admins: Vec::new(),
+            },
+        );
+    }
+    for update in &history.updates {
+        if let Update::Message(message) = update
+            && let (Some(group), Some(sender)) = (groups.get_mut(&message.chat), &message.sender)
+            && !group.participants.contains(sender)
+        {
+            group.participants.push(sender.clone());
+        }
+    }
+    groups
+}
+
+/// The bytes of a simulated attachment: derived from its identity, the same on every download.
+fn media_bytes(chat: &Jid, id: &MessageId, file_name: Option<&str>) -> Vec<u8> {
+    format!("simulated media {chat} {id} {}\n", file_name.unwrap_or("")).repeat(16).into_bytes()
+}
+
+fn default_mimetype(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Image => "image/jpeg",
+        MessageKind::Video => "video/mp4",
+        MessageKind::Voice => "audio/ogg; codecs=opus",
+        MessageKind::Audio => "audio/mpeg",
+        MessageKind::Sticker => "image/webp",
+        _ => "application/octet-stream",
+    }
+}

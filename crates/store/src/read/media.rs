@@ -1,0 +1,61 @@
+//! What is needed to fetch a stored message's attachment.
+
+use rusqlite::{OptionalExtension, params};
+use wamcp_core::{Jid, Media, MessageKind};
+
+use super::Reader;
+use crate::{Result, StoreError};
+
+/// A message's attachment and the message facts a download request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMedia {
+    pub kind: MessageKind,
+    pub from_me: bool,
+    pub sender: Option<Jid>,
+    pub media: Media,
+}
+
+impl Reader {
+    /// The attachment of message `id` in `chat`; an error says when there is no such message or
+    /// it has no attachment.
+    pub fn media(&self, chat: &Jid, id: &str) -> Result<StoredMedia> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, from_me, sender_jid, mimetype, file_name, file_size, file_sha256, file_enc_sha256,
+                        media_key, direct_path, url, local_path, revoked
+                 FROM messages WHERE chat_jid = ?1 AND id = ?2",
+            )?
+            .query_row(params![chat.as_str(), id], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, bool>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    Media {
+                        mimetype: row.get(3)?,
+                        file_name: row.get(4)?,
+                        size: row.get::<_, Option<i64>>(5)?.map(|s| s as u64),
+                        sha256: row.get(6)?,
+                        enc_sha256: row.get(7)?,
+                        media_key: row.get(8)?,
+                        direct_path: row.get(9)?,
+                        url: row.get(10)?,
+                        local_path: row.get(11)?,
+                    },
+                    row.get::<_, bool>(12)?,
+                ))
+            })
+            .optional()?;
+        let Some((kind, from_me, sender, media, revoked)) = row else {
+            return Err(StoreError::NotFound(format!("no message with id {id} in chat {chat}")));
+        };
+        let kind = MessageKind::parse(&kind).unwrap_or(MessageKind::Text);
+        if revoked {
+            return Err(StoreError::Invalid(format!("message {id} was deleted for everyone: its media is gone")));
+        }
+        if !kind.has_media() {
+            return Err(StoreError::Invalid(format!("message {id} is a {} message: it has no media", kind.as_str())));
+        }
+        Ok(StoredMedia { kind, from_me, sender: sender.and_then(|s| Jid::parse(&s).ok()), media })
+    }
+}

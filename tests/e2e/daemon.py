@@ -1,0 +1,137 @@
+"""The daemon as a black box: start the real binary on the simulated network, talk to its REST API
+over plain HTTP, and read its SQLite store."""
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+from conftest import WAMCP
+
+DEADLINE = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """A `wamcp demo` daemon on the sim link, in its own data dir."""
+
+    def __init__(self, data_dir, *extra: str, port: int | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.extra = extra
+        self.process = None
+        self.token = None
+
+    # --- life cycle -------------------------------------------------------------------------
+    def start(self):
+        log = open(self.data_dir.parent / f"daemon-{self.port}.log", "ab")
+        env = dict(os.environ, WAMCP_LOG="info")
+        self.process = subprocess.Popen(
+            [WAMCP, "--data-dir", str(self.data_dir), "demo", "--listen", f"127.0.0.1:{self.port}",
+             "--chatter", "0", *self.extra],
+            stdout=subprocess.DEVNULL, stderr=log, env=env,
+        )
+        self.wait_until(lambda: self._healthy(), "the API answers")
+        self.token = (self.data_dir / "api-token").read_text().strip()
+        self.wait_until(lambda: self.status()["connection"]["state"] == "connected", "connected")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"the daemon exited with {self.process.returncode}")
+        try:
+            return self.request("GET", "/api/health", token=None)[0] == 200
+        except OSError:
+            return False
+
+    def kill(self):
+        """kill -9: no chance to flush or say goodbye."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def wait_until(self, condition, what: str, timeout: float = DEADLINE):
+        """Polls `condition` until it holds; fails naming `what` after `timeout` seconds."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting until {what}")
+
+    # --- HTTP -------------------------------------------------------------------------------
+    def request(self, method, path, body=None, *, token="default", headers=None, raw=None):
+        """Returns (status, parsed JSON or text)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        sent = {"Host": f"127.0.0.1:{self.port}"}
+        if token == "default":
+            token = self.token
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
+        conn.request(method, path, body=data, headers=sent)
+        response = conn.getresponse()
+        text = response.read().decode()
+        conn.close()
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, text
+
+    def ok(self, method, path, body=None):
+        status, answer = self.request(method, path, body)
+        assert status == 200, (status, answer)
+        return answer
+
+    def status(self):
+        return self.ok("GET", "/api/status")
+
+    def send(self, recipient, message, **fields):
+        return self.ok("POST", "/api/send", {"recipient": recipient, "message": message, **fields})
+
+    def sent(self):
+        return self.ok("GET", "/api/sim/sent")["sent"]
+
+    def incoming(self, **fields):
+        return self.ok("POST", "/api/sim/incoming", fields)
+
+    def history_synced(self):
+        self.wait_until(lambda: self.status()["history_sync"]["percent"] == 100, "the history sync is stored")
+
+    def message(self, chat, message_id):
+        return self.request("GET", f"/api/messages/{chat}/{message_id}")
+
+    # --- the store --------------------------------------------------------------------------
+    def db(self):
+        return sqlite3.connect(f"file:{self.data_dir / 'wamcp.db'}?mode=ro", uri=True)
+
+    def query(self, sql, *args):
+        with contextlib.closing(self.db()) as conn:
+            return conn.execute(sql, args).fetchall()
+
+
+@contextlib.contextmanager
+def running(data_dir, *extra):
+    daemon = Daemon(data_dir, *extra).start()
+    try:
+        yield daemon
+    finally:
+        if daemon.process.poll() is None:
+            daemon.stop()
