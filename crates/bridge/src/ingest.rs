@@ -299,10 +299,15 @@ fn apply_link_event(
             let connection = status.connection();
             after.events.push(BridgeEvent::Connection { state: connection.state.into(), detail: connection.detail });
         }
-        LinkEvent::PairingQr { .. }
-        | LinkEvent::PairingCode { .. }
-        | LinkEvent::Paired { .. }
-        | LinkEvent::Presence { .. } => {}
+        LinkEvent::PairingQr { .. } | LinkEvent::PairingCode { .. } => {
+            // The daemon does not pair: the session it was given is not linked to a phone.
+            let why = wamcp_core::Disconnect::LoggedOut("this session is not linked to a phone".into());
+            if status.connection().state != "logged_out" {
+                warn!("{}", why.advice());
+            }
+            status.set_disconnected(&why);
+        }
+        LinkEvent::Paired { .. } | LinkEvent::Presence { .. } => {}
     }
     Ok(())
 }

@@ -28,6 +28,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Link this computer to a WhatsApp account (QR code, or a pairing code with --phone)
+    Login(commands::login::LoginArgs),
+    /// Run the daemon: keep the store current, send through the outbox, serve the REST API
+    Serve(commands::serve::ServeArgs),
     /// Serve the store over MCP on stdio (for Claude Desktop, Claude Code and other MCP clients)
     Mcp,
     /// Run the daemon on a simulated WhatsApp network with a sample account: offline, no phone
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
+        Command::Login(args) => return commands::login::run(cli.data_dir, args),
+        Command::Serve(args) => commands::serve::run(cli.data_dir, args),
         Command::Mcp => commands::mcp::run(cli.data_dir),
         Command::Demo(args) => commands::demo::run(cli.data_dir, args),
         Command::Import(source) => commands::import::run(cli.data_dir, source),

@@ -153,3 +153,19 @@ fn a_client_that_leaves_before_initialize_is_a_clean_exit_and_an_empty_store_say
     assert!(stderr.contains("no messages yet") && stderr.contains("wamcp import lharries PATH"), "{stderr}");
     assert!(result.stdout.is_empty(), "stdout belongs to the MCP client");
 }
+
+#[test]
+fn login_gives_up_after_its_timeout_with_exit_code_2_and_serve_needs_a_login_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let login = wamcp(dir.path(), &["login", "--timeout", "1", "--pair-page", "127.0.0.1:0"]);
+    assert_eq!(login.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&login.stderr).contains("No phone was linked within 1 seconds"));
+
+    let fresh = tempfile::tempdir().unwrap();
+    let serve = wamcp(fresh.path(), &["serve"]);
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("wamcp login"));
+    let bad_phone = wamcp(fresh.path(), &["login", "--phone", "12"]);
+    assert_eq!(bad_phone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_phone.stderr).contains("--phone"));
+}

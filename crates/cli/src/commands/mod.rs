@@ -3,7 +3,9 @@
 pub mod daemon;
 pub mod demo;
 pub mod import;
+pub mod login;
 pub mod mcp;
+pub mod serve;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,161 @@
+//! `wamcp login`: link this computer to a WhatsApp account as a companion device.
+//!
+//! The QR code WhatsApp offers is shown three ways, refreshed as it rotates: in the terminal, as
+//! `pair-qr.png` in the data directory, and on a local page (`http://127.0.0.1:PORT/pair`). With
+//! `--phone`, WhatsApp sends a pairing code to type on the phone instead. Exit codes: 0 linked
+//! (or already linked), 1 failed, 2 timed out.
+
+mod page;
+mod png;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::mpsc;
+use wamcp_core::{Disconnect, LinkEvent, normalize_phone};
+use wamcp_link::Link;
+use wamcp_link::whatsapp::{SESSION_FILE, WhatsAppLink};
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Pair with a code sent for this phone number (with country code) instead of a QR code
+    #[arg(long, value_name = "+NUMBER")]
+    phone: Option<String>,
+    /// Give up after this many seconds
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    timeout: u64,
+    /// Where the local pairing page listens
+    #[arg(long, default_value = "127.0.0.1:8766", value_name = "ADDR:PORT")]
+    pair_page: SocketAddr,
+}
+
+/// File the current QR code is written to, in the data directory.
+pub const QR_PNG: &str = "pair-qr.png";
+
+pub fn run(data_dir: Option<PathBuf>, args: LoginArgs) -> ExitCode {
+    match login(data_dir, args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn login(data_dir: Option<PathBuf>, args: LoginArgs) -> anyhow::Result<ExitCode> {
+    let phone =
+        args.phone.as_deref().map(normalize_phone).transpose().map_err(|e| {
+            anyhow::anyhow!("--phone: {e}; give the number with its country code, like +44 7700 900123")
+        })?;
+    let dir = super::data_dir(data_dir)?;
+    let root = dir.root().to_path_buf();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let link = WhatsAppLink::new(root.join(SESSION_FILE), phone.clone());
+        let (events, mut received) = mpsc::channel(64);
+        link.connect(events).await?;
+        let page = if phone.is_none() { page::serve(args.pair_page).await } else { None };
+        let outcome = tokio::time::timeout(Duration::from_secs(args.timeout), async {
+            let mut pairing_seen = false;
+            while let Some(event) = received.recv().await {
+                match event {
+                    LinkEvent::PairingQr { code, .. } => {
+                        pairing_seen = true;
+                        show_qr(&code, &root, page.as_ref().map(|p| &p.state), args.pair_page);
+                    }
+                    LinkEvent::PairingCode { code } => {
+                        pairing_seen = true;
+                        eprintln!("On your phone: WhatsApp > Linked devices > Link a device > Link with phone number");
+                        eprintln!("instead, and enter this code: {code}");
+                    }
+                    LinkEvent::Paired { account } => {
+                        return Ok((
+                            ExitCode::SUCCESS,
+                            format!("Linked to WhatsApp as {account}. Start the daemon with `wamcp serve`."),
+                        ));
+                    }
+                    LinkEvent::Connected { account } if !pairing_seen => {
+                        let who = account.map(|a| a.to_string()).unwrap_or_else(|| "this account".into());
+                        return Ok((
+                            ExitCode::SUCCESS,
+                            format!(
+                                "Already linked as {who}. To link another account, remove {} first.",
+                                root.join(SESSION_FILE).display()
+                            ),
+                        ));
+                    }
+                    LinkEvent::Disconnected(
+                        why @ (Disconnect::LoggedOut(_) | Disconnect::ClientOutdated | Disconnect::TemporaryBan { .. }),
+                    ) => {
+                        return Err(anyhow::anyhow!("{}", why.advice()));
+                    }
+                    _ => {}
+                }
+            }
+            Err(anyhow::anyhow!("the connection to WhatsApp ended before pairing"))
+        })
+        .await;
+        link.disconnect().await;
+        let _ = std::fs::remove_file(root.join(QR_PNG));
+        match outcome {
+            Ok(Ok((code, message))) => {
+                eprintln!("{message}");
+                Ok(code)
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => {
+                eprintln!(
+                    "No phone was linked within {} seconds. Run `wamcp login` again when your phone is at hand.",
+                    args.timeout
+                );
+                Ok(ExitCode::from(2))
+            }
+        }
+    })
+}
+
+/// Shows a QR code in the terminal, writes it as a PNG and hands it to the pairing page.
+fn show_qr(code: &str, data_dir: &Path, page: Option<&page::PageState>, page_addr: SocketAddr) {
+    let Ok(qr) = qrcode::QrCode::new(code.as_bytes()) else {
+        eprintln!("WhatsApp sent a pairing code too long for a QR code; try `wamcp login --phone +NUMBER`");
+        return;
+    };
+    let terminal = qr
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .dark_color(qrcode::render::unicode::Dense1x2::Light)
+        .light_color(qrcode::render::unicode::Dense1x2::Dark)
+        .build();
+    eprintln!("{terminal}");
+    eprintln!("Scan with your phone: WhatsApp > Settings > Linked devices > Link a device.");
+    let png_path = data_dir.join(QR_PNG);
+    match std::fs::write(&png_path, qr_png(&qr)) {
+        Ok(()) => eprintln!("The same code is in {}", png_path.display()),
+        Err(e) => eprintln!("(could not write {}: {e})", png_path.display()),
+    }
+    if let Some(page) = page {
+        page.set(qr.render::<qrcode::render::svg::Color>().min_dimensions(256, 256).build());
+        eprintln!("and on http://{page_addr}/pair (it refreshes as the code changes).");
+    }
+}
+
+/// The QR code as a PNG: 8 pixels a module, with the 4-module quiet zone scanners need.
+fn qr_png(qr: &qrcode::QrCode) -> Vec<u8> {
+    const SCALE: usize = 8;
+    const QUIET: usize = 4;
+    let modules = qr.width();
+    let size = (modules + 2 * QUIET) * SCALE;
+    let colors = qr.to_colors();
+    let mut pixels = vec![255u8; size * size];
+    for y in 0..size {
+        for x in 0..size {
+            let (mx, my) = ((x / SCALE).wrapping_sub(QUIET), (y / SCALE).wrapping_sub(QUIET));
+            if mx < modules && my < modules && colors[my * modules + mx] == qrcode::Color::Dark {
+                pixels[y * size + x] = 0;
+            }
+        }
+    }
+    png::encode_grey(size as u32, &pixels)
+}

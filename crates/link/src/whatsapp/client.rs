@@ -1,0 +1,337 @@
+//! [`WhatsAppLink`]: the [`Link`] trait on a whatsapp-rust client. Its protocol state (keys,
+//! sessions) lives in its own SQLite file in the data directory; wamcp's store keeps the history.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::{Mutex, mpsc};
+use wamcp_core::{
+    Attachment, Content, Jid, LinkEvent, Media, MessageId, MessageKind, MessageRef, Outgoing, Sent, Timestamp,
+};
+use whatsapp_rust::bot::{Bot, BotHandle};
+use whatsapp_rust::buffa::MessageField;
+use whatsapp_rust::download::{DownloadParams, MediaType};
+use whatsapp_rust::media::{AudioOptions, DocumentOptions, ImageOptions, VideoOptions};
+use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::store::SqliteStore;
+use whatsapp_rust::waproto::whatsapp as wa;
+use whatsapp_rust::{Client, ClientError, RevokeType, SendError, SendOptions, UploadOptions};
+
+use super::events::translate;
+use crate::{GroupInfo, HistoryAnchor, Link, LinkError, LinkResult, MediaRequest};
+
+/// The session database's file name in the data directory.
+pub const SESSION_FILE: &str = "whatsapp-session.db";
+
+/// A WhatsApp account linked as a companion device.
+pub struct WhatsAppLink {
+    session: PathBuf,
+    /// Pair by code for this phone number (digits) instead of by QR.
+    pair_phone: Option<String>,
+    running: Mutex<Option<(BotHandle, Arc<Client>)>>,
+}
+
+impl WhatsAppLink {
+    pub fn new(session: PathBuf, pair_phone: Option<String>) -> WhatsAppLink {
+        WhatsAppLink { session, pair_phone, running: Mutex::new(None) }
+    }
+
+    async fn client(&self) -> LinkResult<Arc<Client>> {
+        match &*self.running.lock().await {
+            Some((_, client)) if client.is_connected() => Ok(client.clone()),
+            _ => Err(LinkError::NotConnected),
+        }
+    }
+}
+
+fn jid(jid: &Jid) -> LinkResult<whatsapp_rust::Jid> {
+    jid.as_str().parse().map_err(|e| LinkError::Refused(format!("{jid} is not a WhatsApp address: {e:?}")))
+}
+
+fn send_error(error: SendError) -> LinkError {
+    match error {
+        SendError::NotLoggedIn | SendError::Client(ClientError::NotConnected | ClientError::NotLoggedIn) => {
+            LinkError::NotConnected
+        }
+        SendError::InvalidRequest(why) => LinkError::Refused(why),
+        other => LinkError::Temporary(other.to_string()),
+    }
+}
+
+fn temporary(error: impl std::fmt::Display) -> LinkError {
+    LinkError::Temporary(error.to_string())
+}
+
+/// The key naming a stored message, as reactions, quotes and deletions carry it.
+fn key(chat: &Jid, target: &MessageRef) -> wa::MessageKey {
+    wa::MessageKey {
+        remote_jid: Some(chat.to_string()),
+        from_me: Some(target.from_me),
+        id: Some(target.id.to_string()),
+        participant: target.sender.as_ref().filter(|_| !target.from_me).map(ToString::to_string),
+    }
+}
+
+/// The reply and mention context of an outgoing message, if it has any.
+fn context(message: &Outgoing) -> Option<wa::ContextInfo> {
+    if message.reply_to.is_none() && message.mentions.is_empty() {
+        return None;
+    }
+    let mut context = wa::ContextInfo {
+        mentioned_jid: message.mentions.iter().map(ToString::to_string).collect(),
+        ..Default::default()
+    };
+    if let Some(quoted) = &message.reply_to {
+        context.stanza_id = Some(quoted.id.to_string());
+        context.participant = quoted.sender.as_ref().map(ToString::to_string);
+        context.quoted_message =
+            MessageField::some(wa::Message { conversation: quoted.text.clone(), ..Default::default() });
+    }
+    Some(context)
+}
+
+fn media_type(kind: MessageKind) -> MediaType {
+    match kind {
+        MessageKind::Image => MediaType::Image,
+        MessageKind::Video => MediaType::Video,
+        MessageKind::Audio | MessageKind::Voice => MediaType::Audio,
+        MessageKind::Sticker => MediaType::Sticker,
+        _ => MediaType::Document,
+    }
+}
+
+impl WhatsAppLink {
+    async fn media_message(
+        &self,
+        client: &Client,
+        attachment: &Attachment,
+        context: Option<wa::ContextInfo>,
+    ) -> LinkResult<wa::Message> {
+        let upload = client
+            .upload(attachment.data.clone(), media_type(attachment.kind), UploadOptions::default())
+            .await
+            .map_err(temporary)?;
+        let context_info = context.map(Box::new);
+        let mimetype = Some(attachment.mimetype.clone());
+        Ok(match attachment.kind {
+            MessageKind::Image | MessageKind::Sticker => whatsapp_rust::media::image_message(
+                upload,
+                ImageOptions { caption: attachment.caption.clone(), mimetype, context_info, ..Default::default() },
+            ),
+            MessageKind::Video => whatsapp_rust::media::video_message(
+                upload,
+                VideoOptions {
+                    caption: attachment.caption.clone(),
+                    mimetype,
+                    duration_seconds: attachment.seconds,
+                    context_info,
+                    ..Default::default()
+                },
+            ),
+            MessageKind::Audio | MessageKind::Voice => whatsapp_rust::media::audio_message(
+                upload,
+                AudioOptions {
+                    mimetype,
+                    duration_seconds: attachment.seconds,
+                    ptt: Some(attachment.kind == MessageKind::Voice),
+                    waveform: attachment.waveform.clone(),
+                    context_info,
+                },
+            ),
+            _ => whatsapp_rust::media::document_message(
+                upload,
+                DocumentOptions {
+                    mimetype,
+                    file_name: attachment.file_name.clone(),
+                    title: attachment.file_name.clone(),
+                    caption: attachment.caption.clone(),
+                    context_info,
+                    ..Default::default()
+                },
+            ),
+        })
+    }
+}
+
+#[async_trait]
+impl Link for WhatsAppLink {
+    async fn connect(&self, events: mpsc::Sender<LinkEvent>) -> LinkResult<()> {
+        let mut running = self.running.lock().await;
+        if running.is_some() {
+            return Ok(());
+        }
+        let session =
+            self.session.to_str().ok_or_else(|| LinkError::Refused("the session path is not UTF-8".into()))?;
+        let store = SqliteStore::new(session)
+            .await
+            .map_err(|e| LinkError::Refused(format!("cannot open the WhatsApp session {session}: {e}")))?;
+        let mut builder = Bot::builder().with_backend(store).on_event(move |event, client| {
+            let events = events.clone();
+            async move {
+                for translated in translate(&event, &client) {
+                    // The daemon gone means shutting down: nothing left to tell.
+                    let _ = events.send(translated).await;
+                }
+            }
+        });
+        if let Some(phone) = &self.pair_phone {
+            builder = builder.with_pair_code(PairCodeOptions { phone_number: phone.clone(), ..Default::default() });
+        }
+        let bot = builder.build().await.map_err(|e| LinkError::Temporary(format!("cannot start the client: {e}")))?;
+        let handle = bot.spawn();
+        let client = handle.client();
+        *running = Some((handle, client));
+        Ok(())
+    }
+
+    async fn disconnect(&self) {
+        if let Some((handle, _)) = self.running.lock().await.take() {
+            handle.shutdown().await;
+        }
+    }
+
+    async fn send(&self, message: &Outgoing) -> LinkResult<Sent> {
+        let client = self.client().await?;
+        let chat = jid(&message.chat)?;
+        let now = Timestamp::now();
+        let body = match &message.content {
+            Content::Text(text) => match context(message) {
+                Some(context) => wa::Message {
+                    extended_text_message: MessageField::some(wa::message::ExtendedTextMessage {
+                        text: Some(text.clone()),
+                        context_info: MessageField::some(context),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                None => wa::Message { conversation: Some(text.clone()), ..Default::default() },
+            },
+            Content::Media(attachment) => self.media_message(&client, attachment, context(message)).await?,
+            Content::Reaction { target, emoji } => {
+                client.send_reaction(chat, key(&message.chat, target), emoji).await.map_err(send_error)?;
+                return Ok(Sent { id: message.id.clone(), at: now });
+            }
+            Content::Edit { target, text } => {
+                let edited = wa::Message { conversation: Some(text.clone()), ..Default::default() };
+                client.edit_message(chat, target.id.to_string(), edited).await.map_err(send_error)?;
+                return Ok(Sent { id: message.id.clone(), at: now });
+            }
+            Content::Revoke { target } => {
+                client.revoke_message(chat, target.id.to_string(), RevokeType::Sender).await.map_err(send_error)?;
+                return Ok(Sent { id: message.id.clone(), at: now });
+            }
+        };
+        let options = SendOptions::default().with_message_id(message.id.to_string());
+        let sent = client.send_message_with_options(chat, body, options).await.map_err(send_error)?;
+        Ok(Sent { id: MessageId(sent.message_id), at: now })
+    }
+
+    async fn mark_read(&self, chat: &Jid, sender: Option<&Jid>, ids: &[MessageId]) -> LinkResult<()> {
+        let client = self.client().await?;
+        let sender = sender.map(jid).transpose()?;
+        let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+        client.mark_as_read(&jid(chat)?, sender.as_ref(), &ids).await.map_err(temporary)
+    }
+
+    async fn set_typing(&self, chat: &Jid, typing: bool) -> LinkResult<()> {
+        let client = self.client().await?;
+        let chat = jid(chat)?;
+        let chatstate = client.chatstate();
+        if typing { chatstate.send_composing(&chat).await } else { chatstate.send_paused(&chat).await }
+            .map_err(temporary)
+    }
+
+    async fn download(&self, request: &MediaRequest) -> LinkResult<Vec<u8>> {
+        let client = self.client().await?;
+        let media = &request.media;
+        let (Some(direct_path), Some(media_key)) = (&media.direct_path, &media.media_key) else {
+            return Err(LinkError::Refused("the message has no download path or key".into()));
+        };
+        let params = DownloadParams::encrypted(
+            direct_path.clone(),
+            media_key,
+            media.sha256.as_deref().unwrap_or_default(),
+            media.enc_sha256.as_deref().unwrap_or_default(),
+            media.size.unwrap_or(0),
+            media_type(request.kind),
+        );
+        client.download_from_params(&params).await.map_err(|error| {
+            use whatsapp_rust::ErrorChainExt;
+            let chain: &(dyn std::error::Error + Send + Sync + 'static) = error.as_ref();
+            match chain.http_status() {
+                Some(403 | 404 | 410) => LinkError::MediaExpired,
+                _ => LinkError::Temporary(error.to_string()),
+            }
+        })
+    }
+
+    async fn request_reupload(&self, request: &MediaRequest) -> LinkResult<Media> {
+        let client = self.client().await?;
+        let chat = jid(&request.chat)?;
+        let participant = request.sender.as_ref().map(jid).transpose()?;
+        let media_key = request.media.media_key.clone().ok_or_else(|| LinkError::Refused("no media key".into()))?;
+        let answer = client
+            .media_reupload()
+            .request(&whatsapp_rust::MediaReuploadRequest {
+                msg_id: request.id.as_str(),
+                chat_jid: &chat,
+                media_key: &media_key,
+                is_from_me: request.from_me,
+                participant: participant.as_ref(),
+            })
+            .await
+            .map_err(temporary)?;
+        match answer {
+            whatsapp_rust::MediaRetryResult::Success { direct_path } => {
+                Ok(Media { direct_path: Some(direct_path), ..request.media.clone() })
+            }
+            other => {
+                Err(LinkError::Refused(format!("the sender's phone could not upload the media again ({other:?})")))
+            }
+        }
+    }
+
+    async fn group_info(&self, group: &Jid) -> LinkResult<GroupInfo> {
+        let client = self.client().await?;
+        let metadata = client.groups().get_metadata(&jid(group)?).await.map_err(temporary)?;
+        let participants = metadata.participants.iter();
+        Ok(GroupInfo {
+            jid: group.clone(),
+            subject: metadata.subject.clone(),
+            participants: participants.clone().filter_map(|p| super::convert::jid(&p.jid)).collect(),
+            admins: participants.filter(|p| p.is_admin()).filter_map(|p| super::convert::jid(&p.jid)).collect(),
+        })
+    }
+
+    async fn request_history(&self, anchor: &HistoryAnchor, count: u32) -> LinkResult<()> {
+        let client = self.client().await?;
+        client
+            .fetch_message_history(
+                &jid(&anchor.chat)?,
+                anchor.oldest_id.as_str(),
+                anchor.oldest_from_me,
+                anchor.oldest_at.millis(),
+                count.min(i32::MAX as u32) as i32,
+            )
+            .await
+            .map(|_| ())
+            .map_err(temporary)
+    }
+
+    async fn is_on_whatsapp(&self, phones: &[String]) -> LinkResult<Vec<(String, Option<Jid>)>> {
+        let client = self.client().await?;
+        let jids: Vec<whatsapp_rust::Jid> = phones.iter().map(|p| whatsapp_rust::Jid::pn(p.as_str())).collect();
+        let found = client.contacts().is_on_whatsapp(&jids).await.map_err(temporary)?;
+        Ok(phones
+            .iter()
+            .map(|phone| {
+                let registered = found
+                    .iter()
+                    .find(|r| r.is_registered && r.jid.user.as_str() == phone)
+                    .and_then(|r| super::convert::jid(&r.jid));
+                (phone.clone(), registered)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,99 @@
+//! whatsapp-rust events as link events.
+
+use std::sync::Arc;
+
+use wamcp_core::{Contact, Disconnect, LinkEvent, Timestamp};
+use whatsapp_rust::Client;
+use whatsapp_rust::types::events::Event;
+
+use super::convert::{self, Envelope};
+
+/// What one library event means for wamcp (often nothing).
+pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
+    match event {
+        Event::PairingQrCode(qr) => {
+            vec![LinkEvent::PairingQr { code: qr.code.clone(), valid_for_secs: qr.timeout.as_secs() }]
+        }
+        Event::PairingCode(code) => vec![LinkEvent::PairingCode { code: code.code.clone() }],
+        Event::PairSuccess(paired) => {
+            convert::jid(&paired.id).map(|account| LinkEvent::Paired { account }).into_iter().collect()
+        }
+        Event::Connected(_) => vec![LinkEvent::Connected { account: client.pn().as_ref().and_then(convert::jid) }],
+        Event::Disconnected(why) => vec![LinkEvent::Disconnected(Disconnect::Transient(format!("{:?}", why.reason)))],
+        Event::LoggedOut(out) => vec![LinkEvent::Disconnected(Disconnect::LoggedOut(format!("{:?}", out.reason)))],
+        Event::StreamReplaced(_) => vec![LinkEvent::Disconnected(Disconnect::StreamReplaced)],
+        Event::ClientOutdated(_) => vec![LinkEvent::Disconnected(Disconnect::ClientOutdated)],
+        Event::TemporaryBan(ban) => vec![LinkEvent::Disconnected(Disconnect::TemporaryBan {
+            reason: ban.code.to_string(),
+            until: Some(Timestamp(Timestamp::now().millis() + ban.expire.num_milliseconds())),
+        })],
+        Event::Messages(batch) => {
+            let mut events = Vec::new();
+            let mut updates = Vec::new();
+            for inbound in batch.iter() {
+                let info = &inbound.info;
+                // The sender under their other address (phone or LID): the same person.
+                if let (Some(sender), Some(alt)) =
+                    (convert::jid(&info.source.sender), info.source.sender_alt.as_ref().and_then(convert::jid))
+                {
+                    match (sender.kind(), alt.kind()) {
+                        (wamcp_core::JidKind::Lid, wamcp_core::JidKind::Phone) => {
+                            events.push(LinkEvent::LidMapping { lid: sender.clone(), phone: alt })
+                        }
+                        (wamcp_core::JidKind::Phone, wamcp_core::JidKind::Lid) => {
+                            events.push(LinkEvent::LidMapping { lid: alt, phone: sender.clone() })
+                        }
+                        _ => {}
+                    }
+                }
+                if !info.source.is_from_me
+                    && !info.push_name.is_empty()
+                    && let Some(sender) = convert::jid(&info.source.sender)
+                {
+                    let mut contact = Contact::new(sender);
+                    contact.push_name = Some(info.push_name.clone());
+                    events.push(LinkEvent::Contact(contact));
+                }
+                if let Some(envelope) = Envelope::of_live(info)
+                    && let Some(update) = convert::message_update(&envelope, &inbound.message)
+                {
+                    updates.push(update);
+                }
+            }
+            if !updates.is_empty() {
+                events.push(LinkEvent::Updates(updates));
+            }
+            events
+        }
+        Event::Receipt(receipt) => convert::receipt(
+            &receipt.source.chat,
+            &receipt.source.sender,
+            &receipt.message_ids,
+            &receipt.r#type,
+            Timestamp(receipt.timestamp.timestamp_millis()),
+        )
+        .map(LinkEvent::Receipt)
+        .into_iter()
+        .collect(),
+        Event::HistorySync(sync) => {
+            sync.get().map(|history| LinkEvent::History(convert::history(history))).into_iter().collect()
+        }
+        Event::PushNameUpdate(update) => convert::jid(&update.jid)
+            .map(|jid| {
+                let mut contact = Contact::new(jid);
+                contact.push_name = Some(update.new_push_name.clone());
+                LinkEvent::Contact(contact)
+            })
+            .into_iter()
+            .collect(),
+        Event::Presence(presence) => convert::jid(&presence.from)
+            .map(|jid| LinkEvent::Presence {
+                jid,
+                available: !presence.unavailable,
+                last_seen: presence.last_seen.map(|t| Timestamp(t.timestamp_millis())),
+            })
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
