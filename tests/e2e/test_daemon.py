@@ -224,3 +224,73 @@ def test_downloads_keep_hostile_names_inside_the_media_folder_and_survive_expiry
 def test_sigterm_shuts_down_cleanly(tmp_path):
     daemon = Daemon(tmp_path / "data").start()
     assert daemon.stop() == 0
+
+
+def test_metrics_count_what_happened_and_need_the_token(daemon):
+    answer = daemon.send(ALICE, "counted")
+    daemon.wait_until(lambda: daemon.message(ALICE, answer["id"])[1].get("status") in ("delivered", "read"), "sent")
+    code, text = daemon.request("GET", "/metrics")
+    assert code == 200
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert lines["wamcp_messages_sent_total"] == "1"
+    assert lines["wamcp_send_latency_seconds_count"] == "1"
+    assert lines["wamcp_connected"] == "1" and lines["wamcp_outbox_depth"] == "0"
+    assert int(lines["wamcp_store_bytes"]) > 0
+    assert daemon.request("GET", "/metrics", token=None)[0] == 401
+
+
+class Receiver:
+    """A webhook receiver that fails its first delivery, then takes the rest."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.deliveries = []
+        self.failed_once = False
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if not receiver.failed_once:
+                    receiver.failed_once = True
+                    self.send_response(500)
+                else:
+                    receiver.deliveries.append((self.headers["X-Wamcp-Signature"], body))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_webhooks_are_signed_and_retried_until_taken(tmp_path):
+    import hashlib
+    import hmac
+    import time as clock
+
+    receiver = Receiver()
+    with running(tmp_path / "data", "--webhook", receiver.url) as daemon:
+        daemon.history_synced()
+        answer = daemon.incoming(**{"from": ALICE, "text": "webhook me"})
+
+        def delivered():
+            return [b for _, b in receiver.deliveries if json.loads(b).get("id") == answer["id"]]
+
+        daemon.wait_until(delivered, "the message event reaches the receiver despite its first failure")
+        assert receiver.failed_once
+        secret = (daemon.data_dir / "webhook-secret").read_text().strip()
+        for signature, body in receiver.deliveries:
+            fields = dict(part.split("=", 1) for part in signature.split(","))
+            expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(fields["v1"], expected)
+            assert abs(int(fields["t"]) - clock.time()) < 300
+        event = json.loads(delivered()[0])
+        assert event["type"] == "message" and event["text"] == "webhook me"
+        daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM webhook_queue") == [(0,)], "the queue drains")
+    receiver.server.shutdown()

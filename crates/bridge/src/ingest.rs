@@ -52,6 +52,17 @@ pub enum Command {
         error: String,
         done: oneshot::Sender<()>,
     },
+    /// A webhook receiver took a delivery (or it was given up).
+    WebhookDone {
+        seq: i64,
+        done: oneshot::Sender<()>,
+    },
+    WebhookRetry {
+        seq: i64,
+        error: String,
+        next_attempt: Timestamp,
+        done: oneshot::Sender<()>,
+    },
     /// An attachment was saved, or its download path refreshed.
     MediaLocation {
         chat: Jid,
@@ -70,11 +81,18 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the writer thread on `writer`. It ends when every handle is dropped.
-    pub fn start(writer: Writer, status: Arc<Status>, events: EventBus) -> (Ingest, std::thread::JoinHandle<()>) {
+    pub fn start(
+        writer: Writer,
+        status: Arc<Status>,
+        events: EventBus,
+        webhooks: WebhookTargets,
+    ) -> (Ingest, std::thread::JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(4096);
         let thread = std::thread::Builder::new()
             .name("wamcp-ingest".into())
-            .spawn(move || WriterLoop { writer, status, events, progress: HistoryProgress::new() }.run(receiver))
+            .spawn(move || {
+                WriterLoop { writer, webhooks, status, events, progress: HistoryProgress::new() }.run(receiver)
+            })
             .expect("the ingest thread starts");
         (Ingest { sender }, thread)
     }
@@ -117,8 +135,16 @@ struct AfterCommit {
     history: Vec<(u64, Option<u8>)>,
 }
 
+/// Where the writer queues webhook deliveries, and whom it wakes to send them.
+#[derive(Clone, Default)]
+pub struct WebhookTargets {
+    pub urls: Vec<String>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
 struct WriterLoop {
     writer: Writer,
+    webhooks: WebhookTargets,
     status: Arc<Status>,
     events: EventBus,
     progress: HistoryProgress,
@@ -147,6 +173,14 @@ impl WriterLoop {
             let mut batch = self.writer.batch()?;
             for (index, command) in commands.iter().enumerate() {
                 apply(&mut batch, index, command, &self.status, &mut self.progress, &mut after)?;
+            }
+            // Deliveries are queued with the changes they announce: both or neither.
+            let now = Timestamp::now();
+            for event in &after.events {
+                let body = serde_json::to_string(event).expect("events serialize");
+                for url in &self.webhooks.urls {
+                    batch.queue_webhook(url, &body, now)?;
+                }
             }
             batch.commit()
         })();
@@ -177,6 +211,8 @@ impl WriterLoop {
                     }
                 }
                 Command::Sent { done, .. }
+                | Command::WebhookDone { done, .. }
+                | Command::WebhookRetry { done, .. }
                 | Command::Retry { done, .. }
                 | Command::Failed { done, .. }
                 | Command::MediaLocation { done, .. } => {
@@ -191,6 +227,9 @@ impl WriterLoop {
             if let Some(percent) = percent {
                 counters.history_percent.store(u64::from(percent), std::sync::atomic::Ordering::Relaxed);
             }
+        }
+        if !after.events.is_empty() && !self.webhooks.urls.is_empty() {
+            self.webhooks.wake.notify_one();
         }
         for event in after.events {
             self.events.publish(event);
@@ -240,6 +279,8 @@ fn apply(
             });
             Ok(())
         }
+        Command::WebhookDone { seq, .. } => batch.webhook_done(*seq),
+        Command::WebhookRetry { seq, error, next_attempt, .. } => batch.webhook_retry_at(*seq, error, *next_attempt),
         Command::MediaLocation { chat, id, local_path, direct_path, .. } => {
             batch.set_media_location(chat, id, local_path.as_deref(), direct_path.as_deref())
         }

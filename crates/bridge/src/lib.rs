@@ -6,8 +6,10 @@
 //! - [`outbox`]: sends queued in the store, delivered while connected, retried with backoff.
 //! - [`connection`]: connecting, reconnecting with backoff after transient failures.
 //! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names.
+//! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
 //! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard.
-//! - [`events`], [`status`]: what happened, and the daemon's state, for the API.
+//! - [`events`], [`status`], [`metrics`]: what happened, and the daemon's state, for the API and
+//!   Prometheus.
 //! - `send_request`, `backoff`, `token`, `progress`: small helpers of the above.
 
 pub mod api;
@@ -16,11 +18,13 @@ pub mod connection;
 pub mod events;
 pub mod ingest;
 pub mod media;
+pub mod metrics;
 pub mod outbox;
 mod progress;
 mod send_request;
 pub mod status;
 pub mod token;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +51,8 @@ pub struct DaemonConfig {
     pub allowed_hosts: Vec<String>,
     /// Files may be sent only from under these directories.
     pub media_roots: Vec<PathBuf>,
+    /// URLs that receive every event as a signed JSON POST.
+    pub webhooks: Vec<String>,
 }
 
 /// The link the daemon runs on.
@@ -76,7 +82,22 @@ pub async fn run(
     let writer = Writer::open(&store_path)?;
     let status = Arc::new(Status::default());
     let events = EventBus::default();
-    let (ingest, writer_thread) = Ingest::start(writer, status.clone(), events.clone());
+    let targets = ingest::WebhookTargets { urls: config.webhooks.clone(), ..Default::default() };
+    let (ingest, writer_thread) = Ingest::start(writer, status.clone(), events.clone(), targets.clone());
+    let webhook_task = if config.webhooks.is_empty() {
+        None
+    } else {
+        let secret = token::load_or_create_secret(&config.data_dir.join(token::WEBHOOK_SECRET_FILE))
+            .map_err(DaemonError::Setup)?;
+        let worker = webhooks::Webhooks {
+            ingest: ingest.clone(),
+            reader: Mutex::new(Reader::open(&store_path)?),
+            secret,
+            status: status.clone(),
+            wake: targets.wake.clone(),
+        };
+        Some(tokio::spawn(worker.run()))
+    };
     let (link, link_kind, sim): (Arc<dyn Link>, _, _) = match link {
         LinkChoice::WhatsApp(link) => (link, "whatsapp", None),
         LinkChoice::Sim(sim) => (sim.clone() as Arc<dyn Link>, "sim", Some(sim)),
@@ -132,6 +153,10 @@ pub async fn run(
     link.disconnect().await;
     connection_task.abort();
     outbox_task.abort();
+    if let Some(task) = webhook_task {
+        task.abort();
+        let _ = task.await;
+    }
     let _ = connection_task.await;
     let _ = outbox_task.await;
     // The writer ends once every handle to it is gone, after committing what it was given.
@@ -143,7 +168,8 @@ pub async fn run(
 /// disconnects. `wamcp demo --no-serve` fills a store this way.
 pub async fn sync_once(data_dir: &std::path::Path, link: Arc<dyn Link>) -> Result<(), DaemonError> {
     let writer = Writer::open(&data_dir.join(wamcp_store::data_dir::STORE_FILE))?;
-    let (ingest, writer_thread) = Ingest::start(writer, Arc::new(Status::default()), EventBus::default());
+    let (ingest, writer_thread) =
+        Ingest::start(writer, Arc::new(Status::default()), EventBus::default(), ingest::WebhookTargets::default());
     let (events, forwarder) = ingest.forward_link_events();
     link.connect(events).await.map_err(|e| DaemonError::Setup(format!("cannot connect: {e}")))?;
     link.disconnect().await;

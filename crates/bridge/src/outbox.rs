@@ -95,6 +95,8 @@ impl Outbox {
         match self.link.send(&outgoing).await {
             Ok(sent) => {
                 debug!(chat = %entry.chat, id = %sent.id, ms = started.elapsed().as_millis() as u64, "sent");
+                let queued_for = (Timestamp::now().millis() - entry.created.millis()).max(0) as f64 / 1000.0;
+                self.status.counters.send_latency.observe(queued_for);
                 let message = request.sent_message(&sent, self.status.account());
                 let then = follow_up(&request, &outgoing.chat, self.status.account(), sent.at);
                 self.ingest.apply(|done| Command::Sent { seq: entry.seq, message, then, done }).await

@@ -29,10 +29,13 @@ pub struct Counters {
     pub messages_sent: AtomicU64,
     pub sends_failed: AtomicU64,
     pub reconnects: AtomicU64,
+    pub webhook_failures: AtomicU64,
     /// History sync: batches and messages stored, and the phone's last reported percentage.
     pub history_batches: AtomicU64,
     pub history_messages: AtomicU64,
     pub history_percent: AtomicU64,
+    /// From queueing a send to the server taking it.
+    pub send_latency: crate::metrics::LatencyHistogram,
 }
 
 impl Counters {

@@ -7,9 +7,17 @@ use std::path::{Path, PathBuf};
 /// The token file's name in the data directory.
 pub const TOKEN_FILE: &str = "api-token";
 
-/// Reads the token, making one first if there is none.
+/// The file holding the key webhooks are signed with.
+pub const WEBHOOK_SECRET_FILE: &str = "webhook-secret";
+
+/// Reads the API token, making one first if there is none.
 pub fn load_or_create(data_dir: &Path) -> Result<String, String> {
-    let path = data_dir.join(TOKEN_FILE);
+    load_or_create_secret(&data_dir.join(TOKEN_FILE))
+}
+
+/// Reads a secret file, making it (random, owner-only) first if there is none.
+pub fn load_or_create_secret(path: &Path) -> Result<String, String> {
+    let path = path.to_path_buf();
     match std::fs::read_to_string(&path) {
         Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
         Ok(_) => {}

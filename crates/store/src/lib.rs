@@ -6,7 +6,8 @@
 //! - [`schema`]: versioned migrations applied when the store is opened.
 //! - [`write`]: the only way rows get in ([`Writer`] and its [`Batch`]); the bridge's ingest and
 //!   outbox and the importers use it. One writer, many readers (WAL).
-//! - [`outbox`]: sends written down before they are acknowledged, with their retry schedule.
+//! - [`outbox`]: sends written down before they are acknowledged, with their retry schedule;
+//!   [`webhook_queue`]: webhook deliveries, written with the change they announce.
 //! - `delivery`, `identity_merge`: receipts raising our messages' status; a LID's chat merged into
 //!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
@@ -23,6 +24,7 @@ pub mod import;
 pub mod outbox;
 pub mod read;
 pub mod schema;
+pub mod webhook_queue;
 pub mod write;
 
 mod connection;
@@ -32,6 +34,7 @@ pub mod testing;
 pub use data_dir::DataDir;
 pub use outbox::{Enqueued, OutboxEntry, OutboxState};
 pub use read::{MessageFilter, Reader, StoredMedia};
+pub use webhook_queue::WebhookDelivery;
 pub use write::{Batch, Inserted, Writer};
 
 /// What can go wrong in the store.

@@ -49,6 +49,7 @@ impl AppState {
 pub fn router(app: Arc<AppState>, guard: Arc<guard::Guard>) -> Router {
     let mut routes = Router::new()
         .route("/api/health", get(query::health))
+        .route("/metrics", get(query::metrics))
         .route("/api/status", get(query::status))
         .route("/api/messages/{chat}/{id}", get(query::message))
         .route("/api/events", get(stream::events))

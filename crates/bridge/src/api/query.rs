@@ -107,3 +107,14 @@ fn saved(app: &AppState, local_path: &str) -> Value {
         "path": path.display().to_string(),
     })
 }
+
+/// Prometheus metrics (token required, like everything but health).
+pub async fn metrics(
+    State(app): State<Arc<AppState>>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
+    let depth = app.reader()?.outbox_depth()?;
+    let store_bytes =
+        std::fs::metadata(app.data_dir.join(wamcp_store::data_dir::STORE_FILE)).map(|m| m.len()).unwrap_or(0);
+    let body = crate::metrics::render(&app.status, depth, store_bytes);
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+}

@@ -3,9 +3,11 @@
 //! It generates a lharries-schema corpus (or takes one), imports it (import rate), then starts
 //! `wamcp mcp` as an MCP client would (start-up: spawn until `initialize` is answered), calls every
 //! read tool with typical arguments many times (p50 / p99 per call) and reads the server's peak
-//! resident memory from /proc. Figures are printed with the targets beside them.
+//! resident memory from /proc. Figures are printed with the targets beside them. With `--daemon`
+//! it measures the daemon instead (see [`daemon`]).
 
 mod corpus;
+mod daemon;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -39,6 +41,9 @@ pub struct BenchArgs {
     /// With --dir: reuse the store an earlier run imported there (skips generation and import)
     #[arg(long, requires = "dir")]
     reuse: bool,
+    /// Measure the daemon instead: history-sync ingest rate, REST send latency and memory
+    #[arg(long)]
+    daemon: bool,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -53,6 +58,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             temp.0.clone()
         }
     };
+    if args.daemon {
+        return daemon::run(&work, args.messages);
+    }
     let data = DataDir::at(work.join("data"));
     if !(args.reuse && data.store_path().is_file()) {
         import_corpus(&args, &work, &data)?;

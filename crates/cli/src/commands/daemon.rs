@@ -19,6 +19,9 @@ pub struct DaemonArgs {
     /// Another Host header to accept, as HOST:PORT (behind a reverse proxy)
     #[arg(long = "allow-host", env = "WAMCP_ALLOW_HOSTS", value_delimiter = ',', value_name = "HOST:PORT")]
     pub allowed_hosts: Vec<String>,
+    /// A URL to POST every event to, signed with <data dir>/webhook-secret (repeat for more)
+    #[arg(long = "webhook", env = "WAMCP_WEBHOOKS", value_delimiter = ',', value_name = "URL")]
+    pub webhooks: Vec<String>,
 }
 
 impl DaemonArgs {
@@ -29,7 +32,12 @@ impl DaemonArgs {
             std::fs::create_dir_all(&outgoing)?;
             media_roots.push(outgoing);
         }
+        if let Some(bad) = self.webhooks.iter().find(|url| !(url.starts_with("http://") || url.starts_with("https://")))
+        {
+            anyhow::bail!("--webhook: '{bad}' is not an http:// or https:// URL");
+        }
         Ok(DaemonConfig {
+            webhooks: self.webhooks.clone(),
             data_dir: dir.root().to_path_buf(),
             listen: Some(self.listen),
             allowed_hosts: self.allowed_hosts.clone(),

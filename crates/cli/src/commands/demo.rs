@@ -23,6 +23,9 @@ pub struct DemoArgs {
     /// Seconds between simulated incoming messages (0: none)
     #[arg(long, default_value_t = 45, value_name = "SECONDS")]
     chatter: u64,
+    /// Hand over a generated history of this many messages instead of the sample (benchmarks)
+    #[arg(long, hide = true, value_name = "MESSAGES")]
+    synthetic_history: Option<u64>,
 }
 
 pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
@@ -33,7 +36,11 @@ pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
         None => DataDir::at(DataDir::resolve(None)?.root().with_file_name("wamcp-demo")),
     };
     dir.ensure()?;
-    let network = || SimNetwork::sample(Some(dir.root().join("sim")), Timestamp::now());
+    let synthetic = args.synthetic_history;
+    let network = || match synthetic {
+        Some(messages) => SimNetwork::synthetic(messages, Some(dir.root().join("sim")), Timestamp::now()),
+        None => SimNetwork::sample(Some(dir.root().join("sim")), Timestamp::now()),
+    };
     if args.no_serve {
         // A fresh network each time: the whole history again, stored once.
         let network = SimNetwork::sample(None, Timestamp::now())?;

@@ -11,6 +11,7 @@
 pub mod chatter;
 mod journal;
 pub mod sample;
+mod synthetic;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ use crate::{GroupInfo, HistoryAnchor, Link, LinkError, LinkResult, MediaRequest}
 
 /// How many chats go in one history batch.
 const HISTORY_CHATS_PER_BATCH: usize = 8;
+
+/// History batches, made as they are handed over.
+type HistoryBatches = Box<dyn Iterator<Item = HistoryBatch> + Send>;
 
 /// An attachment on an incoming simulated message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +70,8 @@ struct State {
     connected: bool,
     /// False while the network is "unplugged": connecting fails.
     network_up: bool,
-    history: Option<HistoryBatch>,
+    /// What the phone hands over on the first connection, batch by batch.
+    history: Option<HistoryBatches>,
     /// Incoming messages that arrived while we were offline.
     queued: Vec<LinkEvent>,
     /// Our messages each chat's people have not read yet.
@@ -82,13 +87,29 @@ impl SimNetwork {
     /// A network for `account` that hands `history` to the first connection. With a state
     /// directory, sends and "history already delivered" survive restarts.
     pub fn new(account: Jid, history: HistoryBatch, state_dir: Option<PathBuf>) -> std::io::Result<Arc<SimNetwork>> {
+        let groups = groups_of(&history);
+        SimNetwork::with_batches(account, Box::new(split_history(history).into_iter()), groups, state_dir)
+    }
+
+    /// A network whose phone hands over a generated history of `messages` messages (for
+    /// benchmarks: it is made batch by batch, never held whole).
+    pub fn synthetic(messages: u64, state_dir: Option<PathBuf>, now: Timestamp) -> std::io::Result<Arc<SimNetwork>> {
+        let account = Jid::from_phone("15550100100").expect("the sample account's number is valid");
+        SimNetwork::with_batches(account, Box::new(synthetic::batches(messages, now)), HashMap::new(), state_dir)
+    }
+
+    fn with_batches(
+        account: Jid,
+        history: HistoryBatches,
+        groups: HashMap<Jid, GroupInfo>,
+        state_dir: Option<PathBuf>,
+    ) -> std::io::Result<Arc<SimNetwork>> {
         let journal = journal::Journal::open(state_dir.as_ref().map(|dir| dir.join("sent.jsonl")))?;
         let marker = state_dir.as_ref().map(|dir| dir.join("history-delivered"));
         let history = match &marker {
             Some(marker) if marker.exists() => None,
             _ => Some(history),
         };
-        let groups = history.as_ref().map(groups_of).unwrap_or_default();
         let next_id = journal.len() as u64;
         Ok(Arc::new(SimNetwork {
             account,
@@ -224,25 +245,6 @@ impl SimNetwork {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    fn history_batches(&self, history: HistoryBatch) -> Vec<HistoryBatch> {
-        let chats: Vec<Vec<Chat>> = history.chats.chunks(HISTORY_CHATS_PER_BATCH).map(<[Chat]>::to_vec).collect();
-        let total = chats.len().max(1);
-        let mut batches = Vec::with_capacity(total);
-        for (index, chats) in chats.into_iter().enumerate() {
-            let in_batch: HashSet<&Jid> = chats.iter().map(|chat| &chat.jid).collect();
-            let updates = history.updates.iter().filter(|update| in_batch.contains(update.chat())).cloned().collect();
-            let first = index == 0;
-            batches.push(HistoryBatch {
-                contacts: if first { history.contacts.clone() } else { Vec::new() },
-                lid_map: if first { history.lid_map.clone() } else { Vec::new() },
-                chats,
-                updates,
-                progress: Some((((index + 1) * 100) / total) as u8),
-            });
-        }
-        batches
-    }
 }
 
 #[async_trait]
@@ -259,7 +261,7 @@ impl Link for SimNetwork {
         };
         let _ = events.send(LinkEvent::Connected { account: Some(self.account.clone()) }).await;
         if let Some(history) = history {
-            for batch in self.history_batches(history) {
+            for batch in history {
                 let _ = events.send(LinkEvent::History(batch)).await;
             }
             if let Some(marker) = &self.marker {
@@ -372,6 +374,26 @@ impl SimNetwork {
     fn require_connection(&self) -> LinkResult<()> {
         if self.lock().connected { Ok(()) } else { Err(LinkError::NotConnected) }
     }
+}
+
+/// A history cut into batches of a few chats each, names and identities in the first.
+fn split_history(history: HistoryBatch) -> Vec<HistoryBatch> {
+    let chats: Vec<Vec<Chat>> = history.chats.chunks(HISTORY_CHATS_PER_BATCH).map(<[Chat]>::to_vec).collect();
+    let total = chats.len().max(1);
+    let mut batches = Vec::with_capacity(total);
+    for (index, chats) in chats.into_iter().enumerate() {
+        let in_batch: HashSet<&Jid> = chats.iter().map(|chat| &chat.jid).collect();
+        let updates = history.updates.iter().filter(|update| in_batch.contains(update.chat())).cloned().collect();
+        let first = index == 0;
+        batches.push(HistoryBatch {
+            contacts: if first { history.contacts.clone() } else { Vec::new() },
+            lid_map: if first { history.lid_map.clone() } else { Vec::new() },
+            chats,
+            updates,
+            progress: Some((((index + 1) * 100) / total) as u8),
+        });
+    }
+    batches
 }
 
 /// Groups and their members, as the history shows them.
