@@ -16,6 +16,8 @@ use crate::status::{Counters, Status};
 
 /// How many commands at most go into one transaction.
 const MAX_BATCH: usize = 512;
+/// Page cache while a history sync is being stored.
+const HISTORY_CACHE_MIB: u32 = 64;
 
 /// Something to write.
 // Commands are moved once, through a channel: their size does not matter.
@@ -87,11 +89,14 @@ impl Ingest {
         events: EventBus,
         webhooks: WebhookTargets,
     ) -> (Ingest, std::thread::JoinHandle<()>) {
-        let (sender, receiver) = mpsc::channel(4096);
+        // Small queues: a history batch holds thousands of messages, and a full queue makes the link
+        // wait (backpressure) instead of piling the whole history up in memory.
+        let (sender, receiver) = mpsc::channel(64);
         let thread = std::thread::Builder::new()
             .name("wamcp-ingest".into())
             .spawn(move || {
-                WriterLoop { writer, webhooks, status, events, progress: HistoryProgress::new() }.run(receiver)
+                WriterLoop { writer, large_cache: false, webhooks, status, events, progress: HistoryProgress::new() }
+                    .run(receiver)
             })
             .expect("the ingest thread starts");
         (Ingest { sender }, thread)
@@ -112,7 +117,7 @@ impl Ingest {
     /// A channel the link can report into: each event becomes a command. The task forwarding
     /// them ends when every sender of the channel is gone.
     pub fn forward_link_events(&self) -> (mpsc::Sender<LinkEvent>, tokio::task::JoinHandle<()>) {
-        let (events, mut receiver) = mpsc::channel::<LinkEvent>(1024);
+        let (events, mut receiver) = mpsc::channel::<LinkEvent>(8);
         let commands = self.sender.clone();
         let forwarder = tokio::spawn(async move {
             while let Some(event) = receiver.recv().await {
@@ -144,6 +149,8 @@ pub struct WebhookTargets {
 
 struct WriterLoop {
     writer: Writer,
+    /// Whether the page cache is the large one of a history sync.
+    large_cache: bool,
     webhooks: WebhookTargets,
     status: Arc<Status>,
     events: EventBus,
@@ -168,6 +175,7 @@ impl WriterLoop {
     /// Applies commands in one transaction; if that fails, one by one, so one bad event does not
     /// take the others down with it.
     fn write(&mut self, commands: Vec<Command>) {
+        self.size_cache_for(&commands);
         let mut after = AfterCommit::default();
         let all_at_once = (|| -> wamcp_store::Result<()> {
             let mut batch = self.writer.batch()?;
@@ -196,6 +204,20 @@ impl WriterLoop {
                     self.write(vec![command]);
                 }
             }
+        }
+    }
+
+    /// A history sync writes into every index at once: a large page cache keeps those pages in
+    /// memory until commit. Live traffic is small: the cache goes back to SQLite's default.
+    fn size_cache_for(&mut self, commands: &[Command]) {
+        let syncing =
+            commands.iter().any(|c| matches!(c, Command::Link(LinkEvent::History(h)) if h.progress != Some(100)));
+        if syncing != self.large_cache {
+            let mib = if syncing { HISTORY_CACHE_MIB } else { wamcp_store::write::DEFAULT_CACHE_MIB };
+            if let Err(e) = self.writer.set_cache_mib(mib) {
+                warn!("cannot resize the page cache: {e}");
+            }
+            self.large_cache = syncing;
         }
     }
 
