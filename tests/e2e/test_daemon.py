@@ -294,3 +294,17 @@ def test_webhooks_are_signed_and_retried_until_taken(tmp_path):
         assert event["type"] == "message" and event["text"] == "webhook me"
         daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM webhook_queue") == [(0,)], "the queue drains")
     receiver.server.shutdown()
+
+
+def test_chosen_kinds_of_attachment_are_saved_as_they_arrive(tmp_path):
+    with running(tmp_path / "data", "--auto-download", "image,voice") as daemon:
+        daemon.history_synced()
+        document = daemon.incoming(**{"from": ALICE, "media": {"kind": "document", "file_name": "a.pdf"}})
+        photo = daemon.incoming(**{"from": ALICE, "media": {"kind": "image", "expired": True}})
+        saved = "SELECT count(*) FROM messages WHERE id = ? AND local_path IS NOT NULL"
+        daemon.wait_until(lambda: daemon.query(saved, photo["id"]) == [(1,)], "the photo is saved")
+        (local_path,) = daemon.query("SELECT local_path FROM messages WHERE id = ?", photo["id"])[0]
+        assert local_path == f"media/{ALICE}/{photo['id']}.jpg"
+        assert (daemon.data_dir / local_path).read_bytes().startswith(b"simulated media")
+        # Downloads run in arrival order: the earlier document was passed over, not pending.
+        assert daemon.query("SELECT local_path FROM messages WHERE id = ?", document["id"]) == [(None,)]

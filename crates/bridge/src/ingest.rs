@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
-use wamcp_core::{HistoryBatch, Jid, LinkEvent, Message, Timestamp, Update};
+use wamcp_core::{HistoryBatch, Jid, LinkEvent, Message, MessageKind, Timestamp, Update};
 use wamcp_store::{Batch, Enqueued, Inserted, OutboxState, Writer};
 
+use crate::auto_download::AutoDownload;
 use crate::events::{BridgeEvent, EventBus, MessageEvent};
 use crate::progress::HistoryProgress;
 use crate::status::{Counters, Status};
@@ -88,6 +89,7 @@ impl Ingest {
         status: Arc<Status>,
         events: EventBus,
         webhooks: WebhookTargets,
+        downloads: AutoDownload,
     ) -> (Ingest, std::thread::JoinHandle<()>) {
         // Small queues: a history batch holds thousands of messages, and a full queue makes the link
         // wait (backpressure) instead of piling the whole history up in memory.
@@ -95,8 +97,16 @@ impl Ingest {
         let thread = std::thread::Builder::new()
             .name("wamcp-ingest".into())
             .spawn(move || {
-                WriterLoop { writer, large_cache: false, webhooks, status, events, progress: HistoryProgress::new() }
-                    .run(receiver)
+                WriterLoop {
+                    writer,
+                    large_cache: false,
+                    webhooks,
+                    downloads,
+                    status,
+                    events,
+                    progress: HistoryProgress::new(),
+                }
+                .run(receiver)
             })
             .expect("the ingest thread starts");
         (Ingest { sender }, thread)
@@ -138,6 +148,8 @@ struct AfterCommit {
     events: Vec<BridgeEvent>,
     /// History batches stored: new messages and the phone's percentage.
     history: Vec<(u64, Option<u8>)>,
+    /// New live messages from others with an attachment: chat, id and kind.
+    arrived_media: Vec<(Jid, String, MessageKind)>,
 }
 
 /// Where the writer queues webhook deliveries, and whom it wakes to send them.
@@ -152,6 +164,7 @@ struct WriterLoop {
     /// Whether the page cache is the large one of a history sync.
     large_cache: bool,
     webhooks: WebhookTargets,
+    downloads: AutoDownload,
     status: Arc<Status>,
     events: EventBus,
     progress: HistoryProgress,
@@ -250,6 +263,11 @@ impl WriterLoop {
                 counters.history_percent.store(u64::from(percent), std::sync::atomic::Ordering::Relaxed);
             }
         }
+        for (chat, id, kind) in after.arrived_media {
+            if self.downloads.wants(kind) {
+                self.downloads.queue(chat, id);
+            }
+        }
         if !after.events.is_empty() && !self.webhooks.urls.is_empty() {
             self.webhooks.wake.notify_one();
         }
@@ -322,6 +340,9 @@ fn apply_link_event(
             for update in updates {
                 if let Some(message) = apply_update(batch, update, status.account().as_ref())? {
                     Counters::add(&status.counters.messages_received, 1);
+                    if message.kind.has_media() && !message.from_me {
+                        after.arrived_media.push((message.chat.clone(), message.id.to_string(), message.kind));
+                    }
                     after.events.push(BridgeEvent::Message(MessageEvent::from(&message)));
                 }
             }

@@ -5,7 +5,8 @@
 //!   transactions; callers are answered and events published after commit.
 //! - [`outbox`]: sends queued in the store, delivered while connected, retried with backoff.
 //! - [`connection`]: connecting, reconnecting with backoff after transient failures.
-//! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names.
+//! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names;
+//!   [`auto_download`] saves the chosen kinds as they arrive.
 //! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
 //! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard.
 //! - [`events`], [`status`], [`metrics`]: what happened, and the daemon's state, for the API and
@@ -13,6 +14,7 @@
 //! - `send_request`, `backoff`, `token`, `progress`: small helpers of the above.
 
 pub mod api;
+pub mod auto_download;
 mod backoff;
 pub mod connection;
 pub mod events;
@@ -33,10 +35,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use tracing::info;
+use wamcp_core::MessageKind;
 use wamcp_link::Link;
 use wamcp_link::sim::SimNetwork;
 use wamcp_store::{Reader, Writer};
 
+use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
 use crate::ingest::Ingest;
 use crate::status::Status;
@@ -53,6 +57,8 @@ pub struct DaemonConfig {
     pub media_roots: Vec<PathBuf>,
     /// URLs that receive every event as a signed JSON POST.
     pub webhooks: Vec<String>,
+    /// Attachments of these kinds are saved as they arrive.
+    pub auto_download: Vec<MessageKind>,
 }
 
 /// The link the daemon runs on.
@@ -83,7 +89,8 @@ pub async fn run(
     let status = Arc::new(Status::default());
     let events = EventBus::default();
     let targets = ingest::WebhookTargets { urls: config.webhooks.clone(), ..Default::default() };
-    let (ingest, writer_thread) = Ingest::start(writer, status.clone(), events.clone(), targets.clone());
+    let (downloads, queued_downloads) = AutoDownload::new(config.auto_download.clone());
+    let (ingest, writer_thread) = Ingest::start(writer, status.clone(), events.clone(), targets.clone(), downloads);
     let webhook_task = if config.webhooks.is_empty() {
         None
     } else {
@@ -112,6 +119,13 @@ pub async fn run(
         wake: outbox_wake.clone(),
     };
     let outbox_task = tokio::spawn(outbox.run());
+    let download_task = tokio::spawn(auto_download::run(
+        queued_downloads,
+        link.clone(),
+        config.data_dir.clone(),
+        Mutex::new(Reader::open(&store_path)?),
+        ingest.clone(),
+    ));
     let connection_task =
         tokio::spawn(connection::keep_connected(link.clone(), ingest.forward_link_events().0, status.clone()));
 
@@ -153,12 +167,14 @@ pub async fn run(
     link.disconnect().await;
     connection_task.abort();
     outbox_task.abort();
+    download_task.abort();
     if let Some(task) = webhook_task {
         task.abort();
         let _ = task.await;
     }
     let _ = connection_task.await;
     let _ = outbox_task.await;
+    let _ = download_task.await;
     // The writer ends once every handle to it is gone, after committing what it was given.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())
@@ -168,8 +184,13 @@ pub async fn run(
 /// disconnects. `wamcp demo --no-serve` fills a store this way.
 pub async fn sync_once(data_dir: &std::path::Path, link: Arc<dyn Link>) -> Result<(), DaemonError> {
     let writer = Writer::open(&data_dir.join(wamcp_store::data_dir::STORE_FILE))?;
-    let (ingest, writer_thread) =
-        Ingest::start(writer, Arc::new(Status::default()), EventBus::default(), ingest::WebhookTargets::default());
+    let (ingest, writer_thread) = Ingest::start(
+        writer,
+        Arc::new(Status::default()),
+        EventBus::default(),
+        ingest::WebhookTargets::default(),
+        AutoDownload::default(),
+    );
     let (events, forwarder) = ingest.forward_link_events();
     link.connect(events).await.map_err(|e| DaemonError::Setup(format!("cannot connect: {e}")))?;
     link.disconnect().await;

@@ -5,10 +5,13 @@
 //! Media the server no longer has is asked for again from the sender's phone, then fetched.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use wamcp_core::{Jid, MessageId, MessageKind};
 use wamcp_link::{Link, LinkError, MediaRequest};
-use wamcp_store::StoredMedia;
+use wamcp_store::{Reader, StoreError, StoredMedia};
+
+use crate::ingest::{Command, Ingest};
 
 /// Where an attachment is saved, relative to the data directory.
 pub fn media_path(chat: &Jid, id: &str, kind: MessageKind, file_name: Option<&str>, mimetype: Option<&str>) -> String {
@@ -91,6 +94,44 @@ pub async fn download(
     write_atomically(&target, &data)
         .map_err(|e| LinkError::Refused(format!("cannot write {}: {e}", target.display())))?;
     Ok(Downloaded { local_path, new_direct_path, bytes: data.len() })
+}
+
+/// Why an attachment could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// No such message, or it has no attachment.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("download failed: {0}")]
+    Link(#[from] LinkError),
+    #[error("{0}")]
+    Writer(String),
+}
+
+/// Saves a message's attachment unless it is saved already, and records where (and the
+/// refreshed server path, if it had to be uploaded again). Returns the path relative to
+/// `data_dir`. `POST /api/download` and automatic downloads both come here.
+pub async fn save(
+    link: &dyn Link,
+    data_dir: &Path,
+    reader: &Mutex<Reader>,
+    ingest: &Ingest,
+    chat: &Jid,
+    id: &str,
+) -> Result<String, SaveError> {
+    let stored =
+        reader.lock().map_err(|_| SaveError::Writer("the store reader is unavailable".into()))?.media(chat, id)?;
+    if let Some(existing) = stored.media.local_path.as_deref().filter(|p| data_dir.join(p).is_file()) {
+        return Ok(existing.to_string());
+    }
+    let downloaded = download(link, data_dir, chat, id, stored).await?;
+    let (chat, id, local_path) = (chat.clone(), id.to_string(), downloaded.local_path.clone());
+    let direct_path = downloaded.new_direct_path;
+    ingest
+        .apply(|done| Command::MediaLocation { chat, id, local_path: Some(local_path), direct_path, done })
+        .await
+        .map_err(SaveError::Writer)?;
+    Ok(downloaded.local_path)
 }
 
 fn write_atomically(target: &Path, data: &[u8]) -> std::io::Result<()> {

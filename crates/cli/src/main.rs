@@ -8,11 +8,13 @@
 
 mod bench;
 mod commands;
+mod config;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use config::{Layers, Loaded};
 
 /// WhatsApp for AI assistants: your chats over MCP, safely.
 #[derive(Debug, Parser)]
@@ -21,6 +23,10 @@ struct Cli {
     /// Where wamcp keeps its store [default: $XDG_DATA_HOME/wamcp or ~/.local/share/wamcp]
     #[arg(long, env = "WAMCP_DATA_DIR", global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Settings file [default: $XDG_CONFIG_HOME/wamcp/wamcp.toml or ~/.config/wamcp/wamcp.toml]
+    #[arg(long, env = "WAMCP_CONFIG", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -44,23 +50,36 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging();
+    let command_matches = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
+    // The demo and the benchmark run in a sandbox of their own: the config file of the real
+    // account (its data dir, webhooks) must not reach them.
+    let sandboxed = matches!(cli.command, Command::Demo(_) | Command::Bench(_));
+    let layers = if sandboxed { Ok(Loaded::none()) } else { config::file::load(cli.config.as_deref()) }
+        .map(|loaded| Layers::new(command_matches, loaded, cli.data_dir));
+    let layers = match layers {
+        Ok(layers) => layers,
+        Err(error) => return fail(error),
+    };
     let result = match cli.command {
-        Command::Login(args) => return commands::login::run(cli.data_dir, args),
-        Command::Serve(args) => commands::serve::run(cli.data_dir, args),
-        Command::Mcp => commands::mcp::run(cli.data_dir),
-        Command::Demo(args) => commands::demo::run(cli.data_dir, args),
-        Command::Import(source) => commands::import::run(cli.data_dir, source),
+        Command::Login(args) => return commands::login::run(layers, args),
+        Command::Serve(args) => commands::serve::run(layers, args),
+        Command::Mcp => commands::mcp::run(layers),
+        Command::Demo(args) => commands::demo::run(layers, args),
+        Command::Import(source) => commands::import::run(layers, source),
         Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => fail(error),
     }
+}
+
+fn fail(error: anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
 }
 
 /// Logs go to stderr (stdout carries MCP); `WAMCP_LOG` or `RUST_LOG` set the level (default: warn).

@@ -12,7 +12,7 @@ use wamcp_core::Jid;
 use super::AppState;
 use super::error::{ApiError, JsonBody};
 use super::send::parse_recipient;
-use crate::ingest::Command;
+use crate::media::SaveError;
 use crate::status::Counters;
 
 pub async fn health() -> Json<Value> {
@@ -83,19 +83,15 @@ pub async fn download(
     JsonBody(body): JsonBody<DownloadBody>,
 ) -> Result<Json<Value>, ApiError> {
     let chat: Jid = parse_recipient(&body.chat_jid)?;
-    let stored = app.reader()?.media(&chat, &body.message_id)?;
-    if let Some(existing) = stored.media.local_path.as_deref().filter(|p| app.data_dir.join(p).is_file()) {
-        return Ok(Json(saved(&app, existing)));
-    }
-    let downloaded = crate::media::download(app.link.as_ref(), &app.data_dir, &chat, &body.message_id, stored)
-        .await
-        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, format!("download failed: {e}")))?;
-    let (id, local_path, direct_path) = (body.message_id, downloaded.local_path.clone(), downloaded.new_direct_path);
-    app.ingest
-        .apply(|done| Command::MediaLocation { chat, id, local_path: Some(local_path), direct_path, done })
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(saved(&app, &downloaded.local_path)))
+    let local_path =
+        crate::media::save(app.link.as_ref(), &app.data_dir, &app.reader, &app.ingest, &chat, &body.message_id)
+            .await
+            .map_err(|e| match e {
+            SaveError::Store(e) => ApiError::from(e),
+            SaveError::Link(_) => ApiError::new(axum::http::StatusCode::BAD_GATEWAY, e.to_string()),
+            SaveError::Writer(e) => ApiError::internal(e),
+        })?;
+    Ok(Json(saved(&app, &local_path)))
 }
 
 fn saved(app: &AppState, local_path: &str) -> Value {

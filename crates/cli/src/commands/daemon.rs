@@ -1,18 +1,24 @@
-//! What `serve` and `demo` share: the daemon's flags, its runtime and its shutdown on
-//! SIGTERM / SIGINT.
+//! What `serve` and `demo` share: the daemon's settings (flags over `wamcp.toml`), its runtime
+//! and its shutdown on SIGTERM / SIGINT.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
 use wamcp_bridge::{DaemonConfig, LinkChoice};
+use wamcp_core::MessageKind;
 use wamcp_store::DataDir;
+
+use crate::config::Layers;
+
+/// The default address of the REST API.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
 
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
-    /// Address of the REST API (it needs the token in <data dir>/api-token)
-    #[arg(long, env = "WAMCP_LISTEN", default_value = "127.0.0.1:8765", value_name = "ADDR:PORT")]
-    pub listen: SocketAddr,
+    /// Address of the REST API (it needs the token in <data dir>/api-token) [default: 127.0.0.1:8765]
+    #[arg(long, env = "WAMCP_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
     /// A directory files may be sent from (repeat for more) [default: <data dir>/outgoing]
     #[arg(long = "media-root", env = "WAMCP_MEDIA_ROOTS", value_delimiter = ',', value_name = "DIR")]
     pub media_roots: Vec<PathBuf>,
@@ -22,28 +28,85 @@ pub struct DaemonArgs {
     /// A URL to POST every event to, signed with <data dir>/webhook-secret (repeat for more)
     #[arg(long = "webhook", env = "WAMCP_WEBHOOKS", value_delimiter = ',', value_name = "URL")]
     pub webhooks: Vec<String>,
+    /// Save attachments of these kinds as they arrive: image, video, audio, voice, document,
+    /// sticker or all [default: none]
+    #[arg(long = "auto-download", env = "WAMCP_AUTO_DOWNLOAD", value_delimiter = ',', value_name = "KINDS")]
+    pub auto_download: Vec<String>,
 }
 
 impl DaemonArgs {
-    pub fn config(&self, dir: &DataDir) -> anyhow::Result<DaemonConfig> {
-        let mut media_roots = self.media_roots.clone();
-        if media_roots.is_empty() {
-            let outgoing = dir.root().join("outgoing");
-            std::fs::create_dir_all(&outgoing)?;
-            media_roots.push(outgoing);
-        }
-        if let Some(bad) = self.webhooks.iter().find(|url| !(url.starts_with("http://") || url.starts_with("https://")))
-        {
-            anyhow::bail!("--webhook: '{bad}' is not an http:// or https:// URL");
+    /// The daemon's configuration from these flags over the config file, checked.
+    pub fn resolve(&self, layers: &mut Layers, dir: &DataDir) -> anyhow::Result<DaemonConfig> {
+        let file = layers.file();
+        let (listen, media_roots, allowed_hosts, webhooks, auto_download) = (
+            file.listen,
+            file.media_roots.clone(),
+            file.allowed_hosts.clone(),
+            file.webhooks.clone(),
+            file.auto_download.clone(),
+        );
+        let listen = layers.pick("listen", "WAMCP_LISTEN", self.listen, listen, || {
+            DEFAULT_LISTEN.parse().expect("the default address parses")
+        });
+        let outgoing = dir.root().join("outgoing");
+        let media_roots =
+            layers.pick("media_roots", "WAMCP_MEDIA_ROOTS", given(&self.media_roots), media_roots, || vec![outgoing]);
+        let allowed_hosts =
+            layers.pick("allowed_hosts", "WAMCP_ALLOW_HOSTS", given(&self.allowed_hosts), allowed_hosts, Vec::new);
+        let webhooks = layers.pick("webhooks", "WAMCP_WEBHOOKS", given(&self.webhooks), webhooks, Vec::new);
+        let auto_download =
+            layers.pick("auto_download", "WAMCP_AUTO_DOWNLOAD", given(&self.auto_download), auto_download, Vec::new);
+        if let Some(bad) = webhooks.iter().find(|url| !(url.starts_with("http://") || url.starts_with("https://"))) {
+            anyhow::bail!("webhooks: '{bad}' is not an http:// or https:// URL");
         }
         Ok(DaemonConfig {
-            webhooks: self.webhooks.clone(),
+            webhooks,
             data_dir: dir.root().to_path_buf(),
-            listen: Some(self.listen),
-            allowed_hosts: self.allowed_hosts.clone(),
+            listen: Some(listen),
+            allowed_hosts,
             media_roots,
+            auto_download: media_kinds(&auto_download)?,
         })
     }
+}
+
+/// A list flag counts as given when it has values.
+fn given<T: Clone>(values: &[T]) -> Option<Vec<T>> {
+    (!values.is_empty()).then(|| values.to_vec())
+}
+
+/// The attachment kinds named in `--auto-download` / `auto_download`.
+pub fn media_kinds(names: &[String]) -> anyhow::Result<Vec<MessageKind>> {
+    let mut kinds = Vec::new();
+    for name in names {
+        match name.trim() {
+            "all" => kinds.extend(MessageKind::ALL.into_iter().filter(|k| k.has_media())),
+            "none" | "" => {}
+            other => match MessageKind::parse(other).filter(|k| k.has_media()) {
+                Some(kind) => kinds.push(kind),
+                None => anyhow::bail!(
+                    "auto_download: '{other}' is not a kind of attachment; \
+                     use image, video, audio, voice, document, sticker, all or none"
+                ),
+            },
+        }
+    }
+    kinds.sort_by_key(|k| k.as_str());
+    kinds.dedup();
+    Ok(kinds)
+}
+
+/// Creates the media roots inside the data directory (the default `outgoing/`); one elsewhere
+/// must exist already, or sends from it would be refused for a reason hard to see.
+pub fn prepare(config: &DaemonConfig) -> anyhow::Result<()> {
+    for root in &config.media_roots {
+        if root.starts_with(&config.data_dir) {
+            std::fs::create_dir_all(root)?;
+        } else if !root.is_dir() {
+            anyhow::bail!("media_roots: {} is not a directory", root.display());
+        }
+    }
+    Ok(())
 }
 
 /// Runs the daemon on a multi-threaded runtime until SIGTERM or SIGINT.

@@ -12,6 +12,7 @@ use wamcp_link::sim::{SimNetwork, chatter};
 use wamcp_store::DataDir;
 
 use super::daemon::DaemonArgs;
+use crate::config::Layers;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -28,13 +29,10 @@ pub struct DemoArgs {
     synthetic_history: Option<u64>,
 }
 
-pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
+pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
     // The demo never touches the real store: by default it lives beside it, in wamcp-demo.
-    let explicit = data_dir.is_some();
-    let dir = match data_dir {
-        Some(dir) => DataDir::at(dir),
-        None => DataDir::at(DataDir::resolve(None)?.root().with_file_name("wamcp-demo")),
-    };
+    let explicit = layers.data_dir_named();
+    let dir = layers.data_dir_defaulting_to(demo_dir)?;
     dir.ensure()?;
     let synthetic = args.synthetic_history;
     let network = || match synthetic {
@@ -49,10 +47,12 @@ pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
         print_client_setup(explicit.then(|| dir.root()));
         return Ok(());
     }
-    let config = args.daemon.config(&dir)?;
+    let config = args.daemon.resolve(&mut layers, &dir)?;
+    super::daemon::prepare(&config)?;
+    let listen = config.listen.expect("the demo always listens");
     eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
     print_client_setup(explicit.then(|| dir.root()));
-    eprintln!("REST API: http://{} (token in {})", args.daemon.listen, dir.root().join("api-token").display());
+    eprintln!("REST API: http://{listen} (token in {})", dir.root().join("api-token").display());
     let chatter_every = args.chatter;
     super::daemon::run(config, move || {
         let network: Arc<SimNetwork> = network()?;
@@ -63,6 +63,11 @@ pub fn run(data_dir: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
     })
 }
 
+/// `wamcp-demo` beside the default data directory.
+fn demo_dir() -> anyhow::Result<PathBuf> {
+    Ok(DataDir::resolve(None)?.root().with_file_name("wamcp-demo"))
+}
+
 /// How to point the MCP Inspector, Claude Code or Claude Desktop at the demo's store.
 fn print_client_setup(data_dir: Option<&std::path::Path>) {
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "wamcp".into());
@@ -70,8 +75,7 @@ fn print_client_setup(data_dir: Option<&std::path::Path>) {
     match data_dir {
         Some(dir) => args.extend(["--data-dir".to_string(), dir.display().to_string()]),
         None => {
-            if let Ok(default) = DataDir::resolve(None) {
-                let demo = default.root().with_file_name("wamcp-demo");
+            if let Ok(demo) = demo_dir() {
                 args.extend(["--data-dir".to_string(), demo.display().to_string()]);
             }
         }

@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wamcp_store::Writer;
 use wamcp_store::import::lharries::{ImportReport, Source};
 
+use crate::config::Layers;
+
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
     /// A lharries/whatsapp-mcp database (whatsapp-bridge/store/messages.db); safe to run again
@@ -18,11 +20,11 @@ pub enum ImportSource {
     },
 }
 
-pub fn run(data_dir: Option<PathBuf>, source: ImportSource) -> anyhow::Result<()> {
+pub fn run(mut layers: Layers, source: ImportSource) -> anyhow::Result<()> {
     let ImportSource::Lharries { path } = source;
     // Check the source before touching the store: bad input writes nothing.
     let source = Source::open(&path)?;
-    let dir = super::data_dir(data_dir)?;
+    let dir = super::data_dir(&mut layers)?;
     let mut writer = Writer::open(&dir.store_path())
         .with_context(|| format!("cannot open the store {}", dir.store_path().display()))?;
     let bar = ProgressBar::new(0).with_style(

@@ -1,13 +1,13 @@
 //! `wamcp mcp`: the read tools over stdio, on the store in the data directory.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use wamcp_mcp::ReadTools;
 use wamcp_store::Reader;
 
-pub fn run(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let dir = super::data_dir(data_dir)?;
+use crate::config::Layers;
+
+pub fn run(mut layers: Layers) -> anyhow::Result<()> {
+    let dir = super::data_dir(&mut layers)?;
     let path = dir.store_path();
     let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
     if !reader.has_messages()? {

@@ -7,14 +7,15 @@ pub mod login;
 pub mod mcp;
 pub mod serve;
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use wamcp_store::DataDir;
 
-/// The data directory from `--data-dir` / `WAMCP_DATA_DIR` or the default, created 0700.
-pub fn data_dir(explicit: Option<PathBuf>) -> anyhow::Result<DataDir> {
-    let dir = DataDir::resolve(explicit)?;
+use crate::config::Layers;
+
+/// The data directory from `--data-dir` / `WAMCP_DATA_DIR`, the config file or the default,
+/// created 0700.
+pub fn data_dir(layers: &mut Layers) -> anyhow::Result<DataDir> {
+    let dir = layers.data_dir()?;
     dir.ensure().context("cannot create the data directory")?;
     Ok(dir)
 }

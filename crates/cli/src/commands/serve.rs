@@ -1,6 +1,5 @@
 //! `wamcp serve`: the daemon on the real WhatsApp network, with the session made by `wamcp login`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
@@ -8,15 +7,26 @@ use wamcp_bridge::LinkChoice;
 use wamcp_link::whatsapp::{SESSION_FILE, WhatsAppLink};
 
 use super::daemon::DaemonArgs;
+use crate::config::Layers;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     daemon: DaemonArgs,
+    /// Print the configuration in effect (flags over WAMCP_* over wamcp.toml) and exit
+    #[arg(long)]
+    print_config: bool,
 }
 
-pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
-    let dir = super::data_dir(data_dir)?;
+pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
+    let dir = layers.data_dir()?;
+    let config = args.daemon.resolve(&mut layers, &dir)?;
+    let token_file = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
+    if args.print_config {
+        print!("{}", layers.render(&token_file));
+        return Ok(());
+    }
+    dir.ensure()?;
     let session = dir.root().join(SESSION_FILE);
     if !session.exists() {
         anyhow::bail!(
@@ -24,11 +34,8 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
             dir.root().display()
         );
     }
-    let config = args.daemon.config(&dir)?;
-    eprintln!(
-        "wamcp serve: REST API on http://{} (token in {})",
-        args.daemon.listen,
-        dir.root().join("api-token").display()
-    );
+    super::daemon::prepare(&config)?;
+    let listen = config.listen.expect("serve always listens");
+    eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
     super::daemon::run(config, move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, None)))))
 }

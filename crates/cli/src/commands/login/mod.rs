@@ -9,7 +9,7 @@ mod page;
 mod png;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 use wamcp_core::{Disconnect, LinkEvent, normalize_phone};
 use wamcp_link::Link;
 use wamcp_link::whatsapp::{SESSION_FILE, WhatsAppLink};
+
+use crate::config::Layers;
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -35,8 +37,8 @@ pub struct LoginArgs {
 /// File the current QR code is written to, in the data directory.
 pub const QR_PNG: &str = "pair-qr.png";
 
-pub fn run(data_dir: Option<PathBuf>, args: LoginArgs) -> ExitCode {
-    match login(data_dir, args) {
+pub fn run(layers: Layers, args: LoginArgs) -> ExitCode {
+    match login(layers, args) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -45,12 +47,12 @@ pub fn run(data_dir: Option<PathBuf>, args: LoginArgs) -> ExitCode {
     }
 }
 
-fn login(data_dir: Option<PathBuf>, args: LoginArgs) -> anyhow::Result<ExitCode> {
+fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let phone =
         args.phone.as_deref().map(normalize_phone).transpose().map_err(|e| {
             anyhow::anyhow!("--phone: {e}; give the number with its country code, like +44 7700 900123")
         })?;
-    let dir = super::data_dir(data_dir)?;
+    let dir = super::data_dir(&mut layers)?;
     let root = dir.root().to_path_buf();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
