@@ -206,6 +206,42 @@ def test_files_are_sent_only_from_allowed_directories(daemon, tmp_path):
     assert daemon.query("SELECT kind, caption FROM messages WHERE id = ?", answer["id"]) == [("image", "At the beach")]
 
 
+def write_wav(path, tone_seconds, silent_seconds, rate=16000):
+    """A mono WAV: a tone, then silence."""
+    import math
+    import struct
+    import wave
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        tone = (int(9000 * math.sin(i * 0.2)) for i in range(rate * tone_seconds))
+        out.writeframes(b"".join(struct.pack("<h", s) for s in tone) + b"\0\0" * rate * silent_seconds)
+
+
+def test_any_audio_becomes_a_voice_note_with_its_real_length_and_waveform(daemon):
+    memo = daemon.data_dir / "outgoing" / "memo.wav"
+    write_wav(memo, tone_seconds=3, silent_seconds=2)
+    answer = daemon.send(ALICE, "", media_path=str(memo), voice=True)
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    record = next(s for s in daemon.sent() if s["id"] == answer["id"])
+    assert record["kind"] == "voice" and record["mimetype"] == "audio/ogg; codecs=opus"
+    assert record["seconds"] == 5
+    wave = record["waveform"]
+    assert len(wave) == 64 and max(wave) == 100
+    assert min(wave[:36]) >= 80 and max(wave[40:]) <= 3, wave
+    assert daemon.query("SELECT kind FROM messages WHERE id = ?", answer["id"]) == [("voice",)]
+
+
+def test_a_file_that_is_not_audio_is_refused_as_a_voice_note(daemon):
+    fake = daemon.data_dir / "outgoing" / "song.ogg"
+    fake.write_text("not audio")
+    code, answer = daemon.request("POST", "/api/send", {"recipient": ALICE, "media_path": str(fake)})
+    assert code == 400 and "ffmpeg could not convert" in answer["message"] and "song.ogg" in answer["message"]
+    assert daemon.query("SELECT count(*) FROM outbox") == [(0,)]
+    assert not any(p.suffix == ".ogg" for p in (daemon.data_dir / "outbox").iterdir())
+
+
 def test_downloads_keep_hostile_names_inside_the_media_folder_and_survive_expiry(daemon):
     answer = daemon.incoming(**{"from": ALICE, "media": {"kind": "document", "file_name": "../../../evil.sh",
                                                           "caption": "see attached", "expired": True}})

@@ -6,7 +6,8 @@
 //! - [`outbox`]: sends queued in the store, delivered while connected, retried with backoff.
 //! - [`connection`]: connecting, reconnecting with backoff after transient failures.
 //! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names;
-//!   [`auto_download`] saves the chosen kinds as they arrive.
+//!   [`auto_download`] saves the chosen kinds as they arrive; [`voice`] makes any audio a voice
+//!   note (ffmpeg) with its real length and waveform.
 //! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
 //! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard.
 //! - [`events`], [`status`], [`metrics`]: what happened, and the daemon's state, for the API and
@@ -26,6 +27,7 @@ mod progress;
 mod send_request;
 pub mod status;
 pub mod token;
+pub mod voice;
 pub mod webhooks;
 
 use std::future::Future;

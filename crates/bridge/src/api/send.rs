@@ -16,6 +16,7 @@ use super::AppState;
 use super::error::{ApiError, JsonBody};
 use crate::ingest::Command;
 use crate::send_request::{Body, SendRequest, StoredRef};
+use crate::voice::{self, VoiceError};
 
 /// Longest text WhatsApp accepts in one message.
 const MAX_TEXT: usize = 65_536;
@@ -42,6 +43,10 @@ pub struct SendBody {
     /// Sending the same key again returns the first send instead of sending twice.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Send the audio file in `media_path` as a voice note (any format ffmpeg reads; `.ogg` and
+    /// `.opus` files are voice notes anyway).
+    #[serde(default)]
+    pub voice: bool,
 }
 
 pub async fn send(
@@ -69,7 +74,8 @@ pub async fn send(
         )));
     }
     let request_body = match &body.media_path {
-        Some(path) => attach(&app, path, &id, (!text.is_empty()).then_some(text))?,
+        Some(path) => attach(&app, path, &id, (!text.is_empty()).then_some(text), body.voice).await?,
+        None if body.voice => return Err(ApiError::bad_request("voice: give the audio file in media_path")),
         None if text.is_empty() => {
             return Err(ApiError::bad_request("message: empty; give a text, or a media_path to send a file"));
         }
@@ -208,8 +214,9 @@ fn new_message_id() -> String {
 }
 
 /// Checks a file to send and copies it into the data directory, so the send survives the
-/// original being moved or deleted.
-fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>) -> Result<Body, ApiError> {
+/// original being moved or deleted. A voice note is converted on the way in: the copy is the
+/// Ogg/Opus file that will be sent, with its length and waveform.
+async fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>, voice: bool) -> Result<Body, ApiError> {
     let source = resolve_allowed(path, &app.media_roots)?;
     let size = std::fs::metadata(&source).map_err(|e| ApiError::bad_request(format!("media_path: {e}")))?.len();
     if size == 0 || size > MAX_MEDIA_BYTES {
@@ -221,11 +228,33 @@ fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>) -> Resu
     }
     let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned());
     let extension = source.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    let (kind, mimetype) = media_kind(&extension);
+    let (kind, mimetype) = if voice { (MessageKind::Voice, VOICE_MIMETYPE) } else { media_kind(&extension) };
+    let outbox = app.data_dir.join("outbox");
+    std::fs::create_dir_all(&outbox)
+        .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", outbox.display())))?;
+    if kind == MessageKind::Voice {
+        let relative = format!("outbox/{id}.ogg");
+        let target = app.data_dir.join(&relative);
+        let note = tokio::task::spawn_blocking(move || voice::encode(&source, &target))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| match e {
+                VoiceError::NoFfmpeg => ApiError::unavailable(e.to_string()),
+                other => ApiError::bad_request(format!("media_path: {other}")),
+            })?;
+        return Ok(Body::Media {
+            media_kind: kind,
+            file: relative,
+            mimetype: mimetype.to_string(),
+            file_name: None,
+            caption: None,
+            seconds: Some(note.seconds),
+            waveform: Some(note.waveform),
+        });
+    }
     let relative = format!("outbox/{id}.{}", if extension.is_empty() { "bin" } else { &extension });
     let copy = app.data_dir.join(&relative);
-    std::fs::create_dir_all(copy.parent().expect("the outbox path has a parent"))
-        .and_then(|()| std::fs::copy(&source, &copy))
+    std::fs::copy(&source, &copy)
         .and_then(|_| std::fs::File::open(&copy)?.sync_all())
         .map_err(|e| ApiError::internal(format!("cannot copy {} into the outbox: {e}", source.display())))?;
     Ok(Body::Media {
@@ -233,11 +262,13 @@ fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>) -> Resu
         file: relative,
         mimetype: mimetype.to_string(),
         file_name,
-        caption: if kind == MessageKind::Voice { None } else { caption },
+        caption,
         seconds: None,
         waveform: None,
     })
 }
+
+const VOICE_MIMETYPE: &str = "audio/ogg; codecs=opus";
 
 /// The file `path` names, if it lies under one of `roots` once symlinks are resolved.
 pub fn resolve_allowed(path: &str, roots: &[PathBuf]) -> Result<PathBuf, ApiError> {
@@ -272,7 +303,7 @@ fn media_kind(extension: &str) -> (MessageKind, &'static str) {
         "mp4" => (MessageKind::Video, "video/mp4"),
         "3gp" => (MessageKind::Video, "video/3gpp"),
         "mov" => (MessageKind::Video, "video/quicktime"),
-        "ogg" | "opus" => (MessageKind::Voice, "audio/ogg; codecs=opus"),
+        "ogg" | "opus" => (MessageKind::Voice, VOICE_MIMETYPE),
         "mp3" => (MessageKind::Audio, "audio/mpeg"),
         "m4a" => (MessageKind::Audio, "audio/mp4"),
         "aac" => (MessageKind::Audio, "audio/aac"),
