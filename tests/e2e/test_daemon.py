@@ -102,6 +102,9 @@ def test_sends_wait_out_a_disconnect_and_go_after_reconnect(daemon):
     ids = [daemon.send(ALICE, f"offline {n}")["id"] for n in range(3)]
     assert daemon.status()["outbox_depth"] == 3
     assert not set(ids) & {s["id"] for s in daemon.sent()}
+    # Readers see the queued sends at once, as pending.
+    status_of = "SELECT status FROM messages WHERE id = ?"
+    assert [daemon.query(status_of, i) for i in ids] == [[("pending",)]] * 3
     # An incoming message waits at the server too.
     waiting = daemon.incoming(**{"from": ALICE, "text": "are you there?"})
     assert daemon.query("SELECT count(*) FROM messages WHERE id = ?", waiting["id"]) == [(0,)]
@@ -109,6 +112,8 @@ def test_sends_wait_out_a_disconnect_and_go_after_reconnect(daemon):
     daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "the outbox is empty")
     sent_ids = [s["id"] for s in daemon.sent()]
     assert [i for i in sent_ids if i in ids] == ids  # all, once each, in order
+    daemon.wait_until(lambda: all(daemon.query(status_of, i)[0][0] != "pending" for i in ids), "no longer pending")
+    assert daemon.query("SELECT count(*) FROM messages WHERE text LIKE 'offline %'") == [(3,)]
     daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", waiting["id"]) == [(1,)],
                       "the waiting message arrives")
 

@@ -31,6 +31,8 @@ pub enum Command {
         message_id: String,
         idempotency_key: Option<String>,
         request: String,
+        /// The message as it will look once sent, stored now as pending so readers see it at once.
+        pending: Option<Message>,
         reply: oneshot::Sender<Result<Enqueued, String>>,
     },
     /// The server took an outbox entry: store the message (if any) and close the entry.
@@ -288,8 +290,11 @@ fn apply(
 ) -> wamcp_store::Result<()> {
     match command {
         Command::Link(event) => apply_link_event(batch, event, status, progress, after),
-        Command::Enqueue { chat, message_id, idempotency_key, request, .. } => {
+        Command::Enqueue { chat, message_id, idempotency_key, request, pending, .. } => {
             let entry = batch.enqueue(chat, message_id, idempotency_key.as_deref(), request, Timestamp::now())?;
+            if let (Enqueued::New(_), Some(message)) = (&entry, pending) {
+                batch.insert_sent(message)?;
+            }
             after.enqueued.insert(index, entry);
             Ok(())
         }
@@ -310,6 +315,7 @@ fn apply(
         }
         Command::Failed { seq, chat, message_id, error, .. } => {
             batch.outbox_finish(*seq, OutboxState::Failed, Some(error), Timestamp::now())?;
+            batch.raise_status(chat, message_id, wamcp_core::DeliveryStatus::Failed)?;
             Counters::add(&status.counters.sends_failed, 1);
             after.events.push(BridgeEvent::Send {
                 chat_jid: chat.to_string(),

@@ -58,8 +58,17 @@ impl Batch<'_> {
 
     /// Stores a message the server took from us, under the server's id and time. Receipts that
     /// overtook it on the way in already count: its status starts at the furthest of them.
+    /// A message stored as pending when it was queued becomes sent here, taking the server's time.
     pub fn insert_sent(&mut self, message: &Message) -> Result<Inserted> {
         let inserted = self.insert_message(message)?;
+        if inserted == Inserted::Duplicate && message.status == Some(DeliveryStatus::Sent) {
+            self.conn
+                .prepare_cached(
+                    "UPDATE messages SET ts = ?3 WHERE chat_jid = ?1 AND id = ?2 AND from_me = 1 AND status = 'pending'",
+                )?
+                .execute(params![message.chat.as_str(), message.id.as_str(), message.timestamp.millis()])?;
+            self.raise_status(&message.chat, message.id.as_str(), DeliveryStatus::Sent)?;
+        }
         let furthest: Option<String> = self
             .conn
             .prepare_cached(&format!(

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wamcp_core::{Jid, MessageId, MessageKind};
+use wamcp_core::{DeliveryStatus, Jid, MessageId, MessageKind, Sent, Timestamp};
 use wamcp_store::Enqueued;
 
 use super::AppState;
@@ -154,11 +154,17 @@ impl AppState {
         idempotency_key: Option<String>,
     ) -> Result<Value, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let queued = Sent { id: MessageId(request.id.clone()), at: Timestamp::now() };
+        let pending = request.sent_message(&queued, self.status.account()).map(|mut message| {
+            message.status = Some(DeliveryStatus::Pending);
+            message
+        });
         let command = Command::Enqueue {
             chat: chat.clone(),
             message_id: request.id.clone(),
             idempotency_key,
             request: request.to_json(),
+            pending,
             reply,
         };
         self.ingest.send(command).await.map_err(ApiError::unavailable)?;

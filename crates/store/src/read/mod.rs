@@ -9,6 +9,7 @@ mod contacts;
 mod identity;
 mod media;
 mod messages;
+mod recipients;
 mod text_match;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ use wamcp_core::{
 pub use chats::ChatOrder;
 pub use media::StoredMedia;
 pub use messages::{MessageFilter, MessagePage};
+pub use recipients::NamedRecipient;
 
 use crate::{Result, Writer, connection, schema};
 
