@@ -29,19 +29,43 @@ def call_all(data, calls):
     return anyio.run(go)
 
 
-def test_tools_are_listed_read_only_with_schemas(imported_store):
-    data, _ = imported_store
+MESSAGING_TOOLS = {"send_message", "send_file", "send_audio_message", "send_reaction", "mark_read"}
+DAEMON_TOOLS = MESSAGING_TOOLS | {"download_media", "get_status"}
 
+
+def list_tools(data, *flags):
     async def go():
-        async with mcp_session("--data-dir", str(data), "mcp") as session:
+        async with mcp_session("--data-dir", str(data), "mcp", *flags) as session:
             return (await session.list_tools()).tools
 
-    tools = anyio.run(go)
-    assert {tool.name for tool in tools} == READ_TOOLS
+    return anyio.run(go)
+
+
+def test_tools_are_listed_with_annotations_and_schemas(imported_store):
+    data, _ = imported_store
+    tools = list_tools(data)
+    assert {tool.name for tool in tools} == READ_TOOLS | DAEMON_TOOLS
     for tool in tools:
-        assert tool.annotations.read_only_hint is True, tool.name
-        assert tool.annotations.idempotent_hint is True, tool.name
         assert tool.output_schema is not None, tool.name
+        assert tool.annotations.read_only_hint is (tool.name in READ_TOOLS | {"get_status"}), tool.name
+        assert tool.annotations.open_world_hint is (tool.name in DAEMON_TOOLS - {"get_status"}), tool.name
+        if tool.name in READ_TOOLS:
+            assert tool.annotations.idempotent_hint is True, tool.name
+    send = next(t for t in tools if t.name == "send_message")
+    assert set(send.input_schema["required"]) == {"recipient", "message"}
+    assert {"reply_to", "mentions"} <= set(send.input_schema["properties"])
+
+
+def test_with_sending_off_no_tool_can_message_anyone(imported_store):
+    data, _ = imported_store
+    names = {tool.name for tool in list_tools(data, "--send-policy", "off")}
+    assert names == READ_TOOLS | {"download_media", "get_status"}
+    assert not names & MESSAGING_TOOLS
+
+
+def test_list_messages_keeps_lharries_parameters(imported_store):
+    data, _ = imported_store
+    tools = list_tools(data)
     list_messages = next(t for t in tools if t.name == "list_messages")
     assert list_messages.input_schema["properties"]["limit"]["default"] == 20
     assert set(list_messages.input_schema["properties"]) >= {

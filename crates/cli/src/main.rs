@@ -39,7 +39,7 @@ enum Command {
     /// Run the daemon: keep the store current, send through the outbox, serve the REST API
     Serve(commands::serve::ServeArgs),
     /// Serve the store over MCP on stdio (for Claude Desktop, Claude Code and other MCP clients)
-    Mcp,
+    Mcp(commands::mcp::McpArgs),
     /// Run the daemon on a simulated WhatsApp network with a sample account: offline, no phone
     Demo(commands::demo::DemoArgs),
     /// Bring history from another WhatsApp tool into the store
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Login(args) => return commands::login::run(layers, args),
         Command::Serve(args) => commands::serve::run(layers, args),
-        Command::Mcp => commands::mcp::run(layers),
+        Command::Mcp(args) => commands::mcp::run(layers, args),
         Command::Demo(args) => commands::demo::run(layers, args),
         Command::Import(source) => commands::import::run(layers, source),
         Command::Bench(args) => bench::run(args),

@@ -6,21 +6,28 @@
 //!   input into an error naming the parameter and the accepted form.
 //! - [`output`]: each tool's structured result (with its JSON schema) and how it is returned:
 //!   structured content, the same JSON as a text block, and a readable rendering.
-//! - [`tools`]: the tools themselves, each a thin call into the store's query for it.
+//! - [`tools`]: the server and the read tools, each a thin call into the store's query for it.
+//! - [`send_tools`] (with [`send_args`]): sending, reacting, marking read, downloading and the
+//!   daemon's status, each checked by the [`policy`] and carried out by the daemon ([`daemon`]).
 //!
-//! This crate reads the store only through `wamcp_store::Reader`, whose connection cannot write.
+//! This crate reads the store only through `wamcp_store::Reader`, whose connection cannot write;
+//! everything that changes WhatsApp goes through the daemon's API.
 
 pub mod args;
+pub mod daemon;
 pub mod output;
+pub mod policy;
+pub mod send_args;
+pub mod send_tools;
 pub mod tools;
 
-pub use tools::ReadTools;
+pub use tools::Tools;
 
 /// Serves the read tools over stdio until the client closes the connection.
 ///
 /// A client that goes away before `initialize` (a health check, a cancelled start) is a clean
 /// exit, not an error.
-pub async fn serve_stdio(tools: ReadTools) -> Result<(), rmcp::service::ServerInitializeError> {
+pub async fn serve_stdio(tools: Tools) -> Result<(), rmcp::service::ServerInitializeError> {
     use rmcp::ServiceExt;
     use rmcp::service::ServerInitializeError;
     match tools.serve(rmcp::transport::stdio()).await {

@@ -82,3 +82,39 @@ pub fn chats_page(mut chats: Vec<ChatView>, page: i64, limit: u32) -> CallToolRe
 pub fn failure(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
 }
+
+/// The send tools.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SendOut {
+    pub success: bool,
+    pub message: String,
+    /// The message id, chosen when the send was queued and kept by WhatsApp.
+    pub id: String,
+    pub chat_jid: String,
+    /// `pending` (queued: delivered as soon as WhatsApp is reachable), `sent`, `delivered`,
+    /// `read` or `failed`.
+    pub status: String,
+}
+
+/// `download_media`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DownloadOut {
+    pub success: bool,
+    pub message: String,
+    /// Where the file was saved (inside the data directory's `media/` folder).
+    pub file_path: String,
+}
+
+/// `send_reaction` and `mark_read`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DoneOut {
+    pub success: bool,
+    pub message: String,
+}
+
+/// `get_status`: the daemon's `/api/status`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StatusOut {
+    #[serde(flatten)]
+    pub status: serde_json::Map<String, serde_json::Value>,
+}

@@ -4,7 +4,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use wamcp_mcp::ReadTools;
+use wamcp_mcp::Tools;
 use wamcp_store::testing::*;
 
 struct Session {
@@ -14,7 +14,7 @@ struct Session {
 
 async fn connect(world: Fixture) -> Session {
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    let tools = ReadTools::new(world.reader());
+    let tools = Tools::new(world.reader());
     tokio::spawn(async move {
         if let Ok(running) = tools.serve(server_io).await {
             let _ = running.waiting().await;

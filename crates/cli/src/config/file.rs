@@ -22,6 +22,9 @@ pub struct ConfigFile {
     pub allowed_hosts: Option<Vec<String>>,
     pub webhooks: Option<Vec<String>>,
     pub auto_download: Option<Vec<String>>,
+    pub send_policy: Option<String>,
+    pub allowlist: Option<Vec<String>>,
+    pub sends_per_minute: Option<u32>,
 }
 
 /// The file that applies, and what it said.

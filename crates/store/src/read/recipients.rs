@@ -29,7 +29,8 @@ impl Reader {
              SELECT coalesce(phone_jid, jid), display_name FROM contacts
               WHERE display_name IS NOT NULL AND search_key LIKE '%' || ?1 || '%'",
         )?;
-        let rows = statement.query_map(params![folded], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let rows =
+            statement.query_map(params![folded], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
         let mut found: Vec<NamedRecipient> = Vec::new();
         for row in rows {
             let (jid, display) = row?;
@@ -76,6 +77,10 @@ impl Reader {
 
     /// The phone JID of a person known by LID, when the store knows it.
     fn canonical_person(&self, jid: &Jid) -> Result<Jid> {
-        Ok(self.identities(jid)?.into_iter().find(|j| j.kind() == wamcp_core::JidKind::Phone).unwrap_or_else(|| jid.clone()))
+        Ok(self
+            .identities(jid)?
+            .into_iter()
+            .find(|j| j.kind() == wamcp_core::JidKind::Phone)
+            .unwrap_or_else(|| jid.clone()))
     }
 }

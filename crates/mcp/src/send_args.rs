@@ -1,0 +1,77 @@
+//! Parameters of the tools that act through the daemon: lharries' names first, then the
+//! optional extras users asked for.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageArgs {
+    /// A phone number with country code (any notation: +44 7700 900123), a JID, or the exact name
+    /// of a contact or group.
+    pub recipient: String,
+    /// The text to send.
+    pub message: String,
+    /// The id of a message in the same chat to reply to (it is quoted).
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// People to @mention: phone numbers or JIDs.
+    #[serde(default)]
+    pub mentions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendFileArgs {
+    /// A phone number with country code, a JID, or the exact name of a contact or group.
+    pub recipient: String,
+    /// Absolute path of the file (under one of the daemon's media roots): images and videos are
+    /// sent as such, other files as documents.
+    pub media_path: String,
+    /// Text shown under the image, video or document.
+    #[serde(default)]
+    pub caption: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendAudioArgs {
+    /// A phone number with country code, a JID, or the exact name of a contact or group.
+    pub recipient: String,
+    /// Absolute path of an audio file in any common format (under one of the daemon's media
+    /// roots); it is converted to a voice note.
+    pub media_path: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadArgs {
+    /// The id of the message with the attachment.
+    pub message_id: String,
+    /// The JID of its chat.
+    pub chat_jid: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactionArgs {
+    /// The JID of the chat.
+    pub chat_jid: String,
+    /// The id of the message to react to.
+    pub message_id: String,
+    /// One emoji; an empty string takes the reaction back.
+    pub emoji: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkReadArgs {
+    /// The JID of the chat.
+    pub chat_jid: String,
+    /// The messages to mark read; by default the chat's latest messages from others.
+    #[serde(default)]
+    pub message_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}

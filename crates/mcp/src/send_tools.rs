@@ -1,0 +1,316 @@
+//! The tools that act on WhatsApp: lharries' `send_message`, `send_file`, `send_audio_message`
+//! and `download_media`, plus `send_reaction`, `mark_read` and `get_status`.
+//!
+//! Each one resolves who it is for, asks the send policy, and hands the action to the daemon,
+//! which queues it durably and answers with the message id and its status. A refusal or a
+//! daemon that is not running is a tool error that says what to do.
+
+use std::collections::BTreeMap;
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::model::JsonObject;
+use rmcp::{tool, tool_router};
+use serde_json::{Value, json};
+use wamcp_core::Jid;
+use wamcp_store::MessageFilter;
+
+use crate::args;
+use crate::output::{self, DoneOut, DownloadOut, SendOut, StatusOut};
+use crate::send_args::{
+    DownloadArgs, MarkReadArgs, NoArgs, ReactionArgs, SendAudioArgs, SendFileArgs, SendMessageArgs,
+};
+use crate::tools::{Sending, ToolResult, Tools, input};
+
+/// The tools that message someone (or tell them something was read): not listed when sending is off.
+pub const MESSAGING_TOOLS: [&str; 5] =
+    ["send_message", "send_file", "send_audio_message", "send_reaction", "mark_read"];
+
+/// How many recent messages `mark_read` marks when given no ids.
+const MARK_READ_RECENT: u32 = 50;
+
+type Outcome = Result<rmcp::model::CallToolResult, String>;
+
+/// A refusal or failure the assistant sees as a tool error.
+fn finish(outcome: Outcome) -> ToolResult {
+    Ok(outcome.unwrap_or_else(output::failure))
+}
+
+impl Tools {
+    fn sending(&self) -> Result<&Sending, String> {
+        self.sending.as_deref().ok_or_else(|| "this server is read-only: it has no daemon to send through".to_string())
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, wamcp_store::Reader> {
+        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The chat `recipient` names, once the policy allows messaging it and the rate limit has room.
+    fn clear_to_send(&self, sending: &Sending, recipient: &str) -> Result<Jid, String> {
+        let reader = self.reader();
+        let chat = resolve_recipient(&reader, recipient)?;
+        sending.policy.allows(&reader, &chat)?;
+        sending.policy.take_send()?;
+        Ok(chat)
+    }
+
+    /// Hands a send to the daemon and reports it.
+    async fn queue_send(&self, sending: &Sending, body: Value) -> Outcome {
+        let answer = sending.daemon.post("/api/send", body).await.map_err(|e| e.to_string())?;
+        let out = SendOut {
+            success: true,
+            message: answer["message"].as_str().unwrap_or("queued").to_string(),
+            id: answer["id"].as_str().unwrap_or_default().to_string(),
+            chat_jid: answer["chat_jid"].as_str().unwrap_or_default().to_string(),
+            status: match answer["status"].as_str() {
+                Some("queued") | None => "pending".to_string(),
+                Some(other) => other.to_string(),
+            },
+        };
+        let text = format!("{} (id {}, status {})", out.message, out.id, out.status);
+        Ok(output::success(&out, text))
+    }
+}
+
+/// A recipient as a phone number, a JID, or the exact name of one contact or group.
+fn resolve_recipient(reader: &wamcp_store::Reader, recipient: &str) -> Result<Jid, String> {
+    let recipient = recipient.trim();
+    if recipient.is_empty() {
+        return Err("invalid value for parameter 'recipient': it is empty; give a phone number with country \
+                    code, a JID, or a contact or group name"
+            .into());
+    }
+    if let Ok(jid) = Jid::parse_person(recipient) {
+        return Ok(jid);
+    }
+    let named = reader.recipients_named(recipient).map_err(|e| e.to_string())?;
+    match named.as_slice() {
+        [] => Err(format!(
+            "no contact or group is named '{recipient}', and it is not a phone number or JID; \
+             search_contacts or list_chats find the exact name"
+        )),
+        [one] => Ok(one.jid.clone()),
+        many => {
+            let candidates: Vec<String> = many.iter().map(|r| format!("{} ({})", r.name, r.jid)).collect();
+            Err(format!(
+                "'{recipient}' names {} chats: {}; give the JID of the one you mean",
+                many.len(),
+                candidates.join(", ")
+            ))
+        }
+    }
+}
+
+#[tool_router(router = send_router, vis = "pub(crate)")]
+impl Tools {
+    /// Send a WhatsApp text message to a person or group. Optional: reply_to (quote a message of
+    /// that chat) and mentions. Returns the message id and its delivery status.
+    #[tool(
+        input_schema = input::<SendMessageArgs>(),
+        output_schema = schema_for_output::<SendOut>(),
+        annotations(title = "Send message", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn send_message(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: SendMessageArgs = args::parse(arguments)?;
+                if a.message.trim().is_empty() {
+                    return Err("invalid value for parameter 'message': it is empty".to_string());
+                }
+                let sending = self.sending()?;
+                let chat = self.clear_to_send(sending, &a.recipient)?;
+                let body = json!({"recipient": chat.to_string(), "message": a.message,
+                                  "reply_to": a.reply_to, "mentions": a.mentions});
+                self.queue_send(sending, body).await
+            }
+            .await,
+        )
+    }
+
+    /// Send a file (image, video, document) to a person or group, with an optional caption.
+    #[tool(
+        input_schema = input::<SendFileArgs>(),
+        output_schema = schema_for_output::<SendOut>(),
+        annotations(title = "Send file", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn send_file(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: SendFileArgs = args::parse(arguments)?;
+                let sending = self.sending()?;
+                let chat = self.clear_to_send(sending, &a.recipient)?;
+                let body = json!({"recipient": chat.to_string(), "message": a.caption.unwrap_or_default(),
+                                  "media_path": a.media_path});
+                self.queue_send(sending, body).await
+            }
+            .await,
+        )
+    }
+
+    /// Send an audio file as a WhatsApp voice note (converted to Ogg/Opus, with its waveform).
+    #[tool(
+        input_schema = input::<SendAudioArgs>(),
+        output_schema = schema_for_output::<SendOut>(),
+        annotations(title = "Send voice note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn send_audio_message(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: SendAudioArgs = args::parse(arguments)?;
+                let sending = self.sending()?;
+                let chat = self.clear_to_send(sending, &a.recipient)?;
+                let body = json!({"recipient": chat.to_string(), "media_path": a.media_path, "voice": true});
+                self.queue_send(sending, body).await
+            }
+            .await,
+        )
+    }
+
+    /// React to a message with an emoji (an empty emoji removes the reaction).
+    #[tool(
+        input_schema = input::<ReactionArgs>(),
+        output_schema = schema_for_output::<SendOut>(),
+        annotations(title = "Send reaction", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn send_reaction(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: ReactionArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                let chat = self.clear_to_send(sending, chat.as_str())?;
+                let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id, "emoji": a.emoji});
+                let answer = sending.daemon.post("/api/react", body).await.map_err(|e| e.to_string())?;
+                let out = SendOut {
+                    success: true,
+                    message: if a.emoji.is_empty() {
+                        "reaction removed".into()
+                    } else {
+                        format!("reacted {}", a.emoji)
+                    },
+                    id: answer["id"].as_str().unwrap_or_default().to_string(),
+                    chat_jid: chat.to_string(),
+                    status: "pending".into(),
+                };
+                let text = out.message.clone();
+                Ok(output::success(&out, text))
+            }
+            .await,
+        )
+    }
+
+    /// Mark messages of a chat as read on WhatsApp (the senders see blue ticks). Without
+    /// message_ids, the chat's latest messages from others.
+    #[tool(
+        input_schema = input::<MarkReadArgs>(),
+        output_schema = schema_for_output::<DoneOut>(),
+        annotations(title = "Mark read", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn mark_read(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: MarkReadArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                let by_sender = self.unread_candidates(&chat, a.message_ids)?;
+                let mut marked = 0;
+                for (sender, ids) in by_sender {
+                    let body = json!({"chat_jid": chat.to_string(), "message_ids": ids, "sender": sender});
+                    sending.daemon.post("/api/read", body).await.map_err(|e| e.to_string())?;
+                    marked += ids.len();
+                }
+                let out = DoneOut { success: true, message: format!("marked {marked} message(s) read in {chat}") };
+                let text = out.message.clone();
+                Ok(output::success(&out, text))
+            }
+            .await,
+        )
+    }
+
+    /// Download a message's image, video, audio or document; returns the local file path.
+    #[tool(
+        input_schema = input::<DownloadArgs>(),
+        output_schema = schema_for_output::<DownloadOut>(),
+        annotations(title = "Download media", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn download_media(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: DownloadArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                let body = json!({"message_id": a.message_id, "chat_jid": chat.to_string()});
+                let answer = sending.daemon.post("/api/download", body).await.map_err(|e| e.to_string())?;
+                let out = DownloadOut {
+                    success: true,
+                    message: "Media downloaded".into(),
+                    file_path: answer["path"].as_str().unwrap_or_default().to_string(),
+                };
+                let text = format!("Saved to {}", out.file_path);
+                Ok(output::success(&out, text))
+            }
+            .await,
+        )
+    }
+
+    /// The bridge's state: WhatsApp connection (and what to do when it is down), account, outbox
+    /// depth, history sync progress.
+    #[tool(
+        input_schema = input::<NoArgs>(),
+        output_schema = schema_for_output::<StatusOut>(),
+        annotations(title = "Get status", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_status(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let _: NoArgs = args::parse(arguments)?;
+                let sending = self.sending()?;
+                let status = sending.daemon.get("/api/status").await.map_err(|e| e.to_string())?;
+                let Value::Object(status) = status else { return Err("the daemon's status is not an object".into()) };
+                let text = serde_json::to_string_pretty(&status).unwrap_or_default();
+                Ok(output::success(&StatusOut { status }, text))
+            }
+            .await,
+        )
+    }
+}
+
+impl Tools {
+    /// The messages `mark_read` marks, grouped by sender (WhatsApp takes a sender per receipt).
+    fn unread_candidates(
+        &self,
+        chat: &Jid,
+        ids: Option<Vec<String>>,
+    ) -> Result<BTreeMap<Option<String>, Vec<String>>, String> {
+        let reader = self.reader();
+        let mut by_sender: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+        match ids {
+            Some(ids) if ids.is_empty() => {
+                return Err("invalid value for parameter 'message_ids': it is empty; leave it out to mark the \
+                            latest messages"
+                    .into());
+            }
+            Some(ids) => {
+                for id in ids {
+                    let found = reader.message_context(&id, Some(chat), 0, 0).map_err(|e| e.to_string())?;
+                    by_sender.entry(found.message.sender_jid).or_default().push(id);
+                }
+            }
+            None => {
+                let filter = MessageFilter {
+                    chats: reader.identities(chat).map_err(|e| e.to_string())?,
+                    limit: MARK_READ_RECENT,
+                    ..MessageFilter::default()
+                };
+                for found in reader.list_messages(&filter).map_err(|e| e.to_string())?.matches {
+                    if !found.message.is_from_me {
+                        by_sender.entry(found.message.sender_jid).or_default().push(found.message.id);
+                    }
+                }
+            }
+        }
+        if by_sender.is_empty() {
+            return Err(format!("{chat} has no messages from others to mark read"));
+        }
+        Ok(by_sender)
+    }
+}
