@@ -133,3 +133,53 @@ def test_without_a_daemon_sends_say_how_to_start_it(tmp_path):
         daemon.history_synced()
     (result,) = session_calls(daemon, [("send_message", {"recipient": ALICE, "message": "anyone?"})])
     assert result.is_error is True and "wamcp serve" in text_of(result)
+
+
+def test_own_messages_can_be_edited_and_deleted_but_not_others(daemon):
+    theirs = daemon.incoming(**{"from": ALICE, "text": "my words"})
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", theirs["id"]) == [(1,)],
+                      "their message arrived")
+    (sent,) = session_calls(daemon, [("send_message", {"recipient": ALICE, "message": "teh typo"})])
+    mine = sent.structured_content["id"]
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    edited, not_mine, deleted = session_calls(daemon, [
+        ("edit_message", {"chat_jid": ALICE, "message_id": mine, "message": "the typo, fixed"}),
+        ("edit_message", {"chat_jid": ALICE, "message_id": theirs["id"], "message": "put words in their mouth"}),
+        ("delete_message", {"chat_jid": ALICE, "message_id": mine}),
+    ])
+    assert edited.is_error is not True, text_of(edited)
+    assert not_mine.is_error is True and "only your own messages" in text_of(not_mine)
+    assert deleted.is_error is not True, text_of(deleted)
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    records = [(s["kind"], s.get("target"), s.get("text")) for s in daemon.sent() if s.get("target") == mine]
+    assert records == [("edit", mine, "the typo, fixed"), ("revoke", mine, None)]
+    assert daemon.query("SELECT text FROM messages WHERE id = ?", theirs["id"]) == [("my words",)]
+
+
+def test_typing_history_contacts_groups_and_numbers(daemon):
+    before = daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ?", ALICE)[0][0]
+    typing, history, contact, by_lid, groups, numbers, bad_numbers = session_calls(daemon, [
+        ("send_typing", {"chat_jid": ALICE}),
+        ("request_history", {"chat_jid": ALICE, "count": 3}),
+        ("get_contact", {"identifier": "+44 7700 900123"}),
+        ("get_contact", {"identifier": "184467440737095@lid"}),
+        ("list_groups", {}),
+        ("is_on_whatsapp", {"phones": ["+44 7700 900123", "+1 202 555 0143"]}),
+        ("is_on_whatsapp", {"phones": ["12"]}),
+    ])
+    for result in (typing, history, contact, by_lid, groups, numbers):
+        assert result.is_error is not True, text_of(result)
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ?", ALICE)[0][0]
+                      == before + 3, "the older messages are stored")
+    assert contact.structured_content["contact"]["name"] == "Alice Smith"
+    noa = by_lid.structured_content["contact"]
+    assert noa["phone_jid"] == "972521234567@s.whatsapp.net" and noa["lid"] == "184467440737095@lid"
+    group_jids = [g["jid"] for g in groups.structured_content["chats"]]
+    assert "120363041234567890@g.us" in group_jids and all(j.endswith("@g.us") for j in group_jids)
+    assert [r["on_whatsapp"] for r in numbers.structured_content["results"]] == [True, True]
+    assert bad_numbers.is_error is True and "'12'" in text_of(bad_numbers)
+    (info,) = session_calls(daemon, [("get_group_info", {"jid": "120363041234567890@g.us"})])
+    assert info.is_error is not True, text_of(info)
+    group = info.structured_content
+    assert group["subject"] == "Family 👨‍👩‍👧" and group["participants"]
+    assert sum(p["is_admin"] for p in group["participants"]) == 1

@@ -29,8 +29,11 @@ def call_all(data, calls):
     return anyio.run(go)
 
 
-MESSAGING_TOOLS = {"send_message", "send_file", "send_audio_message", "send_reaction", "mark_read"}
-DAEMON_TOOLS = MESSAGING_TOOLS | {"download_media", "get_status"}
+MESSAGING_TOOLS = {"send_message", "send_file", "send_audio_message", "send_reaction", "mark_read",
+                   "edit_message", "delete_message", "send_typing"}
+STORE_TOOLS = {"get_contact", "list_groups"}
+WHATSAPP_LOOKUPS = {"get_group_info", "is_on_whatsapp"}
+DAEMON_TOOLS = MESSAGING_TOOLS | WHATSAPP_LOOKUPS | {"download_media", "get_status", "request_history"}
 
 
 def list_tools(data, *flags):
@@ -44,12 +47,14 @@ def list_tools(data, *flags):
 def test_tools_are_listed_with_annotations_and_schemas(imported_store):
     data, _ = imported_store
     tools = list_tools(data)
-    assert {tool.name for tool in tools} == READ_TOOLS | DAEMON_TOOLS
+    assert {tool.name for tool in tools} == READ_TOOLS | STORE_TOOLS | DAEMON_TOOLS
+    read_only = READ_TOOLS | STORE_TOOLS | WHATSAPP_LOOKUPS | {"get_status"}
     for tool in tools:
         assert tool.output_schema is not None, tool.name
-        assert tool.annotations.read_only_hint is (tool.name in READ_TOOLS | {"get_status"}), tool.name
+        assert tool.annotations.read_only_hint is (tool.name in read_only), tool.name
         assert tool.annotations.open_world_hint is (tool.name in DAEMON_TOOLS - {"get_status"}), tool.name
-        if tool.name in READ_TOOLS:
+        assert tool.annotations.destructive_hint is (tool.name in {"edit_message", "delete_message"}), tool.name
+        if tool.name in read_only:
             assert tool.annotations.idempotent_hint is True, tool.name
     send = next(t for t in tools if t.name == "send_message")
     assert set(send.input_schema["required"]) == {"recipient", "message"}
@@ -59,7 +64,7 @@ def test_tools_are_listed_with_annotations_and_schemas(imported_store):
 def test_with_sending_off_no_tool_can_message_anyone(imported_store):
     data, _ = imported_store
     names = {tool.name for tool in list_tools(data, "--send-policy", "off")}
-    assert names == READ_TOOLS | {"download_media", "get_status"}
+    assert names == READ_TOOLS | STORE_TOOLS | DAEMON_TOOLS - MESSAGING_TOOLS
     assert not names & MESSAGING_TOOLS
 
 

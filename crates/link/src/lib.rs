@@ -55,6 +55,7 @@ pub struct MediaRequest {
 pub struct GroupInfo {
     pub jid: Jid,
     pub subject: String,
+    pub description: Option<String>,
     pub participants: Vec<Jid>,
     pub admins: Vec<Jid>,
 }

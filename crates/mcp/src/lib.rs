@@ -8,14 +8,18 @@
 //!   structured content, the same JSON as a text block, and a readable rendering.
 //! - [`tools`]: the server and the read tools, each a thin call into the store's query for it.
 //! - [`send_tools`] (with [`send_args`]): sending, reacting, marking read, downloading and the
-//!   daemon's status, each checked by the [`policy`] and carried out by the daemon ([`daemon`]).
+//!   daemon's status, each checked by the [`policy`] and carried out by the daemon ([`daemon`]);
+//!   [`message_tools`]: edits, deletions, typing, older history; [`people_tools`]: contacts,
+//!   groups, who is on WhatsApp.
 //!
 //! This crate reads the store only through `wamcp_store::Reader`, whose connection cannot write;
 //! everything that changes WhatsApp goes through the daemon's API.
 
 pub mod args;
 pub mod daemon;
+pub mod message_tools;
 pub mod output;
+pub mod people_tools;
 pub mod policy;
 pub mod send_args;
 pub mod send_tools;

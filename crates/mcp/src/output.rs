@@ -118,3 +118,42 @@ pub struct StatusOut {
     #[serde(flatten)]
     pub status: serde_json::Map<String, serde_json::Value>,
 }
+
+/// `get_contact`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ContactOut {
+    pub contact: ContactView,
+}
+
+/// A group member.
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Participant {
+    pub jid: String,
+    pub is_admin: bool,
+    /// The member's name, when the store knows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `get_group_info`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct GroupOut {
+    pub jid: String,
+    pub subject: String,
+    pub description: Option<String>,
+    pub participants: Vec<Participant>,
+}
+
+/// One number checked by `is_on_whatsapp`.
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct NumberOut {
+    pub phone: String,
+    pub on_whatsapp: bool,
+    pub jid: Option<String>,
+}
+
+/// `is_on_whatsapp`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct NumbersOut {
+    pub results: Vec<NumberOut>,
+}

@@ -75,3 +75,87 @@ pub struct MarkReadArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditArgs {
+    /// The JID of the chat.
+    pub chat_jid: String,
+    /// The id of one of your own messages.
+    pub message_id: String,
+    /// The new text.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteArgs {
+    /// The JID of the chat.
+    pub chat_jid: String,
+    /// The id of one of your own messages; it is deleted for everyone.
+    pub message_id: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypingArgs {
+    /// The JID of the chat.
+    pub chat_jid: String,
+    /// true shows "typing…" to the others, false clears it.
+    #[serde(default = "default_true")]
+    pub typing: bool,
+}
+
+fn default_history() -> u32 {
+    50
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryArgs {
+    /// The JID of the chat.
+    pub chat_jid: String,
+    /// How many messages older than the oldest stored to ask the phone for (1 to 500).
+    #[serde(default = "default_history")]
+    pub count: u32,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactArgs {
+    /// A phone number with country code, a LID or a JID.
+    pub identifier: String,
+}
+
+fn default_limit() -> i64 {
+    20
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListGroupsArgs {
+    /// Groups per page (at most 100).
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    /// Page number, from 0.
+    #[serde(default)]
+    pub page: i64,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupInfoArgs {
+    /// The group's JID (ends in @g.us).
+    pub jid: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumbersArgs {
+    /// Phone numbers with country code, in any notation (at most 50).
+    pub phones: Vec<String>,
+}

@@ -22,30 +22,38 @@ use crate::send_args::{
 use crate::tools::{Sending, ToolResult, Tools, input};
 
 /// The tools that message someone (or tell them something was read): not listed when sending is off.
-pub const MESSAGING_TOOLS: [&str; 5] =
-    ["send_message", "send_file", "send_audio_message", "send_reaction", "mark_read"];
+pub const MESSAGING_TOOLS: [&str; 8] = [
+    "send_message",
+    "send_file",
+    "send_audio_message",
+    "send_reaction",
+    "mark_read",
+    "edit_message",
+    "delete_message",
+    "send_typing",
+];
 
 /// How many recent messages `mark_read` marks when given no ids.
 const MARK_READ_RECENT: u32 = 50;
 
-type Outcome = Result<rmcp::model::CallToolResult, String>;
+pub(crate) type Outcome = Result<rmcp::model::CallToolResult, String>;
 
 /// A refusal or failure the assistant sees as a tool error.
-fn finish(outcome: Outcome) -> ToolResult {
+pub(crate) fn finish(outcome: Outcome) -> ToolResult {
     Ok(outcome.unwrap_or_else(output::failure))
 }
 
 impl Tools {
-    fn sending(&self) -> Result<&Sending, String> {
+    pub(crate) fn sending(&self) -> Result<&Sending, String> {
         self.sending.as_deref().ok_or_else(|| "this server is read-only: it has no daemon to send through".to_string())
     }
 
-    fn reader(&self) -> std::sync::MutexGuard<'_, wamcp_store::Reader> {
+    pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, wamcp_store::Reader> {
         self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The chat `recipient` names, once the policy allows messaging it and the rate limit has room.
-    fn clear_to_send(&self, sending: &Sending, recipient: &str) -> Result<Jid, String> {
+    pub(crate) fn clear_to_send(&self, sending: &Sending, recipient: &str) -> Result<Jid, String> {
         let reader = self.reader();
         let chat = resolve_recipient(&reader, recipient)?;
         sending.policy.allows(&reader, &chat)?;
@@ -53,9 +61,9 @@ impl Tools {
         Ok(chat)
     }
 
-    /// Hands a send to the daemon and reports it.
-    async fn queue_send(&self, sending: &Sending, body: Value) -> Outcome {
-        let answer = sending.daemon.post("/api/send", body).await.map_err(|e| e.to_string())?;
+    /// Hands a send (or an edit or deletion, at `path`) to the daemon and reports it.
+    pub(crate) async fn queue(&self, sending: &Sending, path: &str, body: Value) -> Outcome {
+        let answer = sending.daemon.post(path, body).await.map_err(|e| e.to_string())?;
         let out = SendOut {
             success: true,
             message: answer["message"].as_str().unwrap_or("queued").to_string(),
@@ -120,7 +128,7 @@ impl Tools {
                 let chat = self.clear_to_send(sending, &a.recipient)?;
                 let body = json!({"recipient": chat.to_string(), "message": a.message,
                                   "reply_to": a.reply_to, "mentions": a.mentions});
-                self.queue_send(sending, body).await
+                self.queue(sending, "/api/send", body).await
             }
             .await,
         )
@@ -140,7 +148,7 @@ impl Tools {
                 let chat = self.clear_to_send(sending, &a.recipient)?;
                 let body = json!({"recipient": chat.to_string(), "message": a.caption.unwrap_or_default(),
                                   "media_path": a.media_path});
-                self.queue_send(sending, body).await
+                self.queue(sending, "/api/send", body).await
             }
             .await,
         )
@@ -159,7 +167,7 @@ impl Tools {
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, &a.recipient)?;
                 let body = json!({"recipient": chat.to_string(), "media_path": a.media_path, "voice": true});
-                self.queue_send(sending, body).await
+                self.queue(sending, "/api/send", body).await
             }
             .await,
         )

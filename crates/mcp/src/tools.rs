@@ -55,6 +55,8 @@ impl Tools {
     pub fn with_daemon(reader: Reader, daemon: Arc<dyn Daemon>, policy: SendPolicy) -> Tools {
         let mut router = Tools::tool_router();
         router.merge(Tools::send_router());
+        router.merge(Tools::message_router());
+        router.merge(Tools::people_router());
         if policy.mode == PolicyMode::Off {
             for name in crate::send_tools::MESSAGING_TOOLS {
                 router.remove_route(name);

@@ -33,7 +33,7 @@ pub mod testing;
 
 pub use data_dir::DataDir;
 pub use outbox::{Enqueued, OutboxEntry, OutboxState};
-pub use read::{MessageFilter, NamedRecipient, Reader, StoredMedia};
+pub use read::{MessageFilter, NamedRecipient, OldestMessage, Reader, StoredMedia};
 pub use webhook_queue::WebhookDelivery;
 pub use write::{Batch, Inserted, Writer};
 

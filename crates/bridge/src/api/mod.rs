@@ -1,6 +1,7 @@
 //! The local REST API (axum): lharries' endpoints and wamcp's, behind one guard (token, Host,
 //! Origin, JSON only; see [`guard`]).
 
+mod actions;
 mod error;
 pub mod guard;
 mod query;
@@ -56,7 +57,13 @@ pub fn router(app: Arc<AppState>, guard: Arc<guard::Guard>) -> Router {
         .route("/api/send", post(send::send))
         .route("/api/react", post(send::react))
         .route("/api/read", post(send::mark_read))
-        .route("/api/download", post(query::download));
+        .route("/api/download", post(query::download))
+        .route("/api/edit", post(actions::edit))
+        .route("/api/delete", post(actions::delete))
+        .route("/api/typing", post(actions::typing))
+        .route("/api/groups/{jid}", get(actions::group))
+        .route("/api/history", post(actions::history))
+        .route("/api/is-on-whatsapp", post(actions::is_on_whatsapp));
     if app.sim.is_some() {
         routes = routes
             .route("/api/sim/incoming", post(sim::incoming))

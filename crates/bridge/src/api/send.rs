@@ -147,7 +147,7 @@ pub async fn mark_read(
 
 impl AppState {
     /// Puts a send in the outbox and says so in lharries' words.
-    async fn enqueue(
+    pub(super) async fn enqueue(
         &self,
         chat: &Jid,
         request: SendRequest,
@@ -189,7 +189,7 @@ impl AppState {
     }
 
     /// A stored message of `chat`, as a reply or reaction refers to it.
-    fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
+    pub(super) fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
         let found = self.reader()?.message_context(id, Some(chat), 0, 0)?;
         let message = found.message;
         Ok(StoredRef {
@@ -215,7 +215,7 @@ pub fn parse_recipient(input: &str) -> Result<Jid, ApiError> {
 }
 
 /// A message id in the form WhatsApp clients use: chosen once, kept for every retry.
-fn new_message_id() -> String {
+pub(super) fn new_message_id() -> String {
     format!("3EB0{}", crate::token::random_hex(10).to_ascii_uppercase())
 }
 

@@ -358,9 +358,31 @@ impl Link for SimNetwork {
         self.lock().groups.get(group).cloned().ok_or_else(|| LinkError::Refused(format!("no group {group}")))
     }
 
-    async fn request_history(&self, _anchor: &HistoryAnchor, _count: u32) -> LinkResult<()> {
-        // The simulated phone handed over everything it had on the first connection.
-        self.require_connection()
+    async fn request_history(&self, anchor: &HistoryAnchor, count: u32) -> LinkResult<()> {
+        // The simulated phone has older messages than it handed over on the first connection:
+        // one a day before the oldest the store has, from the other side of the chat.
+        self.require_connection()?;
+        let (events, sender) = {
+            let state = self.lock();
+            let sender = match state.groups.get(&anchor.chat) {
+                Some(group) => group.participants.first().cloned(),
+                None => Some(anchor.chat.clone()),
+            };
+            (state.events.clone(), sender)
+        };
+        let updates = (1..=i64::from(count.min(500)))
+            .map(|n| {
+                let at = Timestamp(anchor.oldest_at.millis() - n * 86_400_000);
+                let id = format!("SIMOLD{}{n:04}", anchor.oldest_id.as_str().chars().take(8).collect::<String>());
+                let text = format!("(older message {n} of {count})");
+                Update::Message(Message::text(anchor.chat.clone(), &id, sender.clone(), false, at, &text))
+            })
+            .collect();
+        if let Some(events) = events {
+            let batch = HistoryBatch { updates, progress: None, ..HistoryBatch::default() };
+            let _ = events.send(LinkEvent::History(batch)).await;
+        }
+        Ok(())
     }
 
     async fn is_on_whatsapp(&self, phones: &[String]) -> LinkResult<Vec<(String, Option<Jid>)>> {
@@ -405,6 +427,7 @@ fn groups_of(history: &HistoryBatch) -> HashMap<Jid, GroupInfo> {
             GroupInfo {
                 jid: chat.jid.clone(),
                 subject: chat.name.clone().unwrap_or_default(),
+                description: Some(format!("The {} group", chat.name.as_deref().unwrap_or("unnamed"))),
                 participants: Vec::new(),
                 admins: Vec::new(),
             },
@@ -417,6 +440,10 @@ fn groups_of(history: &HistoryBatch) -> HashMap<Jid, GroupInfo> {
         {
             group.participants.push(sender.clone());
         }
+    }
+    // The first to have written plays the one who made the group, its admin.
+    for group in groups.values_mut() {
+        group.admins = group.participants.iter().take(1).cloned().collect();
     }
     groups
 }

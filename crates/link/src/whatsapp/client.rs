@@ -299,6 +299,7 @@ impl Link for WhatsAppLink {
         Ok(GroupInfo {
             jid: group.clone(),
             subject: metadata.subject.clone(),
+            description: metadata.description.clone(),
             participants: participants.clone().filter_map(|p| super::convert::jid(&p.jid)).collect(),
             admins: participants.filter(|p| p.is_admin()).filter_map(|p| super::convert::jid(&p.jid)).collect(),
         })

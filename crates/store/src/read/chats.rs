@@ -1,4 +1,5 @@
-//! Chat queries: `list_chats`, `get_chat`, `get_direct_chat_by_contact`, `get_contact_chats`.
+//! Chat queries: `list_chats`, `get_chat`, `get_direct_chat_by_contact`, `get_contact_chats`,
+//! `list_groups`.
 
 use rusqlite::ToSql;
 use wamcp_core::fold::{digits, fold};
@@ -58,6 +59,15 @@ impl Reader {
             page(limit, offset)
         );
         self.chats(&sql, &[&name_pattern, &jid_pattern], with_last_message)
+    }
+
+    /// Group chats, most recently active first.
+    pub fn groups(&self, limit: u32, offset: u64) -> Result<Vec<ChatView>> {
+        let sql = format!(
+            "{CHAT_SELECT} WHERE c.kind = 'group' ORDER BY c.last_activity IS NULL, c.last_activity DESC, c.jid{}",
+            page(limit, offset)
+        );
+        self.chats(&sql, &[], false)
     }
 
     /// The chat with this JID. For a person, also their chat under another JID (phone or LID):

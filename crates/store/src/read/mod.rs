@@ -22,7 +22,7 @@ use wamcp_core::{
 pub use chats::ChatOrder;
 pub use media::StoredMedia;
 pub use messages::{MessageFilter, MessagePage};
-pub use recipients::NamedRecipient;
+pub use recipients::{NamedRecipient, OldestMessage};
 
 use crate::{Result, Writer, connection, schema};
 

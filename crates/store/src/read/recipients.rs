@@ -1,5 +1,6 @@
 //! Who a send may go to: recipients named by their exact contact or group name, and whether a
-//! recipient is already known (an existing chat or a saved contact), which the send policy asks.
+//! recipient is already known (an existing chat or a saved contact), which the send policy asks;
+//! and a chat's oldest message, from which older history is requested.
 
 use rusqlite::params;
 use wamcp_core::Jid;
@@ -82,5 +83,26 @@ impl Reader {
             .into_iter()
             .find(|j| j.kind() == wamcp_core::JidKind::Phone)
             .unwrap_or_else(|| jid.clone()))
+    }
+}
+
+/// The oldest message the store has of a chat: where asking the phone for older history starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldestMessage {
+    pub id: String,
+    pub from_me: bool,
+    pub at: wamcp_core::Timestamp,
+}
+
+impl Reader {
+    pub fn oldest_message(&self, chat: &Jid) -> Result<Option<OldestMessage>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id, from_me, ts FROM messages WHERE chat_jid = ?1 ORDER BY seq LIMIT 1")?
+            .query_row(params![chat.as_str()], |row| {
+                Ok(OldestMessage { id: row.get(0)?, from_me: row.get(1)?, at: wamcp_core::Timestamp(row.get(2)?) })
+            })
+            .optional()?)
     }
 }

@@ -1,0 +1,105 @@
+//! Tools that change messages already sent or show activity: `edit_message`, `delete_message`
+//! (own messages only), `send_typing`, and `request_history` (older messages from the phone).
+
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::model::JsonObject;
+use rmcp::{tool, tool_router};
+use serde_json::json;
+
+use crate::args;
+use crate::output::{self, DoneOut, SendOut};
+use crate::send_args::{DeleteArgs, EditArgs, HistoryArgs, TypingArgs};
+use crate::send_tools::finish;
+use crate::tools::{ToolResult, Tools, input};
+
+#[tool_router(router = message_router, vis = "pub(crate)")]
+impl Tools {
+    /// Change the text of one of your own messages (WhatsApp shows it as edited).
+    #[tool(
+        input_schema = input::<EditArgs>(),
+        output_schema = schema_for_output::<SendOut>(),
+        annotations(title = "Edit message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn edit_message(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: EditArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                let chat = self.clear_to_send(sending, chat.as_str())?;
+                let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id, "message": a.message});
+                self.queue(sending, "/api/edit", body).await
+            }
+            .await,
+        )
+    }
+
+    /// Delete one of your own messages for everyone in the chat.
+    #[tool(
+        input_schema = input::<DeleteArgs>(),
+        output_schema = schema_for_output::<SendOut>(),
+        annotations(title = "Delete message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn delete_message(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: DeleteArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                let chat = self.clear_to_send(sending, chat.as_str())?;
+                let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id});
+                self.queue(sending, "/api/delete", body).await
+            }
+            .await,
+        )
+    }
+
+    /// Show (or clear) "typing…" in a chat.
+    #[tool(
+        input_schema = input::<TypingArgs>(),
+        output_schema = schema_for_output::<DoneOut>(),
+        annotations(title = "Send typing", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn send_typing(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: TypingArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                {
+                    let reader = self.reader();
+                    sending.policy.allows(&reader, &chat)?;
+                }
+                let body = json!({"chat_jid": chat.to_string(), "typing": a.typing});
+                let answer = sending.daemon.post("/api/typing", body).await.map_err(|e| e.to_string())?;
+                let out = DoneOut { success: true, message: answer["message"].as_str().unwrap_or("done").to_string() };
+                let text = out.message.clone();
+                Ok(output::success(&out, text))
+            }
+            .await,
+        )
+    }
+
+    /// Ask the phone for messages of a chat older than the oldest stored; they arrive in the
+    /// background and show in list_messages once stored.
+    #[tool(
+        input_schema = input::<HistoryArgs>(),
+        output_schema = schema_for_output::<DoneOut>(),
+        annotations(title = "Request history", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn request_history(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: HistoryArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                let body = json!({"chat_jid": chat.to_string(), "count": a.count});
+                let answer = sending.daemon.post("/api/history", body).await.map_err(|e| e.to_string())?;
+                let out = DoneOut { success: true, message: answer["message"].as_str().unwrap_or("asked").to_string() };
+                let text = out.message.clone();
+                Ok(output::success(&out, text))
+            }
+            .await,
+        )
+    }
+}
