@@ -6,7 +6,7 @@ import json
 import anyio
 import pytest
 
-from conftest import mcp_session
+from conftest import mcp_session, run
 from daemon import running
 from test_daemon import ALICE, STRANGER, write_wav
 
@@ -183,3 +183,23 @@ def test_typing_history_contacts_groups_and_numbers(daemon):
     group = info.structured_content
     assert group["subject"] == "Family 👨‍👩‍👧" and group["participants"]
     assert sum(p["is_admin"] for p in group["participants"]) == 1
+
+
+def test_every_call_is_audited_with_message_text_hashed(daemon):
+    session_calls(daemon, [
+        ("list_chats", {"limit": 2}),
+        ("send_message", {"recipient": ALICE, "message": "the secret plan"}),
+        ("send_message", {"recipient": "+33 6 98 76 54 32", "message": "to a stranger"}),
+    ])
+    result = run("--data-dir", str(daemon.data_dir), "audit", "--json")
+    assert result.returncode == 0, result.stderr
+    entries = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["tool"] for e in entries] == ["send_message", "send_message", "list_chats"]
+    refused, sent, listed = entries
+    assert refused["outcome"] == "error" and "not an existing chat" in refused["detail"]
+    assert sent["outcome"] == "ok" and sent["detail"].startswith("3EB0")
+    assert sent["arguments"]["recipient"] == ALICE and sent["arguments"]["message"].startswith("sha256:")
+    assert "secret" not in result.stdout and "stranger" not in result.stdout
+    assert listed["outcome"] == "ok" and listed["arguments"] == {"limit": 2}
+    only_sends = run("--data-dir", str(daemon.data_dir), "audit", "--tool", "list_chats")
+    assert "list_chats" in only_sends.stdout and "send_message" not in only_sends.stdout

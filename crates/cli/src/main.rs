@@ -45,6 +45,8 @@ enum Command {
     /// Bring history from another WhatsApp tool into the store
     #[command(subcommand)]
     Import(commands::import::ImportSource),
+    /// Show the MCP tool calls recorded in the store (message text appears only as a hash)
+    Audit(commands::audit::AuditArgs),
     /// Measure import rate and MCP tool latency, startup time and memory on a generated history
     Bench(bench::BenchArgs),
 }
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Mcp(args) => commands::mcp::run(layers, args),
         Command::Demo(args) => commands::demo::run(layers, args),
         Command::Import(source) => commands::import::run(layers, source),
+        Command::Audit(args) => commands::audit::run(layers, args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -12,10 +12,13 @@
 //!   [`message_tools`]: edits, deletions, typing, older history; [`people_tools`]: contacts,
 //!   groups, who is on WhatsApp.
 //!
-//! This crate reads the store only through `wamcp_store::Reader`, whose connection cannot write;
-//! everything that changes WhatsApp goes through the daemon's API.
+//! - [`audit`]: every call recorded in the store's audit log, message text hashed.
+//!
+//! This crate reads the store only through `wamcp_store::Reader`, whose connection cannot write,
+//! and writes only the audit log; everything that changes WhatsApp goes through the daemon's API.
 
 pub mod args;
+pub mod audit;
 pub mod daemon;
 pub mod message_tools;
 pub mod output;

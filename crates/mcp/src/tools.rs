@@ -6,13 +6,19 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::handler::server::common::{schema_for_input, schema_for_output};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{CallToolResult, Implementation, JsonObject, ServerCapabilities, ServerConfig};
-use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use wamcp_core::render;
 use wamcp_store::read::{ChatOrder, MessageFilter};
 use wamcp_store::{Reader, StoreError};
 
 use crate::args::{self, MAX_CHATS, MAX_MESSAGES};
+use crate::audit::AuditTrail;
 use crate::daemon::Daemon;
 use crate::output::{self, ChatOut, ChatsOut, ContactsOut, ContextOut, LastInteractionOut, MessagesOut};
 use crate::policy::{PolicyMode, SendPolicy};
@@ -32,6 +38,7 @@ pub(crate) fn input<T: schemars::JsonSchema + 'static>() -> Arc<JsonObject> {
 pub struct Tools {
     pub(crate) reader: Arc<Mutex<Reader>>,
     pub(crate) sending: Option<Arc<Sending>>,
+    audit: Option<Arc<AuditTrail>>,
     /// Built once: the tool list with its schemas does not change while serving.
     tool_router: ToolRouter<Tools>,
 }
@@ -47,7 +54,13 @@ pub(crate) type ToolResult = Result<CallToolResult, ErrorData>;
 impl Tools {
     /// The read tools only.
     pub fn new(reader: Reader) -> Tools {
-        Tools { reader: Arc::new(Mutex::new(reader)), sending: None, tool_router: Tools::tool_router() }
+        Tools { reader: Arc::new(Mutex::new(reader)), sending: None, audit: None, tool_router: Tools::tool_router() }
+    }
+
+    /// Records every call in the store's audit log.
+    pub fn with_audit(mut self, trail: AuditTrail) -> Tools {
+        self.audit = Some(Arc::new(trail));
+        self
     }
 
     /// The read tools, and the tools that act through `daemon` as far as the policy allows: with
@@ -63,7 +76,7 @@ impl Tools {
             }
         }
         let sending = Some(Arc::new(Sending { daemon, policy }));
-        Tools { reader: Arc::new(Mutex::new(reader)), sending, tool_router: router }
+        Tools { reader: Arc::new(Mutex::new(reader)), sending, audit: None, tool_router: router }
     }
 
     /// Runs a tool body with the reader; a user-facing problem (bad argument, nothing found)
@@ -290,6 +303,20 @@ impl Tools {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Tools {
+    /// Every call goes through the router, then into the audit log.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let (tool, arguments) = (request.name.to_string(), request.arguments.clone());
+        let response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
+        if let Some(audit) = &self.audit {
+            audit.record(&tool, arguments.as_ref(), &response);
+        }
+        response
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("wamcp", env!("CARGO_PKG_VERSION")).with_title("WhatsApp (wamcp)"))

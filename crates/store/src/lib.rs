@@ -12,11 +12,13 @@
 //!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
 //! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
+//! - [`audit`]: the log of MCP tool calls, the one thing the MCP server writes ([`AuditLog`]).
 //!
 //! Message rows are keyed by `seq = timestamp_ms * 1024 + n`, so rowid order is time order. The
 //! full-text index shares that rowid: "the newest matches" is a walk of the index in rowid order,
 //! with no sort of all matches, which keeps searches fast on millions of messages.
 
+pub mod audit;
 pub mod data_dir;
 mod delivery;
 mod identity_merge;
@@ -31,6 +33,7 @@ mod connection;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit::{AuditEntry, AuditLog};
 pub use data_dir::DataDir;
 pub use outbox::{Enqueued, OutboxEntry, OutboxState};
 pub use read::{MessageFilter, NamedRecipient, OldestMessage, Reader, StoredMedia};

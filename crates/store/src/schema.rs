@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// Every migration, in order. The store's version is the number applied.
-const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE, V3_AUDIT];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -202,6 +202,20 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, caption, chat_jid, send
         SELECT seq, text, caption, chat, sender FROM messages_fts_content
         WHERE seq = new.seq AND (new.text IS NOT NULL OR new.caption IS NOT NULL);
 END;
+"#;
+
+const V3_AUDIT: &str = r#"
+-- Every MCP tool call: which tool, its arguments (message text reduced to a hash), how it ended.
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts        INTEGER NOT NULL,                   -- ms UTC
+    session   TEXT NOT NULL,                      -- which MCP connection
+    tool      TEXT NOT NULL,
+    arguments TEXT NOT NULL,                      -- JSON
+    outcome   TEXT NOT NULL CHECK (outcome = 'ok' OR outcome = 'error'),
+    detail    TEXT                                -- the error, or the id of what was sent
+);
+CREATE INDEX audit_by_tool ON audit (tool, seq);
 "#;
 
 /// The version a store is at.

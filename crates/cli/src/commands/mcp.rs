@@ -7,9 +7,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use wamcp_mcp::Tools;
+use wamcp_mcp::audit::AuditTrail;
 use wamcp_mcp::daemon::HttpDaemon;
 use wamcp_mcp::policy::{DEFAULT_SENDS_PER_MINUTE, PolicyMode, SendPolicy};
-use wamcp_store::Reader;
+use wamcp_store::{AuditLog, Reader};
 
 use super::daemon::DEFAULT_LISTEN;
 use crate::config::Layers;
@@ -72,7 +73,8 @@ pub fn run(mut layers: Layers, args: McpArgs) -> anyhow::Result<()> {
         );
     }
     let daemon = Arc::new(HttpDaemon::new(listen, dir.root().join(wamcp_bridge::token::TOKEN_FILE)));
-    serve(Tools::with_daemon(reader, daemon, policy))
+    let audit = AuditTrail::start(AuditLog::open(&path)?, format!("stdio-{}", std::process::id()));
+    serve(Tools::with_daemon(reader, daemon, policy).with_audit(audit))
 }
 
 /// Serves the tools on stdio until the client disconnects.

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod audit;
 pub mod daemon;
 pub mod demo;
 pub mod import;

@@ -1,0 +1,49 @@
+//! `wamcp audit`: the MCP tool calls recorded in the store, newest first.
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use wamcp_store::Reader;
+
+use crate::config::Layers;
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// How many calls to show
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    limit: u32,
+    /// Only calls of this tool (send_message, list_messages, ...)
+    #[arg(long, value_name = "TOOL")]
+    tool: Option<String>,
+    /// One JSON object a line instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(mut layers: Layers, args: AuditArgs) -> anyhow::Result<()> {
+    let dir = super::data_dir(&mut layers)?;
+    let path = dir.store_path();
+    let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
+    let entries = reader.audit(args.limit, args.tool.as_deref())?;
+    if entries.is_empty() {
+        eprintln!("no tool calls recorded in {}", path.display());
+    }
+    for entry in entries {
+        let outcome = if entry.ok { "ok" } else { "error" };
+        if args.json {
+            let line = json!({
+                "time": entry.at.to_rfc3339(),
+                "session": entry.session,
+                "tool": entry.tool,
+                "arguments": serde_json::from_str::<serde_json::Value>(&entry.arguments).unwrap_or_default(),
+                "outcome": outcome,
+                "detail": entry.detail,
+            });
+            println!("{line}");
+        } else {
+            let detail = entry.detail.map(|d| format!("  -> {}", d.replace('\n', " "))).unwrap_or_default();
+            println!("{}  {outcome:<5}  {:<22} {}{detail}", entry.at.to_rfc3339(), entry.tool, entry.arguments);
+        }
+    }
+    Ok(())
+}
