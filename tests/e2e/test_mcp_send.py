@@ -203,3 +203,37 @@ def test_every_call_is_audited_with_message_text_hashed(daemon):
     assert listed["outcome"] == "ok" and listed["arguments"] == {"limit": 2}
     only_sends = run("--data-dir", str(daemon.data_dir), "audit", "--tool", "list_chats")
     assert "list_chats" in only_sends.stdout and "send_message" not in only_sends.stdout
+
+
+def test_confirm_sends_only_what_was_previewed_and_each_token_once(daemon):
+    hello, other, sent, replay, sent_other, guessed = confirm_flow(daemon)
+    assert hello.structured_content["status"] == "needs_confirmation"
+    assert "see you at 8" in hello.structured_content["preview"] and "id" not in hello.structured_content
+    assert sent.is_error is not True, text_of(sent)
+    assert replay.is_error is True and "already used" in text_of(replay)
+    assert sent_other.is_error is not True and sent_other.structured_content["chat_jid"] == UNKNOWN
+    assert guessed.is_error is True
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    texts = [(s["chat"], s.get("text")) for s in daemon.sent() if s.get("text") in ("see you at 8", "bonjour")]
+    assert texts == [(ALICE, "see you at 8"), (UNKNOWN, "bonjour")]
+
+
+def confirm_flow(daemon):
+    """Previews two sends, then confirms the first twice, the second once and a made-up token."""
+
+    async def go():
+        async with mcp_session("--data-dir", str(daemon.data_dir), "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+                               "--send-policy", "confirm") as session:
+            names = {tool.name for tool in (await session.list_tools()).tools}
+            assert "confirm_send" in names
+            hello = await session.call_tool("send_message", {"recipient": ALICE, "message": "see you at 8"})
+            other = await session.call_tool("send_message", {"recipient": "+33 6 98 76 54 32", "message": "bonjour"})
+            assert not any(s.get("text") in ("see you at 8", "bonjour") for s in daemon.sent())
+            first, second = hello.structured_content["confirm_token"], other.structured_content["confirm_token"]
+            sent = await session.call_tool("confirm_send", {"token": first})
+            replay = await session.call_tool("confirm_send", {"token": first})
+            sent_other = await session.call_tool("confirm_send", {"token": second})
+            guessed = await session.call_tool("confirm_send", {"token": "confirm-0000000000000000"})
+            return hello, other, sent, replay, sent_other, guessed
+
+    return anyio.run(go)

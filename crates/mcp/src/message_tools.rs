@@ -27,8 +27,9 @@ impl Tools {
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, chat.as_str())?;
+                let preview = format!("In {chat}: change message {} to: {}", a.message_id, a.message);
                 let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id, "message": a.message});
-                self.queue(sending, "/api/edit", body).await
+                self.dispatch(sending, "/api/edit", body, preview).await
             }
             .await,
         )
@@ -47,8 +48,9 @@ impl Tools {
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, chat.as_str())?;
+                let preview = format!("In {chat}: delete message {} for everyone", a.message_id);
                 let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id});
-                self.queue(sending, "/api/delete", body).await
+                self.dispatch(sending, "/api/delete", body, preview).await
             }
             .await,
         )

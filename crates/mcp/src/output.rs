@@ -88,12 +88,20 @@ pub fn failure(message: impl Into<String>) -> CallToolResult {
 pub struct SendOut {
     pub success: bool,
     pub message: String,
-    /// The message id, chosen when the send was queued and kept by WhatsApp.
-    pub id: String,
+    /// The message id, chosen when the send was queued and kept by WhatsApp (none while it awaits
+    /// confirmation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub chat_jid: String,
     /// `pending` (queued: delivered as soon as WhatsApp is reachable), `sent`, `delivered`,
-    /// `read` or `failed`.
+    /// `read`, `failed`, or `needs_confirmation` under the confirm policy.
     pub status: String,
+    /// Under the confirm policy: the token `confirm_send` takes to send exactly this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_token: Option<String>,
+    /// Under the confirm policy: what would be sent, to show the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
 }
 
 /// `download_media`.

@@ -5,12 +5,14 @@
 //! injection fail even when the assistant falls for it:
 //! - `known` (the default): only chats already in the store, or saved contacts;
 //! - `allowlist`: only the configured JIDs, phone numbers or group names;
+//! - `confirm`: anyone, but a send tool only returns a preview and a one-time token, and
+//!   `confirm_send(token)` sends exactly what was previewed (within a few minutes);
 //! - `off`: no send tools at all.
 //!
 //! Whatever the mode, a recipient whose number first appeared inside a message read in this
 //! session is refused unless a chat with them already exists, and sends are rate limited.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,7 @@ pub enum PolicyMode {
     Off,
     Known,
     Allowlist(Vec<String>),
+    Confirm,
 }
 
 impl PolicyMode {
@@ -32,12 +35,13 @@ impl PolicyMode {
         match name {
             "off" => Ok(PolicyMode::Off),
             "known" => Ok(PolicyMode::Known),
+            "confirm" => Ok(PolicyMode::Confirm),
             "allowlist" if allowlist.is_empty() => Err(
                 "send_policy: 'allowlist' needs at least one entry in allowlist (JIDs, phone numbers or group names)"
                     .into(),
             ),
             "allowlist" => Ok(PolicyMode::Allowlist(allowlist)),
-            other => Err(format!("send_policy: '{other}' is not a policy; use off, known or allowlist")),
+            other => Err(format!("send_policy: '{other}' is not a policy; use off, known, allowlist or confirm")),
         }
     }
 
@@ -46,12 +50,24 @@ impl PolicyMode {
             PolicyMode::Off => "off",
             PolicyMode::Known => "known",
             PolicyMode::Allowlist(_) => "allowlist",
+            PolicyMode::Confirm => "confirm",
         }
     }
 }
 
 /// The default rate limit.
 pub const DEFAULT_SENDS_PER_MINUTE: u32 = 20;
+/// How long a confirmation token stays good.
+pub const CONFIRM_WITHIN: Duration = Duration::from_secs(5 * 60);
+
+/// A send waiting for `confirm_send`: exactly what will be asked of the daemon.
+#[derive(Debug, Clone)]
+pub struct PendingSend {
+    pub path: String,
+    pub body: Value,
+    pub preview: String,
+    expires: Instant,
+}
 
 /// The policy of one MCP session, with what it has seen and sent.
 pub struct SendPolicy {
@@ -60,11 +76,19 @@ pub struct SendPolicy {
     recent_sends: Mutex<VecDeque<Instant>>,
     /// Phone numbers (digits only) that appeared in message text or captions this session.
     seen_in_messages: Mutex<HashSet<String>>,
+    /// Sends previewed under `confirm`, by token.
+    pending: Mutex<HashMap<String, PendingSend>>,
 }
 
 impl SendPolicy {
     pub fn new(mode: PolicyMode, sends_per_minute: u32) -> SendPolicy {
-        SendPolicy { mode, sends_per_minute, recent_sends: Mutex::default(), seen_in_messages: Mutex::default() }
+        SendPolicy {
+            mode,
+            sends_per_minute,
+            recent_sends: Mutex::default(),
+            seen_in_messages: Mutex::default(),
+            pending: Mutex::default(),
+        }
     }
 
     /// Checks that `recipient` may be messaged; the error says why not and what would allow it.
@@ -80,6 +104,8 @@ impl SendPolicy {
         }
         match &self.mode {
             PolicyMode::Off => Err("refused: sending is off (send_policy = \"off\")".into()),
+            // The user sees the preview and confirms: that is the check.
+            PolicyMode::Confirm => Ok(()),
             PolicyMode::Known => {
                 if has_chat || reader.is_known_recipient(recipient).map_err(|e| e.to_string())? {
                     Ok(())
@@ -120,6 +146,34 @@ impl SendPolicy {
         Ok(())
     }
 
+    /// Keeps a send for `confirm_send`; returns its one-time token.
+    pub fn hold(&self, path: &str, body: Value, preview: String) -> String {
+        let token = format!("confirm-{:016x}{:016x}", rand_u64(), rand_u64());
+        let mut pending = lock(&self.pending);
+        let now = Instant::now();
+        pending.retain(|_, held| held.expires > now);
+        pending.insert(
+            token.clone(),
+            PendingSend { path: path.to_string(), body, preview, expires: now + CONFIRM_WITHIN },
+        );
+        token
+    }
+
+    /// Takes the send a token stands for; a token works once, and only in time.
+    pub fn release(&self, token: &str) -> Result<PendingSend, String> {
+        let held = lock(&self.pending).remove(token.trim()).ok_or_else(|| {
+            "refused: this confirmation token is unknown or was already used; call the send tool again for a new one"
+                .to_string()
+        })?;
+        if held.expires <= Instant::now() {
+            return Err(format!(
+                "refused: this confirmation token expired ({} minutes); call the send tool again for a new one",
+                CONFIRM_WITHIN.as_secs() / 60
+            ));
+        }
+        Ok(held)
+    }
+
     /// Remembers the phone numbers in the text and captions of a read tool's result.
     pub fn note_read(&self, structured: &Value) {
         let mut found = Vec::new();
@@ -128,6 +182,15 @@ impl SendPolicy {
             lock(&self.seen_in_messages).extend(found);
         }
     }
+}
+
+/// 64 random bits, seeded by the OS (tokens must not be guessable by whoever writes messages).
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -223,8 +286,17 @@ mod tests {
 
     #[test]
     fn unknown_policies_and_empty_allowlists_are_refused() {
-        assert!(PolicyMode::parse("confirm-all", vec![]).unwrap_err().contains("off, known or allowlist"));
+        assert!(PolicyMode::parse("confirm-all", vec![]).unwrap_err().contains("off, known, allowlist or confirm"));
         assert!(PolicyMode::parse("allowlist", vec![]).unwrap_err().contains("at least one entry"));
         assert_eq!(PolicyMode::parse("known", vec![]).unwrap(), PolicyMode::Known);
+    }
+
+    #[test]
+    fn a_confirmation_token_works_once() {
+        let policy = SendPolicy::new(PolicyMode::Confirm, 20);
+        let token = policy.hold("/api/send", serde_json::json!({"message": "hi"}), "hi".into());
+        assert_eq!(policy.release(&token).unwrap().body["message"], "hi");
+        assert!(policy.release(&token).unwrap_err().contains("already used"));
+        assert!(policy.release("confirm-guessed").is_err());
     }
 }

@@ -159,3 +159,10 @@ pub struct NumbersArgs {
     /// Phone numbers with country code, in any notation (at most 50).
     pub phones: Vec<String>,
 }
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmArgs {
+    /// The token a send tool returned with its preview.
+    pub token: String,
+}

@@ -16,6 +16,8 @@ use wamcp_store::MessageFilter;
 
 use crate::args;
 use crate::output::{self, DoneOut, DownloadOut, SendOut, StatusOut};
+use crate::policy::PolicyMode;
+use crate::send_args::ConfirmArgs;
 use crate::send_args::{
     DownloadArgs, MarkReadArgs, NoArgs, ReactionArgs, SendAudioArgs, SendFileArgs, SendMessageArgs,
 };
@@ -52,29 +54,54 @@ impl Tools {
         self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The chat `recipient` names, once the policy allows messaging it and the rate limit has room.
+    /// The chat `recipient` names, once the policy allows messaging it.
     pub(crate) fn clear_to_send(&self, sending: &Sending, recipient: &str) -> Result<Jid, String> {
         let reader = self.reader();
         let chat = resolve_recipient(&reader, recipient)?;
         sending.policy.allows(&reader, &chat)?;
-        sending.policy.take_send()?;
         Ok(chat)
     }
 
-    /// Hands a send (or an edit or deletion, at `path`) to the daemon and reports it.
-    pub(crate) async fn queue(&self, sending: &Sending, path: &str, body: Value) -> Outcome {
+    /// Sends (or edits, deletes, reacts: the daemon endpoint is `path`) within the rate limit;
+    /// under the `confirm` policy, only previews it and hands out a token for `confirm_send`.
+    pub(crate) async fn dispatch(&self, sending: &Sending, path: &str, body: Value, preview: String) -> Outcome {
+        if sending.policy.mode == PolicyMode::Confirm {
+            let chat_jid = body["recipient"].as_str().or(body["chat_jid"].as_str()).unwrap_or_default().to_string();
+            let token = sending.policy.hold(path, body, preview.clone());
+            let out = SendOut {
+                success: true,
+                message: format!(
+                    "Not sent yet. Show the user this preview; once they agree, call confirm_send with the token. {preview}"
+                ),
+                id: None,
+                chat_jid,
+                status: "needs_confirmation".into(),
+                confirm_token: Some(token),
+                preview: Some(preview),
+            };
+            let text = out.message.clone();
+            return Ok(output::success(&out, text));
+        }
+        sending.policy.take_send()?;
+        self.queue(sending, path, body).await
+    }
+
+    /// Hands a send to the daemon and reports it.
+    async fn queue(&self, sending: &Sending, path: &str, body: Value) -> Outcome {
         let answer = sending.daemon.post(path, body).await.map_err(|e| e.to_string())?;
         let out = SendOut {
             success: true,
             message: answer["message"].as_str().unwrap_or("queued").to_string(),
-            id: answer["id"].as_str().unwrap_or_default().to_string(),
+            id: answer["id"].as_str().map(str::to_string),
             chat_jid: answer["chat_jid"].as_str().unwrap_or_default().to_string(),
             status: match answer["status"].as_str() {
                 Some("queued") | None => "pending".to_string(),
                 Some(other) => other.to_string(),
             },
+            confirm_token: None,
+            preview: None,
         };
-        let text = format!("{} (id {}, status {})", out.message, out.id, out.status);
+        let text = format!("{} (id {}, status {})", out.message, out.id.as_deref().unwrap_or("?"), out.status);
         Ok(output::success(&out, text))
     }
 }
@@ -126,9 +153,10 @@ impl Tools {
                 }
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, &a.recipient)?;
+                let preview = format!("To {chat}: {}", a.message);
                 let body = json!({"recipient": chat.to_string(), "message": a.message,
                                   "reply_to": a.reply_to, "mentions": a.mentions});
-                self.queue(sending, "/api/send", body).await
+                self.dispatch(sending, "/api/send", body, preview).await
             }
             .await,
         )
@@ -146,9 +174,10 @@ impl Tools {
                 let a: SendFileArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, &a.recipient)?;
-                let body = json!({"recipient": chat.to_string(), "message": a.caption.unwrap_or_default(),
-                                  "media_path": a.media_path});
-                self.queue(sending, "/api/send", body).await
+                let caption = a.caption.unwrap_or_default();
+                let preview = format!("To {chat}: the file {} with the caption \"{caption}\"", a.media_path);
+                let body = json!({"recipient": chat.to_string(), "message": caption, "media_path": a.media_path});
+                self.dispatch(sending, "/api/send", body, preview).await
             }
             .await,
         )
@@ -166,8 +195,9 @@ impl Tools {
                 let a: SendAudioArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, &a.recipient)?;
+                let preview = format!("To {chat}: {} as a voice note", a.media_path);
                 let body = json!({"recipient": chat.to_string(), "media_path": a.media_path, "voice": true});
-                self.queue(sending, "/api/send", body).await
+                self.dispatch(sending, "/api/send", body, preview).await
             }
             .await,
         )
@@ -186,21 +216,29 @@ impl Tools {
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, chat.as_str())?;
+                let preview = format!("In {chat}: react {:?} to message {}", a.emoji, a.message_id);
                 let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id, "emoji": a.emoji});
-                let answer = sending.daemon.post("/api/react", body).await.map_err(|e| e.to_string())?;
-                let out = SendOut {
-                    success: true,
-                    message: if a.emoji.is_empty() {
-                        "reaction removed".into()
-                    } else {
-                        format!("reacted {}", a.emoji)
-                    },
-                    id: answer["id"].as_str().unwrap_or_default().to_string(),
-                    chat_jid: chat.to_string(),
-                    status: "pending".into(),
-                };
-                let text = out.message.clone();
-                Ok(output::success(&out, text))
+                self.dispatch(sending, "/api/react", body, preview).await
+            }
+            .await,
+        )
+    }
+
+    /// Send what a send tool previewed under the `confirm` policy, once the user has agreed. A
+    /// token works once and for a few minutes.
+    #[tool(
+        input_schema = input::<ConfirmArgs>(),
+        output_schema = schema_for_output::<SendOut>(),
+        annotations(title = "Confirm send", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn confirm_send(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: ConfirmArgs = args::parse(arguments)?;
+                let sending = self.sending()?;
+                let held = sending.policy.release(&a.token)?;
+                sending.policy.take_send()?;
+                self.queue(sending, &held.path, held.body).await
             }
             .await,
         )

@@ -75,6 +75,9 @@ impl Tools {
                 router.remove_route(name);
             }
         }
+        if policy.mode != PolicyMode::Confirm {
+            router.remove_route("confirm_send");
+        }
         let sending = Some(Arc::new(Sending { daemon, policy }));
         Tools { reader: Arc::new(Mutex::new(reader)), sending, audit: None, tool_router: router }
     }

@@ -27,7 +27,8 @@ pub struct McpArgs {
 /// Who the assistant may message: shared by every command that serves the tools.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// off (no send tools), known (existing chats and saved contacts) or allowlist [default: known]
+    /// off (no send tools), known (existing chats and saved contacts), allowlist or confirm (preview, then
+    /// confirm_send) [default: known]
     #[arg(long, env = "WAMCP_SEND_POLICY", value_name = "POLICY")]
     pub send_policy: Option<String>,
     /// With --send-policy allowlist: a JID, phone number or group name that may be messaged (repeat)
