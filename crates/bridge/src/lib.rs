@@ -9,7 +9,8 @@
 //!   [`auto_download`] saves the chosen kinds as they arrive; [`voice`] makes any audio a voice
 //!   note (ffmpeg) with its real length and waveform.
 //! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
-//! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard.
+//! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard;
+//!   [`mcp_http`]: the MCP tools at `/mcp` (streamable HTTP), behind the same guard.
 //! - [`events`], [`status`], [`metrics`]: what happened, and the daemon's state, for the API and
 //!   Prometheus.
 //! - `send_request`, `backoff`, `token`, `progress`: small helpers of the above.
@@ -20,6 +21,7 @@ mod backoff;
 pub mod connection;
 pub mod events;
 pub mod ingest;
+pub mod mcp_http;
 pub mod media;
 pub mod metrics;
 pub mod outbox;
@@ -40,7 +42,9 @@ use tracing::info;
 use wamcp_core::MessageKind;
 use wamcp_link::Link;
 use wamcp_link::sim::SimNetwork;
-use wamcp_store::{Reader, Writer};
+use wamcp_mcp::audit::AuditTrail;
+use wamcp_mcp::policy::{PolicyMode, SendPolicy};
+use wamcp_store::{AuditLog, Reader, Writer};
 
 use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
@@ -61,6 +65,9 @@ pub struct DaemonConfig {
     pub webhooks: Vec<String>,
     /// Attachments of these kinds are saved as they arrive.
     pub auto_download: Vec<MessageKind>,
+    /// Who the tools at `/mcp` may message, and how often.
+    pub send_policy: PolicyMode,
+    pub sends_per_minute: u32,
 }
 
 /// The link the daemon runs on.
@@ -147,17 +154,27 @@ pub async fn run(
                 media_roots: config.media_roots.clone(),
                 outbox_wake,
             });
+            let routes = api::routes(app);
+            let audit = AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string());
+            let policy = Arc::new(SendPolicy::new(config.send_policy.clone(), config.sends_per_minute));
+            let (mcp, end_sessions) =
+                mcp_http::service(store_path.clone(), routes.clone(), policy, Arc::new(audit), guard.hosts().to_vec());
+            let router = api::guarded(routes.nest_service("/mcp", mcp), guard);
             let listener =
                 tokio::net::TcpListener::bind(addr).await.map_err(|error| DaemonError::Listen { addr, error })?;
             let bound = listener.local_addr().map_err(|error| DaemonError::Listen { addr, error })?;
             info!("REST API on http://{bound} (token in {})", config.data_dir.join(token::TOKEN_FILE).display());
-            Some((listener, api::router(app, guard)))
+            Some((listener, router, end_sessions))
         }
         None => None,
     };
     drop(ingest);
     match server {
-        Some((listener, router)) => {
+        Some((listener, router, end_sessions)) => {
+            let shutdown = async move {
+                shutdown.await;
+                end_sessions();
+            };
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await

@@ -45,8 +45,10 @@ async fn the_demo_account_is_served_over_stdio() {
     .unwrap();
     let client = ().serve(transport).await.expect("initialize");
     assert_eq!(client.peer_info().unwrap().server_info.as_ref().unwrap().name, "wamcp");
-    let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 8);
+    let tools: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    for expected in ["list_chats", "list_messages", "search_contacts", "send_message", "get_status"] {
+        assert!(tools.iter().any(|t| t == expected), "{expected} is listed: {tools:?}");
+    }
 
     let call = |tool: &'static str, arguments: Value| {
         let Value::Object(arguments) = arguments else { unreachable!() };

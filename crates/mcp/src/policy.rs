@@ -184,13 +184,12 @@ impl SendPolicy {
     }
 }
 
-/// 64 random bits, seeded by the OS (tokens must not be guessable by whoever writes messages).
+/// 64 random bits from the operating system: tokens must not be guessable by whoever writes
+/// the messages an assistant reads.
 fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    hasher.finish()
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    u64::from_le_bytes(bytes)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

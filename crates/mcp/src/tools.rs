@@ -46,7 +46,8 @@ pub struct Tools {
 /// The daemon that acts, and the policy that decides what it may be asked.
 pub struct Sending {
     pub daemon: Arc<dyn Daemon>,
-    pub policy: SendPolicy,
+    /// Shared by every session of one server, so the rate limit holds across them.
+    pub policy: Arc<SendPolicy>,
 }
 
 pub(crate) type ToolResult = Result<CallToolResult, ErrorData>;
@@ -58,14 +59,14 @@ impl Tools {
     }
 
     /// Records every call in the store's audit log.
-    pub fn with_audit(mut self, trail: AuditTrail) -> Tools {
-        self.audit = Some(Arc::new(trail));
+    pub fn with_audit(mut self, trail: Arc<AuditTrail>) -> Tools {
+        self.audit = Some(trail);
         self
     }
 
     /// The read tools, and the tools that act through `daemon` as far as the policy allows: with
     /// the policy `off`, the tools that message anyone are not listed at all.
-    pub fn with_daemon(reader: Reader, daemon: Arc<dyn Daemon>, policy: SendPolicy) -> Tools {
+    pub fn with_daemon(reader: Reader, daemon: Arc<dyn Daemon>, policy: Arc<SendPolicy>) -> Tools {
         let mut router = Tools::tool_router();
         router.merge(Tools::send_router());
         router.merge(Tools::message_router());

@@ -35,6 +35,11 @@ impl Guard {
         Guard { token, hosts }
     }
 
+    /// The Host header values accepted.
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
     fn check(&self, request: &Request) -> Result<(), ApiError> {
         let headers = request.headers();
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_ascii_lowercase();

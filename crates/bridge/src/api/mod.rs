@@ -47,7 +47,8 @@ impl AppState {
     }
 }
 
-pub fn router(app: Arc<AppState>, guard: Arc<guard::Guard>) -> Router {
+/// Every endpoint, unguarded: [`guarded`] puts the guard in front before serving them.
+pub fn routes(app: Arc<AppState>) -> Router {
     let mut routes = Router::new()
         .route("/api/health", get(query::health))
         .route("/metrics", get(query::metrics))
@@ -71,5 +72,10 @@ pub fn router(app: Arc<AppState>, guard: Arc<guard::Guard>) -> Router {
             .route("/api/sim/disconnect", post(sim::disconnect))
             .route("/api/sim/reconnect", post(sim::reconnect));
     }
-    routes.with_state(app).layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+    routes.with_state(app)
+}
+
+/// `routes` (and anything nested into them) behind the guard.
+pub fn guarded(routes: Router, guard: Arc<guard::Guard>) -> Router {
+    routes.layer(axum::middleware::from_fn_with_state(guard, guard::guard))
 }

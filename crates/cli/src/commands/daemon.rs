@@ -9,6 +9,7 @@ use wamcp_bridge::{DaemonConfig, LinkChoice};
 use wamcp_core::MessageKind;
 use wamcp_store::DataDir;
 
+use super::policy::PolicyArgs;
 use crate::config::Layers;
 
 /// The default address of the REST API.
@@ -32,6 +33,8 @@ pub struct DaemonArgs {
     /// sticker or all [default: none]
     #[arg(long = "auto-download", env = "WAMCP_AUTO_DOWNLOAD", value_delimiter = ',', value_name = "KINDS")]
     pub auto_download: Vec<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 impl DaemonArgs {
@@ -56,6 +59,7 @@ impl DaemonArgs {
         let webhooks = layers.pick("webhooks", "WAMCP_WEBHOOKS", given(&self.webhooks), webhooks, Vec::new);
         let auto_download =
             layers.pick("auto_download", "WAMCP_AUTO_DOWNLOAD", given(&self.auto_download), auto_download, Vec::new);
+        let (send_policy, sends_per_minute) = self.policy.resolve(layers)?;
         if let Some(bad) = webhooks.iter().find(|url| !(url.starts_with("http://") || url.starts_with("https://"))) {
             anyhow::bail!("webhooks: '{bad}' is not an http:// or https:// URL");
         }
@@ -66,6 +70,8 @@ impl DaemonArgs {
             allowed_hosts,
             media_roots,
             auto_download: media_kinds(&auto_download)?,
+            send_policy,
+            sends_per_minute,
         })
     }
 }

@@ -9,10 +9,11 @@ use clap::Args;
 use wamcp_mcp::Tools;
 use wamcp_mcp::audit::AuditTrail;
 use wamcp_mcp::daemon::HttpDaemon;
-use wamcp_mcp::policy::{DEFAULT_SENDS_PER_MINUTE, PolicyMode, SendPolicy};
+use wamcp_mcp::policy::SendPolicy;
 use wamcp_store::{AuditLog, Reader};
 
 use super::daemon::DEFAULT_LISTEN;
+use super::policy::PolicyArgs;
 use crate::config::Layers;
 
 #[derive(Debug, Args)]
@@ -24,42 +25,10 @@ pub struct McpArgs {
     listen: Option<SocketAddr>,
 }
 
-/// Who the assistant may message: shared by every command that serves the tools.
-#[derive(Debug, Args)]
-pub struct PolicyArgs {
-    /// off (no send tools), known (existing chats and saved contacts), allowlist or confirm (preview, then
-    /// confirm_send) [default: known]
-    #[arg(long, env = "WAMCP_SEND_POLICY", value_name = "POLICY")]
-    pub send_policy: Option<String>,
-    /// With --send-policy allowlist: a JID, phone number or group name that may be messaged (repeat)
-    #[arg(long = "allow", env = "WAMCP_ALLOWLIST", value_delimiter = ',', value_name = "RECIPIENT")]
-    pub allowlist: Vec<String>,
-    /// Most sends a minute [default: 20]
-    #[arg(long, env = "WAMCP_SENDS_PER_MINUTE", value_name = "N")]
-    pub sends_per_minute: Option<u32>,
-}
-
-impl PolicyArgs {
-    /// The send policy from these flags over the config file.
-    pub fn resolve(&self, layers: &mut Layers) -> anyhow::Result<SendPolicy> {
-        let file = layers.file();
-        let (mode, allowlist, rate) = (file.send_policy.clone(), file.allowlist.clone(), file.sends_per_minute);
-        let mode = layers.pick("send_policy", "WAMCP_SEND_POLICY", self.send_policy.clone(), mode, || "known".into());
-        let given = (!self.allowlist.is_empty()).then(|| self.allowlist.clone());
-        let allowlist = layers.pick("allowlist", "WAMCP_ALLOWLIST", given, allowlist, Vec::new);
-        let rate = layers.pick("sends_per_minute", "WAMCP_SENDS_PER_MINUTE", self.sends_per_minute, rate, || {
-            DEFAULT_SENDS_PER_MINUTE
-        });
-        if rate == 0 {
-            anyhow::bail!("sends_per_minute: 0 would refuse every send; use send_policy = \"off\" for that");
-        }
-        Ok(SendPolicy::new(PolicyMode::parse(&mode, allowlist).map_err(anyhow::Error::msg)?, rate))
-    }
-}
-
 pub fn run(mut layers: Layers, args: McpArgs) -> anyhow::Result<()> {
     let dir = super::data_dir(&mut layers)?;
-    let policy = args.policy.resolve(&mut layers)?;
+    let (mode, rate) = args.policy.resolve(&mut layers)?;
+    let policy = SendPolicy::new(mode, rate);
     let in_file = layers.file().listen;
     let listen = layers.pick("listen", "WAMCP_LISTEN", args.listen, in_file, || {
         DEFAULT_LISTEN.parse().expect("the default address parses")
@@ -75,7 +44,7 @@ pub fn run(mut layers: Layers, args: McpArgs) -> anyhow::Result<()> {
     }
     let daemon = Arc::new(HttpDaemon::new(listen, dir.root().join(wamcp_bridge::token::TOKEN_FILE)));
     let audit = AuditTrail::start(AuditLog::open(&path)?, format!("stdio-{}", std::process::id()));
-    serve(Tools::with_daemon(reader, daemon, policy).with_audit(audit))
+    serve(Tools::with_daemon(reader, daemon, Arc::new(policy)).with_audit(Arc::new(audit)))
 }
 
 /// Serves the tools on stdio until the client disconnects.

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod import;
 pub mod login;
 pub mod mcp;
+pub mod policy;
 pub mod serve;
 
 use anyhow::Context;

@@ -1,0 +1,39 @@
+//! The send policy settings, shared by `mcp` (stdio) and the daemon (`serve`, `demo`: `/mcp`).
+
+use clap::Args;
+use wamcp_mcp::policy::{DEFAULT_SENDS_PER_MINUTE, PolicyMode};
+
+use crate::config::Layers;
+
+/// Who the assistant may message: shared by every command that serves the tools.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// off (no send tools), known (existing chats and saved contacts), allowlist or confirm (preview, then
+    /// confirm_send) [default: known]
+    #[arg(long, env = "WAMCP_SEND_POLICY", value_name = "POLICY")]
+    pub send_policy: Option<String>,
+    /// With --send-policy allowlist: a JID, phone number or group name that may be messaged (repeat)
+    #[arg(long = "allow", env = "WAMCP_ALLOWLIST", value_delimiter = ',', value_name = "RECIPIENT")]
+    pub allowlist: Vec<String>,
+    /// Most sends a minute [default: 20]
+    #[arg(long, env = "WAMCP_SENDS_PER_MINUTE", value_name = "N")]
+    pub sends_per_minute: Option<u32>,
+}
+
+impl PolicyArgs {
+    /// The send policy and rate limit from these flags over the config file.
+    pub fn resolve(&self, layers: &mut Layers) -> anyhow::Result<(PolicyMode, u32)> {
+        let file = layers.file();
+        let (mode, allowlist, rate) = (file.send_policy.clone(), file.allowlist.clone(), file.sends_per_minute);
+        let mode = layers.pick("send_policy", "WAMCP_SEND_POLICY", self.send_policy.clone(), mode, || "known".into());
+        let given = (!self.allowlist.is_empty()).then(|| self.allowlist.clone());
+        let allowlist = layers.pick("allowlist", "WAMCP_ALLOWLIST", given, allowlist, Vec::new);
+        let rate = layers.pick("sends_per_minute", "WAMCP_SENDS_PER_MINUTE", self.sends_per_minute, rate, || {
+            DEFAULT_SENDS_PER_MINUTE
+        });
+        if rate == 0 {
+            anyhow::bail!("sends_per_minute: 0 would refuse every send; use send_policy = \"off\" for that");
+        }
+        Ok((PolicyMode::parse(&mode, allowlist).map_err(anyhow::Error::msg)?, rate))
+    }
+}
