@@ -45,6 +45,9 @@ enum Command {
     /// Bring history from another WhatsApp tool into the store
     #[command(subcommand)]
     Import(commands::import::ImportSource),
+    /// Print (or --install) the entry Claude Desktop or Claude Code needs to use wamcp
+    #[command(subcommand)]
+    Config(commands::client_config::ClientConfig),
     /// Show the MCP tool calls recorded in the store (message text appears only as a hash)
     Audit(commands::audit::AuditArgs),
     /// Measure import rate and MCP tool latency, startup time and memory on a generated history
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(layers, args),
         Command::Import(source) => commands::import::run(layers, source),
         Command::Audit(args) => commands::audit::run(layers, args),
+        Command::Config(which) => commands::client_config::run(layers, which),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod audit;
+pub mod client_config;
 pub mod daemon;
 pub mod demo;
 pub mod import;
