@@ -47,7 +47,7 @@ def test_flags_beat_the_environment_which_beats_the_file(tmp_path):
     assert lines["webhooks"] == ('["https://hooks.example/from-file"]', "from the config file")
     assert lines["allowed_hosts"] == ('["env.example:443"]', "from WAMCP_ALLOW_HOSTS")
     assert lines["auto_download"] == ('["voice"]', "from the command line")
-    assert lines["media_roots"] == (f'["{data / "outgoing"}"]', "default")
+    assert lines["media_roots"] == (f'["{data / "outbox"}"]', "default")
 
 
 def test_without_a_file_the_defaults_apply_and_the_token_stays_hidden(tmp_path):

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from daemon import running
-from test_daemon import ALICE
+from test_daemon import ALICE, write_wav
 from token_proxy import free_port, token_proxy
 
 TOOLS = pathlib.Path(__file__).resolve().parents[1] / "conformance" / "node_modules"
@@ -79,3 +79,58 @@ def test_the_inspector_cli_drives_the_stdio_server(proxied):
                       "--tool-name", "list_chats", "--tool-arg", "limit=2")
     assert chats.returncode == 0, chats.stderr
     assert len(json.loads(chats.stdout)["structuredContent"]["chats"]) == 2
+
+
+def test_every_tool_answers_through_the_inspector_cli(proxied):
+    daemon, _ = proxied
+    url = f"http://127.0.0.1:{daemon.port}/mcp"
+    auth = f"Authorization: Bearer {daemon.token}"
+
+    def call(tool, **arguments):
+        pairs = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in arguments.items()]
+        result = inspector(url, "--header", auth, "--method", "tools/call", "--tool-name", tool,
+                           *(["--tool-arg", *pairs] if pairs else []))
+        assert result.returncode == 0, (tool, result.stderr)
+        answer = json.loads(result.stdout)
+        assert answer.get("isError") is not True, (tool, answer)
+        return answer["structuredContent"]
+
+    photo = daemon.incoming(**{"from": ALICE, "media": {"kind": "image", "caption": "inspect me"}})
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", photo["id"]) == [(1,)],
+                      "the photo arrived")
+    (daemon.data_dir / "outbox" / "note.txt").write_text("a file")
+    write_wav(daemon.data_dir / "outbox" / "memo.wav", tone_seconds=1, silent_seconds=0)
+    listed = inspector(url, "--header", auth, "--method", "tools/list")
+    names = {tool["name"] for tool in json.loads(listed.stdout)["tools"]}
+
+    called = set()
+    for tool, arguments in [
+        ("search_contacts", {"query": "Alice"}),
+        ("list_messages", {"limit": 2}),
+        ("list_chats", {"limit": 2}),
+        ("get_chat", {"chat_jid": ALICE}),
+        ("get_direct_chat_by_contact", {"sender_phone_number": "+44 7700 900123"}),
+        ("get_contact_chats", {"jid": ALICE}),
+        ("get_last_interaction", {"jid": ALICE}),
+        ("get_message_context", {"message_id": photo["id"]}),
+        ("get_contact", {"identifier": ALICE}),
+        ("list_groups", {}),
+        ("get_group_info", {"jid": "120363041234567890@g.us"}),
+        ("is_on_whatsapp", {"phones": ["+44 7700 900123"]}),
+        ("get_status", {}),
+        ("send_typing", {"chat_jid": ALICE}),
+        ("mark_read", {"chat_jid": ALICE}),
+        ("download_media", {"chat_jid": ALICE, "message_id": photo["id"]}),
+        ("send_reaction", {"chat_jid": ALICE, "message_id": photo["id"], "emoji": "❤️"}),
+        ("send_file", {"recipient": ALICE, "media_path": str(daemon.data_dir / "outbox" / "note.txt")}),
+        ("send_audio_message", {"recipient": ALICE, "media_path": str(daemon.data_dir / "outbox" / "memo.wav")}),
+        ("request_history", {"chat_jid": ALICE, "count": 2}),
+    ]:
+        call(tool, **arguments)
+        called.add(tool)
+    mine = call("send_message", recipient=ALICE, message="from the inspector, to be edited")["id"]
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    call("edit_message", chat_jid=ALICE, message_id=mine, message="edited by the inspector")
+    call("delete_message", chat_jid=ALICE, message_id=mine)
+    called |= {"send_message", "edit_message", "delete_message"}
+    assert called == names, names ^ called

@@ -197,11 +197,16 @@ def test_files_are_sent_only_from_allowed_directories(daemon, tmp_path):
     code, answer = daemon.request("POST", "/api/send", {"recipient": ALICE, "message": "", "media_path": str(outside)})
     assert code == 403 and "outside" in answer["message"]
     # A symlink inside the allowed directory pointing outside is no way round.
-    link = daemon.data_dir / "outgoing" / "innocent.pdf"
+    link = daemon.data_dir / "outbox" / "innocent.pdf"
     os.symlink(outside, link)
     code, _ = daemon.request("POST", "/api/send", {"recipient": ALICE, "message": "", "media_path": str(link)})
     assert code == 403
-    photo = daemon.data_dir / "outgoing" / "beach.jpg"
+    # Nor is a path that climbs out with "..".
+    (daemon.data_dir / "api-token.copy").write_text("x")
+    climbing = str(daemon.data_dir / "outbox" / ".." / "api-token.copy")
+    code, answer = daemon.request("POST", "/api/send", {"recipient": ALICE, "message": "", "media_path": climbing})
+    assert code == 403 and "outside the directories" in answer["message"]
+    photo = daemon.data_dir / "outbox" / "beach.jpg"
     photo.write_bytes(b"\xff\xd8\xff" + b"jpeg" * 100)
     answer = daemon.send(ALICE, "At the beach", media_path=str(photo))
     photo.unlink()  # the outbox has its own copy
@@ -225,7 +230,7 @@ def write_wav(path, tone_seconds, silent_seconds, rate=16000):
 
 
 def test_any_audio_becomes_a_voice_note_with_its_real_length_and_waveform(daemon):
-    memo = daemon.data_dir / "outgoing" / "memo.wav"
+    memo = daemon.data_dir / "outbox" / "memo.wav"
     write_wav(memo, tone_seconds=3, silent_seconds=2)
     answer = daemon.send(ALICE, "", media_path=str(memo), voice=True)
     daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
@@ -239,12 +244,12 @@ def test_any_audio_becomes_a_voice_note_with_its_real_length_and_waveform(daemon
 
 
 def test_a_file_that_is_not_audio_is_refused_as_a_voice_note(daemon):
-    fake = daemon.data_dir / "outgoing" / "song.ogg"
+    fake = daemon.data_dir / "outbox" / "song.ogg"
     fake.write_text("not audio")
     code, answer = daemon.request("POST", "/api/send", {"recipient": ALICE, "media_path": str(fake)})
     assert code == 400 and "ffmpeg could not convert" in answer["message"] and "song.ogg" in answer["message"]
     assert daemon.query("SELECT count(*) FROM outbox") == [(0,)]
-    assert not any(p.suffix == ".ogg" for p in (daemon.data_dir / "outbox").iterdir())
+    assert list((daemon.data_dir / "sending").iterdir()) == []
 
 
 def test_downloads_keep_hostile_names_inside_the_media_folder_and_survive_expiry(daemon):

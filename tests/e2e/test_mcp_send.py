@@ -77,6 +77,9 @@ def test_known_refuses_strangers_and_numbers_planted_in_messages(daemon):
         ("send_message", {"recipient": "+33 6 98 76 54 32", "message": "hello stranger"}),
     ])
     assert read.is_error is not True
+    # The injection reaches the assistant fenced as untrusted data, not as instructions.
+    rendering = read.content[1].text
+    assert "untrusted third-party data" in rendering.splitlines()[0] and INJECTION in rendering
     assert injected.is_error is True and "first appeared inside a message" in text_of(injected)
     assert stranger.is_error is True and "not an existing chat or a saved contact" in text_of(stranger)
     assert not any(s["chat"] in (STRANGER, UNKNOWN) for s in daemon.sent())
@@ -99,9 +102,9 @@ def test_the_rate_limit_holds(daemon):
 
 
 def test_files_reactions_voice_notes_and_downloads(daemon, tmp_path):
-    photo = daemon.data_dir / "outgoing" / "beach.jpg"
+    photo = daemon.data_dir / "outbox" / "beach.jpg"
     photo.write_bytes(b"\xff\xd8\xff" + b"jpeg" * 100)
-    memo = daemon.data_dir / "outgoing" / "memo.wav"
+    memo = daemon.data_dir / "outbox" / "memo.wav"
     write_wav(memo, tone_seconds=1, silent_seconds=1)
     outside = tmp_path / "secret.pdf"
     outside.write_bytes(b"%PDF-1.4")
@@ -237,3 +240,21 @@ def confirm_flow(daemon):
             return hello, other, sent, replay, sent_other, guessed
 
     return anyio.run(go)
+
+
+def test_mark_read_tells_the_senders(daemon):
+    first = daemon.incoming(**{"from": ALICE, "text": "did you see this?"})
+    second = daemon.incoming(**{"from": ALICE, "text": "hello??"})
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id IN (?, ?)",
+                                           first["id"], second["id"]) == [(2,)], "both arrived")
+    explicit, latest, empty = session_calls(daemon, [
+        ("mark_read", {"chat_jid": ALICE, "message_ids": [first["id"]]}),
+        ("mark_read", {"chat_jid": ALICE}),
+        ("mark_read", {"chat_jid": ALICE, "message_ids": []}),
+    ])
+    assert explicit.is_error is not True and "marked 1 message(s)" in text_of(explicit)
+    assert latest.is_error is not True and "marked" in text_of(latest)
+    assert empty.is_error is True and "message_ids" in text_of(empty)
+    marks = daemon.ok("GET", "/api/sim/sent")["read"]
+    assert marks[0] == {"chat": ALICE, "sender": ALICE, "ids": [first["id"]]}
+    assert {first["id"], second["id"]} <= set(marks[1]["ids"])

@@ -20,6 +20,9 @@ use crate::voice::{self, VoiceError};
 
 /// Longest text WhatsApp accepts in one message.
 const MAX_TEXT: usize = 65_536;
+/// Where the copies of files being sent are kept, in the data directory (apart from `outbox/`,
+/// the default folder users put files to send in).
+const QUEUED_FILES: &str = "sending";
 /// Largest attachment accepted (WhatsApp's limit for documents).
 const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
 
@@ -235,11 +238,11 @@ async fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>, v
     let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned());
     let extension = source.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let (kind, mimetype) = if voice { (MessageKind::Voice, VOICE_MIMETYPE) } else { media_kind(&extension) };
-    let outbox = app.data_dir.join("outbox");
+    let outbox = app.data_dir.join(QUEUED_FILES);
     std::fs::create_dir_all(&outbox)
         .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", outbox.display())))?;
     if kind == MessageKind::Voice {
-        let relative = format!("outbox/{id}.ogg");
+        let relative = format!("{QUEUED_FILES}/{id}.ogg");
         let target = app.data_dir.join(&relative);
         let note = tokio::task::spawn_blocking(move || voice::encode(&source, &target))
             .await
@@ -258,7 +261,7 @@ async fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>, v
             waveform: Some(note.waveform),
         });
     }
-    let relative = format!("outbox/{id}.{}", if extension.is_empty() { "bin" } else { &extension });
+    let relative = format!("{QUEUED_FILES}/{id}.{}", if extension.is_empty() { "bin" } else { &extension });
     let copy = app.data_dir.join(&relative);
     std::fs::copy(&source, &copy)
         .and_then(|_| std::fs::File::open(&copy)?.sync_all())

@@ -83,8 +83,11 @@ pub async fn incoming(
     Ok(Json(json!({"success": true, "id": id.to_string(), "chat_jid": chat_jid.to_string()})))
 }
 
+/// What left for the network: messages sent (with reactions, edits and deletions) and read
+/// receipts.
 pub async fn sent(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"sent": network(&app)?.sent()})))
+    let network = network(&app)?;
+    Ok(Json(json!({"sent": network.sent(), "read": network.read_marks()})))
 }
 
 pub async fn disconnect(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {

@@ -20,7 +20,7 @@ pub struct DaemonArgs {
     /// Address of the REST API (it needs the token in <data dir>/api-token) [default: 127.0.0.1:8765]
     #[arg(long, env = "WAMCP_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
-    /// A directory files may be sent from (repeat for more) [default: <data dir>/outgoing]
+    /// A directory files may be sent from (repeat for more) [default: <data dir>/outbox]
     #[arg(long = "media-root", env = "WAMCP_MEDIA_ROOTS", value_delimiter = ',', value_name = "DIR")]
     pub media_roots: Vec<PathBuf>,
     /// Another Host header to accept, as HOST:PORT (behind a reverse proxy)
@@ -51,9 +51,9 @@ impl DaemonArgs {
         let listen = layers.pick("listen", "WAMCP_LISTEN", self.listen, listen, || {
             DEFAULT_LISTEN.parse().expect("the default address parses")
         });
-        let outgoing = dir.root().join("outgoing");
+        let outbox = dir.root().join("outbox");
         let media_roots =
-            layers.pick("media_roots", "WAMCP_MEDIA_ROOTS", given(&self.media_roots), media_roots, || vec![outgoing]);
+            layers.pick("media_roots", "WAMCP_MEDIA_ROOTS", given(&self.media_roots), media_roots, || vec![outbox]);
         let allowed_hosts =
             layers.pick("allowed_hosts", "WAMCP_ALLOW_HOSTS", given(&self.allowed_hosts), allowed_hosts, Vec::new);
         let webhooks = layers.pick("webhooks", "WAMCP_WEBHOOKS", given(&self.webhooks), webhooks, Vec::new);

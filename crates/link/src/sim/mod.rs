@@ -81,6 +81,16 @@ struct State {
     expired: HashSet<(Jid, MessageId)>,
     groups: HashMap<Jid, GroupInfo>,
     next_id: u64,
+    /// Read receipts we sent, in order: what the other side's phones were told.
+    read_marks: Vec<ReadMark>,
+}
+
+/// Messages we told a chat we had read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReadMark {
+    pub chat: String,
+    pub sender: Option<String>,
+    pub ids: Vec<String>,
 }
 
 impl SimNetwork {
@@ -126,6 +136,7 @@ impl SimNetwork {
                 expired: HashSet::new(),
                 groups,
                 next_id,
+                read_marks: Vec::new(),
             }),
         }))
     }
@@ -242,6 +253,11 @@ impl SimNetwork {
         self.journal.records()
     }
 
+    /// The read receipts we sent.
+    pub fn read_marks(&self) -> Vec<ReadMark> {
+        self.lock().read_marks.clone()
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -322,8 +338,14 @@ impl Link for SimNetwork {
         Ok(Sent { id: message.id.clone(), at: record.timestamp() })
     }
 
-    async fn mark_read(&self, _chat: &Jid, _sender: Option<&Jid>, _ids: &[MessageId]) -> LinkResult<()> {
-        self.require_connection()
+    async fn mark_read(&self, chat: &Jid, sender: Option<&Jid>, ids: &[MessageId]) -> LinkResult<()> {
+        self.require_connection()?;
+        self.lock().read_marks.push(ReadMark {
+            chat: chat.to_string(),
+            sender: sender.map(Jid::to_string),
+            ids: ids.iter().map(ToString::to_string).collect(),
+        });
+        Ok(())
     }
 
     async fn set_typing(&self, _chat: &Jid, _typing: bool) -> LinkResult<()> {
