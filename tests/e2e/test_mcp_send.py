@@ -108,20 +108,27 @@ def test_files_reactions_voice_notes_and_downloads(daemon, tmp_path):
     write_wav(memo, tone_seconds=1, silent_seconds=1)
     outside = tmp_path / "secret.pdf"
     outside.write_bytes(b"%PDF-1.4")
+    escaping_link = daemon.data_dir / "outbox" / "innocent.pdf"
+    escaping_link.symlink_to(outside)
+    climbing = daemon.data_dir / "outbox" / ".." / "api-token"
     incoming = daemon.incoming(**{"from": ALICE, "media": {"kind": "image", "caption": "look"}})
     daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", incoming["id"]) == [(1,)],
                       "the photo arrived")
-    file, voice, escape, reaction, download, status = session_calls(daemon, [
+    file, voice, escape, via_link, via_dots, reaction, download, status = session_calls(daemon, [
         ("send_file", {"recipient": ALICE, "media_path": str(photo), "caption": "from the beach"}),
         ("send_audio_message", {"recipient": ALICE, "media_path": str(memo)}),
         ("send_file", {"recipient": ALICE, "media_path": str(outside)}),
+        ("send_file", {"recipient": ALICE, "media_path": str(escaping_link)}),
+        ("send_file", {"recipient": ALICE, "media_path": str(climbing)}),
         ("send_reaction", {"chat_jid": ALICE, "message_id": incoming["id"], "emoji": "👍"}),
         ("download_media", {"chat_jid": ALICE, "message_id": incoming["id"]}),
         ("get_status", {}),
     ])
     for result in (file, voice, reaction, download, status):
         assert result.is_error is not True, text_of(result)
-    assert escape.is_error is True and "outside the directories" in text_of(escape)
+    for refused in (escape, via_link, via_dots):
+        assert refused.is_error is True and "outside the directories" in text_of(refused)
+        assert str(daemon.data_dir / "outbox") in text_of(refused)  # the roots are named
     assert download.structured_content["file_path"].startswith(str(daemon.data_dir / "media"))
     assert status.structured_content["connection"]["state"] == "connected"
     daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "all sent")

@@ -148,14 +148,15 @@ impl SendPolicy {
 
     /// Keeps a send for `confirm_send`; returns its one-time token.
     pub fn hold(&self, path: &str, body: Value, preview: String) -> String {
+        self.hold_until(path, body, preview, Instant::now() + CONFIRM_WITHIN)
+    }
+
+    fn hold_until(&self, path: &str, body: Value, preview: String, expires: Instant) -> String {
         let token = format!("confirm-{:016x}{:016x}", rand_u64(), rand_u64());
         let mut pending = lock(&self.pending);
         let now = Instant::now();
         pending.retain(|_, held| held.expires > now);
-        pending.insert(
-            token.clone(),
-            PendingSend { path: path.to_string(), body, preview, expires: now + CONFIRM_WITHIN },
-        );
+        pending.insert(token.clone(), PendingSend { path: path.to_string(), body, preview, expires });
         token
     }
 
@@ -297,5 +298,13 @@ mod tests {
         assert_eq!(policy.release(&token).unwrap().body["message"], "hi");
         assert!(policy.release(&token).unwrap_err().contains("already used"));
         assert!(policy.release("confirm-guessed").is_err());
+    }
+
+    #[test]
+    fn an_expired_token_sends_nothing() {
+        let policy = SendPolicy::new(PolicyMode::Confirm, 20);
+        let token = policy.hold_until("/api/send", serde_json::json!({}), "hi".into(), Instant::now());
+        assert!(policy.release(&token).unwrap_err().contains("expired"));
+        assert!(policy.release(&token).unwrap_err().contains("already used"));
     }
 }
