@@ -9,20 +9,12 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from daemon import running
-from test_daemon import ALICE
+from test_daemon import ALICE, daemon  # noqa: F401 (daemon is a fixture)
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                          "clientInfo": {"name": "test", "version": "1"}}}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    with running(tmp_path / "data") as d:
-        d.history_synced()
-        yield d
 
 
 @contextlib.asynccontextmanager

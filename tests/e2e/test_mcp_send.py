@@ -4,11 +4,10 @@ through a `wamcp demo` daemon on the simulated network, under each send policy."
 import json
 
 import anyio
-import pytest
 
 from conftest import mcp_session, run
 from daemon import running
-from test_daemon import ALICE, STRANGER, write_wav
+from test_daemon import ALICE, STRANGER, daemon, write_wav  # noqa: F401 (daemon is a fixture)
 
 UNKNOWN = "33698765432@s.whatsapp.net"
 
@@ -28,13 +27,6 @@ def session_calls(daemon, calls, *flags):
 
 def text_of(result):
     return result.content[0].text
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    with running(tmp_path / "data") as d:
-        d.history_synced()
-        yield d
 
 
 def test_a_sent_message_reaches_the_network_and_lists_at_once(daemon):

@@ -26,7 +26,7 @@ pub fn parse<T: DeserializeOwned>(arguments: rmcp::model::JsonObject) -> Result<
     })
 }
 
-fn default_limit() -> i64 {
+pub(crate) fn default_limit() -> i64 {
     20
 }
 fn default_true() -> bool {

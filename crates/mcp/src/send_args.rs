@@ -131,15 +131,11 @@ pub struct ContactArgs {
     pub identifier: String,
 }
 
-fn default_limit() -> i64 {
-    20
-}
-
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListGroupsArgs {
     /// Groups per page (at most 100).
-    #[serde(default = "default_limit")]
+    #[serde(default = "crate::args::default_limit")]
     pub limit: i64,
     /// Page number, from 0.
     #[serde(default)]

@@ -12,8 +12,8 @@ use wamcp_link::HistoryAnchor;
 
 use super::AppState;
 use super::error::{ApiError, JsonBody};
-use super::send::{new_message_id, parse_recipient};
-use crate::send_request::{Body, SendRequest};
+use super::send::parse_recipient;
+use crate::send_request::Body;
 
 /// Most older messages one history request asks for.
 const MAX_HISTORY_REQUEST: u32 = 500;
@@ -45,14 +45,7 @@ pub async fn edit(
     if text.is_empty() {
         return Err(ApiError::bad_request("message: empty; to remove a message, delete it"));
     }
-    let request = SendRequest {
-        chat: chat.to_string(),
-        id: new_message_id(),
-        body: Body::Edit { target, text },
-        reply_to: None,
-        mentions: Vec::new(),
-    };
-    Ok(Json(app.enqueue(&chat, request, body.idempotency_key).await?))
+    Ok(Json(app.enqueue_change(&chat, Body::Edit { target, text }, body.idempotency_key).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,14 +67,7 @@ pub async fn delete(
     if !target.from_me {
         return Err(ApiError::bad_request("message_id: only your own messages can be deleted for everyone"));
     }
-    let request = SendRequest {
-        chat: chat.to_string(),
-        id: new_message_id(),
-        body: Body::Revoke { target },
-        reply_to: None,
-        mentions: Vec::new(),
-    };
-    Ok(Json(app.enqueue(&chat, request, body.idempotency_key).await?))
+    Ok(Json(app.enqueue_change(&chat, Body::Revoke { target }, body.idempotency_key).await?))
 }
 
 fn default_true() -> bool {

@@ -109,14 +109,7 @@ pub async fn react(
         return Err(ApiError::bad_request("emoji: give one emoji (or an empty string to remove the reaction)"));
     }
     let target = app.message_ref(&chat, &body.message_id)?;
-    let request = SendRequest {
-        chat: chat.to_string(),
-        id: new_message_id(),
-        body: Body::Reaction { target, emoji: body.emoji },
-        reply_to: None,
-        mentions: Vec::new(),
-    };
-    Ok(Json(app.enqueue(&chat, request, body.idempotency_key).await?))
+    Ok(Json(app.enqueue_change(&chat, Body::Reaction { target, emoji: body.emoji }, body.idempotency_key).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +143,7 @@ pub async fn mark_read(
 
 impl AppState {
     /// Puts a send in the outbox and says so in lharries' words.
-    pub(super) async fn enqueue(
+    async fn enqueue(
         &self,
         chat: &Jid,
         request: SendRequest,
@@ -191,6 +184,19 @@ impl AppState {
         }))
     }
 
+    /// Queues a change to a stored message (reaction, edit, deletion): a send of its own, under
+    /// a new id, quoting nothing.
+    pub(super) async fn enqueue_change(
+        &self,
+        chat: &Jid,
+        body: Body,
+        idempotency_key: Option<String>,
+    ) -> Result<Value, ApiError> {
+        let request =
+            SendRequest { chat: chat.to_string(), id: new_message_id(), body, reply_to: None, mentions: Vec::new() };
+        self.enqueue(chat, request, idempotency_key).await
+    }
+
     /// A stored message of `chat`, as a reply or reaction refers to it.
     pub(super) fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
         let found = self.reader()?.message_context(id, Some(chat), 0, 0)?;
@@ -218,7 +224,7 @@ pub fn parse_recipient(input: &str) -> Result<Jid, ApiError> {
 }
 
 /// A message id in the form WhatsApp clients use: chosen once, kept for every retry.
-pub(super) fn new_message_id() -> String {
+fn new_message_id() -> String {
     format!("3EB0{}", crate::token::random_hex(10).to_ascii_uppercase())
 }
 
