@@ -17,7 +17,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use wamcp_mcp::Tools;
 use wamcp_mcp::audit::AuditTrail;
-use wamcp_mcp::daemon::{Daemon, DaemonError};
+use wamcp_mcp::daemon::{Daemon, DaemonError, read_answer};
 use wamcp_mcp::policy::SendPolicy;
 use wamcp_store::Reader;
 
@@ -48,16 +48,7 @@ impl InProcessDaemon {
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
             .await
             .map_err(|e| DaemonError::Unreachable(e.to_string()))?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            DaemonError::Refused(format!("{path} answered {status}: {}", String::from_utf8_lossy(&bytes)))
-        })?;
-        if status.is_success() {
-            Ok(value)
-        } else {
-            Err(DaemonError::Refused(
-                value["message"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string()),
-            ))
-        }
+        read_answer(path, status.as_u16(), &bytes)
     }
 }
 

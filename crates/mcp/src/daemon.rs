@@ -73,14 +73,19 @@ impl HttpDaemon {
         .await
         .map_err(|e| DaemonError::Unreachable(e.to_string()))?;
         let (status, text) = answered.map_err(|e| self.not_running(e))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|_| DaemonError::Refused(format!("{method} {path} answered {status}: {text}")))?;
-        if (200..300).contains(&status) {
-            Ok(value)
-        } else {
-            let message = value["message"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
-            Err(DaemonError::Refused(message))
-        }
+        read_answer(&format!("{method} {path}"), status, text.as_bytes())
+    }
+}
+
+/// A REST answer as the tools take it: the JSON of a 2xx, else the daemon's `message` as a
+/// refusal. Shared by the socket client here and the daemon's in-process one.
+pub fn read_answer(call: &str, status: u16, body: &[u8]) -> Result<Value, DaemonError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| DaemonError::Refused(format!("{call} answered {status}: {}", String::from_utf8_lossy(body))))?;
+    if (200..300).contains(&status) {
+        Ok(value)
+    } else {
+        Err(DaemonError::Refused(value["message"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string())))
     }
 }
 
