@@ -49,8 +49,7 @@ pub fn random_hex(bytes: usize) -> String {
 
 /// Whether `given` equals `expected`, taking the same time wherever they differ.
 pub fn matches(given: &str, expected: &str) -> bool {
-    let (given, expected) = (given.as_bytes(), expected.as_bytes());
-    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    wamcp_core::secrets_match(given, expected)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod jid;
 pub mod message;
 pub mod outgoing;
 pub mod render;
+pub mod text_outbox;
 pub mod time;
 pub mod view;
 
@@ -20,5 +21,6 @@ pub use event::{Disconnect, HistoryBatch, LinkEvent, Receipt, Update};
 pub use jid::{Jid, JidError, JidKind, normalize_phone};
 pub use message::{DeliveryStatus, Media, Message, MessageId, MessageKind};
 pub use outgoing::{Attachment, Content, MessageRef, Outgoing, Sent};
+pub use text_outbox::{QueueFuture, TextOutbox, secrets_match};
 pub use time::{TimeError, Timestamp};
 pub use view::{ChatView, ContactView, MediaView, MessageMatch, MessageView, ReactionView};

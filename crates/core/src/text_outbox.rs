@@ -1,0 +1,26 @@
+//! How a part of wamcp that must not know the bridge (the support desk) asks it to send a
+//! WhatsApp text. The bridge implements it in-process; the CLI hands it over. So the desk depends
+//! on this trait, never on the bridge.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::Jid;
+
+/// What queuing resolves to: the WhatsApp message id, or why the send was refused.
+pub type QueueFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// The bridge's outbox, as far as sending text goes.
+pub trait TextOutbox: Send + Sync {
+    /// Queues `text` to `to`. Resolves once the send is committed to the outbox (so it survives a
+    /// crash), with the message id. The same `idempotency_key` twice queues one message, which is
+    /// what makes retrying after a crash safe.
+    fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, idempotency_key: &'a str) -> QueueFuture<'a>;
+}
+
+/// Compares a secret given by a caller with the expected one in time that does not depend on
+/// where they differ, so the comparison leaks nothing about the secret.
+pub fn secrets_match(given: &str, expected: &str) -> bool {
+    let (given, expected) = (given.as_bytes(), expected.as_bytes());
+    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}

@@ -1,0 +1,339 @@
+//! The agent: answers one customer message at a time, always in this order —
+//! 1. the ticket (created or reused at intake) is loaded, and left alone if a person has it;
+//! 2. the customer's history across every channel is loaded;
+//! 3. the knowledge base is searched;
+//! 4. it decides: escalate (the rules in [`crate::escalation`] come first) or answer (the
+//!    provider drafts; if the provider fails, the offline answer is used — never silence);
+//! 5. the response is stored with the ticket's new state and events in one transaction, then sent.
+//!
+//! Messages are claimed before work starts, so several workers (on PostgreSQL, several
+//! processes) never answer the same message twice; a claim left by a crashed worker expires.
+
+pub mod offline;
+pub mod provider;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+use wamcp_core::Timestamp;
+
+use crate::DeskError;
+use crate::db::Db;
+use crate::escalation::{Reason, Rules};
+use crate::events::{self, topics};
+use crate::kb;
+use crate::model::{Author, Channel, new_id};
+use crate::reply::{self, Style};
+use offline::Offline;
+use provider::{DraftRequest, HistoryItem, Provider};
+
+/// How long a claim on a message holds before another worker may take it over.
+const CLAIM_LEASE_MS: i64 = 5 * 60 * 1000;
+/// How much history a provider sees.
+const HISTORY_LIMIT: i64 = 20;
+/// How many articles a provider sees.
+const ARTICLES: i64 = 3;
+
+/// The pipeline's steps, as [`Outcome::steps`] lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Ticket,
+    History,
+    KnowledgeBase,
+    Decide,
+    Send,
+}
+
+/// What the agent decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Decision {
+    /// Answered, from this article if one matched, by this provider.
+    Answer {
+        article: Option<String>,
+        provider: String,
+    },
+    Escalate {
+        reason: Reason,
+    },
+}
+
+/// What handling one message did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub ticket_id: String,
+    pub steps: Vec<Step>,
+    pub decision: Decision,
+    /// The stored response (answer or hand-over notice).
+    pub response_id: String,
+    pub history_len: usize,
+}
+
+pub struct Agent {
+    pub db: Db,
+    pub provider: Arc<dyn Provider>,
+    pub rules: Rules,
+    pub style: Style,
+}
+
+/// The message being answered, with its ticket.
+struct Work {
+    body: String,
+    channel: Channel,
+    via: String,
+    address: String,
+    ticket_id: String,
+    conversation_id: String,
+    customer_id: String,
+    customer_name: Option<String>,
+    ticket_status: String,
+    kb_misses: i64,
+    first_response: bool,
+}
+
+impl Agent {
+    /// Answers (or escalates) the inbound message `message_id`. `None` when another worker has
+    /// it, it was handled already, or its ticket is with a person.
+    pub async fn handle(&self, message_id: &str) -> Result<Option<Outcome>, DeskError> {
+        if !self.claim(message_id).await? {
+            return Ok(None);
+        }
+        let mut steps = vec![Step::Ticket];
+        let work = self.load(message_id).await?;
+        if work.ticket_status == "escalated" || work.ticket_status == "resolved" {
+            // A person took over after this message came in: the agent stays out.
+            self.set_state(message_id, "held").await?;
+            return Ok(None);
+        }
+        steps.push(Step::History);
+        let history = self.history(&work.customer_id, message_id).await?;
+        steps.push(Step::KnowledgeBase);
+        let articles = kb::search(&self.db, &work.body, ARTICLES).await?;
+        steps.push(Step::Decide);
+        let misses = if articles.is_empty() { work.kb_misses + 1 } else { 0 };
+        let request = DraftRequest {
+            channel: work.channel,
+            customer_name: work.customer_name.clone(),
+            message: work.body.clone(),
+            history,
+            articles,
+        };
+        let (decision, text) = match self.rules.check(&work.body, misses) {
+            Some(reason) => (Decision::Escalate { reason }, handover_notice()),
+            None => {
+                let (text, provider) = match self.provider.draft(&request).await {
+                    Ok(text) if !text.trim().is_empty() => (text, self.provider.name().to_string()),
+                    Ok(_) => (Offline::answer(&request), "offline".to_string()),
+                    Err(error) => {
+                        tracing::warn!("provider failed, answering offline: {error}");
+                        (Offline::answer(&request), "offline".to_string())
+                    }
+                };
+                (Decision::Answer { article: request.articles.first().map(|a| a.slug.clone()), provider }, text)
+            }
+        };
+        // The invitation to ask for a person is pointless once a person has the ticket.
+        let style = match decision {
+            Decision::Escalate { .. } => Style { whatsapp_footer: String::new(), ..self.style.clone() },
+            Decision::Answer { .. } => self.style.clone(),
+        };
+        let text = reply::format(work.channel, &text, work.customer_name.as_deref(), &style);
+        steps.push(Step::Send);
+        let response_id = self.respond(message_id, &work, &decision, &text, misses).await?;
+        Ok(Some(Outcome {
+            ticket_id: work.ticket_id,
+            steps,
+            decision,
+            response_id,
+            history_len: request.history.len(),
+        }))
+    }
+
+    /// Inbound messages waiting for the agent (oldest first), including ones whose claim expired.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<String>, DeskError> {
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM messages WHERE agent_state = 'pending' \
+             OR (agent_state = 'working' AND claimed_at < $1) ORDER BY created_at LIMIT $2",
+        )
+        .bind(Timestamp::now().millis() - CLAIM_LEASE_MS)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(ids)
+    }
+
+    async fn claim(&self, message_id: &str) -> Result<bool, DeskError> {
+        let now = Timestamp::now().millis();
+        let claimed = sqlx::query(
+            "UPDATE messages SET agent_state = 'working', claimed_at = $1 WHERE id = $2 \
+             AND (agent_state = 'pending' OR (agent_state = 'working' AND claimed_at < $3))",
+        )
+        .bind(now)
+        .bind(message_id)
+        .bind(now - CLAIM_LEASE_MS)
+        .execute(self.db.pool())
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn set_state(&self, message_id: &str, state: &str) -> Result<(), DeskError> {
+        sqlx::query("UPDATE messages SET agent_state = $1 WHERE id = $2")
+            .bind(state)
+            .bind(message_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn load(&self, message_id: &str) -> Result<Work, DeskError> {
+        let row = sqlx::query(
+            "SELECT m.body, m.channel, m.via, m.address, m.ticket_id, m.conversation_id, m.customer_id, \
+             cu.name, t.status, c.kb_misses, t.first_response_at FROM messages m \
+             JOIN tickets t ON t.id = m.ticket_id JOIN conversations c ON c.id = m.conversation_id \
+             JOIN customers cu ON cu.id = m.customer_id WHERE m.id = $1",
+        )
+        .bind(message_id)
+        .fetch_one(self.db.pool())
+        .await?;
+        let channel: String = row.try_get(1)?;
+        Ok(Work {
+            body: row.try_get(0)?,
+            channel: Channel::parse(&channel).unwrap_or(Channel::Whatsapp),
+            via: row.try_get(2)?,
+            address: row.try_get(3)?,
+            ticket_id: row.try_get(4)?,
+            conversation_id: row.try_get(5)?,
+            customer_id: row.try_get(6)?,
+            customer_name: row.try_get(7)?,
+            ticket_status: row.try_get(8)?,
+            kb_misses: row.try_get(9)?,
+            first_response: row.try_get::<Option<i64>, _>(10)?.is_none(),
+        })
+    }
+
+    /// The customer's latest messages on every channel, oldest first, without `except`.
+    async fn history(&self, customer_id: &str, except: &str) -> Result<Vec<HistoryItem>, DeskError> {
+        let rows = sqlx::query(
+            "SELECT channel, author, body, created_at FROM messages WHERE customer_id = $1 AND id <> $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
+        .bind(customer_id)
+        .bind(except)
+        .bind(HISTORY_LIMIT)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(|row| {
+                Ok(HistoryItem {
+                    channel: row.try_get(0)?,
+                    author: row.try_get(1)?,
+                    body: row.try_get(2)?,
+                    at: Timestamp(row.try_get(3)?).to_rfc3339(),
+                })
+            })
+            .collect::<Result<Vec<_>, DeskError>>()?;
+        items.reverse();
+        Ok(items)
+    }
+
+    /// Stores the response, the ticket's new state and the events together.
+    async fn respond(
+        &self,
+        message_id: &str,
+        work: &Work,
+        decision: &Decision,
+        text: &str,
+        misses: i64,
+    ) -> Result<String, DeskError> {
+        let now = Timestamp::now();
+        let response_id = new_id("msg");
+        let mut tx = self.db.write().await?;
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
+             author, body, created_at, delivery_status) \
+             VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, 'queued')",
+        )
+        .bind(&response_id)
+        .bind(&work.conversation_id)
+        .bind(&work.ticket_id)
+        .bind(&work.customer_id)
+        .bind(work.channel.as_str())
+        .bind(&work.via)
+        .bind(&work.address)
+        .bind(Author::Agent.as_str())
+        .bind(text)
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE messages SET agent_state = 'done' WHERE id = $1")
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE conversations SET kb_misses = $1 WHERE id = $2")
+            .bind(misses)
+            .bind(&work.conversation_id)
+            .execute(&mut *tx)
+            .await?;
+        let first_response = work.first_response.then_some(now.millis());
+        match decision {
+            Decision::Escalate { reason } => {
+                let (priority, category) = reason.priority_and_category();
+                sqlx::query(
+                    "UPDATE tickets SET status = 'escalated', escalation_reason = $1, priority = $2, category = $3, \
+                     updated_at = $4, first_response_at = COALESCE(first_response_at, $5) WHERE id = $6",
+                )
+                .bind(reason.as_str())
+                .bind(priority.as_str())
+                .bind(category)
+                .bind(now.millis())
+                .bind(first_response)
+                .bind(&work.ticket_id)
+                .execute(&mut *tx)
+                .await?;
+                let payload = json!({
+                    "ticket_id": work.ticket_id,
+                    "customer_id": work.customer_id,
+                    "channel": work.channel.as_str(),
+                    "reason": reason.as_str(),
+                    "priority": priority.as_str(),
+                    "at": now.to_rfc3339(),
+                });
+                events::record(&mut tx, topics::ESCALATIONS, &work.customer_id, payload, now).await?;
+            }
+            Decision::Answer { .. } => {
+                sqlx::query(
+                    "UPDATE tickets SET status = 'waiting', updated_at = $1, \
+                     first_response_at = COALESCE(first_response_at, $2) WHERE id = $3",
+                )
+                .bind(now.millis())
+                .bind(first_response)
+                .bind(&work.ticket_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if work.channel == Channel::Whatsapp {
+            let payload = json!({
+                "ticket_id": work.ticket_id,
+                "customer_id": work.customer_id,
+                "message_id": response_id,
+                "to": work.address,
+                "at": now.to_rfc3339(),
+            });
+            events::record(&mut tx, topics::WHATSAPP_OUTBOUND, &work.customer_id, payload, now).await?;
+        }
+        tx.commit().await?;
+        Ok(response_id)
+    }
+}
+
+/// What a customer is told when a person takes over.
+fn handover_notice() -> String {
+    "Thanks for your patience. I have passed your message to a member of our team, and a person will reply \
+     to you here as soon as possible."
+        .to_string()
+}

@@ -1,0 +1,176 @@
+//! The desk's database: a SQLite file by default, PostgreSQL when several desk workers share one.
+//! Both are reached through one sqlx `Any` pool so every query is written once; the few places
+//! where the two differ (schema, knowledge-base search, locking) ask [`Db::backend`].
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Transaction};
+
+use crate::DeskError;
+
+/// The schema version this build writes; a database from a newer build is refused.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool of connections to the desk's database.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A write transaction: everything in it is committed together or not at all.
+pub type Tx = Transaction<'static, sqlx::Any>;
+
+impl Db {
+    /// Opens (creating if needed) the SQLite database at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Db, DeskError> {
+        Db::open(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// Opens a database by URL: `sqlite://PATH` or `postgres://USER@HOST/DB`, and brings its
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<Db, DeskError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(DeskError::Config(format!(
+                "database URL '{}' is not supported: use sqlite://PATH or postgres://USER@HOST/DB",
+                redact(url)
+            )));
+        };
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|e| DeskError::Config(format!("database URL '{}': {e}", redact(url))))?;
+        let pool = AnyPoolOptions::new()
+            // SQLite takes one writer at a time anyway; more connections would only wait on its lock.
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never wait for the writer; NORMAL keeps every commit through
+                        // a process crash (kill -9), which is what acknowledgements promise.
+                        connection.execute("PRAGMA journal_mode = WAL").await?;
+                        connection.execute("PRAGMA synchronous = NORMAL").await?;
+                        connection.execute("PRAGMA foreign_keys = ON").await?;
+                        connection.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| DeskError::Config(format!("cannot open the desk database '{}': {e}", redact(url))))?;
+        let db = Db { pool, backend };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so two writers queue instead of failing when one upgrades a read to a write.
+    pub async fn write(&self) -> Result<Tx, DeskError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    async fn migrate(&self) -> Result<(), DeskError> {
+        let mut tx = self.write().await?;
+        tx.execute("CREATE TABLE IF NOT EXISTS desk_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)").await?;
+        let version: Option<String> = sqlx::query_scalar("SELECT value FROM desk_meta WHERE key = 'schema_version'")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let version: i64 = version.and_then(|v| v.parse().ok()).unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            return Err(DeskError::Config(format!(
+                "the desk database has schema version {version}, newer than this wamcp understands ({SCHEMA_VERSION}); \
+                 use a newer wamcp"
+            )));
+        }
+        if version == 0 {
+            let schema = match self.backend {
+                Backend::Sqlite => include_str!("sqlite.sql"),
+                Backend::Postgres => include_str!("postgres.sql"),
+            };
+            // Statements are separated by blank lines (triggers hold semicolons of their own).
+            for statement in schema.split("\n\n").map(str::trim).filter(|s| !s.is_empty()) {
+                tx.execute(sqlx::AssertSqlSafe(statement)).await?;
+            }
+            sqlx::query("INSERT INTO desk_meta (key, value) VALUES ('schema_version', $1)")
+                .bind(SCHEMA_VERSION.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(redact("postgres://desk:s3cret@db/desk"), "postgres://desk:***@db/desk");
+        assert_eq!(redact("postgres://desk@db/desk"), "postgres://desk@db/desk");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_database_kind_is_refused_with_the_accepted_forms() {
+        let Err(error) = Db::open("mysql://x@y/z").await else { panic!("mysql accepted") };
+        let text = error.to_string();
+        assert!(text.contains("sqlite://PATH") && text.contains("postgres://"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let db = Db::open_sqlite(&path).await.unwrap();
+        sqlx::query("INSERT INTO customers (id, name, created_at) VALUES ('c1', 'Ann', 1)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        drop(db);
+        let db = Db::open_sqlite(&path).await.unwrap();
+        let name: String = sqlx::query_scalar("SELECT name FROM customers").fetch_one(db.pool()).await.unwrap();
+        assert_eq!(name, "Ann");
+    }
+}

@@ -1,0 +1,64 @@
+//! The desk's HTTP routes. Who may call what:
+//! - the token (`Authorization: Bearer`, the daemon's API token): the WhatsApp and email
+//!   webhooks, the status, and everything that reads or changes tickets;
+//! - anyone: `POST /support/submit`, the public web form.
+//!
+//! The daemon checks Host and Origin for every route before these see a request.
+
+mod error;
+mod intake;
+mod read;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use error::HttpError;
+
+use crate::Desk;
+
+/// What the routes share.
+pub struct DeskApp {
+    pub desk: Arc<Desk>,
+    pub token: String,
+}
+
+/// Every desk route.
+pub fn routes(app: Arc<DeskApp>) -> Router {
+    let private = Router::new()
+        .route("/webhooks/whatsapp/mcp", post(intake::whatsapp))
+        .route("/webhooks/whatsapp/status", get(read::status))
+        .route("/webhooks/email", post(intake::email))
+        .route("/support/ticket/{id}", get(read::ticket))
+        .route("/support/ticket/{id}/reply", post(read::reply))
+        .route("/support/ticket/{id}/resolve", post(read::resolve))
+        .route("/customers/lookup", get(read::lookup))
+        .route("/conversations/{id}", get(read::conversation))
+        .route("/metrics/channels", get(read::channel_metrics))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), require_token));
+    let public = Router::new().route("/support/submit", post(intake::web_form));
+    private.merge(public).with_state(app)
+}
+
+async fn require_token(State(app): State<Arc<DeskApp>>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if wamcp_core::secrets_match(given.trim(), &app.token) {
+        next.run(request).await
+    } else {
+        HttpError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "missing or wrong token: send 'Authorization: Bearer <token>' with the token from <data dir>/api-token",
+        )
+        .into_response()
+    }
+}

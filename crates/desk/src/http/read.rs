@@ -1,0 +1,101 @@
+//! Routes that read tickets, customers and conversations, and that let a person reply to and
+//! resolve a ticket.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::DeskApp;
+use super::error::{HttpError, JsonBody};
+use crate::model::IdentifierKind;
+use crate::{Identity, reads};
+
+pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {
+    let ticket = reads::ticket(&app.desk.db, &id).await?;
+    ticket.map(Json).ok_or_else(|| not_found(format!("no ticket '{id}'")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupQuery {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+pub async fn lookup(
+    State(app): State<Arc<DeskApp>>,
+    Query(query): Query<LookupQuery>,
+) -> Result<Json<Value>, HttpError> {
+    let (kind, value) = match (&query.email, &query.phone) {
+        (Some(email), None) => (IdentifierKind::Email, Identity::default().with_email(email)?.email),
+        (None, Some(phone)) => (IdentifierKind::Phone, Identity::default().with_phone(phone)?.phone),
+        _ => return Err(HttpError::bad_request("give exactly one of ?email= or ?phone=")),
+    };
+    let value = value.unwrap_or_default();
+    let customer = reads::customer_by(&app.desk.db, kind, &value).await?;
+    customer.map(Json).ok_or_else(|| not_found(format!("no customer with {} {value}", kind.as_str())))
+}
+
+pub async fn conversation(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {
+    let conversation = reads::conversation(&app.desk.db, &id).await?;
+    conversation.map(Json).ok_or_else(|| not_found(format!("no conversation '{id}'")))
+}
+
+pub async fn channel_metrics(State(app): State<Arc<DeskApp>>) -> Result<Json<Value>, HttpError> {
+    Ok(Json(reads::channel_metrics(&app.desk.db).await?))
+}
+
+/// lharries-style status, plus whether WhatsApp is really there.
+pub async fn status(State(app): State<Arc<DeskApp>>) -> Json<Value> {
+    let Some(source) = app.desk.whatsapp_source() else {
+        return Json(json!({
+            "whatsapp_mcp_enabled": false,
+            "bridge_path": null,
+            "bridge_exists": false,
+            "poll_interval": 0,
+            "connected": false,
+            "account": null,
+            "last_message_at": null,
+        }));
+    };
+    let path = source.bridge_path();
+    let live = source.liveness();
+    Json(json!({
+        "whatsapp_mcp_enabled": true,
+        "bridge_path": path.display().to_string(),
+        "bridge_exists": path.exists(),
+        "poll_interval": source.poll_interval(),
+        "connected": live.connected,
+        "account": live.account,
+        "last_message_at": live.last_message_at,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    pub message: String,
+}
+
+pub async fn reply(
+    State(app): State<Arc<DeskApp>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReplyBody>,
+) -> Result<Json<Value>, HttpError> {
+    let message_id = app.desk.reply(&id, &body.message).await?;
+    Ok(Json(json!({"success": true, "ticket_id": id, "message_id": message_id})))
+}
+
+pub async fn resolve(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {
+    app.desk.resolve(&id).await?;
+    Ok(Json(json!({"success": true, "ticket_id": id, "status": "resolved"})))
+}
+
+fn not_found(message: String) -> HttpError {
+    HttpError::new(axum::http::StatusCode::NOT_FOUND, message)
+}

@@ -1,0 +1,189 @@
+//! The support desk: customers write on WhatsApp, by email or through a web form; their messages
+//! become tickets; an agent answers within each channel's limits, and hands angry, legal, pricing
+//! and unanswerable cases to people, who reply and resolve from the web inbox.
+//!
+//! Layout:
+//! - [`db`]: the database (SQLite or PostgreSQL, one set of queries);
+//! - [`model`]: channels, ticket states, identifiers;
+//! - [`customers`], [`intake`]: who wrote, and taking a message in (deduplicated, one transaction);
+//! - [`kb`], [`sentiment`], [`escalation`], [`reply`], [`agent`]: deciding and wording the answer;
+//! - [`delivery`], [`humans`]: answers going out, and what people at the desk do;
+//! - [`events`]: the event outbox and its publisher;
+//! - [`reads`], [`http`]: what the API shows, and the routes.
+//!
+//! The desk never imports the bridge: it sends WhatsApp through [`wamcp_core::TextOutbox`] and
+//! hears of new messages through [`Desk::receive`], both wired up by the CLI.
+
+pub mod agent;
+pub mod customers;
+pub mod db;
+pub mod delivery;
+pub mod escalation;
+pub mod events;
+pub mod http;
+pub mod humans;
+pub mod intake;
+pub mod kb;
+pub mod model;
+pub mod reads;
+pub mod reply;
+pub mod sentiment;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::Notify;
+
+pub use agent::{Agent, Decision, Outcome, Step};
+pub use customers::Identity;
+pub use db::{Backend, Db};
+pub use delivery::Channels;
+pub use escalation::{Reason, Rules};
+pub use intake::{Inbound, Received};
+pub use model::{Channel, Via};
+pub use reply::Style;
+
+/// What went wrong, in words for the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The caller's input is wrong; nothing was written.
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("desk database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// How the desk is set up.
+#[derive(Clone)]
+pub struct DeskConfig {
+    /// `sqlite://…` or `postgres://…`; `None` for `desk.db` in the data directory.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub rules: Rules,
+    pub style: Style,
+    pub provider: Arc<dyn agent::provider::Provider>,
+}
+
+/// What the status endpoint reports about the WhatsApp side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Liveness {
+    pub connected: bool,
+    /// The linked account's JID.
+    pub account: Option<String>,
+    /// When the last WhatsApp message (either way) was seen, RFC 3339.
+    pub last_message_at: Option<String>,
+}
+
+/// Where WhatsApp messages come from, as the status endpoint describes it.
+pub trait WhatsappSource: Send + Sync {
+    fn liveness(&self) -> Liveness;
+    /// The database the messages are read from (ours, or a lharries messages.db).
+    fn bridge_path(&self) -> PathBuf;
+    /// Seconds between polls; 0 when messages are pushed as they arrive.
+    fn poll_interval(&self) -> u64;
+}
+
+/// A running desk: the database, the agent and the ways out.
+pub struct Desk {
+    pub db: Db,
+    pub agent: Agent,
+    channels: RwLock<Channels>,
+    source: RwLock<Option<Arc<dyn WhatsappSource>>>,
+    /// Rings when a message waits for the agent.
+    work: Arc<Notify>,
+    /// Rings when events wait to be published.
+    events_wake: Arc<Notify>,
+    in_process: events::InProcess,
+    style: Style,
+}
+
+impl Desk {
+    /// Opens the desk's database (creating it on first use).
+    pub async fn open(config: DeskConfig) -> Result<Arc<Desk>, DeskError> {
+        let db = match &config.database_url {
+            Some(url) => Db::open(url).await?,
+            None => Db::open_sqlite(&config.data_dir.join("desk.db")).await?,
+        };
+        let agent =
+            Agent { db: db.clone(), provider: config.provider, rules: config.rules, style: config.style.clone() };
+        Ok(Arc::new(Desk {
+            db,
+            agent,
+            channels: RwLock::new(Channels::default()),
+            source: RwLock::new(None),
+            work: Arc::new(Notify::new()),
+            events_wake: Arc::new(Notify::new()),
+            in_process: events::InProcess::default(),
+            style: config.style,
+        }))
+    }
+
+    /// Sends WhatsApp answers through `outbox` from now on.
+    pub fn connect_whatsapp(&self, outbox: Arc<dyn wamcp_core::TextOutbox>, source: Arc<dyn WhatsappSource>) {
+        self.channels.write().expect("channels lock").whatsapp = Some(outbox);
+        *self.source.write().expect("source lock") = Some(source);
+        // Answers queued while there was no way out can go now.
+        self.work.notify_one();
+    }
+
+    pub fn whatsapp_source(&self) -> Option<Arc<dyn WhatsappSource>> {
+        self.source.read().expect("source lock").clone()
+    }
+
+    fn channels(&self) -> Channels {
+        self.channels.read().expect("channels lock").clone()
+    }
+
+    /// Takes a customer's message in; answers once it is committed. The agent picks it up
+    /// straight after.
+    pub async fn receive(&self, inbound: &Inbound) -> Result<Received, DeskError> {
+        let received = intake::receive(&self.db, inbound).await?;
+        if !received.duplicate {
+            if received.for_agent {
+                self.work.notify_one();
+            }
+            self.events_wake.notify_one();
+        }
+        Ok(received)
+    }
+
+    /// Lets the agent answer every waiting message and sends every queued answer, now; returns
+    /// what the agent did. The worker does the same in the background.
+    pub async fn run_pending(&self) -> Result<Vec<Outcome>, DeskError> {
+        worker::run_once(self).await
+    }
+
+    /// A person's reply to a ticket, stored and sent.
+    pub async fn reply(&self, ticket_id: &str, text: &str) -> Result<String, DeskError> {
+        let id = humans::reply(&self.db, ticket_id, text, &self.style).await?;
+        self.events_wake.notify_one();
+        self.channels().deliver(&self.db, &id).await?;
+        Ok(id)
+    }
+
+    pub async fn resolve(&self, ticket_id: &str) -> Result<(), DeskError> {
+        humans::resolve(&self.db, ticket_id).await
+    }
+
+    /// Events as they are published in this process.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<events::DeskEvent> {
+        self.in_process.subscribe()
+    }
+
+    /// Starts the background work: the agent worker and the event publisher.
+    pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let publisher = events::Publisher {
+            db: self.db.clone(),
+            sink: Arc::new(self.in_process.clone()),
+            wake: self.events_wake.clone(),
+        };
+        vec![tokio::spawn(worker::run(self.clone())), tokio::spawn(publisher.run())]
+    }
+}

@@ -1,0 +1,152 @@
+//! The desk's vocabulary: channels, ticket states and priorities, who wrote a message, and the
+//! identifiers a customer is known by. Each is stored as the lower-case word `as_str` gives.
+
+use serde::Serialize;
+
+/// Where a customer wrote from, and where the answer goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Whatsapp,
+    Email,
+    WebForm,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Email => "email",
+            Channel::WebForm => "web_form",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Channel> {
+        [Channel::Whatsapp, Channel::Email, Channel::WebForm].into_iter().find(|c| c.as_str() == text)
+    }
+
+    pub const ALL: [Channel; 3] = [Channel::Whatsapp, Channel::Email, Channel::WebForm];
+}
+
+/// How a message reached the desk (and so how its answer leaves): the bridge's own WhatsApp link,
+/// Twilio's WhatsApp API, a lharries bridge database, or a plain webhook / form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Bridge,
+    Twilio,
+    Lharries,
+    Webhook,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Bridge => "bridge",
+            Via::Twilio => "twilio",
+            Via::Lharries => "lharries",
+            Via::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(text: &str) -> Via {
+        match text {
+            "twilio" => Via::Twilio,
+            "lharries" => Via::Lharries,
+            "webhook" => Via::Webhook,
+            _ => Via::Bridge,
+        }
+    }
+}
+
+/// A ticket's state: `open` waits for the agent or a person, `waiting` for the customer,
+/// `escalated` for a person (the agent stays silent), `resolved` is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    Waiting,
+    Escalated,
+    Resolved,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Open => "open",
+            TicketStatus::Waiting => "waiting",
+            TicketStatus::Escalated => "escalated",
+            TicketStatus::Resolved => "resolved",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+}
+
+/// A kind of identifier a customer is known by; each (kind, value) belongs to one customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierKind {
+    /// E.164, with `+`.
+    Phone,
+    /// Lower case.
+    Email,
+    /// A whole WhatsApp JID (a phone JID or a LID).
+    Whatsapp,
+}
+
+impl IdentifierKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentifierKind::Phone => "phone",
+            IdentifierKind::Email => "email",
+            IdentifierKind::Whatsapp => "whatsapp",
+        }
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    Customer,
+    /// The answering agent.
+    Agent,
+    /// A person at the desk.
+    Human,
+}
+
+impl Author {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Author::Customer => "customer",
+            Author::Agent => "agent",
+            Author::Human => "human",
+        }
+    }
+}
+
+/// A new random id with a readable prefix: `tkt_…`, `cus_…`. Time first, so ids sort by creation.
+pub fn new_id(prefix: &str) -> String {
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).expect("the operating system provides randomness");
+    let millis = wamcp_core::Timestamp::now().millis();
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{millis:011x}{random}")
+}

@@ -1,0 +1,211 @@
+//! The desk's read side, as the API hands it out: a ticket with its messages across channels, a
+//! customer with their identifiers and history, a conversation, and per-channel counts.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use wamcp_core::Timestamp;
+
+use crate::DeskError;
+use crate::db::Db;
+use crate::model::{Channel, IdentifierKind};
+
+/// One message as the read side shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageOut {
+    pub id: String,
+    pub direction: String,
+    pub channel: String,
+    pub author: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub body: String,
+    pub created_at: String,
+    pub delivery_status: String,
+    pub ticket_id: String,
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, direction, channel, author, subject, body, created_at, delivery_status, ticket_id FROM messages";
+
+fn message(row: &AnyRow) -> Result<MessageOut, DeskError> {
+    Ok(MessageOut {
+        id: row.try_get(0)?,
+        direction: row.try_get(1)?,
+        channel: row.try_get(2)?,
+        author: row.try_get(3)?,
+        subject: row.try_get(4)?,
+        body: row.try_get(5)?,
+        created_at: Timestamp(row.try_get(6)?).to_rfc3339(),
+        delivery_status: row.try_get(7)?,
+        ticket_id: row.try_get(8)?,
+    })
+}
+
+/// A ticket and its messages, or `None`.
+pub async fn ticket(db: &Db, id: &str) -> Result<Option<Value>, DeskError> {
+    let row = sqlx::query(
+        "SELECT t.id, t.status, t.priority, t.category, t.escalation_reason, t.channel, t.customer_id, \
+         t.conversation_id, t.subject, t.created_at, t.updated_at, t.resolved_at, c.name \
+         FROM tickets t JOIN customers c ON c.id = t.customer_id WHERE t.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} WHERE ticket_id = $1 ORDER BY created_at, id"
+    )))
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    let messages = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+    let channels: Vec<&str> =
+        Channel::ALL.iter().map(|c| c.as_str()).filter(|c| messages.iter().any(|m| m.channel == *c)).collect();
+    Ok(Some(json!({
+        "ticket_id": row.try_get::<String, _>(0)?,
+        "status": row.try_get::<String, _>(1)?,
+        "priority": row.try_get::<String, _>(2)?,
+        "category": row.try_get::<String, _>(3)?,
+        "escalation_reason": row.try_get::<Option<String>, _>(4)?,
+        "channel": row.try_get::<String, _>(5)?,
+        "customer_id": row.try_get::<String, _>(6)?,
+        "conversation_id": row.try_get::<String, _>(7)?,
+        "subject": row.try_get::<Option<String>, _>(8)?,
+        "created_at": Timestamp(row.try_get(9)?).to_rfc3339(),
+        "updated_at": Timestamp(row.try_get(10)?).to_rfc3339(),
+        "resolved_at": row.try_get::<Option<i64>, _>(11)?.map(|t| Timestamp(t).to_rfc3339()),
+        "customer_name": row.try_get::<Option<String>, _>(12)?,
+        "channels": channels,
+        "messages": messages,
+    })))
+}
+
+/// The customer known by this identifier, with every identifier and their latest history.
+pub async fn customer_by(db: &Db, kind: IdentifierKind, value: &str) -> Result<Option<Value>, DeskError> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT customer_id FROM customer_identifiers WHERE kind = $1 AND value = $2")
+            .bind(kind.as_str())
+            .bind(value)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some(id) = id else { return Ok(None) };
+    let row =
+        sqlx::query("SELECT name, created_at FROM customers WHERE id = $1").bind(&id).fetch_one(db.pool()).await?;
+    let identifiers =
+        sqlx::query("SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value")
+            .bind(&id)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| Ok(json!({"kind": r.try_get::<String, _>(0)?, "value": r.try_get::<String, _>(1)?})))
+            .collect::<Result<Vec<_>, DeskError>>()?;
+    let tickets = sqlx::query(
+        "SELECT id, status, channel, created_at FROM tickets WHERE customer_id = $1 ORDER BY created_at DESC",
+    )
+    .bind(&id)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(json!({
+            "ticket_id": r.try_get::<String, _>(0)?,
+            "status": r.try_get::<String, _>(1)?,
+            "channel": r.try_get::<String, _>(2)?,
+            "created_at": Timestamp(r.try_get(3)?).to_rfc3339(),
+        }))
+    })
+    .collect::<Result<Vec<_>, DeskError>>()?;
+    let history = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100"
+    )))
+    .bind(&id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut history = history.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+    history.reverse();
+    Ok(Some(json!({
+        "customer_id": id,
+        "name": row.try_get::<Option<String>, _>(0)?,
+        "created_at": Timestamp(row.try_get(1)?).to_rfc3339(),
+        "identifiers": identifiers,
+        "tickets": tickets,
+        "history": history,
+    })))
+}
+
+/// A conversation with its ticket and messages.
+pub async fn conversation(db: &Db, id: &str) -> Result<Option<Value>, DeskError> {
+    let row = sqlx::query(
+        "SELECT c.customer_id, c.state, c.channel, c.started_at, c.last_message_at, t.id, t.status \
+         FROM conversations c JOIN tickets t ON t.conversation_id = c.id WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let messages = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} WHERE conversation_id = $1 ORDER BY created_at, id"
+    )))
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    let messages = messages.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(json!({
+        "conversation_id": id,
+        "customer_id": row.try_get::<String, _>(0)?,
+        "state": row.try_get::<String, _>(1)?,
+        "channel": row.try_get::<String, _>(2)?,
+        "started_at": Timestamp(row.try_get(3)?).to_rfc3339(),
+        "last_message_at": Timestamp(row.try_get(4)?).to_rfc3339(),
+        "ticket_id": row.try_get::<String, _>(5)?,
+        "ticket_status": row.try_get::<String, _>(6)?,
+        "messages": messages,
+    })))
+}
+
+/// Per channel: messages in and out (all time and in the last minute), tickets, escalations and
+/// failed deliveries; plus the escalation rate over all tickets.
+pub async fn channel_metrics(db: &Db) -> Result<Value, DeskError> {
+    let minute_ago = Timestamp::now().millis() - 60_000;
+    let mut channels = serde_json::Map::new();
+    let (mut tickets_total, mut escalated_total) = (0i64, 0i64);
+    for channel in Channel::ALL {
+        let counts = sqlx::query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN direction = 'inbound' AND created_at > $2 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN delivery_status = 'failed' THEN 1 ELSE 0 END), 0) \
+             FROM messages WHERE channel = $1",
+        )
+        .bind(channel.as_str())
+        .bind(minute_ago)
+        .fetch_one(db.pool())
+        .await?;
+        let tickets = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN escalation_reason IS NOT NULL THEN 1 ELSE 0 END), 0) \
+             FROM tickets WHERE channel = $1",
+        )
+        .bind(channel.as_str())
+        .fetch_one(db.pool())
+        .await?;
+        let (ticket_count, escalated): (i64, i64) = (tickets.try_get(0)?, tickets.try_get(1)?);
+        tickets_total += ticket_count;
+        escalated_total += escalated;
+        channels.insert(
+            channel.as_str().to_string(),
+            json!({
+                "messages_in": counts.try_get::<i64, _>(0)?,
+                "messages_out": counts.try_get::<i64, _>(1)?,
+                "messages_in_last_minute": counts.try_get::<i64, _>(2)?,
+                "delivery_failures": counts.try_get::<i64, _>(3)?,
+                "tickets": ticket_count,
+                "escalated": escalated,
+            }),
+        );
+    }
+    let rate = if tickets_total == 0 { 0.0 } else { escalated_total as f64 / tickets_total as f64 };
+    Ok(json!({"channels": channels, "tickets": tickets_total, "escalation_rate": rate}))
+}

@@ -1,0 +1,54 @@
+//! The background loop: whenever woken (a message came in, a way out appeared), the agent
+//! answers every waiting message and every queued answer is sent. Waking is a stored permit, so
+//! a wake-up that comes while a round runs is not lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Desk, DeskError, Outcome};
+
+/// How many waiting messages one round takes.
+const ROUND: i64 = 64;
+
+pub async fn run(desk: Arc<Desk>) {
+    loop {
+        match run_once(&desk).await {
+            Ok(_) => desk.work.notified().await,
+            Err(error) => {
+                tracing::warn!("desk agent: {error}; trying again");
+                tokio::select! {
+                    _ = desk.work.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+        }
+    }
+}
+
+pub async fn run_once(desk: &Desk) -> Result<Vec<Outcome>, DeskError> {
+    let mut outcomes = Vec::new();
+    let channels = desk.channels();
+    loop {
+        let pending = desk.agent.pending(ROUND).await?;
+        if pending.is_empty() {
+            break;
+        }
+        let mut progressed = false;
+        for id in pending {
+            if let Some(outcome) = desk.agent.handle(&id).await? {
+                desk.events_wake.notify_one();
+                channels.deliver(&desk.db, &outcome.response_id).await?;
+                outcomes.push(outcome);
+                progressed = true;
+            }
+        }
+        if !progressed {
+            // Everything left is claimed by another worker.
+            break;
+        }
+    }
+    for id in channels.queued(&desk.db).await? {
+        channels.deliver(&desk.db, &id).await?;
+    }
+    Ok(outcomes)
+}

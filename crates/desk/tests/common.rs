@@ -1,0 +1,118 @@
+//! What the desk tests share: a desk on a fresh SQLite file with a small knowledge base, and a
+//! WhatsApp outbox that keeps what it was asked to send.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use tempfile::TempDir;
+use wamcp_core::{Jid, QueueFuture, TextOutbox, Timestamp};
+use wamcp_desk::agent::offline::Offline;
+use wamcp_desk::agent::provider::Provider;
+use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Liveness, Rules, Style, Via, WhatsappSource};
+
+/// Sends as the bridge would take them: (to, text, idempotency key); the same key twice is one send.
+#[derive(Default)]
+pub struct Outbox {
+    pub sent: Mutex<Vec<(String, String, String)>>,
+}
+
+impl TextOutbox for Outbox {
+    fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, key: &'a str) -> QueueFuture<'a> {
+        Box::pin(async move {
+            let mut sent = self.sent.lock().unwrap();
+            if !sent.iter().any(|(_, _, k)| k == key) {
+                sent.push((to.to_string(), text.to_string(), key.to_string()));
+            }
+            Ok(format!("WA{}", sent.len()))
+        })
+    }
+}
+
+impl Outbox {
+    pub fn texts(&self) -> Vec<String> {
+        self.sent.lock().unwrap().iter().map(|(_, text, _)| text.clone()).collect()
+    }
+}
+
+pub struct Source;
+
+impl WhatsappSource for Source {
+    fn liveness(&self) -> Liveness {
+        Liveness { connected: true, account: Some("15550001111@s.whatsapp.net".into()), last_message_at: None }
+    }
+    fn bridge_path(&self) -> std::path::PathBuf {
+        std::env::temp_dir()
+    }
+    fn poll_interval(&self) -> u64 {
+        0
+    }
+}
+
+pub struct TestDesk {
+    pub desk: Arc<Desk>,
+    pub outbox: Arc<Outbox>,
+    pub dir: TempDir,
+}
+
+pub async fn desk_with(provider: Arc<dyn Provider>) -> TestDesk {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DeskConfig {
+        database_url: None,
+        data_dir: dir.path().to_path_buf(),
+        rules: Rules::default(),
+        style: Style::default(),
+        provider,
+    };
+    let desk = Desk::open(config).await.unwrap();
+    let kb = dir.path().join("kb");
+    std::fs::create_dir(&kb).unwrap();
+    std::fs::write(
+        kb.join("shipping.md"),
+        "# Shipping\nOrders ship within two working days and arrive in three to five days.\n\nTracking links come by email.",
+    )
+    .unwrap();
+    std::fs::write(kb.join("password.md"), "# Resetting your password\nTap *Forgot password* on the login screen.")
+        .unwrap();
+    wamcp_desk::kb::import(&desk.db, &kb).await.unwrap();
+    let outbox = Arc::new(Outbox::default());
+    desk.connect_whatsapp(outbox.clone(), Arc::new(Source));
+    TestDesk { desk, outbox, dir }
+}
+
+pub async fn desk() -> TestDesk {
+    desk_with(Arc::new(Offline)).await
+}
+
+pub const PHONE: &str = "+923001234567";
+
+pub fn whatsapp(text: &str, id: &str) -> Inbound {
+    let jid = Jid::from_phone(PHONE).unwrap();
+    Inbound {
+        channel: Channel::Whatsapp,
+        via: Via::Bridge,
+        address: jid.to_string(),
+        from: Identity::whatsapp(jid, Some("Ann".into())),
+        channel_message_id: Some(id.to_string()),
+        subject: None,
+        body: text.to_string(),
+        at: Timestamp::now(),
+    }
+}
+
+pub fn web_form(text: &str, email: &str, phone: Option<&str>) -> Inbound {
+    let mut from = Identity::default().with_email(email).unwrap().with_name(Some("Ann Lee"));
+    if let Some(phone) = phone {
+        from = from.with_phone(phone).unwrap();
+    }
+    Inbound {
+        channel: Channel::WebForm,
+        via: Via::Webhook,
+        address: email.to_string(),
+        from,
+        channel_message_id: None,
+        subject: Some("Help".into()),
+        body: text.to_string(),
+        at: Timestamp::now(),
+    }
+}
