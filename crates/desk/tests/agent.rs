@@ -158,7 +158,7 @@ async fn a_web_form_links_email_and_phone_so_whatsapp_sees_the_email_history() {
     t.desk.receive(&whatsapp("Any news on my parcel?", "X1")).await.unwrap();
     t.desk.run_pending().await.unwrap();
 
-    let seen = recorder.seen.lock().unwrap();
+    let seen = recorder.seen.lock().unwrap().clone();
     let history: Vec<(&str, &str)> = seen[1].history.iter().map(|h| (h.channel.as_str(), h.body.as_str())).collect();
     assert_eq!(history[0], ("web_form", "My parcel never arrived, order 1234."));
     assert_eq!(history[1].0, "web_form");
