@@ -11,6 +11,7 @@
 //! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
 //! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard;
 //!   [`mcp_http`]: the MCP tools at `/mcp` (streamable HTTP), behind the same guard.
+//! - [`extension`]: routes the CLI plugs in (the support desk) with the daemon's parts.
 //! - [`events`], [`status`], [`metrics`]: what happened, and the daemon's state, for the API and
 //!   Prometheus.
 //! - `send_request`, `backoff`, `token`, `progress`: small helpers of the above.
@@ -20,6 +21,7 @@ pub mod auto_download;
 mod backoff;
 pub mod connection;
 pub mod events;
+pub mod extension;
 pub mod ingest;
 pub mod mcp_http;
 pub mod media;
@@ -91,6 +93,7 @@ pub enum DaemonError {
 pub async fn run(
     config: DaemonConfig,
     link: LinkChoice,
+    extension: Option<extension::Extension>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
     let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
@@ -154,12 +157,22 @@ pub async fn run(
                 media_roots: config.media_roots.clone(),
                 outbox_wake,
             });
-            let routes = api::routes(app);
+            let routes = api::routes(app.clone());
             let audit = AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string());
             let policy = Arc::new(SendPolicy::new(config.send_policy.clone(), config.sends_per_minute));
             let (mcp, end_sessions) =
                 mcp_http::service(store_path.clone(), routes.clone(), policy, Arc::new(audit), guard.hosts().to_vec());
-            let router = api::guarded(routes.nest_service("/mcp", mcp), guard);
+            let mut router = api::guarded(routes.nest_service("/mcp", mcp), guard.clone());
+            if let Some(plug) = extension {
+                let parts = extension::Parts {
+                    outbox: Arc::new(extension::ApiOutbox(app)),
+                    events: events.clone(),
+                    status: status.clone(),
+                    token: guard.token().to_string(),
+                    store_path: store_path.clone(),
+                };
+                router = router.merge(api::host_checked(plug(parts), guard));
+            }
             let listener =
                 tokio::net::TcpListener::bind(addr).await.map_err(|error| DaemonError::Listen { addr, error })?;
             let bound = listener.local_addr().map_err(|error| DaemonError::Listen { addr, error })?;

@@ -4,7 +4,7 @@
 //! [`commands`]; [`bench`] measures the
 //! read path end to end. The crates below do the work: `wamcp-core` (types), `wamcp-store`
 //! (SQLite), `wamcp-link` (WhatsApp and the simulated network), `wamcp-bridge` (the daemon),
-//! `wamcp-mcp` (the MCP tools).
+//! `wamcp-mcp` (the MCP tools), `wamcp-desk` (the support desk).
 
 mod bench;
 mod commands;
@@ -48,6 +48,9 @@ enum Command {
     /// Print (or --install) the entry Claude Desktop or Claude Code needs to use wamcp
     #[command(subcommand)]
     Config(commands::client_config::ClientConfig),
+    /// The support desk's own commands (its knowledge base)
+    #[command(subcommand)]
+    Desk(commands::desk::DeskCommand),
     /// Show the MCP tool calls recorded in the store (message text appears only as a hash)
     Audit(commands::audit::AuditArgs),
     /// Measure import rate and MCP tool latency, startup time and memory on a generated history
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(layers, args),
         Command::Import(source) => commands::import::run(layers, source),
         Command::Audit(args) => commands::audit::run(layers, args),
+        Command::Desk(command) => commands::desk::run(layers, command),
         Command::Config(which) => commands::client_config::run(layers, which),
         Command::Bench(args) => bench::run(args),
     };

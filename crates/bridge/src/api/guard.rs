@@ -40,7 +40,13 @@ impl Guard {
         &self.hosts
     }
 
-    fn check(&self, request: &Request) -> Result<(), ApiError> {
+    /// The API token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The Host header names this server, and a browser's Origin is this server.
+    fn check_host(&self, request: &Request) -> Result<(), ApiError> {
         let headers = request.headers();
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         if !self.hosts.contains(&host) {
@@ -59,6 +65,12 @@ impl Guard {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn check(&self, request: &Request) -> Result<(), ApiError> {
+        self.check_host(request)?;
+        let headers = request.headers();
         if matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH) {
             let content_type = headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok()).unwrap_or("");
             let is_json =
@@ -85,6 +97,14 @@ impl Guard {
             ));
         }
         Ok(())
+    }
+}
+
+/// The middleware for routes that authenticate callers themselves: Host and Origin only.
+pub async fn host_guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    match guard.check_host(&request) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
     }
 }
 

@@ -79,3 +79,8 @@ pub fn routes(app: Arc<AppState>) -> Router {
 pub fn guarded(routes: Router, guard: Arc<guard::Guard>) -> Router {
     routes.layer(axum::middleware::from_fn_with_state(guard, guard::guard))
 }
+
+/// Routes that authenticate callers themselves, behind the Host and Origin checks only.
+pub fn host_checked(routes: Router, guard: Arc<guard::Guard>) -> Router {
+    routes.layer(axum::middleware::from_fn_with_state(guard, guard::host_guard))
+}

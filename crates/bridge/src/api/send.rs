@@ -184,6 +184,20 @@ impl AppState {
         }))
     }
 
+    /// Queues a plain text to `chat` for a part of wamcp in this process (the desk); answers
+    /// with the message id once committed.
+    pub(crate) async fn enqueue_text(&self, chat: &Jid, text: &str, idempotency_key: &str) -> Result<String, ApiError> {
+        let request = SendRequest {
+            chat: chat.to_string(),
+            id: new_message_id(),
+            body: Body::Text { text: text.to_string() },
+            reply_to: None,
+            mentions: Vec::new(),
+        };
+        let answer = self.enqueue(chat, request, Some(idempotency_key.to_string())).await?;
+        Ok(answer["id"].as_str().unwrap_or_default().to_string())
+    }
+
     /// Queues a change to a stored message (reaction, edit, deletion): a send of its own, under
     /// a new id, quoting nothing.
     pub(super) async fn enqueue_change(

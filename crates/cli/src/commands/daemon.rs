@@ -9,6 +9,7 @@ use wamcp_bridge::{DaemonConfig, LinkChoice};
 use wamcp_core::MessageKind;
 use wamcp_store::DataDir;
 
+use super::desk::{DeskArgs, DeskSettings};
 use super::policy::PolicyArgs;
 use crate::config::Layers;
 
@@ -35,6 +36,8 @@ pub struct DaemonArgs {
     pub auto_download: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub desk: DeskArgs,
 }
 
 impl DaemonArgs {
@@ -115,12 +118,21 @@ pub fn prepare(config: &DaemonConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the daemon on a multi-threaded runtime until SIGTERM or SIGINT.
-pub fn run(config: DaemonConfig, link: impl FnOnce() -> anyhow::Result<LinkChoice>) -> anyhow::Result<()> {
+/// Runs the daemon (with the desk, when it has settings) on a multi-threaded runtime until
+/// SIGTERM or SIGINT.
+pub fn run(
+    config: DaemonConfig,
+    desk: Option<DeskSettings>,
+    link: impl FnOnce() -> anyhow::Result<LinkChoice>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
+        let extension = match desk {
+            Some(settings) => Some(super::desk::extension(super::desk::open(&settings, &config.data_dir).await?)),
+            None => None,
+        };
         let link = link()?;
-        wamcp_bridge::run(config, link, shutdown_signal()).await?;
+        wamcp_bridge::run(config, link, extension, shutdown_signal()).await?;
         Ok(())
     })
 }

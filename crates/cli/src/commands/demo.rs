@@ -48,19 +48,40 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = args.daemon.resolve(&mut layers, &dir)?;
+    let mut desk = args.daemon.desk.resolve(&mut layers, false)?;
     super::daemon::prepare(&config)?;
+    if let Some(settings) = &mut desk {
+        settings.knowledge_base = Some(sample_knowledge_base(dir.root())?);
+        eprintln!("support desk: on, answering from the sample knowledge base in {}", dir.root().join("kb").display());
+    }
     let listen = config.listen.expect("the demo always listens");
     eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
     print_client_setup(explicit.then(|| dir.root()));
     eprintln!("REST API: http://{listen} (token in {})", dir.root().join("api-token").display());
     let chatter_every = args.chatter;
-    super::daemon::run(config, move || {
+    super::daemon::run(config, desk, move || {
         let network: Arc<SimNetwork> = network()?;
         if chatter_every > 0 {
             chatter::start(network.clone(), Duration::from_secs(chatter_every));
         }
         Ok(LinkChoice::Sim(network))
     })
+}
+
+/// The sample articles (examples/kb), written to `<demo dir>/kb` for the desk to import on start.
+fn sample_knowledge_base(root: &std::path::Path) -> anyhow::Result<PathBuf> {
+    const ARTICLES: [(&str, &str); 4] = [
+        ("shipping.md", include_str!("../../../../examples/kb/shipping.md")),
+        ("returns.md", include_str!("../../../../examples/kb/returns.md")),
+        ("password.md", include_str!("../../../../examples/kb/password.md")),
+        ("opening-hours.md", include_str!("../../../../examples/kb/opening-hours.md")),
+    ];
+    let kb = root.join("kb");
+    std::fs::create_dir_all(&kb)?;
+    for (name, text) in ARTICLES {
+        std::fs::write(kb.join(name), text)?;
+    }
+    Ok(kb)
 }
 
 /// `wamcp-demo` beside the default data directory.

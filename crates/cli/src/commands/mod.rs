@@ -4,6 +4,7 @@ pub mod audit;
 pub mod client_config;
 pub mod daemon;
 pub mod demo;
+pub mod desk;
 pub mod import;
 pub mod login;
 pub mod mcp;

@@ -21,6 +21,7 @@ pub struct ServeArgs {
 pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     let dir = layers.data_dir()?;
     let config = args.daemon.resolve(&mut layers, &dir)?;
+    let desk = args.daemon.desk.resolve(&mut layers, false)?;
     let token_file = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
     if args.print_config {
         print!("{}", layers.render(&token_file));
@@ -37,5 +38,8 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     super::daemon::prepare(&config)?;
     let listen = config.listen.expect("serve always listens");
     eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
-    super::daemon::run(config, move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, None)))))
+    if desk.is_some() {
+        eprintln!("wamcp serve: support desk on (tickets in {})", dir.root().join("desk.db").display());
+    }
+    super::daemon::run(config, desk, move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, None)))))
 }

@@ -25,6 +25,16 @@ pub struct ConfigFile {
     pub send_policy: Option<String>,
     pub allowlist: Option<Vec<String>>,
     pub sends_per_minute: Option<u32>,
+    pub desk: Option<DeskFile>,
+}
+
+/// The `[desk]` table: the support desk.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskFile {
+    pub enabled: Option<bool>,
+    pub database_url: Option<String>,
+    pub sentiment_threshold: Option<f64>,
 }
 
 /// The file that applies, and what it said.

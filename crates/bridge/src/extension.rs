@@ -1,0 +1,38 @@
+//! What the CLI can plug into the daemon (the support desk, today) without this crate knowing
+//! it: the plug gets the daemon's parts — its outbox for sending text, its event bus, its status
+//! and its token — and gives back routes, served beside the API. Those routes pass the Host and
+//! Origin checks like every route, but choose their own authentication (a public web form, a
+//! signed webhook, the token).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use wamcp_core::{Jid, QueueFuture, TextOutbox};
+
+use crate::api::AppState;
+use crate::events::EventBus;
+use crate::status::Status;
+
+/// The daemon's parts a plug may use.
+pub struct Parts {
+    pub outbox: Arc<dyn TextOutbox>,
+    pub events: EventBus,
+    pub status: Arc<Status>,
+    /// The API token (`<data dir>/api-token`).
+    pub token: String,
+    /// The message store.
+    pub store_path: PathBuf,
+}
+
+/// A plug: called once, when the API starts.
+pub type Extension = Box<dyn FnOnce(Parts) -> Router + Send>;
+
+/// The outbox as the REST API fills it: the same checks, the same pending message in the store.
+pub(crate) struct ApiOutbox(pub Arc<AppState>);
+
+impl TextOutbox for ApiOutbox {
+    fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, idempotency_key: &'a str) -> QueueFuture<'a> {
+        Box::pin(async move { self.0.enqueue_text(to, text, idempotency_key).await.map_err(|e| e.message) })
+    }
+}

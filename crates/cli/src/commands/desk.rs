@@ -1,0 +1,215 @@
+//! The support desk inside the daemon (`serve --desk`, and always in `demo`): its settings, and
+//! the wiring that gives it the bridge's outbox and pushes every incoming direct WhatsApp message
+//! to it the moment it is stored. Also `wamcp desk kb import DIR`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use clap::{Args, Subcommand};
+use wamcp_bridge::events::{BridgeEvent, MessageEvent};
+use wamcp_bridge::extension::{Extension, Parts};
+use wamcp_bridge::status::Status;
+use wamcp_core::{Jid, JidKind, Timestamp};
+use wamcp_desk::agent::offline::Offline;
+use wamcp_desk::http::DeskApp;
+use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Liveness, Rules, Style, Via, WhatsappSource};
+
+use crate::config::Layers;
+
+/// The desk's flags, shared by `serve` and `demo`.
+#[derive(Debug, Args)]
+pub struct DeskArgs {
+    /// Run the support desk: incoming WhatsApp messages become tickets answered by the agent
+    #[arg(long = "desk", id = "desk.enabled", env = "WAMCP_DESK")]
+    pub enabled: bool,
+    /// The desk's database: postgres://USER@HOST/DB to share one between workers [default: <data dir>/desk.db]
+    #[arg(long = "desk-database-url", id = "desk.database_url", env = "WAMCP_DESK_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Sentiment at or below this (-1.0 to 1.0) sends a conversation to a person [default: -0.6]
+    #[arg(long = "desk-sentiment-threshold", id = "desk.sentiment_threshold", value_name = "SCORE")]
+    pub sentiment_threshold: Option<f64>,
+}
+
+/// The desk's settings in effect.
+#[derive(Debug, Clone)]
+pub struct DeskSettings {
+    pub database_url: Option<String>,
+    pub rules: Rules,
+    /// A folder of articles to import on start (the demo's sample).
+    pub knowledge_base: Option<PathBuf>,
+}
+
+impl DeskArgs {
+    /// The desk's settings, or `None` when it is not enabled. `always` turns it on (the demo).
+    pub fn resolve(&self, layers: &mut Layers, always: bool) -> anyhow::Result<Option<DeskSettings>> {
+        let file = layers.file().desk.clone().unwrap_or_default();
+        let enabled =
+            always || layers.pick("desk.enabled", "WAMCP_DESK", self.enabled.then_some(true), file.enabled, || false);
+        if !enabled {
+            return Ok(None);
+        }
+        let database_url = layers.pick(
+            "desk.database_url",
+            "WAMCP_DESK_DATABASE_URL",
+            self.database_url.clone().map(Some),
+            file.database_url.map(Some),
+            || None,
+        );
+        let default = Rules::default();
+        let threshold =
+            layers.pick("desk.sentiment_threshold", "", self.sentiment_threshold, file.sentiment_threshold, || {
+                default.sentiment_threshold
+            });
+        if !(-1.0..=1.0).contains(&threshold) {
+            anyhow::bail!(
+                "desk.sentiment_threshold: {threshold} is outside -1.0 ..= 1.0 (-1 very negative, 1 very positive)"
+            );
+        }
+        let rules = Rules { sentiment_threshold: threshold, ..default };
+        Ok(Some(DeskSettings { database_url, rules, knowledge_base: None }))
+    }
+}
+
+/// Opens the desk's database.
+pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Arc<Desk>> {
+    let config = DeskConfig {
+        database_url: settings.database_url.clone(),
+        data_dir: data_dir.to_path_buf(),
+        rules: settings.rules,
+        style: Style::default(),
+        provider: Arc::new(Offline),
+    };
+    let desk = Desk::open(config).await?;
+    if let Some(dir) = &settings.knowledge_base {
+        wamcp_desk::kb::import(&desk.db, dir).await?;
+    }
+    Ok(desk)
+}
+
+/// The plug that connects `desk` to the daemon once its API starts.
+pub fn extension(desk: Arc<Desk>) -> Extension {
+    Box::new(move |parts: Parts| {
+        let source = Arc::new(BridgeSource {
+            status: parts.status.clone(),
+            store_path: parts.store_path.clone(),
+            last_message: Mutex::new(None),
+        });
+        desk.connect_whatsapp(parts.outbox, source.clone());
+        desk.start();
+        tokio::spawn(forward_messages(desk.clone(), parts.events.subscribe(), source));
+        wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))
+    })
+}
+
+/// Hands every new direct message from a customer to the desk as it is committed. Groups,
+/// broadcasts, our own messages and history never become tickets (history is not published).
+async fn forward_messages(
+    desk: Arc<Desk>,
+    mut events: tokio::sync::broadcast::Receiver<BridgeEvent>,
+    source: Arc<BridgeSource>,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!("desk: {missed} messages went by while the desk was busy");
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let BridgeEvent::Message(message) = event else { continue };
+        *source.last_message.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.timestamp.clone());
+        let Some(inbound) = inbound(&message) else { continue };
+        if let Err(error) = desk.receive(&inbound).await {
+            tracing::warn!("desk: message {} not taken in: {error}", message.id);
+        }
+    }
+}
+
+/// The desk's view of a stored WhatsApp message, if it is one for the desk.
+fn inbound(message: &MessageEvent) -> Option<Inbound> {
+    let chat = Jid::parse(&message.chat_jid).ok()?;
+    if message.is_from_me || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid) {
+        return None;
+    }
+    let body = match (&message.text, &message.caption) {
+        (Some(text), _) | (None, Some(text)) if !text.trim().is_empty() => text.clone(),
+        _ if message.kind == "text" => return None,
+        // An attachment without words still reaches a person's queue.
+        _ => format!("[{}]", message.kind),
+    };
+    Some(Inbound {
+        channel: Channel::Whatsapp,
+        via: Via::Bridge,
+        address: chat.to_string(),
+        from: Identity::whatsapp(chat.clone(), None),
+        channel_message_id: Some(format!("{}/{}", chat, message.id)),
+        subject: None,
+        body,
+        at: Timestamp::parse_user(&message.timestamp).unwrap_or_else(|_| Timestamp::now()),
+    })
+}
+
+/// The bridge, as the desk's status endpoint describes it.
+struct BridgeSource {
+    status: Arc<Status>,
+    store_path: PathBuf,
+    last_message: Mutex<Option<String>>,
+}
+
+impl WhatsappSource for BridgeSource {
+    fn liveness(&self) -> Liveness {
+        Liveness {
+            connected: self.status.is_connected(),
+            account: self.status.account().map(|jid| jid.to_string()),
+            last_message_at: self.last_message.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    fn bridge_path(&self) -> PathBuf {
+        self.store_path.clone()
+    }
+
+    fn poll_interval(&self) -> u64 {
+        0
+    }
+}
+
+/// `wamcp desk …`
+#[derive(Debug, Subcommand)]
+pub enum DeskCommand {
+    /// The knowledge base the agent answers from
+    #[command(subcommand)]
+    Kb(KbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Load every *.md file of DIR as an article (the first '# ' heading is its title); an
+    /// article with the same file name is replaced
+    Import {
+        dir: PathBuf,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+}
+
+pub fn run(mut layers: Layers, command: DeskCommand) -> anyhow::Result<()> {
+    let DeskCommand::Kb(KbCommand::Import { dir, desk }) = command;
+    let data_dir = layers.data_dir()?;
+    data_dir.ensure()?;
+    let settings = desk.resolve(&mut layers, true)?.expect("the desk is on for its own commands");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let desk = open(&settings, data_dir.root()).await?;
+        let imported = wamcp_desk::kb::import(&desk.db, &dir).await?;
+        let total = wamcp_desk::kb::count(&desk.db).await?;
+        println!(
+            "{} added, {} updated from {}; the knowledge base has {total} article(s)",
+            imported.added,
+            imported.updated,
+            dir.display()
+        );
+        Ok(())
+    })
+}
