@@ -5,10 +5,10 @@
 //! signed webhook, the token).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use axum::Router;
-use wamcp_core::{Jid, QueueFuture, TextOutbox};
+use wamcp_core::{Jid, QueueError, QueueFuture, TextOutbox};
 
 use crate::api::AppState;
 use crate::events::EventBus;
@@ -29,10 +29,21 @@ pub struct Parts {
 pub type Extension = Box<dyn FnOnce(Parts) -> Router + Send>;
 
 /// The outbox as the REST API fills it: the same checks, the same pending message in the store.
-pub(crate) struct ApiOutbox(pub Arc<AppState>);
+/// It holds the API's state weakly: once the API has stopped, the daemon's writer must be free to
+/// finish, whoever still holds this handle.
+pub(crate) struct ApiOutbox(pub Weak<AppState>);
 
 impl TextOutbox for ApiOutbox {
     fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, idempotency_key: &'a str) -> QueueFuture<'a> {
-        Box::pin(async move { self.0.enqueue_text(to, text, idempotency_key).await.map_err(|e| e.message) })
+        Box::pin(async move {
+            let app = self.0.upgrade().ok_or_else(|| QueueError::Unavailable("the daemon is stopping".into()))?;
+            app.enqueue_text(to, text, idempotency_key).await.map_err(|e| {
+                if e.status.is_client_error() {
+                    QueueError::Refused(e.message)
+                } else {
+                    QueueError::Unavailable(e.message)
+                }
+            })
+        })
     }
 }

@@ -165,7 +165,7 @@ pub async fn run(
             let mut router = api::guarded(routes.nest_service("/mcp", mcp), guard.clone());
             if let Some(plug) = extension {
                 let parts = extension::Parts {
-                    outbox: Arc::new(extension::ApiOutbox(app)),
+                    outbox: Arc::new(extension::ApiOutbox(Arc::downgrade(&app))),
                     events: events.clone(),
                     status: status.clone(),
                     token: guard.token().to_string(),

@@ -21,6 +21,6 @@ pub use event::{Disconnect, HistoryBatch, LinkEvent, Receipt, Update};
 pub use jid::{Jid, JidError, JidKind, normalize_phone};
 pub use message::{DeliveryStatus, Media, Message, MessageId, MessageKind};
 pub use outgoing::{Attachment, Content, MessageRef, Outgoing, Sent};
-pub use text_outbox::{QueueFuture, TextOutbox, secrets_match};
+pub use text_outbox::{QueueError, QueueFuture, TextOutbox, secrets_match};
 pub use time::{TimeError, Timestamp};
 pub use view::{ChatView, ContactView, MediaView, MessageMatch, MessageView, ReactionView};

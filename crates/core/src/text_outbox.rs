@@ -7,8 +7,19 @@ use std::pin::Pin;
 
 use crate::Jid;
 
-/// What queuing resolves to: the WhatsApp message id, or why the send was refused.
-pub type QueueFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+/// What queuing resolves to: the WhatsApp message id, or why it was not queued.
+pub type QueueFuture<'a> = Pin<Box<dyn Future<Output = Result<String, QueueError>> + Send + 'a>>;
+
+/// Why a text was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// It never will be (a bad recipient, say): give up.
+    #[error("{0}")]
+    Refused(String),
+    /// Not now (the daemon is stopping): try again later.
+    #[error("{0}")]
+    Unavailable(String),
+}
 
 /// The bridge's outbox, as far as sending text goes.
 pub trait TextOutbox: Send + Sync {

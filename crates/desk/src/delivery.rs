@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use sqlx::Row;
-use wamcp_core::{Jid, TextOutbox};
+use wamcp_core::{Jid, QueueError, TextOutbox};
 
 use crate::DeskError;
 use crate::db::Db;
@@ -36,11 +36,16 @@ impl Channels {
         let Some(outbox) = &self.whatsapp else { return Ok(status) };
         let result = match Jid::parse_person(&address) {
             Ok(jid) => outbox.queue_text(&jid, &body, message_id).await,
-            Err(error) => Err(format!("'{address}' is not a WhatsApp address: {error}")),
+            Err(error) => Err(QueueError::Refused(format!("'{address}' is not a WhatsApp address: {error}"))),
         };
         let (status, channel_id, error) = match result {
             Ok(id) => ("sent", Some(id), None),
-            Err(error) => ("failed", None, Some(error)),
+            Err(QueueError::Refused(error)) => ("failed", None, Some(error)),
+            Err(QueueError::Unavailable(error)) => {
+                // Stays queued: sent on the next round, or after a restart.
+                tracing::warn!("desk: answer {message_id} not handed over yet: {error}");
+                return Ok(status);
+            }
         };
         sqlx::query(
             "UPDATE messages SET delivery_status = $1, channel_message_id = COALESCE($2, channel_message_id), \

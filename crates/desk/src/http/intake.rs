@@ -32,8 +32,10 @@ pub async fn whatsapp(
     State(app): State<Arc<DeskApp>>,
     JsonBody(body): JsonBody<WhatsappBody>,
 ) -> Result<Json<Value>, HttpError> {
-    let from = Identity::default().with_phone(&body.phone)?.with_name(body.name.as_deref());
-    let address = from.whatsapp_jid().map(|jid| jid.to_string()).unwrap_or_default();
+    let mut from = Identity::default().with_phone(&body.phone)?.with_name(body.name.as_deref());
+    // The number is a WhatsApp account: the bridge will see it under this JID.
+    from.whatsapp = from.whatsapp_jid();
+    let address = from.whatsapp.as_ref().map(|jid| jid.to_string()).unwrap_or_default();
     let inbound = Inbound {
         channel: Channel::Whatsapp,
         via: Via::Webhook,

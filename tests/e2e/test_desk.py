@@ -1,0 +1,170 @@
+"""The support desk inside `wamcp demo --desk`: customers' messages arrive by the bridge itself, the
+WhatsApp webhook, the email webhook and the web form; the agent answers through the real outbox of
+the simulated WhatsApp network, and hands legal trouble to a person."""
+
+import subprocess
+import urllib.parse
+
+import pytest
+
+from conftest import WAMCP
+from daemon import running
+
+CUSTOMER = "+923001234567"
+CUSTOMER_JID = "923001234567@s.whatsapp.net"
+ALICE = "447700900123@s.whatsapp.net"
+GROUP = "120363000000000001@g.us"
+
+
+@pytest.fixture
+def desk(tmp_path):
+    with running(tmp_path / "data", "--desk") as d:
+        yield d
+
+
+def replies_to(daemon, jid):
+    return [m["text"] for m in daemon.sent() if m["chat"] == jid]
+
+
+def wait_for_replies(daemon, jid, count):
+    daemon.wait_until(lambda: len(replies_to(daemon, jid)) >= count, f"{count} repl(y/ies) to {jid}")
+    return replies_to(daemon, jid)
+
+
+def whatsapp_webhook(daemon, message, message_id=None, phone=CUSTOMER):
+    body = {"phone": phone, "message": message}
+    if message_id:
+        body["message_id"] = message_id
+    return daemon.request("POST", "/webhooks/whatsapp/mcp", body)
+
+
+def test_the_whatsapp_webhook_makes_a_ticket_answered_once_from_the_knowledge_base(desk):
+    status, first = whatsapp_webhook(desk, "When will my order ship?", "wamid-1")
+    assert status == 200, first
+    assert first["status"] == "received" and first["channel"] == "whatsapp"
+    ticket_id = first["ticket_id"]
+    replies = wait_for_replies(desk, CUSTOMER_JID, 1)
+    assert replies[0].startswith("*Shipping and delivery*")
+    assert len(replies[0]) <= 300
+
+    # The same message again: the same ticket, and still one reply.
+    status, again = whatsapp_webhook(desk, "When will my order ship?", "wamid-1")
+    assert (status, again["ticket_id"], again["duplicate"]) == (200, ticket_id, True)
+    ticket = desk.ok("GET", f"/support/ticket/{ticket_id}")
+    assert ticket["status"] == "waiting"
+    assert [(m["direction"], m["delivery_status"]) for m in ticket["messages"]] == [
+        ("inbound", "received"), ("outbound", "sent")]
+    assert len(replies_to(desk, CUSTOMER_JID)) == 1
+
+
+def test_direct_messages_reach_the_desk_but_group_messages_do_not(desk):
+    desk.incoming(**{"from": ALICE, "chat": GROUP, "text": "How do I reset my password?"})
+    desk.incoming(**{"from": ALICE, "text": "How do I reset my password?"})
+    replies = wait_for_replies(desk, ALICE, 1)
+    assert "Forgot password" in replies[0]
+    customer = desk.ok("GET", "/customers/lookup?phone=%2B447700900123")
+    assert [m["body"] for m in customer["history"] if m["direction"] == "inbound"] == ["How do I reset my password?"]
+    assert not any(m["chat"] == GROUP for m in desk.sent())
+
+
+def test_a_legal_threat_goes_to_a_person_who_replies_and_resolves(desk):
+    desk.incoming(**{"from": ALICE, "text": "Fix this or I will see you in court"})
+    notice = wait_for_replies(desk, ALICE, 1)[0]
+    assert "a person will reply" in notice
+    ticket_id = desk.ok("GET", "/customers/lookup?phone=%2B447700900123")["tickets"][0]["ticket_id"]
+    ticket = desk.ok("GET", f"/support/ticket/{ticket_id}")
+    assert (ticket["status"], ticket["escalation_reason"], ticket["priority"]) == ("escalated", "legal", "urgent")
+
+    # The agent stays out while a person has the ticket.
+    desk.incoming(**{"from": ALICE, "text": "When will my order ship?"})
+    desk.wait_until(lambda: len(desk.ok("GET", f"/support/ticket/{ticket_id}")["messages"]) == 3, "the message is on the ticket")
+    desk.ok("POST", f"/support/ticket/{ticket_id}/reply", {"message": "Sorry about this, Alice. It is fixed now."})
+    replies = wait_for_replies(desk, ALICE, 2)
+    assert replies[1] == "Sorry about this, Alice. It is fixed now."
+    assert len(replies) == 2
+    assert desk.ok("POST", f"/support/ticket/{ticket_id}/resolve")["status"] == "resolved"
+    assert desk.ok("GET", f"/support/ticket/{ticket_id}")["status"] == "resolved"
+
+
+def test_a_web_form_links_email_and_phone_so_history_follows_the_customer(desk):
+    form = urllib.parse.urlencode({"name": "Sana Khan", "email": "Sana@Example.com", "phone": CUSTOMER,
+                                   "subject": "Order", "message": "Where is order 1234?"}).encode()
+    status, answer = desk.request("POST", "/support/submit", token=None, raw=form,
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, answer
+    assert answer["channel"] == "web_form"
+    status, email = desk.request("POST", "/webhooks/email", {
+        "from": "Sana Khan <sana@example.com>", "subject": "Re: Order", "body": "Any news?", "message_id": "<m1@example.com>"})
+    assert status == 200, email
+    whatsapp_webhook(desk, "Hello again", "wamid-7")
+    wait_for_replies(desk, CUSTOMER_JID, 1)
+
+    customer = desk.ok("GET", "/customers/lookup?email=sana@example.com")
+    assert customer["name"] == "Sana Khan"
+    assert {i["kind"] for i in customer["identifiers"]} == {"email", "phone", "whatsapp"}
+    inbound = [(m["channel"], m["body"]) for m in customer["history"] if m["direction"] == "inbound"]
+    assert inbound == [("web_form", "Where is order 1234?"), ("email", "Any news?"), ("whatsapp", "Hello again")]
+    # One conversation across the channels, so one ticket.
+    assert len({m["ticket_id"] for m in customer["history"]}) == 1
+    metrics = desk.ok("GET", "/metrics/channels")
+    assert metrics["channels"]["web_form"]["messages_in"] == 1
+    assert metrics["channels"]["email"]["messages_in"] == 1
+
+
+def test_bad_input_is_refused_with_the_reason_and_nothing_is_stored(desk):
+    status, answer = whatsapp_webhook(desk, "Hi", phone="call me maybe")
+    assert status == 400 and "country code" in answer["message"], answer
+    status, answer = desk.request("POST", "/webhooks/whatsapp/mcp", {"phone": CUSTOMER, "text": "Hi"})
+    assert status == 422 and "message" in answer["message"], answer
+    status, answer = whatsapp_webhook(desk, "   ")
+    assert status == 400 and "empty" in answer["message"], answer
+    status, answer = desk.request("POST", "/webhooks/whatsapp/mcp", {"phone": CUSTOMER, "message": "Hi"}, token=None)
+    assert status == 401, answer
+    status, answer = desk.request("POST", "/support/submit", {"name": "X", "email": "not-an-email", "subject": "s", "message": "m"}, token=None)
+    assert status == 400 and "email" in answer["message"], answer
+    status, _ = desk.request("GET", "/customers/lookup?phone=%2B923001234567")
+    assert status == 404
+    status, answer = desk.request("GET", "/customers/lookup")
+    assert status == 400 and "email= or ?phone=" in answer["message"]
+
+
+def test_the_status_reports_real_liveness(desk):
+    status = desk.ok("GET", "/webhooks/whatsapp/status")
+    assert status["whatsapp_mcp_enabled"] is True
+    assert status["connected"] is True
+    assert status["account"].endswith("@s.whatsapp.net")
+    assert status["bridge_exists"] is True and status["poll_interval"] == 0
+    desk.incoming(**{"from": ALICE, "text": "hello"})
+    desk.wait_until(lambda: desk.ok("GET", "/webhooks/whatsapp/status")["last_message_at"] is not None, "a message is seen")
+
+
+def test_a_message_acknowledged_before_kill_9_is_answered_after_restart(tmp_path):
+    data = tmp_path / "data"
+    with running(data, "--desk") as d:
+        status, answer = whatsapp_webhook(d, "When will my order ship?", "wamid-crash")
+        assert status == 200
+        d.kill()
+    with running(data, "--desk") as d:
+        ticket = d.ok("GET", f"/support/ticket/{answer['ticket_id']}")
+        assert ticket["messages"][0]["body"] == "When will my order ship?"
+        d.wait_until(lambda: len(d.ok("GET", f"/support/ticket/{answer['ticket_id']}")["messages"]) == 2,
+                     "the answer is stored")
+        # Answered exactly once over both lives.
+        status, again = whatsapp_webhook(d, "When will my order ship?", "wamid-crash")
+        assert again["duplicate"] is True
+        outbound = [m for m in d.ok("GET", f"/support/ticket/{answer['ticket_id']}")["messages"] if m["direction"] == "outbound"]
+        assert len(outbound) == 1
+
+
+def test_kb_import_loads_a_folder_and_refuses_a_bad_one(tmp_path):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "warranty.md").write_text("# Warranty\nEvery device has a two-year warranty.\n")
+    data = tmp_path / "data"
+    done = subprocess.run([WAMCP, "--data-dir", str(data), "desk", "kb", "import", str(kb)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "1 added, 0 updated" in done.stdout and "1 article" in done.stdout
+    bad = subprocess.run([WAMCP, "--data-dir", str(data), "desk", "kb", "import", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "cannot read the folder" in bad.stderr
