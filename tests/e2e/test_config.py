@@ -105,3 +105,33 @@ def test_the_data_dir_in_the_file_is_where_mcp_reads(tmp_path):
     result = wamcp(tmp_path, "mcp")
     assert "has no messages yet" not in result.stderr, result.stderr
     assert not (tmp_path / "home" / ".local" / "share" / "wamcp").exists()
+
+
+def test_the_desk_is_configured_in_its_own_table(tmp_path):
+    write_config(tmp_path, '[desk]\nenabled = true\nsentiment_threshold = -0.4\nprovider = "openai"\n'
+                           'base_url = "http://localhost:11434/v1"\n')
+    result = wamcp(tmp_path, "serve", "--print-config", "--desk-model", "llama3.1")
+    assert result.returncode == 0, result.stderr
+    lines = effective(result.stdout)
+    assert lines["desk.enabled"] == ("true", "from the config file")
+    assert lines["desk.sentiment_threshold"] == ("-0.4", "from the config file")
+    assert lines["desk.provider"] == ('"openai"', "from the config file")
+    assert lines["desk.model"] == ('"llama3.1"', "from the command line")
+    # The printed settings read back, desk included.
+    copy = tmp_path / "copy.toml"
+    copy.write_text(result.stdout)
+    again = wamcp(tmp_path, "--config", str(copy), "serve", "--print-config")
+    assert again.returncode == 0, again.stderr
+    assert effective(again.stdout)["desk.base_url"][0] == '"http://localhost:11434/v1"'
+
+
+def test_bad_desk_settings_say_what_is_accepted(tmp_path):
+    result = wamcp(tmp_path, "serve", "--print-config", "--desk", "--desk-provider", "gemini")
+    assert result.returncode == 1 and "GEMINI_API_KEY" in result.stderr
+    result = wamcp(tmp_path, "serve", "--print-config", "--desk", "--desk-provider", "claude-9")
+    assert result.returncode == 1 and "use offline, gemini or openai" in result.stderr
+    result = wamcp(tmp_path, "serve", "--print-config", "--desk", "--desk-sentiment-threshold", "-3")
+    assert result.returncode == 1 and "-1.0 ..= 1.0" in result.stderr
+    write_config(tmp_path, '[desk]\nenable = true\n')
+    result = wamcp(tmp_path, "serve", "--print-config")
+    assert result.returncode == 1 and "unknown field `enable`" in result.stderr and "`enabled`" in result.stderr

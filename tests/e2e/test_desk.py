@@ -168,3 +168,65 @@ def test_kb_import_loads_a_folder_and_refuses_a_bad_one(tmp_path):
     bad = subprocess.run([WAMCP, "--data-dir", str(data), "desk", "kb", "import", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "cannot read the folder" in bad.stderr
+
+
+class FakeChatCompletions:
+    """An OpenAI-compatible server (as Ollama or vLLM run one) that answers every chat completion
+    with `answer`, and keeps the requests."""
+
+    def __init__(self, answer, status=200):
+        import http.server
+        import json
+        import threading
+
+        fake = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append((self.path, body))
+                reply = json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
+                                                 "message": {"role": "assistant", "content": answer}}]}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_an_openai_compatible_model_drafts_the_answer_within_whatsapp_limits(tmp_path):
+    model = FakeChatCompletions("**Yes!** Orders ship the same day. " * 20)
+    try:
+        with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url,
+                     "--desk-model", "local-model") as d:
+            d.incoming(**{"from": ALICE, "text": "When will my order ship?"})
+            reply = wait_for_replies(d, ALICE, 1)[0]
+    finally:
+        model.close()
+    assert reply.startswith("*Yes!* Orders ship the same day.")
+    assert len(reply) <= 300 and reply.endswith("_Reply *human* for a person._")
+    path, body = model.requests[0]
+    assert path == "/v1/chat/completions" and body["model"] == "local-model"
+    assert "When will my order ship?" in body["messages"][1]["content"]
+
+
+def test_when_the_model_fails_the_customer_still_gets_the_offline_answer(tmp_path):
+    model = FakeChatCompletions("unused", status=400)
+    try:
+        with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url) as d:
+            d.incoming(**{"from": ALICE, "text": "How do I reset my password?"})
+            reply = wait_for_replies(d, ALICE, 1)[0]
+    finally:
+        model.close()
+    assert "Forgot password" in reply

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use serde_json::Value;
 use wamcp_core::Timestamp;
+use wamcp_desk::agent::llm::KnowledgeSearch;
 use wamcp_desk::agent::provider::{DraftRequest, Provider, ProviderError};
 use wamcp_desk::{Decision, Reason, Step, reads};
 
@@ -115,7 +116,7 @@ impl Provider for Down {
     fn name(&self) -> &str {
         "down"
     }
-    async fn draft(&self, _: &DraftRequest) -> Result<String, ProviderError> {
+    async fn draft(&self, _: &DraftRequest, _: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
         Err(ProviderError { provider: "down".into(), detail: "connection refused".into() })
     }
 }
@@ -140,7 +141,7 @@ impl Provider for Recorder {
     fn name(&self) -> &str {
         "recorder"
     }
-    async fn draft(&self, request: &DraftRequest) -> Result<String, ProviderError> {
+    async fn draft(&self, request: &DraftRequest, _: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
         self.seen.lock().unwrap().push(request.clone());
         Ok("Noted, thank you.".into())
     }

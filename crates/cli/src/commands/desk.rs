@@ -10,7 +10,11 @@ use wamcp_bridge::events::{BridgeEvent, MessageEvent};
 use wamcp_bridge::extension::{Extension, Parts};
 use wamcp_bridge::status::Status;
 use wamcp_core::{Jid, JidKind, Timestamp};
+use wamcp_desk::agent::gemini::{self, Gemini};
+use wamcp_desk::agent::llm::HttpSettings;
 use wamcp_desk::agent::offline::Offline;
+use wamcp_desk::agent::openai::OpenAi;
+use wamcp_desk::agent::provider::Provider;
 use wamcp_desk::http::DeskApp;
 use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Liveness, Rules, Style, Via, WhatsappSource};
 
@@ -26,8 +30,32 @@ pub struct DeskArgs {
     #[arg(long = "desk-database-url", id = "desk.database_url", env = "WAMCP_DESK_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
     /// Sentiment at or below this (-1.0 to 1.0) sends a conversation to a person [default: -0.6]
-    #[arg(long = "desk-sentiment-threshold", id = "desk.sentiment_threshold", value_name = "SCORE")]
+    #[arg(
+        long = "desk-sentiment-threshold",
+        id = "desk.sentiment_threshold",
+        value_name = "SCORE",
+        allow_negative_numbers = true
+    )]
     pub sentiment_threshold: Option<f64>,
+    /// Who drafts answers: offline (knowledge-base templates, no network), gemini (needs
+    /// GEMINI_API_KEY) or openai (any OpenAI-compatible server; OPENAI_API_KEY if it needs one)
+    /// [default: offline]
+    #[arg(long = "desk-provider", id = "desk.provider", env = "WAMCP_DESK_PROVIDER", value_name = "NAME")]
+    pub provider: Option<String>,
+    /// The model name [default: gemini-2.5-flash for gemini, gpt-4o-mini for openai]
+    #[arg(long = "desk-model", id = "desk.model", env = "WAMCP_DESK_MODEL", value_name = "MODEL")]
+    pub model: Option<String>,
+    /// The provider's API address, e.g. http://localhost:11434/v1 for Ollama [default: the provider's own]
+    #[arg(long = "desk-base-url", id = "desk.base_url", env = "WAMCP_DESK_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+/// Which provider drafts answers, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub name: String,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
 }
 
 /// The desk's settings in effect.
@@ -35,6 +63,7 @@ pub struct DeskArgs {
 pub struct DeskSettings {
     pub database_url: Option<String>,
     pub rules: Rules,
+    pub provider: ProviderSettings,
     /// A folder of articles to import on start (the demo's sample).
     pub knowledge_base: Option<PathBuf>,
 }
@@ -66,7 +95,21 @@ impl DeskArgs {
             );
         }
         let rules = Rules { sentiment_threshold: threshold, ..default };
-        Ok(Some(DeskSettings { database_url, rules, knowledge_base: None }))
+        let name = layers.pick("desk.provider", "WAMCP_DESK_PROVIDER", self.provider.clone(), file.provider, || {
+            "offline".to_string()
+        });
+        let model =
+            layers.pick("desk.model", "WAMCP_DESK_MODEL", self.model.clone().map(Some), file.model.map(Some), || None);
+        let base_url = layers.pick(
+            "desk.base_url",
+            "WAMCP_DESK_BASE_URL",
+            self.base_url.clone().map(Some),
+            file.base_url.map(Some),
+            || None,
+        );
+        let provider = ProviderSettings { name, model, base_url };
+        build_provider(&provider)?;
+        Ok(Some(DeskSettings { database_url, rules, provider, knowledge_base: None }))
     }
 }
 
@@ -77,13 +120,37 @@ pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Ar
         data_dir: data_dir.to_path_buf(),
         rules: settings.rules,
         style: Style::default(),
-        provider: Arc::new(Offline),
+        provider: build_provider(&settings.provider)?,
     };
     let desk = Desk::open(config).await?;
     if let Some(dir) = &settings.knowledge_base {
         wamcp_desk::kb::import(&desk.db, dir).await?;
     }
     Ok(desk)
+}
+
+/// The provider named in the settings, with its key from the environment.
+fn build_provider(settings: &ProviderSettings) -> anyhow::Result<Arc<dyn Provider>> {
+    let key = |name: &str| std::env::var(name).ok().filter(|k| !k.trim().is_empty());
+    let http = HttpSettings::default();
+    Ok(match settings.name.as_str() {
+        "offline" => Arc::new(Offline),
+        "gemini" => Arc::new(Gemini {
+            base_url: settings.base_url.clone().unwrap_or_else(|| gemini::DEFAULT_BASE_URL.to_string()),
+            model: settings.model.clone().unwrap_or_else(|| "gemini-2.5-flash".to_string()),
+            api_key: key("GEMINI_API_KEY").or_else(|| key("GOOGLE_API_KEY")).ok_or_else(|| {
+                anyhow::anyhow!("desk.provider: gemini needs an API key in GEMINI_API_KEY (or GOOGLE_API_KEY)")
+            })?,
+            http,
+        }),
+        "openai" => Arc::new(OpenAi {
+            base_url: settings.base_url.clone().unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
+            model: settings.model.clone().unwrap_or_else(|| "gpt-4o-mini".to_string()),
+            api_key: key("OPENAI_API_KEY"),
+            http,
+        }),
+        other => anyhow::bail!("desk.provider: '{other}' is not a provider; use offline, gemini or openai"),
+    })
 }
 
 /// The plug that connects `desk` to the daemon once its API starts.

@@ -35,6 +35,9 @@ pub struct DeskFile {
     pub enabled: Option<bool>,
     pub database_url: Option<String>,
     pub sentiment_threshold: Option<f64>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
 }
 
 /// The file that applies, and what it said.

@@ -9,7 +9,10 @@
 //! Messages are claimed before work starts, so several workers (on PostgreSQL, several
 //! processes) never answer the same message twice; a claim left by a crashed worker expires.
 
+pub mod gemini;
+pub mod llm;
 pub mod offline;
+pub mod openai;
 pub mod provider;
 
 use std::sync::Arc;
@@ -124,7 +127,8 @@ impl Agent {
         let (decision, text) = match self.rules.check(&work.body, misses) {
             Some(reason) => (Decision::Escalate { reason }, handover_notice()),
             None => {
-                let (text, provider) = match self.provider.draft(&request).await {
+                let kb = DbSearch(self.db.clone());
+                let (text, provider) = match self.provider.draft(&request, &kb).await {
                     Ok(text) if !text.trim().is_empty() => (text, self.provider.name().to_string()),
                     Ok(_) => (Offline::answer(&request), "offline".to_string()),
                     Err(error) => {
@@ -328,6 +332,16 @@ impl Agent {
         }
         tx.commit().await?;
         Ok(response_id)
+    }
+}
+
+/// The knowledge base, searched for a model's tool call.
+struct DbSearch(Db);
+
+#[async_trait::async_trait]
+impl llm::KnowledgeSearch for DbSearch {
+    async fn search(&self, query: &str) -> Result<Vec<kb::Article>, String> {
+        kb::search(&self.0, query, ARTICLES).await.map_err(|e| e.to_string())
     }
 }
 

@@ -2,6 +2,7 @@
 //! template, or asks the customer for more detail when nothing matched. It cannot fail, which is
 //! why every other provider falls back to it.
 
+use super::llm::KnowledgeSearch;
 use super::provider::{DraftRequest, Provider, ProviderError};
 use crate::model::Channel;
 
@@ -34,7 +35,7 @@ impl Provider for Offline {
         "offline"
     }
 
-    async fn draft(&self, request: &DraftRequest) -> Result<String, ProviderError> {
+    async fn draft(&self, request: &DraftRequest, _: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
         Ok(Offline::answer(request))
     }
 }

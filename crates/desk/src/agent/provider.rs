@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::llm::KnowledgeSearch;
 use crate::kb::Article;
 use crate::model::Channel;
 
@@ -44,5 +45,6 @@ pub trait Provider: Send + Sync {
     /// A short name for logs and ticket details: `offline`, `gemini`, `openai`.
     fn name(&self) -> &str;
 
-    async fn draft(&self, request: &DraftRequest) -> Result<String, ProviderError>;
+    /// Drafts the answer; `kb` is there for models that search by themselves.
+    async fn draft(&self, request: &DraftRequest, kb: &dyn KnowledgeSearch) -> Result<String, ProviderError>;
 }

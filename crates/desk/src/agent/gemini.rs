@@ -1,0 +1,74 @@
+//! Google's Gemini through the Generative Language API (`models/{model}:generateContent`), with
+//! the knowledge-base search as a function the model may call before it answers.
+
+use serde_json::{Value, json};
+
+use super::llm::{self, HttpSettings, KnowledgeSearch, MAX_TOOL_ROUNDS};
+use super::provider::{DraftRequest, Provider, ProviderError};
+
+pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+
+pub struct Gemini {
+    /// `https://generativelanguage.googleapis.com/v1beta` unless testing.
+    pub base_url: String,
+    pub model: String,
+    /// From `GEMINI_API_KEY`.
+    pub api_key: String,
+    pub http: HttpSettings,
+}
+
+impl Gemini {
+    fn error(&self, detail: impl Into<String>) -> ProviderError {
+        ProviderError { provider: "gemini".into(), detail: detail.into() }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Gemini {
+    fn name(&self) -> &str {
+        "gemini"
+    }
+
+    async fn draft(&self, request: &DraftRequest, kb: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
+        let url = format!("{}/models/{}:generateContent", self.base_url.trim_end_matches('/'), self.model);
+        let headers = [("x-goog-api-key", self.api_key.clone())];
+        let tools = json!([{"functionDeclarations": [{
+            "name": llm::SEARCH_TOOL, "description": llm::SEARCH_DESCRIPTION, "parameters": llm::search_parameters()
+        }]}]);
+        let mut contents = vec![json!({"role": "user", "parts": [{"text": llm::prompt(request)}]})];
+        for round in 0..=MAX_TOOL_ROUNDS {
+            let mut body = json!({
+                "systemInstruction": {"parts": [{"text": llm::instructions(request.channel)}]},
+                "contents": contents,
+            });
+            if round < MAX_TOOL_ROUNDS {
+                body["tools"] = tools.clone();
+            }
+            let answer = llm::post_json(self.http, &url, &headers, &body).await.map_err(|e| self.error(e))?;
+            let content = &answer["candidates"][0]["content"];
+            let parts = content["parts"].as_array().cloned().unwrap_or_default();
+            let calls: Vec<&Value> = parts.iter().filter(|p| p.get("functionCall").is_some()).collect();
+            if calls.is_empty() {
+                let text: String = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+                if text.trim().is_empty() {
+                    let reason = answer["candidates"][0]["finishReason"].as_str().unwrap_or("no candidate");
+                    return Err(self.error(format!("the answer has no text ({reason})")));
+                }
+                return Ok(text);
+            }
+            let mut responses = Vec::new();
+            for call in calls {
+                let name = call["functionCall"]["name"].as_str().unwrap_or_default().to_string();
+                let result = if name == llm::SEARCH_TOOL {
+                    llm::run_search(kb, &call["functionCall"]["args"]).await
+                } else {
+                    json!({"error": format!("no function named {name:?}")})
+                };
+                responses.push(json!({"functionResponse": {"name": name, "response": result}}));
+            }
+            contents.push(json!({"role": "model", "parts": parts}));
+            contents.push(json!({"role": "user", "parts": responses}));
+        }
+        Err(self.error("the model kept calling functions without answering"))
+    }
+}
