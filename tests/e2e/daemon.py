@@ -25,17 +25,18 @@ def free_port() -> int:
 class Daemon:
     """A `wamcp demo` daemon on the sim link, in its own data dir."""
 
-    def __init__(self, data_dir, *extra: str, port: int | None = None):
+    def __init__(self, data_dir, *extra: str, port: int | None = None, env: dict | None = None):
         self.data_dir = data_dir
         self.port = port or free_port()
         self.extra = extra
+        self.env = env or {}
         self.process = None
         self.token = None
 
     # --- life cycle -------------------------------------------------------------------------
     def start(self):
         log = open(self.data_dir.parent / f"daemon-{self.port}.log", "ab")
-        env = dict(os.environ, WAMCP_LOG="info")
+        env = dict(os.environ, WAMCP_LOG="info", **self.env)
         self.process = subprocess.Popen(
             [WAMCP, "--data-dir", str(self.data_dir), "demo", "--listen", f"127.0.0.1:{self.port}",
              "--chatter", "0", *self.extra],
@@ -128,8 +129,8 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def running(data_dir, *extra):
-    daemon = Daemon(data_dir, *extra).start()
+def running(data_dir, *extra, env=None):
+    daemon = Daemon(data_dir, *extra, env=env).start()
     try:
         yield daemon
     finally:

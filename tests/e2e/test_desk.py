@@ -230,3 +230,87 @@ def test_when_the_model_fails_the_customer_still_gets_the_offline_answer(tmp_pat
     finally:
         model.close()
     assert "Forgot password" in reply
+
+
+class FakeTwilio:
+    """Twilio's Messages API as documented: POST /2010-04-01/Accounts/{sid}/Messages.json with basic
+    auth and a form; answers 201 with the message's sid."""
+
+    def __init__(self):
+        import http.server
+        import json
+        import threading
+
+        fake = self
+        self.sends = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                fake.sends.append((self.path, self.headers["Authorization"], {k: v[0] for k, v in form.items()}))
+                reply = json.dumps({"sid": f"SM{len(fake.sends):032d}", "status": "queued"}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def twilio_signature(token, url, params):
+    """Twilio's documented scheme, written independently of the server's: base64(HMAC-SHA1(token,
+    url + name1 + value1 + ... in name order))."""
+    import base64
+    import hashlib
+    import hmac
+    data = url + "".join(name + params[name] for name in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(tmp_path):
+    twilio = FakeTwilio()
+    token, sid = "twilio-auth-token", "AC" + "1" * 32
+    try:
+        with running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url,
+                     env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}) as d:
+            params = {"MessageSid": "SM" + "a" * 32, "AccountSid": sid, "From": "whatsapp:+14155550123",
+                      "To": "whatsapp:+14155238886", "Body": "How do I reset my password?", "NumMedia": "0",
+                      "ProfileName": "Kim"}
+            url = f"http://127.0.0.1:{d.port}/webhooks/twilio/whatsapp"
+            form = urllib.parse.urlencode(params).encode()
+
+            def post(signature):
+                return d.request("POST", "/webhooks/twilio/whatsapp", token=None, raw=form, headers={
+                    "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+
+            status, answer = post(twilio_signature("wrong-token", url, params))
+            assert status == 403 and "X-Twilio-Signature" in answer["message"], answer
+            assert d.request("GET", "/customers/lookup?phone=%2B14155550123")[0] == 404
+
+            status, answer = post(twilio_signature(token, url, params))
+            assert status == 200 and "<Response></Response>" in answer, answer
+            d.wait_until(lambda: len(twilio.sends) == 1, "the answer is sent through Twilio")
+            status, _ = post(twilio_signature(token, url, params))
+            assert status == 200
+            customer = d.ok("GET", "/customers/lookup?phone=%2B14155550123")
+            bridge_replies = replies_to(d, "14155550123@s.whatsapp.net")
+    finally:
+        twilio.close()
+    path, auth, form = twilio.sends[0]
+    assert path == f"/2010-04-01/Accounts/{sid}/Messages.json"
+    import base64
+    assert auth == "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()
+    assert (form["From"], form["To"]) == ("whatsapp:+14155238886", "whatsapp:+14155550123")
+    assert "Forgot password" in form["Body"] and len(form["Body"]) <= 300
+    assert customer["name"] == "Kim"
+    assert len(twilio.sends) == 1, "the same MessageSid twice is one message and one answer"
+    assert not bridge_replies, "a Twilio customer is answered through Twilio only"

@@ -23,7 +23,8 @@ pub async fn reply(db: &Db, ticket_id: &str, text: &str, style: &Style) -> Resul
     let mut tx = db.write().await?;
     // Where the customer last wrote from is where they are listening.
     let row = sqlx::query(
-        "SELECT m.channel, m.via, m.address, m.conversation_id, m.customer_id, c.name FROM messages m \
+        "SELECT m.channel, m.via, m.address, m.conversation_id, m.customer_id, c.name, m.channel_account \
+         FROM messages m \
          JOIN customers c ON c.id = m.customer_id \
          WHERE m.ticket_id = $1 AND m.direction = 'inbound' ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
     )
@@ -34,6 +35,7 @@ pub async fn reply(db: &Db, ticket_id: &str, text: &str, style: &Style) -> Resul
     let (channel, via, address, conversation, customer): (String, String, String, String, String) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
     let name: Option<String> = row.try_get(5)?;
+    let channel_account: Option<String> = row.try_get(6)?;
     let channel = Channel::parse(&channel).unwrap_or(Channel::Whatsapp);
     // A person's WhatsApp reply keeps WhatsApp's limits but needs no invitation to ask for a person.
     let style = Style { whatsapp_footer: String::new(), ..style.clone() };
@@ -42,7 +44,8 @@ pub async fn reply(db: &Db, ticket_id: &str, text: &str, style: &Style) -> Resul
     let id = new_id("msg");
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
-         author, body, created_at, delivery_status) VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, 'queued')",
+         author, body, created_at, delivery_status, channel_account) \
+         VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, 'queued', $11)",
     )
     .bind(&id)
     .bind(&conversation)
@@ -54,6 +57,7 @@ pub async fn reply(db: &Db, ticket_id: &str, text: &str, style: &Style) -> Resul
     .bind(Author::Human.as_str())
     .bind(&body)
     .bind(now.millis())
+    .bind(channel_account.as_deref())
     .execute(&mut *tx)
     .await?;
     sqlx::query(

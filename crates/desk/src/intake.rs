@@ -24,6 +24,9 @@ pub struct Inbound {
     pub from: Identity,
     /// Where an answer goes: a JID, `whatsapp:+…` for Twilio, or an email address.
     pub address: String,
+    /// The business's own address the customer wrote to (the Twilio number), where the answer
+    /// comes from.
+    pub channel_account: Option<String>,
     /// The channel's own id for the message, for deduplication.
     pub channel_message_id: Option<String>,
     pub subject: Option<String>,
@@ -62,8 +65,8 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     let message_id = new_id("msg");
     let inserted = sqlx::query(
         "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
-         channel_message_id, author, subject, body, created_at, delivery_status, agent_state) \
-         VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13) \
+         channel_message_id, author, subject, body, created_at, delivery_status, agent_state, channel_account) \
+         VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13, $14) \
          ON CONFLICT (channel, channel_message_id) DO NOTHING",
     )
     .bind(&message_id)
@@ -79,6 +82,7 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     .bind(&inbound.body)
     .bind(at.millis())
     .bind(if for_agent { "pending" } else { "held" })
+    .bind(inbound.channel_account.as_deref())
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {

@@ -28,6 +28,7 @@ pub mod model;
 pub mod reads;
 pub mod reply;
 pub mod sentiment;
+pub mod twilio;
 mod worker;
 
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ pub struct DeskConfig {
     pub rules: Rules,
     pub style: Style,
     pub provider: Arc<dyn agent::provider::Provider>,
+    /// WhatsApp through Twilio, when its credentials are set.
+    pub twilio: Option<twilio::Twilio>,
 }
 
 /// What the status endpoint reports about the WhatsApp side.
@@ -113,10 +116,11 @@ impl Desk {
         };
         let agent =
             Agent { db: db.clone(), provider: config.provider, rules: config.rules, style: config.style.clone() };
+        let channels = Channels { whatsapp: None, twilio: config.twilio.map(Arc::new) };
         Ok(Arc::new(Desk {
             db,
             agent,
-            channels: RwLock::new(Channels::default()),
+            channels: RwLock::new(channels),
             source: RwLock::new(None),
             work: Arc::new(Notify::new()),
             events_wake: Arc::new(Notify::new()),
@@ -135,6 +139,11 @@ impl Desk {
 
     pub fn whatsapp_source(&self) -> Option<Arc<dyn WhatsappSource>> {
         self.source.read().expect("source lock").clone()
+    }
+
+    /// Twilio, when configured.
+    pub fn twilio(&self) -> Option<Arc<twilio::Twilio>> {
+        self.channels().twilio
     }
 
     fn channels(&self) -> Channels {

@@ -219,6 +219,7 @@ async fn an_answer_queued_before_a_crash_is_sent_once_after_restart() {
         rules: Default::default(),
         style: Default::default(),
         provider: Arc::new(wamcp_desk::agent::offline::Offline),
+        twilio: None,
     };
     let offline = wamcp_desk::Desk::open(config.clone()).await.unwrap();
     let received = offline.receive(&whatsapp("Hello", "C1")).await.unwrap();

@@ -63,6 +63,7 @@ pub async fn desk_with(provider: Arc<dyn Provider>) -> TestDesk {
         rules: Rules::default(),
         style: Style::default(),
         provider,
+        twilio: None,
     };
     let desk = Desk::open(config).await.unwrap();
     let kb = dir.path().join("kb");
@@ -93,6 +94,7 @@ pub fn whatsapp(text: &str, id: &str) -> Inbound {
         via: Via::Bridge,
         address: jid.to_string(),
         from: Identity::whatsapp(jid, Some("Ann".into())),
+        channel_account: None,
         channel_message_id: Some(id.to_string()),
         subject: None,
         body: text.to_string(),
@@ -110,6 +112,7 @@ pub fn web_form(text: &str, email: &str, phone: Option<&str>) -> Inbound {
         via: Via::Webhook,
         address: email.to_string(),
         from,
+        channel_account: None,
         channel_message_id: None,
         subject: Some("Help".into()),
         body: text.to_string(),

@@ -16,6 +16,7 @@ use wamcp_desk::agent::offline::Offline;
 use wamcp_desk::agent::openai::OpenAi;
 use wamcp_desk::agent::provider::Provider;
 use wamcp_desk::http::DeskApp;
+use wamcp_desk::twilio::Twilio;
 use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Liveness, Rules, Style, Via, WhatsappSource};
 
 use crate::config::Layers;
@@ -48,6 +49,13 @@ pub struct DeskArgs {
     /// The provider's API address, e.g. http://localhost:11434/v1 for Ollama [default: the provider's own]
     #[arg(long = "desk-base-url", id = "desk.base_url", env = "WAMCP_DESK_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
+    /// The Twilio webhook's URL exactly as set at Twilio, when a proxy changes it (Twilio signs
+    /// that URL) [default: rebuilt from the request]
+    #[arg(long = "desk-twilio-webhook-url", id = "desk.twilio_webhook_url", value_name = "URL")]
+    pub twilio_webhook_url: Option<String>,
+    /// Twilio's API address [default: https://api.twilio.com]
+    #[arg(long = "desk-twilio-api-url", id = "desk.twilio_api_url", value_name = "URL", hide = true)]
+    pub twilio_api_url: Option<String>,
 }
 
 /// Which provider drafts answers, as configured.
@@ -64,6 +72,8 @@ pub struct DeskSettings {
     pub database_url: Option<String>,
     pub rules: Rules,
     pub provider: ProviderSettings,
+    /// From TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, when both are set.
+    pub twilio: Option<Twilio>,
     /// A folder of articles to import on start (the demo's sample).
     pub knowledge_base: Option<PathBuf>,
 }
@@ -109,7 +119,16 @@ impl DeskArgs {
         );
         let provider = ProviderSettings { name, model, base_url };
         build_provider(&provider)?;
-        Ok(Some(DeskSettings { database_url, rules, provider, knowledge_base: None }))
+        let webhook_url = layers.pick(
+            "desk.twilio_webhook_url",
+            "",
+            self.twilio_webhook_url.clone().map(Some),
+            file.twilio_webhook_url.map(Some),
+            || None,
+        );
+        let api_url = self.twilio_api_url.clone().or(file.twilio_api_url);
+        let twilio = twilio_from_env(webhook_url, api_url);
+        Ok(Some(DeskSettings { database_url, rules, provider, twilio, knowledge_base: None }))
     }
 }
 
@@ -121,12 +140,24 @@ pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Ar
         rules: settings.rules,
         style: Style::default(),
         provider: build_provider(&settings.provider)?,
+        twilio: settings.twilio.clone(),
     };
     let desk = Desk::open(config).await?;
     if let Some(dir) = &settings.knowledge_base {
         wamcp_desk::kb::import(&desk.db, dir).await?;
     }
     Ok(desk)
+}
+
+/// Twilio's credentials from the environment (never from a file that might be shared).
+fn twilio_from_env(webhook_url: Option<String>, api_url: Option<String>) -> Option<Twilio> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    Some(Twilio {
+        account_sid: env("TWILIO_ACCOUNT_SID")?,
+        auth_token: env("TWILIO_AUTH_TOKEN")?,
+        api_url: api_url.unwrap_or_else(|| wamcp_desk::twilio::DEFAULT_API_URL.to_string()),
+        webhook_url,
+    })
 }
 
 /// The provider named in the settings, with its key from the environment.
@@ -210,6 +241,7 @@ fn inbound(message: &MessageEvent) -> Option<Inbound> {
         via: Via::Bridge,
         address: chat.to_string(),
         from: Identity::whatsapp(chat.clone(), None),
+        channel_account: None,
         channel_message_id: Some(format!("{}/{}", chat, message.id)),
         subject: None,
         body,

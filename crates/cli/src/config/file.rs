@@ -38,6 +38,8 @@ pub struct DeskFile {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub base_url: Option<String>,
+    pub twilio_webhook_url: Option<String>,
+    pub twilio_api_url: Option<String>,
 }
 
 /// The file that applies, and what it said.

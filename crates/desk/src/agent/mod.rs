@@ -88,6 +88,7 @@ struct Work {
     channel: Channel,
     via: String,
     address: String,
+    channel_account: Option<String>,
     ticket_id: String,
     conversation_id: String,
     customer_id: String,
@@ -195,7 +196,7 @@ impl Agent {
     async fn load(&self, message_id: &str) -> Result<Work, DeskError> {
         let row = sqlx::query(
             "SELECT m.body, m.channel, m.via, m.address, m.ticket_id, m.conversation_id, m.customer_id, \
-             cu.name, t.status, c.kb_misses, t.first_response_at FROM messages m \
+             cu.name, t.status, c.kb_misses, t.first_response_at, m.channel_account FROM messages m \
              JOIN tickets t ON t.id = m.ticket_id JOIN conversations c ON c.id = m.conversation_id \
              JOIN customers cu ON cu.id = m.customer_id WHERE m.id = $1",
         )
@@ -215,6 +216,7 @@ impl Agent {
             ticket_status: row.try_get(8)?,
             kb_misses: row.try_get(9)?,
             first_response: row.try_get::<Option<i64>, _>(10)?.is_none(),
+            channel_account: row.try_get(11)?,
         })
     }
 
@@ -258,8 +260,8 @@ impl Agent {
         let mut tx = self.db.write().await?;
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
-             author, body, created_at, delivery_status) \
-             VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, 'queued')",
+             author, body, created_at, delivery_status, channel_account) \
+             VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, 'queued', $11)",
         )
         .bind(&response_id)
         .bind(&work.conversation_id)
@@ -271,6 +273,7 @@ impl Agent {
         .bind(Author::Agent.as_str())
         .bind(text)
         .bind(now.millis())
+        .bind(work.channel_account.as_deref())
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE messages SET agent_state = 'done' WHERE id = $1")

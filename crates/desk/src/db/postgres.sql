@@ -53,6 +53,7 @@ CREATE TABLE messages (
     channel TEXT NOT NULL,
     via TEXT NOT NULL,
     address TEXT NOT NULL,
+    channel_account TEXT,
     channel_message_id TEXT,
     author TEXT NOT NULL,
     subject TEXT,

@@ -1,13 +1,15 @@
 //! The desk's HTTP routes. Who may call what:
 //! - the token (`Authorization: Bearer`, the daemon's API token): the WhatsApp and email
 //!   webhooks, the status, and everything that reads or changes tickets;
-//! - anyone: `POST /support/submit`, the public web form.
+//! - anyone: `POST /support/submit`, the public web form;
+//! - Twilio, proved by its signature: `POST /webhooks/twilio/whatsapp`.
 //!
 //! The daemon checks Host and Origin for every route before these see a request.
 
 mod error;
 mod intake;
 mod read;
+mod twilio;
 
 use std::sync::Arc;
 
@@ -41,7 +43,9 @@ pub fn routes(app: Arc<DeskApp>) -> Router {
         .route("/conversations/{id}", get(read::conversation))
         .route("/metrics/channels", get(read::channel_metrics))
         .layer(axum::middleware::from_fn_with_state(app.clone(), require_token));
-    let public = Router::new().route("/support/submit", post(intake::web_form));
+    let public = Router::new()
+        .route("/support/submit", post(intake::web_form))
+        .route("/webhooks/twilio/whatsapp", post(twilio::whatsapp));
     private.merge(public).with_state(app)
 }
 

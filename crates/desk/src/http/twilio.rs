@@ -1,0 +1,71 @@
+//! `POST /webhooks/twilio/whatsapp`: Twilio's inbound WhatsApp webhook (form-encoded), accepted
+//! only with a valid `X-Twilio-Signature`. Answers with empty TwiML: the desk's reply goes out
+//! later through Twilio's Messages API, once the agent has it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use wamcp_core::Timestamp;
+
+use super::DeskApp;
+use super::error::HttpError;
+use crate::{Channel, Identity, Inbound, Via};
+
+const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
+pub async fn whatsapp(
+    State(app): State<Arc<DeskApp>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let twilio = app.desk.twilio().ok_or_else(|| {
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Twilio is not set up: give TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the environment",
+        )
+    })?;
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        HttpError::bad_request(format!("the body is not a form (application/x-www-form-urlencoded): {e}"))
+    })?;
+    let given = headers.get("x-twilio-signature").and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let urls = [format!("https://{host}{path}"), format!("http://{host}{path}")];
+    if given.is_empty() || !twilio.verify(given, &urls, &params) {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "X-Twilio-Signature is missing or does not match: the request is not from Twilio (or \
+             desk.twilio_webhook_url differs from the URL set at Twilio)",
+        ));
+    }
+    let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
+    let from = field("From").unwrap_or_default();
+    let Some(phone) = from.strip_prefix("whatsapp:") else {
+        return Err(HttpError::bad_request(format!("From: '{from}' is not a WhatsApp sender (whatsapp:+NUMBER)")));
+    };
+    let mut identity = Identity::default().with_phone(phone)?.with_name(field("ProfileName").as_deref());
+    identity.whatsapp = identity.whatsapp_jid();
+    let media = field("NumMedia").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    let text = match field("Body").filter(|b| !b.is_empty()) {
+        Some(text) => text,
+        None if media > 0 => format!("[{media} attachment(s)]"),
+        None => return Err(HttpError::bad_request("Body: the message is empty")),
+    };
+    let inbound = Inbound {
+        channel: Channel::Whatsapp,
+        via: Via::Twilio,
+        address: from.clone(),
+        channel_account: field("To"),
+        from: identity,
+        channel_message_id: field("MessageSid"),
+        subject: None,
+        body: text,
+        at: Timestamp::now(),
+    };
+    app.desk.receive(&inbound).await?;
+    Ok(([(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response())
+}
