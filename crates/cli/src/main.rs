@@ -48,8 +48,8 @@ enum Command {
     /// Print (or --install) the entry Claude Desktop or Claude Code needs to use wamcp
     #[command(subcommand)]
     Config(commands::client_config::ClientConfig),
-    /// The support desk's own commands (its knowledge base)
-    #[command(subcommand)]
+    /// Run the support desk on its own (beside a lharries bridge with --lharries-db), or manage
+    /// its knowledge base (`desk kb import DIR`)
     Desk(commands::desk::DeskCommand),
     /// Show the MCP tool calls recorded in the store (message text appears only as a hash)
     Audit(commands::audit::AuditArgs),

@@ -137,7 +137,7 @@ pub fn run(
     })
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

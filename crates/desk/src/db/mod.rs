@@ -96,6 +96,26 @@ impl Db {
         Ok(tx)
     }
 
+    /// A value kept in `desk_meta` (a poller's watermark, say).
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, DeskError> {
+        Ok(sqlx::query_scalar("SELECT value FROM desk_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Sets a value in `desk_meta`, committed when this returns.
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), DeskError> {
+        sqlx::query(
+            "INSERT INTO desk_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn migrate(&self) -> Result<(), DeskError> {
         let mut tx = self.write().await?;
         tx.execute("CREATE TABLE IF NOT EXISTS desk_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)").await?;

@@ -63,6 +63,34 @@ impl Source {
     }
 }
 
+/// Reading a lharries database while their bridge keeps writing it (the desk's poller): new
+/// rows get higher rowids than every row before them, so "rows after rowid N" is exactly what
+/// was added since N was seen.
+impl Source {
+    /// The highest rowid now.
+    pub fn last_rowid(&self) -> Result<i64> {
+        Ok(self.db.query_row("SELECT COALESCE(MAX(rowid), 0) FROM messages", [], |row| row.get(0))?)
+    }
+
+    /// The messages among the next `limit` rows added after rowid `after`, in rowid order, and
+    /// the last rowid read (rows that are not readable messages are read past, not returned).
+    pub fn added_since(&self, after: i64, limit: usize) -> Result<(Vec<Message>, i64)> {
+        let columns = message_columns(&self.db)?;
+        let mut statement = self
+            .db
+            .prepare(&format!("SELECT {columns}, rowid FROM messages WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"))?;
+        let mut rows = statement.query(rusqlite::params![after, limit as i64])?;
+        let (mut added, mut through) = (Vec::new(), after);
+        while let Some(row) = rows.next()? {
+            through = row.get(13)?;
+            if let Ok(message) = message_of(row) {
+                added.push(message);
+            }
+        }
+        Ok((added, through))
+    }
+}
+
 fn open_source(source: &Path) -> Result<Connection> {
     if !source.is_file() {
         return Err(StoreError::Invalid(format!(
@@ -71,6 +99,8 @@ fn open_source(source: &Path) -> Result<Connection> {
         )));
     }
     let db = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    // Their bridge may be writing: wait for its lock rather than fail.
+    db.busy_timeout(std::time::Duration::from_secs(5))?;
     for (table, needed) in [("chats", &["jid"][..]), ("messages", &["id", "chat_jid", "content", "timestamp"][..])] {
         let columns = columns_of(&db, table).map_err(|_| not_lharries(source, table))?;
         if columns.is_empty() || needed.iter().any(|c| !columns.iter().any(|have| have == c)) {
@@ -178,9 +208,9 @@ fn import_messages(
 }
 
 /// Sends the source's messages, converted, in time order.
-fn read_messages(path: &Path, chunks: SyncSender<Vec<Converted>>) -> Result<()> {
-    let db = open_source(path)?;
-    let columns = columns_of(&db, "messages")?;
+/// The columns [`message_of`] reads, in its order; ones an older schema lacks are `NULL`.
+fn message_columns(db: &Connection) -> Result<String> {
+    let columns = columns_of(db, "messages")?;
     let optional = [
         "sender",
         "is_from_me",
@@ -194,10 +224,15 @@ fn read_messages(path: &Path, chunks: SyncSender<Vec<Converted>>) -> Result<()> 
     ]
     .map(|name| column_or_null(&columns, name))
     .join(", ");
+    Ok(format!("id, chat_jid, content, timestamp, {optional}"))
+}
+
+fn read_messages(path: &Path, chunks: SyncSender<Vec<Converted>>) -> Result<()> {
+    let db = open_source(path)?;
+    let columns = message_columns(&db)?;
     // In time order, messages land at the end of the time-keyed table (sequential writes)
     // instead of all over it; text times with mixed offsets sorting slightly off changes nothing.
-    let mut statement =
-        db.prepare(&format!("SELECT id, chat_jid, content, timestamp, {optional} FROM messages ORDER BY timestamp"))?;
+    let mut statement = db.prepare(&format!("SELECT {columns} FROM messages ORDER BY timestamp"))?;
     let mut rows = statement.query([])?;
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     while let Some(row) = rows.next()? {

@@ -1,27 +1,34 @@
-//! The support desk inside the daemon (`serve --desk`, and always in `demo`): its settings, and
-//! the wiring that gives it the bridge's outbox and pushes every incoming direct WhatsApp message
-//! to it the moment it is stored. Also `wamcp desk kb import DIR`.
+//! The support desk as the CLI runs it: its settings (flags over `[desk]` in wamcp.toml), and
+//! where its WhatsApp messages come from —
+//! - [`bridge_feed`]: inside the daemon (`serve --desk`, `demo --desk`), every incoming direct
+//!   message pushed to it the moment it is stored, answers through the daemon's outbox;
+//! - [`lharries`]: beside a lharries/whatsapp-mcp Go bridge (`wamcp desk --lharries-db`), its
+//!   messages.db polled, answers through its REST API;
+//! - [`command`]: `wamcp desk` itself, and `wamcp desk kb import DIR`.
+
+mod bridge_feed;
+mod command;
+mod lharries;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use clap::{Args, Subcommand};
-use wamcp_bridge::events::{BridgeEvent, MessageEvent};
-use wamcp_bridge::extension::{Extension, Parts};
-use wamcp_bridge::status::Status;
+use clap::Args;
 use wamcp_core::{Jid, JidKind, Timestamp};
 use wamcp_desk::agent::gemini::{self, Gemini};
 use wamcp_desk::agent::llm::HttpSettings;
 use wamcp_desk::agent::offline::Offline;
 use wamcp_desk::agent::openai::OpenAi;
 use wamcp_desk::agent::provider::Provider;
-use wamcp_desk::http::DeskApp;
 use wamcp_desk::twilio::Twilio;
-use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Liveness, Rules, Style, Via, WhatsappSource};
+use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Rules, Style, Via};
+
+pub use bridge_feed::extension;
+pub use command::{DeskCommand, run};
 
 use crate::config::Layers;
 
-/// The desk's flags, shared by `serve` and `demo`.
+/// The desk's flags, shared by `serve`, `demo` and `desk`.
 #[derive(Debug, Args)]
 pub struct DeskArgs {
     /// Run the support desk: incoming WhatsApp messages become tickets answered by the agent
@@ -184,131 +191,39 @@ fn build_provider(settings: &ProviderSettings) -> anyhow::Result<Arc<dyn Provide
     })
 }
 
-/// The plug that connects `desk` to the daemon once its API starts.
-pub fn extension(desk: Arc<Desk>) -> Extension {
-    Box::new(move |parts: Parts| {
-        let source = Arc::new(BridgeSource {
-            status: parts.status.clone(),
-            store_path: parts.store_path.clone(),
-            last_message: Mutex::new(None),
-        });
-        desk.connect_whatsapp(parts.outbox, source.clone());
-        desk.start();
-        tokio::spawn(forward_messages(desk.clone(), parts.events.subscribe(), source));
-        wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))
-    })
-}
-
-/// Hands every new direct message from a customer to the desk as it is committed. Groups,
-/// broadcasts, our own messages and history never become tickets (history is not published).
-async fn forward_messages(
-    desk: Arc<Desk>,
-    mut events: tokio::sync::broadcast::Receiver<BridgeEvent>,
-    source: Arc<BridgeSource>,
-) {
-    loop {
-        let event = match events.recv().await {
-            Ok(event) => event,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!("desk: {missed} messages went by while the desk was busy");
-                continue;
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
-        let BridgeEvent::Message(message) = event else { continue };
-        *source.last_message.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.timestamp.clone());
-        let Some(inbound) = inbound(&message) else { continue };
-        if let Err(error) = desk.receive(&inbound).await {
-            tracing::warn!("desk: message {} not taken in: {error}", message.id);
-        }
-    }
-}
-
-/// The desk's view of a stored WhatsApp message, if it is one for the desk.
-fn inbound(message: &MessageEvent) -> Option<Inbound> {
-    let chat = Jid::parse(&message.chat_jid).ok()?;
-    if message.is_from_me || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid) {
+/// A WhatsApp message as the desk takes it in, if it is one for the desk: a customer's (not our
+/// own) in a direct chat (not a group, broadcast or channel). Its channel id is `chat/id`
+/// whichever way it came, so the same message seen twice is one.
+#[allow(clippy::too_many_arguments)]
+pub fn whatsapp_inbound(
+    chat: &str,
+    id: &str,
+    from_me: bool,
+    kind: &str,
+    text: Option<&str>,
+    caption: Option<&str>,
+    at: Timestamp,
+    via: Via,
+) -> Option<Inbound> {
+    let chat = Jid::parse(chat).ok()?;
+    if from_me || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid) {
         return None;
     }
-    let body = match (&message.text, &message.caption) {
-        (Some(text), _) | (None, Some(text)) if !text.trim().is_empty() => text.clone(),
-        _ if message.kind == "text" => return None,
+    let body = match text.or(caption).map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => text.to_string(),
+        None if kind == "text" => return None,
         // An attachment without words still reaches a person's queue.
-        _ => format!("[{}]", message.kind),
+        None => format!("[{kind}]"),
     };
     Some(Inbound {
         channel: Channel::Whatsapp,
-        via: Via::Bridge,
+        via,
         address: chat.to_string(),
-        from: Identity::whatsapp(chat.clone(), None),
         channel_account: None,
-        channel_message_id: Some(format!("{}/{}", chat, message.id)),
+        from: Identity::whatsapp(chat.clone(), None),
+        channel_message_id: Some(format!("{chat}/{id}")),
         subject: None,
         body,
-        at: Timestamp::parse_user(&message.timestamp).unwrap_or_else(|_| Timestamp::now()),
-    })
-}
-
-/// The bridge, as the desk's status endpoint describes it.
-struct BridgeSource {
-    status: Arc<Status>,
-    store_path: PathBuf,
-    last_message: Mutex<Option<String>>,
-}
-
-impl WhatsappSource for BridgeSource {
-    fn liveness(&self) -> Liveness {
-        Liveness {
-            connected: self.status.is_connected(),
-            account: self.status.account().map(|jid| jid.to_string()),
-            last_message_at: self.last_message.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        }
-    }
-
-    fn bridge_path(&self) -> PathBuf {
-        self.store_path.clone()
-    }
-
-    fn poll_interval(&self) -> u64 {
-        0
-    }
-}
-
-/// `wamcp desk …`
-#[derive(Debug, Subcommand)]
-pub enum DeskCommand {
-    /// The knowledge base the agent answers from
-    #[command(subcommand)]
-    Kb(KbCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KbCommand {
-    /// Load every *.md file of DIR as an article (the first '# ' heading is its title); an
-    /// article with the same file name is replaced
-    Import {
-        dir: PathBuf,
-        #[command(flatten)]
-        desk: DeskArgs,
-    },
-}
-
-pub fn run(mut layers: Layers, command: DeskCommand) -> anyhow::Result<()> {
-    let DeskCommand::Kb(KbCommand::Import { dir, desk }) = command;
-    let data_dir = layers.data_dir()?;
-    data_dir.ensure()?;
-    let settings = desk.resolve(&mut layers, true)?.expect("the desk is on for its own commands");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let desk = open(&settings, data_dir.root()).await?;
-        let imported = wamcp_desk::kb::import(&desk.db, &dir).await?;
-        let total = wamcp_desk::kb::count(&desk.db).await?;
-        println!(
-            "{} added, {} updated from {}; the knowledge base has {total} article(s)",
-            imported.added,
-            imported.updated,
-            dir.display()
-        );
-        Ok(())
+        at,
     })
 }

@@ -1,0 +1,144 @@
+"""`wamcp desk --lharries-db`: the desk beside a lharries/whatsapp-mcp Go bridge. New customer
+messages in its messages.db become tickets, answered through the Go bridge's REST API; history
+already there, and history synced later, never does."""
+
+import datetime
+import http.server
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+
+import pytest
+
+from conftest import ROOT, WAMCP, generate_lharries_db
+from daemon import Daemon
+
+CUSTOMER = "923001234567@s.whatsapp.net"
+
+
+class FakeGoBridge:
+    """lharries' REST API: POST /api/send {"recipient", "message"} -> {"success", "message"}."""
+
+    def __init__(self):
+        fake = self
+        self.sends = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                fake.sends.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+                reply = json.dumps({"success": True, "message": "Message sent"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+
+
+class Desk(Daemon):
+    """`wamcp desk` on its own, seen through its API."""
+
+    def __init__(self, data_dir, *extra):
+        super().__init__(data_dir, *extra)
+
+    def start(self):
+        log = open(self.data_dir.parent / f"desk-{self.port}.log", "ab")
+        self.process = subprocess.Popen(
+            [WAMCP, "--data-dir", str(self.data_dir), "desk", "--listen", f"127.0.0.1:{self.port}", *self.extra],
+            stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, WAMCP_LOG="info"))
+        self.wait_until(lambda: (self.data_dir / "api-token").exists() and self._answers(), "the desk answers")
+        return self
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"the desk exited with {self.process.returncode}")
+        self.token = (self.data_dir / "api-token").read_text().strip()
+        try:
+            return self.request("GET", "/webhooks/whatsapp/status")[0] == 200
+        except OSError:
+            return False
+
+
+def add_message(db_path, message_id, chat, text, *, at=None, from_me=False):
+    at = at or datetime.datetime.now(datetime.timezone.utc)
+    with sqlite3.connect(db_path) as db:
+        db.execute("INSERT INTO messages (id, chat_jid, sender, content, timestamp, is_from_me) VALUES (?, ?, ?, ?, ?, ?)",
+                   (message_id, chat, chat.split("@")[0], text, at.strftime("%Y-%m-%d %H:%M:%S+00:00"), from_me))
+
+
+@pytest.fixture
+def setup(tmp_path):
+    source = tmp_path / "messages.db"
+    generate_lharries_db(source, 500)
+    bridge = FakeGoBridge()
+    imported = subprocess.run([WAMCP, "--data-dir", str(tmp_path / "data"), "desk", "kb", "import",
+                               str(ROOT / "examples" / "kb")], capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    desk = Desk(tmp_path / "data", "--lharries-db", str(source), "--lharries-api", bridge.url, "--poll-interval", "1")
+    desk.start()
+    yield desk, source, bridge
+    desk.stop()
+    bridge.server.shutdown()
+
+
+def polled(desk):
+    return desk.ok("GET", "/webhooks/whatsapp/status")["connected"]
+
+
+def test_new_messages_become_tickets_answered_through_the_go_bridge_and_history_never_does(setup):
+    desk, source, bridge = setup
+    status = desk.ok("GET", "/webhooks/whatsapp/status")
+    assert status["bridge_path"] == str(source) and status["bridge_exists"] is True and status["poll_interval"] == 1
+    desk.wait_until(lambda: polled(desk), "the first poll sets the watermark")
+
+    an_hour_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    add_message(source, "OLD-SYNCED", CUSTOMER, "history synced late", at=an_hour_ago)
+    add_message(source, "MINE", CUSTOMER, "our own message", from_me=True)
+    add_message(source, "GROUP", "120363000000000001@g.us", "group chatter")
+    add_message(source, "NEW-1", CUSTOMER, "How do I reset my password?")
+    desk.wait_until(lambda: len(bridge.sends) == 1, "the answer goes to the Go bridge")
+    path, body = bridge.sends[0]
+    assert path == "/api/send" and body["recipient"] == CUSTOMER
+    assert "Forgot password" in body["message"] and len(body["message"]) <= 300
+
+    customer = desk.ok("GET", "/customers/lookup?phone=%2B923001234567")
+    inbound = [m["body"] for m in customer["history"] if m["direction"] == "inbound"]
+    assert inbound == ["How do I reset my password?"]
+    metrics = desk.ok("GET", "/metrics/channels")
+    assert metrics["channels"]["whatsapp"]["messages_in"] == 1, "500 history messages stayed history"
+    assert desk.ok("GET", "/webhooks/whatsapp/status")["last_message_at"] is not None
+
+
+def test_the_watermark_survives_a_restart(setup, tmp_path):
+    desk, source, bridge = setup
+    desk.wait_until(lambda: polled(desk), "the first poll sets the watermark")
+    add_message(source, "NEW-2", CUSTOMER, "When will my order ship?")
+    desk.wait_until(lambda: len(bridge.sends) == 1, "the first answer")
+    desk.kill()
+    add_message(source, "NEW-3", CUSTOMER, "And can I return it?")
+    again = Desk(tmp_path / "data", "--lharries-db", str(source), "--lharries-api", bridge.url, "--poll-interval", "1")
+    again.start()
+    try:
+        again.wait_until(lambda: len(bridge.sends) == 2, "the message that came while the desk was down")
+        customer = again.ok("GET", "/customers/lookup?phone=%2B923001234567")
+        inbound = [m["body"] for m in customer["history"] if m["direction"] == "inbound"]
+        assert inbound == ["When will my order ship?", "And can I return it?"]
+    finally:
+        again.stop()
+    desk.process = again.process
+
+
+def test_a_database_that_is_not_lharries_is_refused_at_start(tmp_path):
+    bogus = tmp_path / "other.db"
+    sqlite3.connect(bogus).execute("CREATE TABLE t (x)").connection.close()
+    done = subprocess.run([WAMCP, "--data-dir", str(tmp_path / "data"), "desk", "--lharries-db", str(bogus)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "not a lharries/whatsapp-mcp messages.db" in done.stderr
