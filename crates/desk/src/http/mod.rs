@@ -2,11 +2,13 @@
 //! - the token (`Authorization: Bearer`, the daemon's API token): the WhatsApp and email
 //!   webhooks, the status, and everything that reads or changes tickets;
 //! - anyone: `POST /support/submit`, the public web form;
-//! - Twilio, proved by its signature: `POST /webhooks/twilio/whatsapp`.
+//! - Twilio, proved by its signature: `POST /webhooks/twilio/whatsapp`;
+//! - people signed in to the web inbox (a cookie derived from the token): `/desk`.
 //!
 //! The daemon checks Host and Origin for every route before these see a request.
 
 mod error;
+mod inbox;
 mod intake;
 mod read;
 mod twilio;
@@ -44,6 +46,12 @@ pub fn routes(app: Arc<DeskApp>) -> Router {
         .route("/metrics/channels", get(read::channel_metrics))
         .layer(axum::middleware::from_fn_with_state(app.clone(), require_token));
     let public = Router::new()
+        .route("/desk", get(inbox::list))
+        .route("/desk/login", get(inbox::login_page).post(inbox::login))
+        .route("/desk/logout", post(inbox::logout))
+        .route("/desk/tickets/{id}", get(inbox::ticket))
+        .route("/desk/tickets/{id}/reply", post(inbox::reply))
+        .route("/desk/tickets/{id}/resolve", post(inbox::resolve))
         .route("/support/submit", post(intake::web_form))
         .route("/webhooks/twilio/whatsapp", post(twilio::whatsapp));
     private.merge(public).with_state(app)
