@@ -135,3 +135,11 @@ def test_bad_desk_settings_say_what_is_accepted(tmp_path):
     write_config(tmp_path, '[desk]\nenable = true\n')
     result = wamcp(tmp_path, "serve", "--print-config")
     assert result.returncode == 1 and "unknown field `enable`" in result.stderr and "`enabled`" in result.stderr
+
+
+def test_a_database_password_is_not_printed(tmp_path):
+    result = wamcp(tmp_path, "serve", "--print-config", "--desk",
+                   "--desk-database-url", "postgres://desk:hunter2@db.internal/desk")
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout
+    assert effective(result.stdout)["desk.database_url"][0] == '"postgres://desk:***@db.internal/desk"'

@@ -345,3 +345,19 @@ def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
 
     assert wait_for_replies(desk, ALICE, 2)[-1] == "Hello, this is Sam from support. I am on it."
     assert desk.ok("GET", f"/support/ticket/{ticket_id}")["status"] == "resolved"
+
+
+def test_the_desk_runs_on_postgresql_when_given_a_database_url(tmp_path):
+    import os
+    server = os.environ.get("WAMCP_TEST_POSTGRES_URL")
+    assert server, "WAMCP_TEST_POSTGRES_URL is not set: run the test command (scripts/test), which starts PostgreSQL"
+    name = f"desk_e2e_{os.getpid()}_{abs(hash(str(tmp_path))) % 10**8}"
+    subprocess.run(["createdb", name], check=True, capture_output=True)
+    url = server.rsplit("/", 1)[0] + "/" + name
+    with running(tmp_path / "data", "--desk", "--desk-database-url", url) as d:
+        status, answer = whatsapp_webhook(d, "When will my order ship?", "pg-1")
+        assert status == 200, answer
+        replies = wait_for_replies(d, CUSTOMER_JID, 1)
+        assert "Shipping" in replies[0]
+        assert d.ok("GET", f"/support/ticket/{answer['ticket_id']}")["status"] == "waiting"
+    assert not (tmp_path / "data" / "desk.db").exists(), "nothing went to SQLite"

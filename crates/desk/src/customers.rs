@@ -90,6 +90,18 @@ pub async fn resolve(tx: &mut Tx, identity: &Identity, at: Timestamp) -> Result<
     if identifiers.is_empty() {
         return Err(DeskError::BadInput("a message needs a phone number, an email address or a WhatsApp id".into()));
     }
+    if tx_backend_is_postgres(tx) {
+        // Two workers taking in the first messages of one new customer at once must not make two
+        // customers: each identifier is locked (in a fixed order) until the transaction ends.
+        let mut keys: Vec<String> = identifiers.iter().map(|(k, v)| format!("{}:{v}", k.as_str())).collect();
+        keys.sort();
+        for key in keys {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     let mut owners: Vec<(i64, String)> = Vec::new();
     for (kind, value) in &identifiers {
         let row = sqlx::query(
@@ -146,6 +158,10 @@ pub async fn resolve(tx: &mut Tx, identity: &Identity, at: Timestamp) -> Result<
             .await?;
     }
     Ok(customer)
+}
+
+fn tx_backend_is_postgres(tx: &mut Tx) -> bool {
+    tx.backend_name() == "PostgreSQL"
 }
 
 /// Moves everything of customer `from` to customer `into` and removes `from`.

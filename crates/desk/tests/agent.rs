@@ -16,9 +16,8 @@ async fn ticket(t: &TestDesk, id: &str) -> Value {
     reads::ticket(&t.desk.db, id).await.unwrap().expect("ticket exists")
 }
 
-#[tokio::test]
-async fn a_whatsapp_question_is_answered_from_the_knowledge_base_in_order() {
-    let t = desk().await;
+async fn a_whatsapp_question_is_answered_from_the_knowledge_base_in_order(backend: Backend) {
+    let t = desk(backend).await;
     let received = t.desk.receive(&whatsapp("When will my order ship?", "A1")).await.unwrap();
     assert!(received.new_ticket && received.for_agent);
 
@@ -44,9 +43,8 @@ async fn a_whatsapp_question_is_answered_from_the_knowledge_base_in_order() {
     assert_eq!(messages[1]["delivery_status"], "sent");
 }
 
-#[tokio::test]
-async fn the_same_message_twice_gives_one_ticket_and_one_reply() {
-    let t = desk().await;
+async fn the_same_message_twice_gives_one_ticket_and_one_reply(backend: Backend) {
+    let t = desk(backend).await;
     let first = t.desk.receive(&whatsapp("When will my order ship?", "DUP")).await.unwrap();
     let again = t.desk.receive(&whatsapp("When will my order ship?", "DUP")).await.unwrap();
     assert_eq!(again.ticket_id, first.ticket_id);
@@ -58,9 +56,8 @@ async fn the_same_message_twice_gives_one_ticket_and_one_reply() {
     assert_eq!(ticket(&t, &first.ticket_id).await["messages"].as_array().unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn legal_threats_go_to_a_person_and_the_agent_stays_silent_until_resolved() {
-    let t = desk().await;
+async fn legal_threats_go_to_a_person_and_the_agent_stays_silent_until_resolved(backend: Backend) {
+    let t = desk(backend).await;
     let received = t.desk.receive(&whatsapp("I will contact my lawyer about this", "L1")).await.unwrap();
     let outcomes = t.desk.run_pending().await.unwrap();
     assert_eq!(outcomes[0].decision, Decision::Escalate { reason: Reason::Legal });
@@ -93,9 +90,8 @@ async fn legal_threats_go_to_a_person_and_the_agent_stays_silent_until_resolved(
     assert!(t.outbox.texts()[2].contains("Forgot password"));
 }
 
-#[tokio::test]
-async fn two_misses_in_a_row_escalate_but_a_hit_between_them_does_not() {
-    let t = desk().await;
+async fn two_misses_in_a_row_escalate_but_a_hit_between_them_does_not(backend: Backend) {
+    let t = desk(backend).await;
     t.desk.receive(&whatsapp("Do you sell bicycles?", "M1")).await.unwrap();
     let first = t.desk.run_pending().await.unwrap();
     assert!(matches!(first[0].decision, Decision::Answer { article: None, .. }));
@@ -121,9 +117,8 @@ impl Provider for Down {
     }
 }
 
-#[tokio::test]
-async fn a_failing_provider_still_gets_the_customer_an_answer() {
-    let t = desk_with(Arc::new(Down)).await;
+async fn a_failing_provider_still_gets_the_customer_an_answer(backend: Backend) {
+    let t = desk_with(backend, Arc::new(Down)).await;
     t.desk.receive(&whatsapp("How do I reset my password?", "P1")).await.unwrap();
     let outcomes = t.desk.run_pending().await.unwrap();
     assert_eq!(outcomes[0].decision, Decision::Answer { article: Some("password".into()), provider: "offline".into() });
@@ -147,10 +142,9 @@ impl Provider for Recorder {
     }
 }
 
-#[tokio::test]
-async fn a_web_form_links_email_and_phone_so_whatsapp_sees_the_email_history() {
+async fn a_web_form_links_email_and_phone_so_whatsapp_sees_the_email_history(backend: Backend) {
     let recorder = Arc::new(Recorder::default());
-    let t = desk_with(recorder.clone()).await;
+    let t = desk_with(backend, recorder.clone()).await;
     t.desk
         .receive(&web_form("My parcel never arrived, order 1234.", "Ann@Example.com", Some("0092 300 1234567")))
         .await
@@ -177,9 +171,8 @@ async fn a_web_form_links_email_and_phone_so_whatsapp_sees_the_email_history() {
     assert_eq!(channels, vec!["web_form", "web_form", "whatsapp", "whatsapp"]);
 }
 
-#[tokio::test]
-async fn customers_known_separately_are_merged_when_one_message_names_both() {
-    let t = desk().await;
+async fn customers_known_separately_are_merged_when_one_message_names_both(backend: Backend) {
+    let t = desk(backend).await;
     let by_email = t.desk.receive(&web_form("Hello there", "bo@example.com", None)).await.unwrap();
     let by_phone = t.desk.receive(&whatsapp("Hi, it is Bo", "B1")).await.unwrap();
     assert_ne!(by_email.customer_id, by_phone.customer_id);
@@ -191,9 +184,8 @@ async fn customers_known_separately_are_merged_when_one_message_names_both() {
     assert_eq!(customer["history"].as_array().unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn a_day_of_quiet_starts_a_new_conversation_and_ticket() {
-    let t = desk().await;
+async fn a_day_of_quiet_starts_a_new_conversation_and_ticket(backend: Backend) {
+    let t = desk(backend).await;
     let mut old = whatsapp("When will my order ship?", "D1");
     old.at = Timestamp(Timestamp::now().millis() - 25 * 3600 * 1000);
     let first = t.desk.receive(&old).await.unwrap();
@@ -208,13 +200,12 @@ async fn a_day_of_quiet_starts_a_new_conversation_and_ticket() {
     assert_eq!(conversation["state"], "ended");
 }
 
-#[tokio::test]
-async fn an_answer_queued_before_a_crash_is_sent_once_after_restart() {
-    let t = desk().await;
+async fn an_answer_queued_before_a_crash_is_sent_once_after_restart(backend: Backend) {
+    let t = desk(backend).await;
     // No way out yet: the answer is stored, queued.
     let dir = tempfile::tempdir().unwrap();
     let config = wamcp_desk::DeskConfig {
-        database_url: None,
+        database_url: Some(database_url(backend, dir.path()).await),
         data_dir: dir.path().to_path_buf(),
         rules: Default::default(),
         style: Default::default(),
@@ -238,3 +229,63 @@ async fn an_answer_queued_before_a_crash_is_sent_once_after_restart() {
 async fn ticket_in(desk: &wamcp_desk::Desk, id: &str) -> Value {
     reads::ticket(&desk.db, id).await.unwrap().unwrap()
 }
+
+async fn first_messages_arriving_together_make_one_customer_and_one_ticket(backend: Backend) {
+    let t = desk(backend).await;
+    let arrivals = (0..8).map(|i| {
+        let desk = t.desk.clone();
+        tokio::spawn(async move { desk.receive(&whatsapp("Hello?", &format!("T{i}"))).await.unwrap() })
+    });
+    let received: Vec<_> = futures_join(arrivals).await;
+    let customers: std::collections::HashSet<_> = received.iter().map(|r| r.customer_id.clone()).collect();
+    let tickets: std::collections::HashSet<_> = received.iter().map(|r| r.ticket_id.clone()).collect();
+    assert_eq!((customers.len(), tickets.len()), (1, 1), "{received:?}");
+}
+
+async fn two_workers_on_one_database_answer_each_message_once(backend: Backend) {
+    let t = desk(backend).await;
+    let config = wamcp_desk::DeskConfig {
+        database_url: Some(t.url.clone()),
+        data_dir: t.dir.path().to_path_buf(),
+        rules: Default::default(),
+        style: Default::default(),
+        provider: Arc::new(wamcp_desk::agent::offline::Offline),
+        twilio: None,
+    };
+    let second = wamcp_desk::Desk::open(config).await.unwrap();
+    second.connect_whatsapp(t.outbox.clone(), Arc::new(Source));
+    for i in 0..20 {
+        t.desk
+            .receive(&whatsapp_from(&format!("+44770090{i:04}"), "When will my order ship?", &format!("W{i}")))
+            .await
+            .unwrap();
+    }
+    let (a, b) = tokio::join!(t.desk.run_pending(), second.run_pending());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 20, "every message answered once between them");
+    let sent = t.outbox.sent.lock().unwrap().clone();
+    let recipients: std::collections::HashSet<_> = sent.iter().map(|(to, _, _)| to.clone()).collect();
+    assert_eq!((sent.len(), recipients.len()), (20, 20));
+}
+
+async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+on_both!(
+    first_messages_arriving_together_make_one_customer_and_one_ticket,
+    two_workers_on_one_database_answer_each_message_once,
+    a_whatsapp_question_is_answered_from_the_knowledge_base_in_order,
+    the_same_message_twice_gives_one_ticket_and_one_reply,
+    legal_threats_go_to_a_person_and_the_agent_stays_silent_until_resolved,
+    two_misses_in_a_row_escalate_but_a_hit_between_them_does_not,
+    a_failing_provider_still_gets_the_customer_an_answer,
+    a_web_form_links_email_and_phone_so_whatsapp_sees_the_email_history,
+    customers_known_separately_are_merged_when_one_message_names_both,
+    a_day_of_quiet_starts_a_new_conversation_and_ticket,
+    an_answer_queued_before_a_crash_is_sent_once_after_restart,
+);

@@ -53,12 +53,62 @@ pub struct TestDesk {
     pub desk: Arc<Desk>,
     pub outbox: Arc<Outbox>,
     pub dir: TempDir,
+    /// The database the desk is on.
+    pub url: String,
 }
 
-pub async fn desk_with(provider: Arc<dyn Provider>) -> TestDesk {
+/// Which database a test runs on: every desk test runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `NAME::sqlite` and `NAME::postgres`.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::common::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::common::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// The environment variable naming the PostgreSQL server the tests may create databases on; the
+/// test command starts a throwaway server and sets it.
+pub const POSTGRES_ENV: &str = "WAMCP_TEST_POSTGRES_URL";
+
+/// A fresh, empty database on `backend`: a SQLite file in `dir`, or a new PostgreSQL database.
+pub async fn database_url(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("desk.db").display()),
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let server = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
+                panic!("{POSTGRES_ENV} is not set: run the tests with the test command (scripts/test), which starts PostgreSQL")
+            });
+            sqlx::any::install_default_drivers();
+            let mut admin = sqlx::AnyConnection::connect(&server).await.expect("the test PostgreSQL server answers");
+            let name = wamcp_desk::model::new_id("desk_test");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+            let (base, _) = server.rsplit_once('/').expect("the URL names a database");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub async fn desk_with(backend: Backend, provider: Arc<dyn Provider>) -> TestDesk {
     let dir = tempfile::tempdir().unwrap();
+    let url = database_url(backend, dir.path()).await;
     let config = DeskConfig {
-        database_url: None,
+        database_url: Some(url.clone()),
         data_dir: dir.path().to_path_buf(),
         rules: Rules::default(),
         style: Style::default(),
@@ -78,17 +128,21 @@ pub async fn desk_with(provider: Arc<dyn Provider>) -> TestDesk {
     wamcp_desk::kb::import(&desk.db, &kb).await.unwrap();
     let outbox = Arc::new(Outbox::default());
     desk.connect_whatsapp(outbox.clone(), Arc::new(Source));
-    TestDesk { desk, outbox, dir }
+    TestDesk { desk, outbox, dir, url }
 }
 
-pub async fn desk() -> TestDesk {
-    desk_with(Arc::new(Offline)).await
+pub async fn desk(backend: Backend) -> TestDesk {
+    desk_with(backend, Arc::new(Offline)).await
 }
 
 pub const PHONE: &str = "+923001234567";
 
 pub fn whatsapp(text: &str, id: &str) -> Inbound {
-    let jid = Jid::from_phone(PHONE).unwrap();
+    whatsapp_from(PHONE, text, id)
+}
+
+pub fn whatsapp_from(phone: &str, text: &str, id: &str) -> Inbound {
+    let jid = Jid::from_phone(phone).unwrap();
     Inbound {
         channel: Channel::Whatsapp,
         via: Via::Bridge,

@@ -27,9 +27,8 @@ impl Sink for Flaky {
     }
 }
 
-#[tokio::test]
-async fn events_wait_in_the_outbox_while_the_sink_is_down() {
-    let t = desk().await;
+async fn events_wait_in_the_outbox_while_the_sink_is_down(backend: Backend) {
+    let t = desk(backend).await;
     let received = t.desk.receive(&whatsapp("I want my money back", "E1")).await.unwrap();
     t.desk.run_pending().await.unwrap();
 
@@ -58,3 +57,5 @@ async fn events_wait_in_the_outbox_while_the_sink_is_down() {
     // Published once: a second drain finds nothing.
     assert_eq!(publisher.drain().await.unwrap(), 0);
 }
+
+on_both!(events_wait_in_the_outbox_while_the_sink_is_down,);

@@ -97,7 +97,8 @@ impl Layers {
     }
 
     /// The effective configuration as a `wamcp.toml` (it can be pasted into one), each line
-    /// saying where its value came from. The API token is never shown, only where it is kept.
+    /// saying where its value came from. The API token is never shown, only where it is kept, and
+    /// a database URL's password shows as `***`.
     pub fn render(&self, token_file: &Path) -> String {
         let mut out = String::from(
             "# Effective configuration (flags, then WAMCP_* variables, then the config file, then defaults)\n",
@@ -109,7 +110,13 @@ impl Layers {
         };
         let width = self.taken.iter().map(|l| l.key.len() + l.value.len()).max().unwrap_or(0) + 3;
         for line in &self.taken {
-            let assignment = format!("{} = {}", line.key, line.value);
+            // A database password is a secret like the token.
+            let value = if line.key.ends_with("database_url") {
+                wamcp_desk::db::redact(&line.value)
+            } else {
+                line.value.clone()
+            };
+            let assignment = format!("{} = {value}", line.key);
             let origin = match line.source {
                 Source::CommandLine => "from the command line".to_string(),
                 Source::Environment(name) => format!("from {name}"),

@@ -148,8 +148,8 @@ impl Db {
     }
 }
 
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
+/// A database URL without its password, for messages and printed settings.
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
