@@ -109,7 +109,7 @@ def test_the_data_dir_in_the_file_is_where_mcp_reads(tmp_path):
 
 def test_the_desk_is_configured_in_its_own_table(tmp_path):
     write_config(tmp_path, '[desk]\nenabled = true\nsentiment_threshold = -0.4\nprovider = "openai"\n'
-                           'base_url = "http://localhost:11434/v1"\n')
+                           'base_url = "http://localhost:11434/v1"\n[kafka]\nbrokers = "kafka-1:9092,kafka-2:9092"\n')
     result = wamcp(tmp_path, "serve", "--print-config", "--desk-model", "llama3.1")
     assert result.returncode == 0, result.stderr
     lines = effective(result.stdout)
@@ -117,6 +117,7 @@ def test_the_desk_is_configured_in_its_own_table(tmp_path):
     assert lines["desk.sentiment_threshold"] == ("-0.4", "from the config file")
     assert lines["desk.provider"] == ('"openai"', "from the config file")
     assert lines["desk.model"] == ('"llama3.1"', "from the command line")
+    assert lines["kafka.brokers"] == ('"kafka-1:9092,kafka-2:9092"', "from the config file")
     # The printed settings read back, desk included.
     copy = tmp_path / "copy.toml"
     copy.write_text(result.stdout)

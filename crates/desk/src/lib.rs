@@ -72,6 +72,8 @@ pub struct DeskConfig {
     pub provider: Arc<dyn agent::provider::Provider>,
     /// WhatsApp through Twilio, when its credentials are set.
     pub twilio: Option<twilio::Twilio>,
+    /// Where events are published (Kafka); `None` for listeners in this process.
+    pub sink: Option<Arc<dyn events::Sink>>,
 }
 
 /// What the status endpoint reports about the WhatsApp side.
@@ -104,6 +106,7 @@ pub struct Desk {
     /// Rings when events wait to be published.
     events_wake: Arc<Notify>,
     in_process: events::InProcess,
+    sink: Option<Arc<dyn events::Sink>>,
     style: Style,
 }
 
@@ -125,6 +128,7 @@ impl Desk {
             work: Arc::new(Notify::new()),
             events_wake: Arc::new(Notify::new()),
             in_process: events::InProcess::default(),
+            sink: config.sink,
             style: config.style,
         }))
     }
@@ -181,7 +185,7 @@ impl Desk {
         humans::resolve(&self.db, ticket_id).await
     }
 
-    /// Events as they are published in this process.
+    /// Events as they are published in this process (when no broker is configured).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<events::DeskEvent> {
         self.in_process.subscribe()
     }
@@ -190,7 +194,7 @@ impl Desk {
     pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let publisher = events::Publisher {
             db: self.db.clone(),
-            sink: Arc::new(self.in_process.clone()),
+            sink: self.sink.clone().unwrap_or_else(|| Arc::new(self.in_process.clone())),
             wake: self.events_wake.clone(),
         };
         vec![tokio::spawn(worker::run(self.clone())), tokio::spawn(publisher.run())]

@@ -211,6 +211,7 @@ async fn an_answer_queued_before_a_crash_is_sent_once_after_restart(backend: Bac
         style: Default::default(),
         provider: Arc::new(wamcp_desk::agent::offline::Offline),
         twilio: None,
+        sink: None,
     };
     let offline = wamcp_desk::Desk::open(config.clone()).await.unwrap();
     let received = offline.receive(&whatsapp("Hello", "C1")).await.unwrap();
@@ -251,6 +252,7 @@ async fn two_workers_on_one_database_answer_each_message_once(backend: Backend) 
         style: Default::default(),
         provider: Arc::new(wamcp_desk::agent::offline::Offline),
         twilio: None,
+        sink: None,
     };
     let second = wamcp_desk::Desk::open(config).await.unwrap();
     second.connect_whatsapp(t.outbox.clone(), Arc::new(Source));

@@ -114,6 +114,7 @@ pub async fn desk_with(backend: Backend, provider: Arc<dyn Provider>) -> TestDes
         style: Style::default(),
         provider,
         twilio: None,
+        sink: None,
     };
     let desk = Desk::open(config).await.unwrap();
     let kb = dir.path().join("kb");

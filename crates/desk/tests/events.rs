@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tokio::sync::Notify;
-use wamcp_desk::events::{DeskEvent, Publisher, Sink};
+use wamcp_desk::events::{DeskEvent, Publisher, Sink, SinkError};
 
 #[derive(Default)]
 struct Flaky {
@@ -18,9 +18,9 @@ struct Flaky {
 
 #[async_trait::async_trait]
 impl Sink for Flaky {
-    async fn publish(&self, event: &DeskEvent) -> Result<(), String> {
+    async fn publish(&self, event: &DeskEvent) -> Result<(), SinkError> {
         if !self.up.load(Ordering::SeqCst) {
-            return Err("broker unreachable".into());
+            return Err(SinkError::Retry("broker unreachable".into()));
         }
         self.got.lock().unwrap().push(event.clone());
         Ok(())

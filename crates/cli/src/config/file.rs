@@ -26,6 +26,14 @@ pub struct ConfigFile {
     pub allowlist: Option<Vec<String>>,
     pub sends_per_minute: Option<u32>,
     pub desk: Option<DeskFile>,
+    pub kafka: Option<KafkaFile>,
+}
+
+/// The `[kafka]` table: where the desk publishes its events.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaFile {
+    pub brokers: Option<String>,
 }
 
 /// The `[desk]` table: the support desk.

@@ -20,6 +20,7 @@ use wamcp_desk::agent::llm::HttpSettings;
 use wamcp_desk::agent::offline::Offline;
 use wamcp_desk::agent::openai::OpenAi;
 use wamcp_desk::agent::provider::Provider;
+use wamcp_desk::events::kafka::KafkaSink;
 use wamcp_desk::twilio::Twilio;
 use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Rules, Style, Via};
 
@@ -60,6 +61,10 @@ pub struct DeskArgs {
     /// that URL) [default: rebuilt from the request]
     #[arg(long = "desk-twilio-webhook-url", id = "desk.twilio_webhook_url", value_name = "URL")]
     pub twilio_webhook_url: Option<String>,
+    /// Kafka brokers (HOST:PORT,...) to publish the desk's events to [default: none: events stay
+    /// in this process]
+    #[arg(long = "kafka-brokers", id = "kafka.brokers", env = "WAMCP_KAFKA_BROKERS", value_name = "HOSTS")]
+    pub kafka_brokers: Option<String>,
     /// Twilio's API address [default: https://api.twilio.com]
     #[arg(long = "desk-twilio-api-url", id = "desk.twilio_api_url", value_name = "URL", hide = true)]
     pub twilio_api_url: Option<String>,
@@ -81,6 +86,7 @@ pub struct DeskSettings {
     pub provider: ProviderSettings,
     /// From TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, when both are set.
     pub twilio: Option<Twilio>,
+    pub kafka_brokers: Option<String>,
     /// A folder of articles to import on start (the demo's sample).
     pub knowledge_base: Option<PathBuf>,
 }
@@ -135,7 +141,15 @@ impl DeskArgs {
         );
         let api_url = self.twilio_api_url.clone().or(file.twilio_api_url);
         let twilio = twilio_from_env(webhook_url, api_url);
-        Ok(Some(DeskSettings { database_url, rules, provider, twilio, knowledge_base: None }))
+        let kafka_file = layers.file().kafka.clone().unwrap_or_default();
+        let kafka_brokers = layers.pick(
+            "kafka.brokers",
+            "WAMCP_KAFKA_BROKERS",
+            self.kafka_brokers.clone().map(Some),
+            kafka_file.brokers.map(Some),
+            || None,
+        );
+        Ok(Some(DeskSettings { database_url, rules, provider, twilio, kafka_brokers, knowledge_base: None }))
     }
 }
 
@@ -148,6 +162,12 @@ pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Ar
         style: Style::default(),
         provider: build_provider(&settings.provider)?,
         twilio: settings.twilio.clone(),
+        sink: match &settings.kafka_brokers {
+            Some(brokers) => {
+                Some(Arc::new(KafkaSink::new(brokers, std::time::Duration::from_secs(30)).map_err(anyhow::Error::msg)?))
+            }
+            None => None,
+        },
     };
     let desk = Desk::open(config).await?;
     if let Some(dir) = &settings.knowledge_base {

@@ -47,11 +47,24 @@ pub async fn record(tx: &mut Tx, topic: &str, key: &str, payload: Value, at: Tim
     Ok(())
 }
 
+pub mod kafka;
+
+/// Why a sink did not take an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// Not now (the broker is down): the event stays in the outbox and is tried again.
+    #[error("{0}")]
+    Retry(String),
+    /// Never (too large, a topic refused): the event goes to `fte.dlq` instead.
+    #[error("{0}")]
+    Reject(String),
+}
+
 /// Where published events go.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync {
-    /// Delivers one event; an error leaves it in the outbox to be tried again.
-    async fn publish(&self, event: &DeskEvent) -> Result<(), String>;
+    /// Delivers one event.
+    async fn publish(&self, event: &DeskEvent) -> Result<(), SinkError>;
 }
 
 /// The default sink: listeners in this process.
@@ -74,7 +87,7 @@ impl InProcess {
 
 #[async_trait::async_trait]
 impl Sink for InProcess {
-    async fn publish(&self, event: &DeskEvent) -> Result<(), String> {
+    async fn publish(&self, event: &DeskEvent) -> Result<(), SinkError> {
         // Nobody listening is fine: in-process events are a view, the outbox is the record.
         let _ = self.sender.send(event.clone());
         Ok(())
@@ -128,16 +141,33 @@ impl Publisher {
                     key: row.try_get(2)?,
                     payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
                 };
-                match self.sink.publish(&event).await {
-                    Ok(()) => {
-                        sqlx::query("UPDATE events SET published_at = $1, attempts = attempts + 1 WHERE seq = $2")
-                            .bind(Timestamp::now().millis())
-                            .bind(event.seq)
-                            .execute(self.db.pool())
-                            .await?;
+                let outcome = match self.sink.publish(&event).await {
+                    Err(SinkError::Reject(reason)) => {
+                        // Dead-lettered: the original and why, under the same key.
+                        let dead = DeskEvent {
+                            seq: event.seq,
+                            topic: topics::DLQ.to_string(),
+                            key: event.key.clone(),
+                            payload: serde_json::json!({"topic": event.topic, "payload": event.payload, "error": reason}),
+                        };
+                        self.sink.publish(&dead).await.map(|()| Some(reason))
+                    }
+                    other => other.map(|()| None),
+                };
+                match outcome {
+                    Ok(dead_lettered) => {
+                        sqlx::query(
+                            "UPDATE events SET published_at = $1, attempts = attempts + 1, last_error = $2 WHERE seq = $3",
+                        )
+                        .bind(Timestamp::now().millis())
+                        .bind(dead_lettered.map(|reason| format!("sent to {}: {reason}", topics::DLQ)))
+                        .bind(event.seq)
+                        .execute(self.db.pool())
+                        .await?;
                         published += 1;
                     }
                     Err(error) => {
+                        let error = error.to_string();
                         sqlx::query("UPDATE events SET attempts = attempts + 1, last_error = $1 WHERE seq = $2")
                             .bind(&error)
                             .bind(event.seq)
