@@ -361,3 +361,38 @@ def test_the_desk_runs_on_postgresql_when_given_a_database_url(tmp_path):
         assert "Shipping" in replies[0]
         assert d.ok("GET", f"/support/ticket/{answer['ticket_id']}")["status"] == "waiting"
     assert not (tmp_path / "data" / "desk.db").exists(), "nothing went to SQLite"
+
+
+def test_metrics_show_the_desk_and_every_alert_names_real_metrics(desk):
+    import pathlib
+    import re
+    import yaml
+    whatsapp_webhook(desk, "When will my order ship?", "m-1")
+    whatsapp_webhook(desk, "I want to talk to a human", "m-2", phone="+923001230000")
+    wait_for_replies(desk, CUSTOMER_JID, 1)
+    wait_for_replies(desk, "923001230000@s.whatsapp.net", 1)
+    status, text = desk.request("GET", "/metrics")
+    assert status == 200
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name_labels, value = line.rsplit(" ", 1)
+            samples[name_labels] = float(value)
+    assert samples['wamcp_desk_messages_total{channel="whatsapp",direction="inbound"}'] == 2
+    assert samples['wamcp_desk_messages_last_minute{channel="whatsapp"}'] == 2
+    assert samples["wamcp_desk_escalation_rate"] == 0.5
+    assert samples["wamcp_desk_response_seconds_count"] == 2
+    assert samples['wamcp_desk_delivery_failures_total{channel="whatsapp"}'] == 0
+    assert samples["wamcp_desk_whatsapp_connected"] == 1 and samples["wamcp_connected"] == 1
+
+    rules = yaml.safe_load((pathlib.Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml").read_text())
+    alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
+    assert set(alerts) == {"WhatsAppBridgeDisconnected", "DeskPollingFailing", "DeskDeliveryFailures", "DeskSlowResponses"}
+    assert alerts["WhatsAppBridgeDisconnected"]["for"] == "5m"
+    assert "> 10" in alerts["DeskPollingFailing"]["expr"]
+    assert "> 0.05" in alerts["DeskDeliveryFailures"]["expr"]
+    assert "histogram_quantile(0.95" in alerts["DeskSlowResponses"]["expr"] and "> 3" in alerts["DeskSlowResponses"]["expr"]
+    exported = {re.split(r"[{ ]", key)[0] for key in samples}
+    for name, rule in alerts.items():
+        for metric in re.findall(r"wamcp_[a-z_]+", rule["expr"]):
+            assert metric in exported, f"alert {name} uses {metric}, which /metrics does not export"

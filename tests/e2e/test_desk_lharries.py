@@ -115,6 +115,9 @@ def test_new_messages_become_tickets_answered_through_the_go_bridge_and_history_
     metrics = desk.ok("GET", "/metrics/channels")
     assert metrics["channels"]["whatsapp"]["messages_in"] == 1, "500 history messages stayed history"
     assert desk.ok("GET", "/webhooks/whatsapp/status")["last_message_at"] is not None
+    status, text = desk.request("GET", "/desk/metrics")
+    assert status == 200
+    assert "wamcp_desk_poll_failures_in_a_row 0\n" in text and "wamcp_desk_whatsapp_connected 1\n" in text
 
 
 def test_the_watermark_survives_a_restart(setup, tmp_path):

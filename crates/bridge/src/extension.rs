@@ -4,8 +4,10 @@
 //! Origin checks like every route, but choose their own authentication (a public web form, a
 //! signed webhook, the token).
 
+use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, Weak};
 
 use axum::Router;
 use wamcp_core::{Jid, QueueError, QueueFuture, TextOutbox};
@@ -23,7 +25,15 @@ pub struct Parts {
     pub token: String,
     /// The message store.
     pub store_path: PathBuf,
+    /// Where the plug may put more lines for `/metrics`.
+    pub metrics: MetricsSlot,
 }
+
+/// Renders more Prometheus lines for `/metrics`.
+pub type ExtraMetrics = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
+
+/// Set once by a plug, read by every `/metrics` request.
+pub type MetricsSlot = Arc<OnceLock<ExtraMetrics>>;
 
 /// A plug: called once, when the API starts.
 pub type Extension = Box<dyn FnOnce(Parts) -> Router + Send>;

@@ -156,6 +156,7 @@ pub async fn run(
                 data_dir: config.data_dir.clone(),
                 media_roots: config.media_roots.clone(),
                 outbox_wake,
+                extra_metrics: Default::default(),
             });
             let routes = api::routes(app.clone());
             let audit = AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string());
@@ -169,6 +170,7 @@ pub async fn run(
                     events: events.clone(),
                     status: status.clone(),
                     token: guard.token().to_string(),
+                    metrics: app.extra_metrics.clone(),
                     store_path: store_path.clone(),
                 };
                 router = router.merge(api::host_checked(plug(parts), guard));

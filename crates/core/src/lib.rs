@@ -8,6 +8,7 @@
 pub mod chat;
 pub mod event;
 pub mod fold;
+pub mod histogram;
 pub mod jid;
 pub mod message;
 pub mod outgoing;

@@ -24,6 +24,7 @@ pub mod http;
 pub mod humans;
 pub mod intake;
 pub mod kb;
+pub mod metrics;
 pub mod model;
 pub mod reads;
 pub mod reply;
@@ -93,6 +94,10 @@ pub trait WhatsappSource: Send + Sync {
     fn bridge_path(&self) -> PathBuf;
     /// Seconds between polls; 0 when messages are pushed as they arrive.
     fn poll_interval(&self) -> u64;
+    /// Failed polls since the last good one (0 for a pushed source).
+    fn failed_polls_in_a_row(&self) -> u64 {
+        0
+    }
 }
 
 /// A running desk: the database, the agent and the ways out.
@@ -108,6 +113,8 @@ pub struct Desk {
     in_process: events::InProcess,
     sink: Option<Arc<dyn events::Sink>>,
     style: Style,
+    /// The agent's response times in this process.
+    pub response_times: wamcp_core::histogram::Histogram,
 }
 
 impl Desk {
@@ -130,6 +137,7 @@ impl Desk {
             in_process: events::InProcess::default(),
             sink: config.sink,
             style: config.style,
+            response_times: metrics::response_histogram(),
         }))
     }
 

@@ -36,6 +36,7 @@ pub async fn run_once(desk: &Desk) -> Result<Vec<Outcome>, DeskError> {
         let mut progressed = false;
         for id in pending {
             if let Some(outcome) = desk.agent.handle(&id).await? {
+                desk.response_times.observe(outcome.response_ms as f64 / 1000.0);
                 desk.events_wake.notify_one();
                 channels.deliver(&desk.db, &outcome.response_id).await?;
                 outcomes.push(outcome);

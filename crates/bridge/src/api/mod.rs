@@ -39,6 +39,8 @@ pub struct AppState {
     /// Files may be sent only from under these directories.
     pub media_roots: Vec<PathBuf>,
     pub outbox_wake: Arc<Notify>,
+    /// More lines for `/metrics`, from a plug (the desk).
+    pub extra_metrics: crate::extension::MetricsSlot,
 }
 
 impl AppState {

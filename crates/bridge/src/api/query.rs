@@ -111,6 +111,9 @@ pub async fn metrics(
     let depth = app.reader()?.outbox_depth()?;
     let store_bytes =
         std::fs::metadata(app.data_dir.join(wamcp_store::data_dir::STORE_FILE)).map(|m| m.len()).unwrap_or(0);
-    let body = crate::metrics::render(&app.status, depth, store_bytes);
+    let mut body = crate::metrics::render(&app.status, depth, store_bytes);
+    if let Some(extra) = app.extra_metrics.get() {
+        body += &extra().await;
+    }
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }

@@ -73,6 +73,8 @@ pub struct Outcome {
     /// The stored response (answer or hand-over notice).
     pub response_id: String,
     pub history_len: usize,
+    /// From the customer's message being stored to the response being stored.
+    pub response_ms: i64,
 }
 
 pub struct Agent {
@@ -96,6 +98,7 @@ struct Work {
     ticket_status: String,
     kb_misses: i64,
     first_response: bool,
+    received_at: i64,
 }
 
 impl Agent {
@@ -154,6 +157,7 @@ impl Agent {
             decision,
             response_id,
             history_len: request.history.len(),
+            response_ms: Timestamp::now().millis() - work.received_at,
         }))
     }
 
@@ -196,7 +200,7 @@ impl Agent {
     async fn load(&self, message_id: &str) -> Result<Work, DeskError> {
         let row = sqlx::query(
             "SELECT m.body, m.channel, m.via, m.address, m.ticket_id, m.conversation_id, m.customer_id, \
-             cu.name, t.status, c.kb_misses, t.first_response_at, m.channel_account FROM messages m \
+             cu.name, t.status, c.kb_misses, t.first_response_at, m.channel_account, m.created_at FROM messages m \
              JOIN tickets t ON t.id = m.ticket_id JOIN conversations c ON c.id = m.conversation_id \
              JOIN customers cu ON cu.id = m.customer_id WHERE m.id = $1",
         )
@@ -217,6 +221,7 @@ impl Agent {
             kb_misses: row.try_get(9)?,
             first_response: row.try_get::<Option<i64>, _>(10)?.is_none(),
             channel_account: row.try_get(11)?,
+            received_at: row.try_get(12)?,
         })
     }
 

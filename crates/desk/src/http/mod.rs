@@ -44,6 +44,7 @@ pub fn routes(app: Arc<DeskApp>) -> Router {
         .route("/customers/lookup", get(read::lookup))
         .route("/conversations/{id}", get(read::conversation))
         .route("/metrics/channels", get(read::channel_metrics))
+        .route("/desk/metrics", get(read::prometheus))
         .layer(axum::middleware::from_fn_with_state(app.clone(), require_token));
     let public = Router::new()
         .route("/desk", get(inbox::list))

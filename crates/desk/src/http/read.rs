@@ -46,6 +46,14 @@ pub async fn conversation(State(app): State<Arc<DeskApp>>, Path(id): Path<String
     conversation.map(Json).ok_or_else(|| not_found(format!("no conversation '{id}'")))
 }
 
+/// The desk's Prometheus metrics (the daemon also adds them to its own `/metrics`).
+pub async fn prometheus(
+    State(app): State<Arc<DeskApp>>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), HttpError> {
+    let body = crate::metrics::render(&app.desk).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+}
+
 pub async fn channel_metrics(State(app): State<Arc<DeskApp>>) -> Result<Json<Value>, HttpError> {
     Ok(Json(reads::channel_metrics(&app.desk.db).await?))
 }

@@ -20,6 +20,11 @@ pub fn extension(desk: Arc<Desk>) -> Extension {
             last_message: Mutex::new(None),
         });
         desk.connect_whatsapp(parts.outbox, source.clone());
+        let metrics_desk = desk.clone();
+        let _ = parts.metrics.set(Arc::new(move || {
+            let desk = metrics_desk.clone();
+            Box::pin(async move { wamcp_desk::metrics::render(&desk).await.unwrap_or_default() })
+        }));
         desk.start();
         tokio::spawn(forward_messages(desk.clone(), parts.events.subscribe(), source));
         wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))

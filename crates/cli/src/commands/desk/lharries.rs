@@ -196,6 +196,10 @@ impl WhatsappSource for LharriesSource {
     fn poll_interval(&self) -> u64 {
         self.interval.as_secs()
     }
+
+    fn failed_polls_in_a_row(&self) -> u64 {
+        self.state.failures_in_a_row.load(Ordering::Relaxed)
+    }
 }
 
 fn exists(path: &Path) -> bool {

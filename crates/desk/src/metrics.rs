@@ -1,0 +1,107 @@
+//! The desk's Prometheus metrics: messages per channel (all time and in the last minute), the
+//! agent's response time, tickets and the escalation rate, deliveries and their failures, the
+//! WhatsApp source's health and the event outbox's backlog. Counts come from the database, so
+//! every worker sharing it reports the same totals; the response-time histogram is this
+//! process's own.
+
+use std::fmt::Write;
+
+use sqlx::Row;
+use wamcp_core::Timestamp;
+use wamcp_core::histogram::Histogram;
+
+use crate::model::Channel;
+use crate::{Desk, DeskError};
+
+/// Upper bounds of the response-time buckets, in seconds (message stored to answer stored).
+pub const RESPONSE_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0, 10.0, 30.0];
+
+pub fn response_histogram() -> Histogram {
+    Histogram::new(&RESPONSE_BUCKETS)
+}
+
+/// The metrics page.
+pub async fn render(desk: &Desk) -> Result<String, DeskError> {
+    let db = &desk.db;
+    let mut out = String::new();
+    let minute_ago = Timestamp::now().millis() - 60_000;
+    let _ = writeln!(
+        out,
+        "# HELP wamcp_desk_messages_total Desk messages by channel and direction.\n# TYPE wamcp_desk_messages_total counter"
+    );
+    let mut per_minute = String::new();
+    let mut deliveries = String::new();
+    let mut failures = String::new();
+    for channel in Channel::ALL {
+        let row = sqlx::query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN direction = 'inbound' AND created_at > $2 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN direction = 'outbound' AND delivery_status IN ('sent', 'failed') THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN delivery_status = 'failed' THEN 1 ELSE 0 END), 0) \
+             FROM messages WHERE channel = $1",
+        )
+        .bind(channel.as_str())
+        .bind(minute_ago)
+        .fetch_one(db.pool())
+        .await?;
+        let name = channel.as_str();
+        let (inbound, outbound, last_minute, attempted, failed): (i64, i64, i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+        let _ = writeln!(out, "wamcp_desk_messages_total{{channel=\"{name}\",direction=\"inbound\"}} {inbound}");
+        let _ = writeln!(out, "wamcp_desk_messages_total{{channel=\"{name}\",direction=\"outbound\"}} {outbound}");
+        let _ = writeln!(per_minute, "wamcp_desk_messages_last_minute{{channel=\"{name}\"}} {last_minute}");
+        let _ = writeln!(deliveries, "wamcp_desk_deliveries_total{{channel=\"{name}\"}} {attempted}");
+        let _ = writeln!(failures, "wamcp_desk_delivery_failures_total{{channel=\"{name}\"}} {failed}");
+    }
+    let _ = write!(
+        out,
+        "# HELP wamcp_desk_messages_last_minute Customer messages received in the last minute.\n\
+         # TYPE wamcp_desk_messages_last_minute gauge\n{per_minute}\
+         # HELP wamcp_desk_deliveries_total Answers handed to a channel (sent or failed).\n\
+         # TYPE wamcp_desk_deliveries_total counter\n{deliveries}\
+         # HELP wamcp_desk_delivery_failures_total Answers a channel refused.\n\
+         # TYPE wamcp_desk_delivery_failures_total counter\n{failures}"
+    );
+    let tickets = sqlx::query(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN escalation_reason IS NOT NULL THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN status IN ('open', 'escalated') THEN 1 ELSE 0 END), 0) FROM tickets",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    let (total, escalated, waiting): (i64, i64, i64) = (tickets.try_get(0)?, tickets.try_get(1)?, tickets.try_get(2)?);
+    let rate = if total == 0 { 0.0 } else { escalated as f64 / total as f64 };
+    let unpublished: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(db.pool()).await?;
+    let source = desk.whatsapp_source();
+    let connected = source.as_ref().is_some_and(|s| s.liveness().connected);
+    let failed_polls = source.as_ref().map_or(0, |s| s.failed_polls_in_a_row());
+    for (name, kind, help, value) in [
+        ("wamcp_desk_tickets_total", "counter", "Tickets opened.", total.to_string()),
+        ("wamcp_desk_escalations_total", "counter", "Tickets handed to a person.", escalated.to_string()),
+        ("wamcp_desk_escalation_rate", "gauge", "Share of tickets handed to a person.", format!("{rate:.4}")),
+        ("wamcp_desk_tickets_waiting", "gauge", "Tickets open or escalated.", waiting.to_string()),
+        ("wamcp_desk_events_unpublished", "gauge", "Events waiting in the outbox.", unpublished.to_string()),
+        (
+            "wamcp_desk_whatsapp_connected",
+            "gauge",
+            "1 while the desk's WhatsApp source is reachable.",
+            u8::from(connected).to_string(),
+        ),
+        (
+            "wamcp_desk_poll_failures_in_a_row",
+            "gauge",
+            "Failed reads of a polled WhatsApp database since the last good one.",
+            failed_polls.to_string(),
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    }
+    desk.response_times.write(
+        &mut out,
+        "wamcp_desk_response_seconds",
+        "Time from a customer's message being stored to the agent's answer being stored.",
+    );
+    Ok(out)
+}
