@@ -8,6 +8,7 @@
 
 mod corpus;
 mod daemon;
+mod desk;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,6 +45,13 @@ pub struct BenchArgs {
     /// Measure the daemon instead: history-sync ingest rate, REST send latency and memory
     #[arg(long)]
     daemon: bool,
+    /// Measure the support desk instead: webhook-to-answer latency and intake rate (--messages
+    /// webhooks; try 5000)
+    #[arg(long, conflicts_with = "daemon")]
+    desk: bool,
+    /// With --desk: also measure on PostgreSQL, creating a database on this server
+    #[arg(long, requires = "desk", value_name = "URL")]
+    postgres_url: Option<String>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -60,6 +68,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     if args.daemon {
         return daemon::run(&work, args.messages);
+    }
+    if args.desk {
+        return desk::run(&work, args.messages, args.postgres_url.as_deref());
     }
     let data = DataDir::at(work.join("data"));
     if !(args.reuse && data.store_path().is_file()) {
