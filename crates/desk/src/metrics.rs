@@ -6,12 +6,10 @@
 
 use std::fmt::Write;
 
-use sqlx::Row;
-use wamcp_core::Timestamp;
 use wamcp_core::histogram::Histogram;
 
 use crate::model::Channel;
-use crate::{Desk, DeskError};
+use crate::{Desk, DeskError, reads};
 
 /// Upper bounds of the response-time buckets, in seconds (message stored to answer stored).
 pub const RESPONSE_BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0, 10.0, 30.0];
@@ -24,36 +22,35 @@ pub fn response_histogram() -> Histogram {
 pub async fn render(desk: &Desk) -> Result<String, DeskError> {
     let db = &desk.db;
     let mut out = String::new();
-    let minute_ago = Timestamp::now().millis() - 60_000;
     let _ = writeln!(
         out,
         "# HELP wamcp_desk_messages_total Desk messages by channel and direction.\n# TYPE wamcp_desk_messages_total counter"
     );
-    let mut per_minute = String::new();
-    let mut deliveries = String::new();
-    let mut failures = String::new();
+    let (mut per_minute, mut deliveries, mut failures) = (String::new(), String::new(), String::new());
+    let (mut total, mut escalated) = (0, 0);
     for channel in Channel::ALL {
-        let row = sqlx::query(
-            "SELECT \
-               COALESCE(SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN direction = 'inbound' AND created_at > $2 THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN direction = 'outbound' AND delivery_status IN ('sent', 'failed') THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN delivery_status = 'failed' THEN 1 ELSE 0 END), 0) \
-             FROM messages WHERE channel = $1",
-        )
-        .bind(channel.as_str())
-        .bind(minute_ago)
-        .fetch_one(db.pool())
-        .await?;
+        let counts = reads::channel_counts(db, channel).await?;
         let name = channel.as_str();
-        let (inbound, outbound, last_minute, attempted, failed): (i64, i64, i64, i64, i64) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
-        let _ = writeln!(out, "wamcp_desk_messages_total{{channel=\"{name}\",direction=\"inbound\"}} {inbound}");
-        let _ = writeln!(out, "wamcp_desk_messages_total{{channel=\"{name}\",direction=\"outbound\"}} {outbound}");
-        let _ = writeln!(per_minute, "wamcp_desk_messages_last_minute{{channel=\"{name}\"}} {last_minute}");
-        let _ = writeln!(deliveries, "wamcp_desk_deliveries_total{{channel=\"{name}\"}} {attempted}");
-        let _ = writeln!(failures, "wamcp_desk_delivery_failures_total{{channel=\"{name}\"}} {failed}");
+        total += counts.tickets;
+        escalated += counts.escalated;
+        let _ = writeln!(
+            out,
+            "wamcp_desk_messages_total{{channel=\"{name}\",direction=\"inbound\"}} {}",
+            counts.messages_in
+        );
+        let _ = writeln!(
+            out,
+            "wamcp_desk_messages_total{{channel=\"{name}\",direction=\"outbound\"}} {}",
+            counts.messages_out
+        );
+        let _ = writeln!(
+            per_minute,
+            "wamcp_desk_messages_last_minute{{channel=\"{name}\"}} {}",
+            counts.messages_in_last_minute
+        );
+        let _ = writeln!(deliveries, "wamcp_desk_deliveries_total{{channel=\"{name}\"}} {}", counts.deliveries);
+        let _ =
+            writeln!(failures, "wamcp_desk_delivery_failures_total{{channel=\"{name}\"}} {}", counts.delivery_failures);
     }
     let _ = write!(
         out,
@@ -64,14 +61,10 @@ pub async fn render(desk: &Desk) -> Result<String, DeskError> {
          # HELP wamcp_desk_delivery_failures_total Answers a channel refused.\n\
          # TYPE wamcp_desk_delivery_failures_total counter\n{failures}"
     );
-    let tickets = sqlx::query(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN escalation_reason IS NOT NULL THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN status IN ('open', 'escalated') THEN 1 ELSE 0 END), 0) FROM tickets",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    let (total, escalated, waiting): (i64, i64, i64) = (tickets.try_get(0)?, tickets.try_get(1)?, tickets.try_get(2)?);
-    let rate = if total == 0 { 0.0 } else { escalated as f64 / total as f64 };
+    let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE status IN ('open', 'escalated')")
+        .fetch_one(db.pool())
+        .await?;
+    let rate = reads::escalation_rate(total, escalated);
     let unpublished: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(db.pool()).await?;
     let source = desk.whatsapp_source();

@@ -165,49 +165,80 @@ pub async fn conversation(db: &Db, id: &str) -> Result<Option<Value>, DeskError>
     })))
 }
 
+/// One channel's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChannelCounts {
+    pub messages_in: i64,
+    pub messages_out: i64,
+    pub messages_in_last_minute: i64,
+    /// Answers handed to the channel (sent or failed).
+    pub deliveries: i64,
+    pub delivery_failures: i64,
+    pub tickets: i64,
+    pub escalated: i64,
+}
+
+/// The counts of `channel`.
+pub async fn channel_counts(db: &Db, channel: Channel) -> Result<ChannelCounts, DeskError> {
+    let minute_ago = Timestamp::now().millis() - 60_000;
+    let messages = sqlx::query(
+        "SELECT \
+           COALESCE(SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN direction = 'inbound' AND created_at > $2 THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN direction = 'outbound' AND delivery_status IN ('sent', 'failed') THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN delivery_status = 'failed' THEN 1 ELSE 0 END), 0) \
+         FROM messages WHERE channel = $1",
+    )
+    .bind(channel.as_str())
+    .bind(minute_ago)
+    .fetch_one(db.pool())
+    .await?;
+    let tickets = sqlx::query(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN escalation_reason IS NOT NULL THEN 1 ELSE 0 END), 0) \
+         FROM tickets WHERE channel = $1",
+    )
+    .bind(channel.as_str())
+    .fetch_one(db.pool())
+    .await?;
+    Ok(ChannelCounts {
+        messages_in: messages.try_get(0)?,
+        messages_out: messages.try_get(1)?,
+        messages_in_last_minute: messages.try_get(2)?,
+        deliveries: messages.try_get(3)?,
+        delivery_failures: messages.try_get(4)?,
+        tickets: tickets.try_get(0)?,
+        escalated: tickets.try_get(1)?,
+    })
+}
+
 /// Per channel: messages in and out (all time and in the last minute), tickets, escalations and
 /// failed deliveries; plus the escalation rate over all tickets.
 pub async fn channel_metrics(db: &Db) -> Result<Value, DeskError> {
-    let minute_ago = Timestamp::now().millis() - 60_000;
     let mut channels = serde_json::Map::new();
-    let (mut tickets_total, mut escalated_total) = (0i64, 0i64);
+    let (mut tickets, mut escalated) = (0i64, 0i64);
     for channel in Channel::ALL {
-        let counts = sqlx::query(
-            "SELECT \
-               COALESCE(SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN direction = 'inbound' AND created_at > $2 THEN 1 ELSE 0 END), 0), \
-               COALESCE(SUM(CASE WHEN delivery_status = 'failed' THEN 1 ELSE 0 END), 0) \
-             FROM messages WHERE channel = $1",
-        )
-        .bind(channel.as_str())
-        .bind(minute_ago)
-        .fetch_one(db.pool())
-        .await?;
-        let tickets = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN escalation_reason IS NOT NULL THEN 1 ELSE 0 END), 0) \
-             FROM tickets WHERE channel = $1",
-        )
-        .bind(channel.as_str())
-        .fetch_one(db.pool())
-        .await?;
-        let (ticket_count, escalated): (i64, i64) = (tickets.try_get(0)?, tickets.try_get(1)?);
-        tickets_total += ticket_count;
-        escalated_total += escalated;
+        let counts = channel_counts(db, channel).await?;
+        tickets += counts.tickets;
+        escalated += counts.escalated;
         channels.insert(
             channel.as_str().to_string(),
             json!({
-                "messages_in": counts.try_get::<i64, _>(0)?,
-                "messages_out": counts.try_get::<i64, _>(1)?,
-                "messages_in_last_minute": counts.try_get::<i64, _>(2)?,
-                "delivery_failures": counts.try_get::<i64, _>(3)?,
-                "tickets": ticket_count,
-                "escalated": escalated,
+                "messages_in": counts.messages_in,
+                "messages_out": counts.messages_out,
+                "messages_in_last_minute": counts.messages_in_last_minute,
+                "delivery_failures": counts.delivery_failures,
+                "tickets": counts.tickets,
+                "escalated": counts.escalated,
             }),
         );
     }
-    let rate = if tickets_total == 0 { 0.0 } else { escalated_total as f64 / tickets_total as f64 };
-    Ok(json!({"channels": channels, "tickets": tickets_total, "escalation_rate": rate}))
+    Ok(json!({"channels": channels, "tickets": tickets, "escalation_rate": escalation_rate(tickets, escalated)}))
+}
+
+/// Escalated tickets as a share of all.
+pub fn escalation_rate(tickets: i64, escalated: i64) -> f64 {
+    if tickets == 0 { 0.0 } else { escalated as f64 / tickets as f64 }
 }
 
 /// A ticket as the inbox lists it.

@@ -90,9 +90,8 @@ fn measure(runtime: &tokio::runtime::Runtime, name: &str, url: &str, work: &Path
     let (address, token) = runtime.block_on(serve(url, work, clock.clone()))?;
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let post = |agent: &ureq::Agent, phone: &str, id: &str| -> anyhow::Result<()> {
-        let body = format!(
-            "{{\"phone\":\"{phone}\",\"message\":\"When will my order ship?\",\"message_id\":\"{id}\"}}"
-        );
+        let body =
+            format!("{{\"phone\":\"{phone}\",\"message\":\"When will my order ship?\",\"message_id\":\"{id}\"}}");
         let response = agent
             .post(&format!("http://{address}/webhooks/whatsapp/mcp"))
             .header("Authorization", &format!("Bearer {token}"))

@@ -1,0 +1,59 @@
+"""Local stand-ins for the services the desk talks to (a model API, Twilio, a lharries Go bridge):
+each a small HTTP server on 127.0.0.1 that keeps the requests and answers as the real service
+documents."""
+
+import http.server
+import json
+import threading
+
+
+class StandIn:
+    """Answers every POST with `respond(path, headers, body) -> (status, JSON-able)` and keeps
+    (path, headers, body) of each request in `requests`."""
+
+    def __init__(self, respond, url_suffix=""):
+        stand_in = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                stand_in.requests.append((self.path, self.headers, body))
+                status, answer = respond(self.path, self.headers, body)
+                reply = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{url_suffix}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def chat_completions(answer, status=200):
+    """An OpenAI-compatible server (as Ollama or vLLM run one) answering every completion with `answer`."""
+    return StandIn(lambda path, headers, body: (status, {"choices": [{
+        "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}]}), "/v1")
+
+
+def twilio_messages_api():
+    """Twilio's Messages API: answers 201 with the new message's sid."""
+    count = [0]
+
+    def respond(path, headers, body):
+        count[0] += 1
+        return 201, {"sid": f"SM{count[0]:032d}", "status": "queued"}
+    return StandIn(respond)
+
+
+def lharries_bridge():
+    """lharries' Go bridge REST API: POST /api/send {"recipient", "message"} -> {"success", "message"}."""
+    return StandIn(lambda path, headers, body: (200, {"success": True, "message": "Message sent"}), "/api")
