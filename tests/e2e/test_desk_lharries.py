@@ -120,3 +120,20 @@ def test_a_database_that_is_not_lharries_is_refused_at_start(tmp_path):
     done = subprocess.run([WAMCP, "--data-dir", str(tmp_path / "data"), "desk", "--lharries-db", str(bogus)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "not a lharries/whatsapp-mcp messages.db" in done.stderr
+
+
+def failed_polls(desk):
+    status, text = desk.request("GET", "/desk/metrics")
+    line = next(l for l in text.splitlines() if l.startswith("wamcp_desk_poll_failures_in_a_row "))
+    return int(line.split()[1])
+
+
+def test_failed_polls_are_counted_and_the_source_shows_as_down(setup):
+    desk, source, bridge = setup
+    desk.wait_until(lambda: polled(desk), "the first poll")
+    source.write_bytes(b"this is no longer a database")
+    desk.wait_until(lambda: failed_polls(desk) >= 2, "failed polls are counted")
+    assert desk.ok("GET", "/webhooks/whatsapp/status")["connected"] is False
+    generate_lharries_db(source.with_name("fresh.db"), 10)
+    source.with_name("fresh.db").replace(source)
+    desk.wait_until(lambda: failed_polls(desk) == 0, "a good poll resets the count")

@@ -124,6 +124,13 @@ impl Desk {
             Some(url) => Db::open(url).await?,
             None => Db::open_sqlite(&config.data_dir.join("desk.db")).await?,
         };
+        if db.backend() == Backend::Sqlite {
+            // A SQLite desk is one process: a message it had claimed when it died is nobody's
+            // now. (On PostgreSQL other workers may be alive; there a claim expires instead.)
+            sqlx::query("UPDATE messages SET agent_state = 'pending' WHERE agent_state = 'working'")
+                .execute(db.pool())
+                .await?;
+        }
         let agent =
             Agent { db: db.clone(), provider: config.provider, rules: config.rules, style: config.style.clone() };
         let channels = Channels { whatsapp: None, twilio: config.twilio.map(Arc::new) };

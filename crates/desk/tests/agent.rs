@@ -270,6 +270,44 @@ async fn two_workers_on_one_database_answer_each_message_once(backend: Backend) 
     assert_eq!((sent.len(), recipients.len()), (20, 20));
 }
 
+async fn a_message_claimed_when_the_desk_died_is_answered_after_restart(backend: Backend) {
+    let t = desk(backend).await;
+    let received = t.desk.receive(&whatsapp("When will my order ship?", "CL1")).await.unwrap();
+    // The worker had claimed it when the process was killed.
+    sqlx::query("UPDATE messages SET agent_state = 'working', claimed_at = $1 WHERE id = $2")
+        .bind(wamcp_core::Timestamp::now().millis())
+        .bind(&received.message_id)
+        .execute(t.desk.db.pool())
+        .await
+        .unwrap();
+    let config = wamcp_desk::DeskConfig {
+        database_url: Some(t.url.clone()),
+        data_dir: t.dir.path().to_path_buf(),
+        rules: Default::default(),
+        style: Default::default(),
+        provider: Arc::new(wamcp_desk::agent::offline::Offline),
+        twilio: None,
+        sink: None,
+    };
+    let restarted = wamcp_desk::Desk::open(config).await.unwrap();
+    let answered = restarted.run_pending().await.unwrap();
+    match backend {
+        // One process owns a SQLite desk: its old claim is released at start.
+        Backend::Sqlite => assert_eq!(answered.len(), 1),
+        // Other workers may share PostgreSQL: the claim holds until it expires.
+        Backend::Postgres => {
+            assert!(answered.is_empty());
+            sqlx::query("UPDATE messages SET claimed_at = $1 WHERE id = $2")
+                .bind(wamcp_core::Timestamp::now().millis() - 6 * 60 * 1000)
+                .bind(&received.message_id)
+                .execute(restarted.db.pool())
+                .await
+                .unwrap();
+            assert_eq!(restarted.run_pending().await.unwrap().len(), 1, "an expired claim is taken over");
+        }
+    }
+}
+
 async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for handle in handles.collect::<Vec<_>>() {
@@ -279,6 +317,7 @@ async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::ta
 }
 
 on_both!(
+    a_message_claimed_when_the_desk_died_is_answered_after_restart,
     first_messages_arriving_together_make_one_customer_and_one_ticket,
     two_workers_on_one_database_answer_each_message_once,
     a_whatsapp_question_is_answered_from_the_knowledge_base_in_order,

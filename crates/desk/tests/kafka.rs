@@ -1,5 +1,5 @@
 //! Desk events through Kafka, on librdkafka's in-process mock cluster (the real protocol): events
-//! wait in the outbox while the broker is down and all arrive, keyed by customer and in order,
+//! wait in the outbox while the broker is down and all arrive, keyed by customer,
 //! once it is back; an event the broker refuses for good lands in `fte.dlq`.
 
 mod common;
@@ -60,7 +60,7 @@ async fn consume(
     got
 }
 
-async fn events_survive_a_broker_outage_and_arrive_keyed_and_in_order(backend: Backend) {
+async fn events_survive_a_broker_outage_and_arrive_keyed_by_customer(backend: Backend) {
     let cluster = MockCluster::new(1).unwrap();
     for topic in TOPICS {
         cluster.create_topic(topic, 1, 1).unwrap();
@@ -110,9 +110,11 @@ async fn an_event_the_broker_refuses_goes_to_the_dead_letter_topic(backend: Back
     assert_eq!(publisher.drain().await.unwrap(), 2);
 
     let got = consume(&cluster, &[topics::TICKETS_INCOMING, topics::DLQ], 2).await;
-    let topics_seen: Vec<&str> = got.iter().map(|(topic, _, _)| topic.as_str()).collect();
-    assert_eq!(topics_seen, vec![topics::TICKETS_INCOMING, topics::DLQ]);
-    let dead = &got[1];
+    // Topics are read side by side: only the set is certain, not the order between them.
+    let mut topics_seen: Vec<&str> = got.iter().map(|(topic, _, _)| topic.as_str()).collect();
+    topics_seen.sort();
+    assert_eq!(topics_seen, vec![topics::DLQ, topics::TICKETS_INCOMING]);
+    let dead = got.iter().find(|(topic, _, _)| topic == topics::DLQ).unwrap();
     assert_eq!(dead.1, received.customer_id);
     assert_eq!(dead.2["topic"], topics::WHATSAPP_INBOUND);
     assert_eq!(dead.2["payload"]["ticket_id"], received.ticket_id.as_str());
@@ -120,6 +122,6 @@ async fn an_event_the_broker_refuses_goes_to_the_dead_letter_topic(backend: Back
 }
 
 on_both!(
-    events_survive_a_broker_outage_and_arrive_keyed_and_in_order,
+    events_survive_a_broker_outage_and_arrive_keyed_by_customer,
     an_event_the_broker_refuses_goes_to_the_dead_letter_topic,
 );

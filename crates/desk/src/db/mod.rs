@@ -54,8 +54,10 @@ impl Db {
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| DeskError::Config(format!("database URL '{}': {e}", redact(url))))?;
         let pool = AnyPoolOptions::new()
-            // SQLite takes one writer at a time anyway; more connections would only wait on its lock.
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            // SQLite takes one writer at a time; connections that wait for its lock sleep in its
+            // busy handler (up to 100 ms a try), which costs far more than queueing for the one
+            // connection here. Nothing holds a transaction while it waits for another connection.
+            .max_connections(if backend == Backend::Sqlite { 1 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |connection, _| {
                 Box::pin(async move {

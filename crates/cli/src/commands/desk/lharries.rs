@@ -80,6 +80,12 @@ impl Poller {
                 return Ok(0);
             }
         };
+        if blocking(&source, |s| s.last_rowid()).await? < mark.rowid {
+            // The database was replaced (rowids start again): read it all, and let the time part
+            // of the watermark keep its history out.
+            tracing::info!("desk: {} was replaced; reading it from the start", self.path.display());
+            mark.rowid = 0;
+        }
         let mut taken = 0;
         loop {
             let after = mark.rowid;
