@@ -331,3 +331,19 @@ def test_metrics_show_the_desk_and_every_alert_names_real_metrics(desk):
     for name, rule in alerts.items():
         for metric in re.findall(r"wamcp_[a-z_]+", rule["expr"]):
             assert metric in exported, f"alert {name} uses {metric}, which /metrics does not export"
+
+
+def test_a_message_stored_while_the_desk_was_off_is_answered_when_it_is_back(tmp_path):
+    data = tmp_path / "data"
+    with running(data, "--desk"):
+        pass  # the desk notes when it first started: the sample history stays history
+    with running(data) as d:
+        d.incoming(**{"from": ALICE, "text": "How do I reset my password?"})
+        d.wait_until(lambda: d.query("SELECT COUNT(*) FROM messages WHERE text = 'How do I reset my password?'")[0][0] == 1,
+                     "the daemon stored the message")
+    with running(data, "--desk") as d:
+        replies = wait_for_replies(d, ALICE, 1)
+        assert "Forgot password" in replies[0]
+        customer = d.ok("GET", "/customers/lookup?phone=%2B447700900123")
+        assert [m["body"] for m in customer["history"] if m["direction"] == "inbound"] == ["How do I reset my password?"]
+        assert d.ok("GET", "/metrics/channels")["channels"]["whatsapp"]["messages_in"] == 1, "no history became tickets"

@@ -165,6 +165,14 @@ pub async fn conversation(db: &Db, id: &str) -> Result<Option<Value>, DeskError>
     })))
 }
 
+/// When the newest customer message that came `via` this way was written.
+pub async fn newest_received(db: &Db, via: crate::Via) -> Result<Option<i64>, DeskError> {
+    Ok(sqlx::query_scalar("SELECT MAX(created_at) FROM messages WHERE direction = 'inbound' AND via = $1")
+        .bind(via.as_str())
+        .fetch_one(db.pool())
+        .await?)
+}
+
 /// One channel's counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChannelCounts {
