@@ -245,16 +245,7 @@ async fn first_messages_arriving_together_make_one_customer_and_one_ticket(backe
 
 async fn two_workers_on_one_database_answer_each_message_once(backend: Backend) {
     let t = desk(backend).await;
-    let config = wamcp_desk::DeskConfig {
-        database_url: Some(t.url.clone()),
-        data_dir: t.dir.path().to_path_buf(),
-        rules: Default::default(),
-        style: Default::default(),
-        provider: Arc::new(wamcp_desk::agent::offline::Offline),
-        twilio: None,
-        sink: None,
-    };
-    let second = wamcp_desk::Desk::open(config).await.unwrap();
+    let second = another_desk_on(&t).await;
     second.connect_whatsapp(t.outbox.clone(), Arc::new(Source));
     for i in 0..20 {
         t.desk
@@ -280,16 +271,7 @@ async fn a_message_claimed_when_the_desk_died_is_answered_after_restart(backend:
         .execute(t.desk.db.pool())
         .await
         .unwrap();
-    let config = wamcp_desk::DeskConfig {
-        database_url: Some(t.url.clone()),
-        data_dir: t.dir.path().to_path_buf(),
-        rules: Default::default(),
-        style: Default::default(),
-        provider: Arc::new(wamcp_desk::agent::offline::Offline),
-        twilio: None,
-        sink: None,
-    };
-    let restarted = wamcp_desk::Desk::open(config).await.unwrap();
+    let restarted = another_desk_on(&t).await;
     let answered = restarted.run_pending().await.unwrap();
     match backend {
         // One process owns a SQLite desk: its old claim is released at start.

@@ -132,6 +132,21 @@ pub async fn desk_with(backend: Backend, provider: Arc<dyn Provider>) -> TestDes
     TestDesk { desk, outbox, dir, url }
 }
 
+/// A second desk on `t`'s database (another worker, or the same desk after a restart), with no
+/// way out until one is connected.
+pub async fn another_desk_on(t: &TestDesk) -> Arc<Desk> {
+    let config = DeskConfig {
+        database_url: Some(t.url.clone()),
+        data_dir: t.dir.path().to_path_buf(),
+        rules: Rules::default(),
+        style: Style::default(),
+        provider: Arc::new(Offline),
+        twilio: None,
+        sink: None,
+    };
+    Desk::open(config).await.unwrap()
+}
+
 pub async fn desk(backend: Backend) -> TestDesk {
     desk_with(backend, Arc::new(Offline)).await
 }
