@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 use wamcp_core::{HistoryBatch, Jid, LinkEvent, Message, MessageKind, Timestamp, Update};
-use wamcp_store::{Batch, Enqueued, Inserted, OutboxState, Writer};
+use wamcp_store::{Batch, Enqueued, Erased, Inserted, OutboxState, Writer};
 
 use crate::auto_download::AutoDownload;
 use crate::events::{BridgeEvent, EventBus, MessageEvent};
@@ -68,6 +68,12 @@ pub enum Command {
         next_attempt: Timestamp,
         done: oneshot::Sender<()>,
     },
+    /// Retention: remove the messages older than `before`; answered with what went (and the
+    /// files to delete) once committed.
+    Purge {
+        before: Timestamp,
+        reply: oneshot::Sender<Erased>,
+    },
     /// An attachment was saved, or its download path refreshed.
     MediaLocation {
         chat: Jid,
@@ -114,6 +120,11 @@ impl Ingest {
         (Ingest { sender }, thread)
     }
 
+    /// Whether the writer thread still takes commands.
+    pub fn is_alive(&self) -> bool {
+        !self.sender.is_closed()
+    }
+
     /// Sends a command; fails only when the writer has stopped.
     pub async fn send(&self, command: Command) -> Result<(), String> {
         self.sender.send(command).await.map_err(|_| "the store writer has stopped".to_string())
@@ -147,6 +158,8 @@ impl Ingest {
 struct AfterCommit {
     /// Outbox entries made, by the index of their command.
     enqueued: HashMap<usize, Enqueued>,
+    /// What purges removed, by the index of their command.
+    erased: HashMap<usize, Erased>,
     events: Vec<BridgeEvent>,
     /// History batches stored: new messages and the phone's percentage.
     history: Vec<(u64, Option<u8>)>,
@@ -247,6 +260,11 @@ impl WriterLoop {
                         let _ = reply.send(Ok(entry));
                     }
                 }
+                Command::Purge { reply, .. } => {
+                    if let Some(erased) = after.erased.remove(&index) {
+                        let _ = reply.send(erased);
+                    }
+                }
                 Command::Sent { done, .. }
                 | Command::WebhookDone { done, .. }
                 | Command::WebhookRetry { done, .. }
@@ -329,6 +347,10 @@ fn apply(
         Command::WebhookRetry { seq, error, next_attempt, .. } => batch.webhook_retry_at(*seq, error, *next_attempt),
         Command::MediaLocation { chat, id, local_path, direct_path, .. } => {
             batch.set_media_location(chat, id, local_path.as_deref(), direct_path.as_deref())
+        }
+        Command::Purge { before, .. } => {
+            after.erased.insert(index, batch.purge_before(*before)?);
+            Ok(())
         }
     }
 }

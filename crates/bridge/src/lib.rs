@@ -8,10 +8,12 @@
 //! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names;
 //!   [`auto_download`] saves the chosen kinds as they arrive; [`voice`] makes any audio a voice
 //!   note (ffmpeg) with its real length and waveform.
+//! - [`retention`]: messages older than `retention.days` removed daily, with their files.
 //! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
 //! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard;
 //!   [`mcp_http`]: the MCP tools at `/mcp` (streamable HTTP), behind the same guard.
 //! - [`extension`]: routes the CLI plugs in (the support desk) with the daemon's parts.
+//! - [`service_manager`]: sd_notify readiness, watchdog and stopping for systemd.
 //! - [`events`], [`status`], [`metrics`]: what happened, and the daemon's state, for the API and
 //!   Prometheus.
 //! - `send_request`, `backoff`, `token`, `progress`: small helpers of the above.
@@ -28,7 +30,9 @@ pub mod media;
 pub mod metrics;
 pub mod outbox;
 mod progress;
+pub mod retention;
 mod send_request;
+pub mod service_manager;
 pub mod status;
 pub mod token;
 pub mod voice;
@@ -70,6 +74,8 @@ pub struct DaemonConfig {
     /// Who the tools at `/mcp` may message, and how often.
     pub send_policy: PolicyMode,
     pub sends_per_minute: u32,
+    /// Messages older than this many days are removed daily; `None` keeps everything.
+    pub retention_days: Option<u32>,
 }
 
 /// The link the daemon runs on.
@@ -88,14 +94,24 @@ pub enum DaemonError {
     Setup(String),
 }
 
-/// Runs the daemon until `shutdown` completes, then stops taking requests, lets the writer
-/// commit what it has, and returns.
+/// Why the daemon stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Shutdown was asked for (SIGTERM, SIGINT, the end of a test).
+    Requested,
+    /// WhatsApp logged this device out: nothing works until someone links it again, so the
+    /// daemon stops instead of serving a dead account (a service manager can alert on it).
+    LoggedOut,
+}
+
+/// Runs the daemon until `shutdown` completes or WhatsApp logs the device out, then stops taking
+/// requests, lets the writer commit what it has, and says why it stopped.
 pub async fn run(
     config: DaemonConfig,
     link: LinkChoice,
     extension: Option<extension::Extension>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), DaemonError> {
+) -> Result<Stopped, DaemonError> {
     let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
     let writer = Writer::open(&store_path)?;
     let status = Arc::new(Status::default());
@@ -138,8 +154,30 @@ pub async fn run(
         Mutex::new(Reader::open(&store_path)?),
         ingest.clone(),
     ));
-    let connection_task =
-        tokio::spawn(connection::keep_connected(link.clone(), ingest.forward_link_events().0, status.clone()));
+    let (gave_up, connection_ended) = tokio::sync::oneshot::channel();
+    let connection_task = tokio::spawn({
+        let (link, events, status) = (link.clone(), ingest.forward_link_events().0, status.clone());
+        async move {
+            connection::keep_connected(link, events, status.clone()).await;
+            let _ = gave_up.send(status.connection().state);
+        }
+    });
+    let watchdog_task = tokio::spawn(service_manager::watchdog(ingest.clone()));
+    let stop = async move {
+        let logged_out = async {
+            match connection_ended.await {
+                Ok("logged_out") => {}
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown => Stopped::Requested,
+            _ = logged_out => Stopped::LoggedOut,
+        }
+    };
+    let retention_task = config
+        .retention_days
+        .map(|days| tokio::spawn(retention::run(ingest.clone(), config.data_dir.clone(), days, status.clone())));
 
     let server = match config.listen {
         Some(addr) => {
@@ -179,30 +217,40 @@ pub async fn run(
                 tokio::net::TcpListener::bind(addr).await.map_err(|error| DaemonError::Listen { addr, error })?;
             let bound = listener.local_addr().map_err(|error| DaemonError::Listen { addr, error })?;
             info!("REST API on http://{bound} (token in {})", config.data_dir.join(token::TOKEN_FILE).display());
+            service_manager::ready(&format!("serving on http://{bound}"));
             Some((listener, router, end_sessions))
         }
         None => None,
     };
+    if server.is_none() {
+        service_manager::ready("running without the REST API");
+    }
     drop(ingest);
-    match server {
+    let stopped = match server {
         Some((listener, router, end_sessions)) => {
+            let (why, stopped) = tokio::sync::oneshot::channel();
             let shutdown = async move {
-                shutdown.await;
+                let _ = why.send(stop.await);
                 end_sessions();
             };
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await
                 .map_err(|e| DaemonError::Setup(format!("the API server failed: {e}")))?;
+            stopped.await.unwrap_or(Stopped::Requested)
         }
-        None => shutdown.await,
-    }
-    info!("shutting down");
+        None => stop.await,
+    };
+    info!("shutting down ({stopped:?})");
+    service_manager::stopping(match stopped {
+        Stopped::Requested => "shutting down",
+        Stopped::LoggedOut => "WhatsApp logged this device out: run `wamcp login`",
+    });
     link.disconnect().await;
     connection_task.abort();
     outbox_task.abort();
     download_task.abort();
-    if let Some(task) = webhook_task {
+    for task in [webhook_task, retention_task, Some(watchdog_task)].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }
@@ -211,7 +259,7 @@ pub async fn run(
     let _ = download_task.await;
     // The writer ends once every handle to it is gone, after committing what it was given.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
-    Ok(())
+    Ok(stopped)
 }
 
 /// Connects once, stores everything the link hands over on connecting (a history sync), and

@@ -34,6 +34,10 @@ pub struct Counters {
     pub history_batches: AtomicU64,
     pub history_messages: AtomicU64,
     pub history_percent: AtomicU64,
+    /// Retention: purges run, messages and attachment files they removed.
+    pub retention_runs: AtomicU64,
+    pub retention_messages: AtomicU64,
+    pub retention_files: AtomicU64,
     /// From queueing a send to the server taking it.
     pub send_latency: crate::metrics::LatencyHistogram,
 }

@@ -88,8 +88,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints the error; exits 1, or [`commands::daemon::LoggedOut::EXIT_CODE`] when WhatsApp logged
+/// the device out (a service manager must not just restart then).
 fn fail(error: anyhow::Error) -> ExitCode {
     eprintln!("error: {error:#}");
+    if error.is::<commands::daemon::LoggedOut>() {
+        return ExitCode::from(commands::daemon::LoggedOut::EXIT_CODE);
+    }
     ExitCode::FAILURE
 }
 

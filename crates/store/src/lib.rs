@@ -11,6 +11,7 @@
 //! - `delivery`, `identity_merge`: receipts raising our messages' status; a LID's chat merged into
 //!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
+//! - [`erase`]: retention (messages older than N days) and erasing one person (GDPR).
 //! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
 //! - [`audit`]: the log of MCP tool calls, the one thing the MCP server writes ([`AuditLog`]).
 //!
@@ -21,6 +22,7 @@
 pub mod audit;
 pub mod data_dir;
 mod delivery;
+pub mod erase;
 mod identity_merge;
 pub mod import;
 pub mod outbox;
@@ -35,6 +37,7 @@ pub mod testing;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use data_dir::DataDir;
+pub use erase::Erased;
 pub use outbox::{Enqueued, OutboxEntry, OutboxState};
 pub use read::{MessageFilter, NamedRecipient, OldestMessage, Reader, StoredMedia};
 pub use webhook_queue::WebhookDelivery;

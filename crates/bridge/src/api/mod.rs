@@ -72,7 +72,8 @@ pub fn routes(app: Arc<AppState>) -> Router {
             .route("/api/sim/incoming", post(sim::incoming))
             .route("/api/sim/sent", get(sim::sent))
             .route("/api/sim/disconnect", post(sim::disconnect))
-            .route("/api/sim/reconnect", post(sim::reconnect));
+            .route("/api/sim/reconnect", post(sim::reconnect))
+            .route("/api/sim/logout", post(sim::log_out));
     }
     routes.with_state(app)
 }

@@ -35,6 +35,11 @@ pub async fn status(State(app): State<Arc<AppState>>) -> Result<Json<Value>, Api
             "messages": Counters::get(&counters.history_messages),
             "percent": Counters::get(&counters.history_percent),
         },
+        "retention": {
+            "runs": Counters::get(&counters.retention_runs),
+            "messages_removed": Counters::get(&counters.retention_messages),
+            "files_removed": Counters::get(&counters.retention_files),
+        },
     })))
 }
 

@@ -1,5 +1,5 @@
 //! Driving the simulated network (present only when the daemon runs on it): make someone write,
-//! see what was sent, pull the plug and put it back.
+//! see what was sent, pull the plug and put it back, unlink the device.
 
 use std::sync::Arc;
 
@@ -93,6 +93,11 @@ pub async fn sent(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiEr
 pub async fn disconnect(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     network(&app)?.drop_connection().await;
     Ok(Json(json!({"success": true, "message": "the simulated network is down"})))
+}
+
+pub async fn log_out(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    network(&app)?.log_out().await;
+    Ok(Json(json!({"success": true, "message": "the phone unlinked this device"})))
 }
 
 pub async fn reconnect(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {

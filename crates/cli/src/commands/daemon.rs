@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use wamcp_bridge::{DaemonConfig, LinkChoice};
+use wamcp_bridge::{DaemonConfig, LinkChoice, Stopped};
 use wamcp_core::MessageKind;
 use wamcp_store::DataDir;
 
@@ -34,6 +34,10 @@ pub struct DaemonArgs {
     /// sticker or all [default: none]
     #[arg(long = "auto-download", env = "WAMCP_AUTO_DOWNLOAD", value_delimiter = ',', value_name = "KINDS")]
     pub auto_download: Vec<String>,
+    /// Remove messages and their attachment files older than this many days, at start and daily
+    /// [default: keep everything]
+    #[arg(long = "retention-days", id = "retention.days", env = "WAMCP_RETENTION_DAYS", value_name = "DAYS")]
+    pub retention_days: Option<u32>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -63,6 +67,19 @@ impl DaemonArgs {
         let auto_download =
             layers.pick("auto_download", "WAMCP_AUTO_DOWNLOAD", given(&self.auto_download), auto_download, Vec::new);
         let (send_policy, sends_per_minute) = self.policy.resolve(layers)?;
+        let retention_in_file = layers.file().retention.as_ref().map(|r| r.days);
+        let retention_days = layers.pick(
+            "retention.days",
+            "WAMCP_RETENTION_DAYS",
+            self.retention_days.map(Some),
+            retention_in_file,
+            || None,
+        );
+        if retention_days == Some(0) {
+            anyhow::bail!(
+                "retention.days: 0 would remove every message; give 1 or more days, or leave it out to keep everything"
+            );
+        }
         if let Some(bad) = webhooks.iter().find(|url| !(url.starts_with("http://") || url.starts_with("https://"))) {
             anyhow::bail!("webhooks: '{bad}' is not an http:// or https:// URL");
         }
@@ -75,6 +92,7 @@ impl DaemonArgs {
             auto_download: media_kinds(&auto_download)?,
             send_policy,
             sends_per_minute,
+            retention_days,
         })
     }
 }
@@ -119,7 +137,7 @@ pub fn prepare(config: &DaemonConfig) -> anyhow::Result<()> {
 }
 
 /// Runs the daemon (with the desk, when it has settings) on a multi-threaded runtime until
-/// SIGTERM or SIGINT.
+/// SIGTERM or SIGINT, or until WhatsApp logs the device out (the error [`LoggedOut`]).
 pub fn run(
     config: DaemonConfig,
     desk: Option<DeskSettings>,
@@ -132,9 +150,24 @@ pub fn run(
             None => None,
         };
         let link = link()?;
-        wamcp_bridge::run(config, link, extension, shutdown_signal()).await?;
-        Ok(())
+        match wamcp_bridge::run(config, link, extension, shutdown_signal()).await? {
+            Stopped::Requested => Ok(()),
+            Stopped::LoggedOut => Err(LoggedOut.into()),
+        }
     })
+}
+
+/// The daemon stopped because WhatsApp logged this device out. The process exits with
+/// [`LoggedOut::EXIT_CODE`], so a service manager can tell it from a crash: restarting cannot
+/// help, a person has to link the device again.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "WhatsApp logged this device out (unlinked from the phone, or idle too long): link it again with `wamcp login`, then start the daemon again"
+)]
+pub struct LoggedOut;
+
+impl LoggedOut {
+    pub const EXIT_CODE: u8 = 10;
 }
 
 pub async fn shutdown_signal() {

@@ -27,6 +27,14 @@ pub struct ConfigFile {
     pub sends_per_minute: Option<u32>,
     pub desk: Option<DeskFile>,
     pub kafka: Option<KafkaFile>,
+    pub retention: Option<RetentionFile>,
+}
+
+/// The `[retention]` table: how long messages are kept.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    pub days: Option<u32>,
 }
 
 /// The `[kafka]` table: where the desk publishes its events.

@@ -229,6 +229,20 @@ impl SimNetwork {
         }
     }
 
+    /// The phone unlinks this device (or WhatsApp expires the link): the session is logged out.
+    pub async fn log_out(&self) {
+        let sender = {
+            let mut state = self.lock();
+            state.connected = false;
+            state.events.clone()
+        };
+        if let Some(sender) = sender {
+            let _ = sender
+                .send(LinkEvent::Disconnected(Disconnect::LoggedOut("the phone unlinked this device".into())))
+                .await;
+        }
+    }
+
     /// The connection comes back: queued incoming messages are delivered.
     pub async fn restore_connection(&self) {
         let (sender, queued) = {
