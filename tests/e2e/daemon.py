@@ -36,7 +36,7 @@ class Daemon:
     # --- life cycle -------------------------------------------------------------------------
     def start(self):
         log = open(self.data_dir.parent / f"daemon-{self.port}.log", "ab")
-        env = dict(os.environ, WAMCP_LOG="info", **self.env)
+        env = {**os.environ, "WAMCP_LOG": "info", **self.env}
         self.process = subprocess.Popen(
             [WAMCP, "--data-dir", str(self.data_dir), "demo", "--listen", f"127.0.0.1:{self.port}",
              "--chatter", "0", *self.extra],

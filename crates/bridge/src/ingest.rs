@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use wamcp_core::{HistoryBatch, Jid, LinkEvent, Message, MessageKind, Timestamp, Update};
 use wamcp_store::{Batch, Enqueued, Erased, Inserted, OutboxState, Writer};
 
@@ -368,6 +368,9 @@ fn apply_link_event(
             for update in updates {
                 if let Some(message) = apply_update(batch, update, status.account().as_ref())? {
                     Counters::add(&status.counters.messages_received, 1);
+                    if let Some(text) = message.text.as_deref().or(message.caption.as_deref()) {
+                        debug!(chat = %message.chat, id = %message.id, "received: {}", wamcp_core::log_privacy::text(text));
+                    }
                     if message.kind.has_media() && !message.from_me {
                         after.arrived_media.push((message.chat.clone(), message.id.to_string(), message.kind));
                     }

@@ -112,6 +112,7 @@ pub async fn run(
     extension: Option<extension::Extension>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Stopped, DaemonError> {
+    let _lock = wamcp_store::DataDir::at(&config.data_dir).lock_for_daemon()?;
     let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
     let writer = Writer::open(&store_path)?;
     let status = Arc::new(Status::default());

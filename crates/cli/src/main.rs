@@ -9,6 +9,7 @@
 mod bench;
 mod commands;
 mod config;
+mod logging;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,14 @@ struct Cli {
     /// Settings file [default: $XDG_CONFIG_HOME/wamcp/wamcp.toml or ~/.config/wamcp/wamcp.toml]
     #[arg(long, env = "WAMCP_CONFIG", global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Log lines as text or as JSON objects (the level comes from WAMCP_LOG, default warn)
+    #[arg(long, env = "WAMCP_LOG_FORMAT", global = true, value_enum, default_value_t)]
+    log_format: logging::LogFormat,
+
+    /// Let logs show message text and whole phone numbers (by default: lengths and last 4 digits)
+    #[arg(long, env = "WAMCP_LOG_CONTENT", global = true)]
+    log_content: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -53,6 +62,20 @@ enum Command {
     Desk(commands::desk::DeskCommand),
     /// Show the MCP tool calls recorded in the store (message text appears only as a hash)
     Audit(commands::audit::AuditArgs),
+    /// Check what wamcp needs: ffmpeg, the data directory, the databases, the session, the
+    /// daemon, free disk; says what to do about each problem (exit code 1 if any check failed)
+    Doctor(commands::doctor::DoctorArgs),
+    /// Write the store, the WhatsApp session, the desk and the secrets into one archive, while
+    /// the daemon runs
+    Backup(commands::backup::BackupArgs),
+    /// Put a backup's files back (the daemon must be stopped; the replaced files are kept aside)
+    Restore(commands::backup::RestoreArgs),
+    /// Erase a person: their messages, attachment files, contact entry and desk records
+    Forget(commands::forget::ForgetArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page (roff): `wamcp man > wamcp.1`
+    Man,
     /// Measure import rate and MCP tool latency, startup time and memory on a generated history
     Bench(bench::BenchArgs),
 }
@@ -60,7 +83,7 @@ enum Command {
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    init_logging();
+    logging::init(cli.log_format, cli.log_content);
     let command_matches = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
     // The demo and the benchmark run in a sandbox of their own: the config file of the real
     // account (its data dir, webhooks) must not reach them.
@@ -81,6 +104,12 @@ fn main() -> ExitCode {
         Command::Desk(command) => commands::desk::run(layers, command),
         Command::Config(which) => commands::client_config::run(layers, which),
         Command::Bench(args) => bench::run(args),
+        Command::Doctor(args) => commands::doctor::run(layers, args),
+        Command::Backup(args) => commands::backup::backup(layers, args),
+        Command::Restore(args) => commands::backup::restore(layers, args),
+        Command::Forget(args) => commands::forget::run(layers, args),
+        Command::Completions(args) => commands::completions::print(Cli::command(), args),
+        Command::Man => commands::completions::man(Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,14 +125,4 @@ fn fail(error: anyhow::Error) -> ExitCode {
         return ExitCode::from(commands::daemon::LoggedOut::EXIT_CODE);
     }
     ExitCode::FAILURE
-}
-
-/// Logs go to stderr (stdout carries MCP); `WAMCP_LOG` or `RUST_LOG` set the level (default: warn).
-fn init_logging() {
-    let filter =
-        std::env::var("WAMCP_LOG").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "warn".to_string());
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .init();
 }

@@ -10,6 +10,7 @@ pub mod event;
 pub mod fold;
 pub mod histogram;
 pub mod jid;
+pub mod log_privacy;
 pub mod message;
 pub mod outgoing;
 pub mod render;

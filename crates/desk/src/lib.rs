@@ -8,6 +8,7 @@
 //! - [`customers`], [`intake`]: who wrote, and taking a message in (deduplicated, one transaction);
 //! - [`kb`], [`sentiment`], [`escalation`], [`reply`], [`agent`]: deciding and wording the answer;
 //! - [`delivery`], [`humans`]: answers going out, and what people at the desk do;
+//! - [`erase`]: forgetting a customer on request;
 //! - [`events`]: the event outbox and its publisher;
 //! - [`reads`], [`http`]: what the API shows, and the routes.
 //!
@@ -18,6 +19,7 @@ pub mod agent;
 pub mod customers;
 pub mod db;
 pub mod delivery;
+pub mod erase;
 pub mod escalation;
 pub mod events;
 pub mod http;
@@ -117,12 +119,15 @@ pub struct Desk {
     pub response_times: wamcp_core::histogram::Histogram,
 }
 
+/// The desk's SQLite database in the data directory, when no `database_url` is given.
+pub const SQLITE_FILE: &str = "desk.db";
+
 impl Desk {
     /// Opens the desk's database (creating it on first use).
     pub async fn open(config: DeskConfig) -> Result<Arc<Desk>, DeskError> {
         let db = match &config.database_url {
             Some(url) => Db::open(url).await?,
-            None => Db::open_sqlite(&config.data_dir.join("desk.db")).await?,
+            None => Db::open_sqlite(&config.data_dir.join(SQLITE_FILE)).await?,
         };
         if db.backend() == Backend::Sqlite {
             // A SQLite desk is one process: a message it had claimed when it died is nobody's
@@ -194,6 +199,11 @@ impl Desk {
         self.events_wake.notify_one();
         self.channels().deliver(&self.db, &id).await?;
         Ok(id)
+    }
+
+    /// Erases everything the desk holds about the person a WhatsApp JID names.
+    pub async fn forget(&self, person: &wamcp_core::Jid) -> Result<erase::Forgotten, DeskError> {
+        erase::forget(&self.db, person).await
     }
 
     pub async fn resolve(&self, ticket_id: &str) -> Result<(), DeskError> {

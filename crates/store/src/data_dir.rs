@@ -11,6 +11,15 @@ use crate::{Result, StoreError};
 
 /// File name of the message store inside the data directory.
 pub const STORE_FILE: &str = "wamcp.db";
+/// The file a running daemon holds locked, so a second daemon, or a restore, can tell.
+pub const DAEMON_LOCK_FILE: &str = "daemon.lock";
+
+/// Held while a daemon runs on a data directory; dropping it (or the process dying, even by
+/// kill -9) releases the lock.
+#[derive(Debug)]
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
 
 /// The data directory and the paths of the files in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +56,31 @@ impl DataDir {
 
     pub fn store_path(&self) -> PathBuf {
         self.root.join(STORE_FILE)
+    }
+
+    /// Takes the daemon lock, or says that another daemon holds it.
+    pub fn lock_for_daemon(&self) -> Result<DaemonLock> {
+        let path = self.root.join(DAEMON_LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|error| StoreError::Io { path: path.clone(), error })?;
+        match file.try_lock() {
+            Ok(()) => Ok(DaemonLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Invalid(format!(
+                "a wamcp daemon is already running on {} (it holds {DAEMON_LOCK_FILE}): stop it first, or give another --data-dir",
+                self.root.display()
+            ))),
+            Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Io { path, error }),
+        }
+    }
+
+    /// Whether a daemon runs on this data directory now (holds its lock).
+    pub fn daemon_running(&self) -> bool {
+        let Ok(file) = std::fs::File::open(self.root.join(DAEMON_LOCK_FILE)) else { return false };
+        matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
     }
 
     /// Creates the directory (and parents) if missing; a directory wamcp creates is mode 0700.

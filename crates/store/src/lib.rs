@@ -12,6 +12,7 @@
 //!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
 //! - [`erase`]: retention (messages older than N days) and erasing one person (GDPR).
+//! - [`snapshot`]: consistent copies of SQLite files in use (backups) and integrity checks.
 //! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
 //! - [`audit`]: the log of MCP tool calls, the one thing the MCP server writes ([`AuditLog`]).
 //!
@@ -28,6 +29,7 @@ pub mod import;
 pub mod outbox;
 pub mod read;
 pub mod schema;
+pub mod snapshot;
 pub mod webhook_queue;
 pub mod write;
 

@@ -1,10 +1,14 @@
 //! One module per command.
 
 pub mod audit;
+pub mod backup;
 pub mod client_config;
+pub mod completions;
 pub mod daemon;
 pub mod demo;
 pub mod desk;
+pub mod doctor;
+pub mod forget;
 pub mod import;
 pub mod login;
 pub mod mcp;

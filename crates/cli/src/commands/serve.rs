@@ -39,7 +39,7 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     let listen = config.listen.expect("serve always listens");
     eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
     if desk.is_some() {
-        eprintln!("wamcp serve: support desk on (tickets in {})", dir.root().join("desk.db").display());
+        eprintln!("wamcp serve: support desk on (tickets in {})", dir.root().join(wamcp_desk::SQLITE_FILE).display());
     }
     super::daemon::run(config, desk, move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, None)))))
 }

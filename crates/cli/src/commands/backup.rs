@@ -1,0 +1,254 @@
+//! `wamcp backup OUT` and `wamcp restore IN`: the data directory's databases and secrets in one
+//! tar archive, taken while the daemon runs, and put back while it does not.
+//!
+//! Each database is copied with SQLite's online backup (`store::snapshot`), so the copy is as of
+//! one commit even while the daemon writes. The archive is written under a temporary name, made
+//! readable by its owner only (it holds the WhatsApp session keys) and renamed when complete.
+//! A restore unpacks and checks everything before it touches the data directory, and moves the
+//! files it replaces aside instead of deleting them.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use wamcp_core::Timestamp;
+use wamcp_store::{DataDir, snapshot};
+
+use crate::config::Layers;
+
+/// The databases a backup holds, when present: the store, the WhatsApp session, the desk.
+const DATABASES: [&str; 3] =
+    [wamcp_store::data_dir::STORE_FILE, wamcp_link::whatsapp::SESSION_FILE, wamcp_desk::SQLITE_FILE];
+/// Small files copied as they are.
+const SECRETS: [&str; 2] = [wamcp_bridge::token::TOKEN_FILE, wamcp_bridge::token::WEBHOOK_SECRET_FILE];
+/// The archive's first entry: what it is and what it holds.
+const MANIFEST: &str = "wamcp-backup.json";
+const MEDIA: &str = "media";
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The archive to write (a tar file; it holds the session keys: keep it private)
+    #[arg(value_name = "OUT")]
+    out: PathBuf,
+    /// Also put the downloaded attachments (media/) in the archive
+    #[arg(long)]
+    media: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// An archive written by `wamcp backup`
+    #[arg(value_name = "IN")]
+    archive: PathBuf,
+}
+
+pub fn backup(mut layers: Layers, args: BackupArgs) -> anyhow::Result<()> {
+    let dir = layers.data_dir()?;
+    if !dir.store_path().is_file() {
+        anyhow::bail!("there is no store in {} to back up (is --data-dir right?)", dir.root().display());
+    }
+    if args.out.exists() {
+        anyhow::bail!("{} exists already: give a new file name", args.out.display());
+    }
+    // Copies of the databases and secrets wait in a private folder inside the (private) data dir.
+    let staging = tempfile::Builder::new().prefix(".backup-").tempdir_in(dir.root())?;
+    let mut names = Vec::new();
+    for name in DATABASES {
+        let source = dir.root().join(name);
+        if source.is_file() {
+            snapshot::copy(&source, &staging.path().join(name)).with_context(|| format!("cannot copy {name}"))?;
+            names.push(name);
+        }
+    }
+    for name in SECRETS {
+        let source = dir.root().join(name);
+        if source.is_file() {
+            std::fs::copy(&source, staging.path().join(name)).with_context(|| format!("cannot copy {name}"))?;
+            names.push(name);
+        }
+    }
+    let media = dir.root().join(MEDIA);
+    let with_media = args.media && media.is_dir();
+    let manifest = serde_json::json!({
+        "format": 1,
+        "created": Timestamp::now().to_rfc3339(),
+        "wamcp": env!("CARGO_PKG_VERSION"),
+        "files": names,
+        "media": with_media,
+    });
+    let partial = args.out.with_file_name(format!(
+        ".{}.partial",
+        args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    let file = private_file(&partial)?;
+    let mut archive = tar::Builder::new(file);
+    let manifest = serde_json::to_vec_pretty(&manifest)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(manifest.len() as u64);
+    header.set_mode(0o600);
+    header.set_mtime(Timestamp::now().millis() as u64 / 1000);
+    archive.append_data(&mut header, MANIFEST, manifest.as_slice())?;
+    for name in &names {
+        archive.append_path_with_name(staging.path().join(name), name)?;
+    }
+    if with_media {
+        archive.append_dir_all(MEDIA, &media)?;
+    }
+    let mut file = archive.into_inner()?;
+    file.flush()?;
+    file.sync_all()?;
+    std::fs::rename(&partial, &args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    let size = std::fs::metadata(&args.out)?.len();
+    println!(
+        "backed up {} from {} into {} ({})",
+        describe(&names, with_media),
+        dir.root().display(),
+        args.out.display(),
+        human_size(size)
+    );
+    Ok(())
+}
+
+pub fn restore(mut layers: Layers, args: RestoreArgs) -> anyhow::Result<()> {
+    let dir = layers.data_dir()?;
+    if dir.daemon_running() {
+        anyhow::bail!(
+            "a wamcp daemon is running on {}: stop it first (`systemctl stop wamcp`, or end `wamcp serve`); \
+             nothing was changed",
+            dir.root().display()
+        );
+    }
+    super::data_dir(&mut layers)?;
+    // Held until the end, so no daemon starts on half-restored files.
+    let _lock = dir.lock_for_daemon()?;
+    let source = File::open(&args.archive).with_context(|| format!("cannot open {}", args.archive.display()))?;
+    let staging = tempfile::Builder::new().prefix(".restore-").tempdir_in(dir.root())?;
+    let unpacked = unpack(source, staging.path()).with_context(|| {
+        format!("{} is not a backup written by `wamcp backup`; nothing was changed", args.archive.display())
+    })?;
+    check(staging.path(), &unpacked)?;
+    let aside = dir.root().join(format!("replaced-{}", Timestamp::now().to_rfc3339().replace(':', "-")));
+    let moved = move_aside(&dir, &unpacked, &aside)?;
+    for name in &unpacked.names {
+        std::fs::rename(staging.path().join(name), dir.root().join(name))?;
+    }
+    if unpacked.media {
+        std::fs::rename(staging.path().join(MEDIA), dir.root().join(MEDIA))?;
+    }
+    File::open(dir.root())?.sync_all()?;
+    println!("restored {} into {}", describe(&unpacked.names, unpacked.media), dir.root().display());
+    if moved {
+        println!("the files it replaced are in {}", aside.display());
+    }
+    Ok(())
+}
+
+/// What an archive held.
+struct Unpacked {
+    names: Vec<String>,
+    media: bool,
+}
+
+/// Unpacks a backup into `into`, refusing anything that is not one of a backup's entries.
+fn unpack(source: File, into: &Path) -> anyhow::Result<Unpacked> {
+    let known: Vec<&str> = DATABASES.iter().chain(SECRETS.iter()).copied().collect();
+    let mut archive = tar::Archive::new(source);
+    let mut unpacked = Unpacked { names: Vec::new(), media: false };
+    let mut has_manifest = false;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
+        let name = path.to_string_lossy().into_owned();
+        if name == MANIFEST {
+            has_manifest = true;
+            continue;
+        }
+        if plain && known.contains(&name.as_str()) {
+            unpacked.names.push(name);
+        } else if plain && path.starts_with(MEDIA) {
+            unpacked.media = true;
+        } else {
+            anyhow::bail!("it holds '{name}', which no backup holds");
+        }
+        if let Some(parent) = into.join(&path).parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        entry.unpack(into.join(&path))?;
+    }
+    if !has_manifest || !unpacked.names.iter().any(|n| n == wamcp_store::data_dir::STORE_FILE) {
+        anyhow::bail!("it has no {MANIFEST} and {}", wamcp_store::data_dir::STORE_FILE);
+    }
+    Ok(unpacked)
+}
+
+/// Every database in the backup must be sound, and the store one this wamcp can read.
+fn check(staging: &Path, unpacked: &Unpacked) -> anyhow::Result<()> {
+    for name in unpacked.names.iter().filter(|n| DATABASES.contains(&n.as_str())) {
+        let problems = match snapshot::problems(&staging.join(name)) {
+            Ok(problems) => problems,
+            Err(e) => vec![e.to_string()],
+        };
+        if !problems.is_empty() {
+            anyhow::bail!("the backup's {name} is damaged ({}); nothing was changed", problems.join("; "));
+        }
+    }
+    let version = snapshot::store_version(&staging.join(wamcp_store::data_dir::STORE_FILE))?;
+    if version > wamcp_store::schema::CURRENT_VERSION {
+        anyhow::bail!(
+            "the backup's store has schema version {version}, newer than this wamcp reads ({}): upgrade wamcp first; \
+             nothing was changed",
+            wamcp_store::schema::CURRENT_VERSION
+        );
+    }
+    Ok(())
+}
+
+/// Moves the files a restore replaces (with their write-ahead logs) into `aside`; says whether
+/// there were any.
+fn move_aside(dir: &DataDir, unpacked: &Unpacked, aside: &Path) -> anyhow::Result<bool> {
+    let mut replaced: Vec<String> = Vec::new();
+    for name in &unpacked.names {
+        replaced.extend([name.clone(), format!("{name}-wal"), format!("{name}-shm")]);
+    }
+    if unpacked.media {
+        replaced.push(MEDIA.to_string());
+    }
+    let mut moved = false;
+    for name in replaced {
+        let current = dir.root().join(&name);
+        if current.exists() {
+            std::fs::create_dir_all(aside)?;
+            std::fs::rename(&current, aside.join(&name))?;
+            moved = true;
+        }
+    }
+    Ok(moved)
+}
+
+/// A new file only its owner can read.
+fn private_file(path: &Path) -> anyhow::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn describe(names: &[impl AsRef<str>], media: bool) -> String {
+    let mut parts: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    if media {
+        parts.push("media/");
+    }
+    parts.join(", ")
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
+    }
+}

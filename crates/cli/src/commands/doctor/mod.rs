@@ -1,0 +1,78 @@
+//! `wamcp doctor`: checks what wamcp needs and says, for each finding, what to do about it.
+//!
+//! The checks (in [`checks`]) only read: they can run beside the daemon. The exit code is 1 when
+//! any check failed, so a script or a timer can act on it; warnings alone exit 0.
+
+mod checks;
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use super::daemon::DEFAULT_LISTEN;
+use crate::config::Layers;
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Where the daemon's REST API listens [default: listen in wamcp.toml, else 127.0.0.1:8765]
+    #[arg(long, env = "WAMCP_LISTEN", value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One thing a check found, and what to do about it.
+#[derive(Debug)]
+pub struct Finding {
+    pub level: Level,
+    pub check: &'static str,
+    pub detail: String,
+    pub advice: Option<String>,
+}
+
+impl Finding {
+    fn ok(check: &'static str, detail: impl Into<String>) -> Finding {
+        Finding { level: Level::Ok, check, detail: detail.into(), advice: None }
+    }
+
+    fn warn(check: &'static str, detail: impl Into<String>, advice: impl Into<String>) -> Finding {
+        Finding { level: Level::Warn, check, detail: detail.into(), advice: Some(advice.into()) }
+    }
+
+    fn fail(check: &'static str, detail: impl Into<String>, advice: impl Into<String>) -> Finding {
+        Finding { level: Level::Fail, check, detail: detail.into(), advice: Some(advice.into()) }
+    }
+}
+
+pub fn run(mut layers: Layers, args: DoctorArgs) -> anyhow::Result<()> {
+    let dir = layers.data_dir()?;
+    let in_file = layers.file().listen;
+    let listen =
+        layers.pick("listen", "WAMCP_LISTEN", args.listen, in_file, || DEFAULT_LISTEN.parse().expect("it parses"));
+    let findings = checks::all(&dir, listen);
+    println!("wamcp doctor: {}", dir.root().display());
+    for finding in &findings {
+        let label = match finding.level {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Fail => "FAIL",
+        };
+        println!("  {label:<5} {:<14} {}", finding.check, finding.detail);
+        if let Some(advice) = &finding.advice {
+            println!("  {:<5} {:<14} → {advice}", "", "");
+        }
+    }
+    let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
+    let warned = findings.iter().filter(|f| f.level == Level::Warn).count();
+    println!("{failed} failed, {warned} warnings, {} ok", findings.len() - failed - warned);
+    if failed > 0 {
+        anyhow::bail!("{failed} of the checks above failed: see what to do under each");
+    }
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! Consistent copies of SQLite files while they are in use, and checking a file's integrity: what
+//! `wamcp backup`, `wamcp restore` and `wamcp doctor` are made of.
+//!
+//! A copy is taken with SQLite's online backup API in a single step: it reads the source inside
+//! one read transaction, so it is the database as of one commit, however busy the writer is
+//! (in WAL mode the writer is not held up meanwhile). It works on any SQLite file, the store, the
+//! WhatsApp session and the desk's database alike.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{Result, StoreError};
+
+/// Copies the SQLite database at `source` into a new file at `target`, as of one commit.
+pub fn copy(source: &Path, target: &Path) -> Result<()> {
+    let from = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    from.busy_timeout(Duration::from_secs(30))?;
+    // The copy holds what the original holds (messages, session keys): its owner's alone.
+    let mut private = std::fs::OpenOptions::new();
+    private.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut private, 0o600);
+    private.open(target).map_err(|error| StoreError::Io { path: target.to_path_buf(), error })?;
+    let mut to = Connection::open(target)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
+        // -1: every page in one step, hence one read transaction, hence one consistent state.
+        backup.step(-1)?;
+    }
+    // The copy stands alone: one file, no write-ahead log beside it.
+    to.pragma_update(None, "journal_mode", "DELETE")?;
+    Ok(())
+}
+
+/// What SQLite's `quick_check` found wrong with the file at `path`; empty when it is sound.
+pub fn problems(path: &Path) -> Result<Vec<String>> {
+    if !path.is_file() {
+        return Err(StoreError::NotFound(format!("{} does not exist", path.display())));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    let mut statement = conn.prepare("PRAGMA quick_check")?;
+    let lines: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(lines.into_iter().filter(|line| line != "ok").collect())
+}
+
+/// The schema version (`PRAGMA user_version`) of the store at `path`, read without migrating it.
+pub fn store_version(path: &Path) -> Result<i64> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    crate::schema::version(&conn)
+}

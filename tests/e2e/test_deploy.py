@@ -1,0 +1,372 @@
+"""Deployment files: the systemd units of deploy/systemd (checked with systemd-analyze) and the
+NixOS module, package and flake of nix/ and flake.nix (parsed and evaluated with nix-instantiate,
+on the stubs of nix/tests/stubs.nix, so no nixpkgs is needed), and that the module's unit keeps
+the sandbox of deploy/systemd/wamcp.service."""
+
+import json
+import os
+import pathlib
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+
+from conftest import ROOT, WAMCP
+
+SYSTEMD = ROOT / "deploy" / "systemd"
+SERVICE = SYSTEMD / "wamcp.service"
+ALERT = SYSTEMD / "wamcp-alert@.service"
+MAX_EXPOSURE = 1.5
+
+
+def tool(name: str, package: str) -> str:
+    """The path of a command the tests need; fails (never skips) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install {package} (apt install {package}; ./scripts/test does)")
+    return path
+
+
+# --- unit files -----------------------------------------------------------------------------------
+
+def read_unit(path: pathlib.Path) -> dict[str, list[tuple[str, str]]]:
+    """{section: [(key, value), ...]} in file order, as systemd reads it: comments skipped, a line
+    ending in a backslash continued on the next (the backslash becomes a space)."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith(("#", ";")) or (not line and not pending):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = pending + line, ""
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        key, value = line.split("=", 1)
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def values(unit, section: str) -> dict[str, list[str]]:
+    """{key: [value of each assignment]}."""
+    found: dict[str, list[str]] = {}
+    for key, value in unit.get(section, []):
+        found.setdefault(key, []).append(value)
+    return found
+
+
+BOOLEANS = {"yes": "yes", "true": "yes", "on": "yes", "no": "no", "false": "no", "off": "no"}
+
+
+def normal(assignments) -> tuple[str, ...]:
+    """A setting's value, comparable between a unit file (a list of assignments) and a NixOS
+    serviceConfig (a string, number, boolean or list): the words of each assignment in order, with
+    booleans spelt yes/no."""
+    if not isinstance(assignments, list):
+        assignments = [assignments]
+    words = []
+    for value in assignments:
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        value = str(value)
+        words += [BOOLEANS.get(value.lower(), value)] if value.lower() in BOOLEANS else value.split()
+    return tuple(words)
+
+
+def differences(unit, nixos: dict, exempt: set[str]) -> list[str]:
+    """Where the NixOS unit (as evaluated: description, unitConfig, serviceConfig...) differs from
+    the unit file, key by key in both directions, except the keys in `exempt`."""
+    pairs = {}  # key: (unit file value, NixOS value)
+    for key, assigned in values(unit, "Unit").items():
+        option = {"Description": "description", "Documentation": "documentation", "Wants": "wants",
+                  "After": "after"}.get(key)
+        pairs[f"Unit.{key}"] = (assigned, nixos.get(option) if option else nixos.get("unitConfig", {}).get(key))
+    for key in nixos.get("unitConfig", {}):
+        pairs.setdefault(f"Unit.{key}", (None, nixos["unitConfig"][key]))
+    for key, assigned in values(unit, "Service").items():
+        pairs[f"Service.{key}"] = (assigned, nixos.get("serviceConfig", {}).get(key))
+    for key in nixos.get("serviceConfig", {}):
+        pairs.setdefault(f"Service.{key}", (None, nixos["serviceConfig"][key]))
+    if "Install" in unit or nixos.get("wantedBy"):
+        pairs["Install.WantedBy"] = (values(unit, "Install").get("WantedBy"), nixos.get("wantedBy"))
+    found = []
+    for key, (in_file, in_nixos) in sorted(pairs.items()):
+        if key.split(".", 1)[1] in exempt:
+            continue
+        if in_file is None or in_nixos is None or normal(in_file) != normal(in_nixos):
+            found.append(f"{key}: unit file {in_file!r}, NixOS module {in_nixos!r}")
+    return found
+
+
+# Keys of wamcp.service that legitimately differ on NixOS: the binary's path, the secrets file
+# (optional there), the settings (a file in the Nix store, not under /etc), the environment
+# (compared on its own below).
+SERVICE_EXEMPT = {"ExecStart", "EnvironmentFile", "Environment", "ConfigurationDirectory",
+                  "ConfigurationDirectoryMode"}
+# The alert's command is a `script` on NixOS (run on its own below).
+ALERT_EXEMPT = {"ExecStart"}
+HARDENING = {"Type", "WatchdogSec", "NotifyAccess", "Restart", "RestartPreventExitStatus", "DynamicUser",
+             "User", "StateDirectory", "StateDirectoryMode", "UMask", "ProtectSystem", "ProtectHome",
+             "PrivateTmp", "PrivateDevices", "PrivateUsers", "NoNewPrivileges", "CapabilityBoundingSet",
+             "AmbientCapabilities", "SystemCallFilter", "SystemCallArchitectures", "MemoryDenyWriteExecute",
+             "LockPersonality", "RestrictNamespaces", "RestrictAddressFamilies", "RestrictSUIDSGID",
+             "RestrictRealtime", "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
+             "ProtectClock", "ProtectHostname", "ProtectControlGroups", "ProtectProc", "ProcSubset"}
+
+
+# --- systemd-analyze ------------------------------------------------------------------------------
+
+def installed_copy(folder: pathlib.Path, service_text: str | None = None) -> list[str]:
+    """The units in `folder`, with ExecStart= on a binary that exists (verify checks it); returns
+    the names to verify: both units and the alert's instance for wamcp.service."""
+    binary = WAMCP if os.access(WAMCP, os.X_OK) else "/bin/true"
+    text = service_text if service_text is not None else SERVICE.read_text()
+    (folder / SERVICE.name).write_text(text.replace("/usr/local/bin/wamcp", binary))
+    shutil.copy(ALERT, folder / ALERT.name)
+    return [SERVICE.name, ALERT.name, "wamcp-alert@wamcp.service.service"]
+
+
+def verify(folder: pathlib.Path, names: list[str]) -> subprocess.CompletedProcess:
+    # --man=no: Documentation=man:wamcp(1) names a page that is installed with the binary, not here.
+    return subprocess.run([tool("systemd-analyze", "systemd"), "verify", "--man=no", *names], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_units_pass_systemd_analyze_verify(tmp_path):
+    names = installed_copy(tmp_path)
+    result = verify(tmp_path, names)
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
+
+    # verify reports a mistake (by a warning, with status 0), so the check above can fail.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    verify_broken = verify(broken, installed_copy(broken, SERVICE.read_text().replace("Type=notify", "Type=notifx")))
+    assert "notifx" in verify_broken.stdout + verify_broken.stderr
+
+
+@pytest.mark.parametrize("unit", [SERVICE, ALERT], ids=lambda p: p.name)
+def test_the_sandbox_keeps_the_exposure_at_most_1_5(unit):
+    result = subprocess.run([tool("systemd-analyze", "systemd"), "security", "--offline=yes",
+                             f"--threshold={int(MAX_EXPOSURE * 10)}", str(unit)],
+                            capture_output=True, text=True, timeout=120)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    exposure = float(match.group(1))
+    failing = [line for line in result.stdout.splitlines() if line.startswith("✗")]
+    assert exposure <= MAX_EXPOSURE, f"exposure {exposure} > {MAX_EXPOSURE}:\n" + "\n".join(failing)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Nix ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def nix_env(tmp_path_factory):
+    """nix-instantiate with its store and state in a temporary directory (it needs no /nix, no
+    daemon and no build users for parsing and evaluating)."""
+    home = tmp_path_factory.mktemp("nix")
+    env = dict(os.environ, NIX_STORE_DIR=str(home / "store"), NIX_STATE_DIR=str(home / "state"),
+               NIX_LOG_DIR=str(home / "log"), NIX_CONF_DIR=str(home / "conf"), XDG_CACHE_HOME=str(home / "cache"))
+    return env
+
+
+def nix_instantiate(env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([tool("nix-instantiate", "nix-bin"), "--readonly-mode", "--option", "build-users-group", "",
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_every_nix_file_parses(nix_env):
+    files = [ROOT / "flake.nix", *sorted((ROOT / "nix").rglob("*.nix"))]
+    names = {str(f.relative_to(ROOT)) for f in files}
+    assert {"flake.nix", "nix/package.nix", "nix/module.nix", "nix/tests/stubs.nix",
+            "nix/tests/eval-module.nix"} <= names
+    for file in files:
+        result = nix_instantiate(nix_env, "--parse", str(file))
+        assert result.returncode == 0, f"{file}: {result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def evaluated(nix_env):
+    """nix/tests/eval-module.nix: the module's options and what it makes for a few configurations."""
+    result = nix_instantiate(nix_env, "--eval", "--strict", "--json", "nix/tests/eval-module.nix")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_module_declares_its_options(evaluated):
+    options = evaluated["options"]
+    assert {"enable", "package", "enableVoiceMessages", "desk.enable", "settings", "environmentFile",
+            "openFirewall"} <= set(options)
+    assert options["enable"]["default"] is False
+    assert options["openFirewall"]["default"] is False
+    assert options["desk.enable"]["default"] is False
+    assert options["environmentFile"]["default"] is None
+    assert options["settings"]["type"] == "submodule"
+    assert "ffmpeg" in options["enableVoiceMessages"]["description"]
+    # Without the flake, the package is built from this checkout.
+    assert options["package"]["default"].endswith("-wamcp-0.1.0")
+
+
+def test_the_options_shape_the_service(evaluated):
+    assert evaluated["disabled"] == {"configFile": None}, "nothing at all unless enabled"
+
+    minimal, full = evaluated["minimal"], evaluated["full"]
+    service, full_service = minimal["systemd"]["services"]["wamcp"], full["systemd"]["services"]["wamcp"]
+    assert shlex.split(service["serviceConfig"]["ExecStart"])[1:] == ["serve"]
+    assert service["path"] == []
+    assert minimal["networking"]["firewall"].get("allowedTCPPorts", []) == []
+    assert "EnvironmentFile" not in service["serviceConfig"]
+
+    # desk.enable, extraArgs, enableVoiceMessages, openFirewall (the port of settings.listen), environmentFile.
+    command = shlex.split(full_service["serviceConfig"]["ExecStart"])
+    assert command[0].endswith("/bin/wamcp") and command[1:] == ["serve", "--desk", "--send-policy", "allowlist"]
+    assert len(full_service["path"]) == 1 and full_service["path"][0].endswith("-ffmpeg-headless")
+    assert full["networking"]["firewall"]["allowedTCPPorts"] == [9000]
+    assert full_service["serviceConfig"]["EnvironmentFile"] == "/run/secrets/wamcp.env"
+    # The operator gets the binary for `wamcp login`.
+    assert full["environment"]["systemPackages"] == [command[0].removesuffix("/bin/wamcp")]
+
+    # Mistakes the module points out.
+    assert all(a["assertion"] for a in full["assertions"])
+    assert [a["assertion"] for a in evaluated["storePathSecrets"]] == [False]
+    assert full["warnings"] == []
+    assert "loopback" in evaluated["loopbackFirewall"]["warnings"][0]
+
+
+def test_the_settings_become_the_config_file_the_service_reads(evaluated):
+    for case, expected in [
+        ("minimal", {"listen": "127.0.0.1:8765"}),
+        ("full", {"listen": "0.0.0.0:9000", "allowed_hosts": ["wamcp.example.com:9000"],
+                  "auto_download": ["image", "voice"], "webhooks": ["https://hooks.example.com/whatsapp"],
+                  "desk": {"provider": "openai", "base_url": "http://localhost:11434/v1"},
+                  "kafka": {"brokers": "kafka1:9092"}}),
+    ]:
+        made = evaluated[case]
+        environment = made["systemd"]["services"]["wamcp"]["environment"]
+        assert environment["WAMCP_CONFIG"] == made["configFile"]["path"], case
+        assert tomllib.loads(made["configFile"]["text"]) == expected, case
+        assert environment["WAMCP_DATA_DIR"] == "/var/lib/wamcp"
+
+
+def test_the_nixos_unit_keeps_the_sandbox_of_the_unit_file(evaluated):
+    unit = read_unit(SERVICE)
+    nixos = evaluated["full"]["systemd"]["services"]["wamcp"]
+    assert HARDENING <= set(values(unit, "Service")), "the unit file lost hardening"
+    assert differences(unit, nixos, SERVICE_EXEMPT) == []
+
+    # The same environment, but for where the settings are.
+    in_file = dict(v.split("=", 1) for v in values(unit, "Service")["Environment"])
+    assert set(in_file) == set(nixos["environment"])
+    assert {k: v for k, v in in_file.items() if k != "WAMCP_CONFIG"} == \
+        {k: v for k, v in nixos["environment"].items() if k != "WAMCP_CONFIG"}
+
+    # A change on one side is caught.
+    loosened = {**unit, "Service": [(k, "full" if k == "ProtectSystem" else v) for k, v in unit["Service"]]}
+    assert differences(loosened, nixos, SERVICE_EXEMPT) == \
+        ["Service.ProtectSystem: unit file ['full'], NixOS module 'strict'"]
+    nixos_extra = {**nixos, "serviceConfig": {**nixos["serviceConfig"], "PrivateNetwork": True}}
+    assert len(differences(unit, nixos_extra, SERVICE_EXEMPT)) == 1
+
+
+def test_the_nixos_alert_keeps_the_sandbox_of_the_unit_file(evaluated):
+    unit = read_unit(ALERT)
+    nixos = evaluated["full"]["systemd"]["services"]["wamcp-alert@"]
+    assert {"PrivateNetwork", "IPAddressDeny", "DynamicUser", "SystemCallFilter"} <= set(values(unit, "Service"))
+    assert differences(unit, nixos, ALERT_EXEMPT) == []
+    assert nixos["scriptArgs"] == "%i"
+    # The service names the alert; both name the template the same way.
+    assert values(read_unit(SERVICE), "Unit")["OnFailure"] == ["wamcp-alert@%n.service"]
+
+
+# --- the alert's words ----------------------------------------------------------------------------
+
+def login_command() -> str:
+    """The login line of deploy/systemd/README.md."""
+    readme = (SYSTEMD / "README.md").read_text()
+    return next(line for line in readme.splitlines() if line.startswith("systemd-run") and "/usr/local/bin/wamcp" in line)
+
+
+def run_alert(command: list[str], **monitor: str) -> str:
+    env = {"PATH": os.environ["PATH"], **monitor}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def unit_file_alert() -> list[str]:
+    """The alert unit's command as systemd runs it for wamcp.service: specifiers filled in, words
+    split, "$$" turned into "$"."""
+    (command,) = values(read_unit(ALERT), "Service")["ExecStart"]
+    return [word.replace("$$", "$") for word in shlex.split(command.replace("%i", "wamcp.service"))]
+
+
+def nixos_alert(evaluated) -> list[str]:
+    # NixOS runs a unit's script with `sh -e` (bash), its scriptArgs after it.
+    script = evaluated["full"]["systemd"]["services"]["wamcp-alert@"]["script"]
+    return ["bash", "-e", "-c", script, "wamcp-alert", "wamcp.service"]
+
+
+def test_a_logged_out_session_raises_an_alert_that_says_how_to_log_in_again(evaluated):
+    login = login_command()
+    said = run_alert(unit_file_alert(), MONITOR_EXIT_STATUS="10", MONITOR_SERVICE_RESULT="exit-code")
+    assert said.startswith("<1>wamcp.service stopped: WhatsApp logged this device out"), said
+    assert f"systemctl stop wamcp; {login}; systemctl start wamcp" in said
+
+    said = run_alert(nixos_alert(evaluated), MONITOR_EXIT_STATUS="10", MONITOR_SERVICE_RESULT="exit-code")
+    store_binary = shlex.split(evaluated["full"]["systemd"]["services"]["wamcp"]["serviceConfig"]["ExecStart"])[0]
+    assert said.startswith("<1>wamcp.service stopped: WhatsApp logged this device out"), said
+    assert login.replace("/usr/local/bin/wamcp", store_binary) in said
+
+
+def test_other_failures_raise_an_alert_with_the_result(evaluated):
+    for command in (unit_file_alert(), nixos_alert(evaluated)):
+        said = run_alert(command, MONITOR_EXIT_STATUS="1", MONITOR_SERVICE_RESULT="start-limit-hit")
+        assert said == "<1>wamcp.service failed (start-limit-hit, exit status 1) and is no longer restarted; " \
+                       "see journalctl -u wamcp.service\n"
+        # Without MONITOR_* (systemd < 251) it asks systemctl, and still speaks if that fails.
+        said = run_alert(command)
+        assert said.startswith("<1>wamcp.service failed ("), said
+
+
+# --- the flake and the package --------------------------------------------------------------------
+
+def test_the_flake_offers_the_package_module_and_overlay(evaluated):
+    flake = evaluated["flake"]
+    assert flake["systems"] == ["aarch64-linux", "x86_64-linux"]
+    assert flake["devShells"] == ["aarch64-linux", "x86_64-linux"]
+    assert flake["modules"] == ["default", "wamcp"]
+    assert flake["moduleImports"] == [str(ROOT / "nix" / "module.nix")]
+    assert flake["modulePackage"] == flake["flakePackage"], "the flake's module runs the flake's package"
+    assert flake["overlay"] == "wamcp-0.1.0"
+
+
+def test_the_package_builds_the_binary_with_its_man_page_and_completions(evaluated):
+    package = evaluated["package"]
+    assert package["mainProgram"] == "wamcp"
+    assert package["cargoBuildFlags"] == ["--package", "wamcp"]
+    assert package["doCheck"] is False
+    for shell in ("bash", "zsh", "fish"):
+        assert f"--{shell} <($out/bin/wamcp completions {shell})" in package["postInstall"]
+    assert "$out/bin/wamcp man > wamcp.1" in package["postInstall"]
+    assert package["cargoLock"] == str(ROOT / "Cargo.lock")
+    # Every crate comes from crates.io: importCargoLock would need a hash for a git dependency.
+    sources = set(re.findall(r'^source = "([^"+]+)', (ROOT / "Cargo.lock").read_text(), re.M))
+    assert sources == {"registry"}, sources
+
+
+def test_the_package_source_holds_every_file_the_build_reads(evaluated):
+    """Files the Rust code embeds from outside crates/ must be in the package's source set."""
+    included = [pathlib.Path(p) for p in evaluated["package"]["src"]]
+    embedded = set()
+    for source in (ROOT / "crates").rglob("*.rs"):
+        for name in re.findall(r'include_(?:str|bytes)!\(\s*"([^"]+)"', source.read_text()):
+            embedded.add((source.parent / name).resolve())
+    assert embedded, "no include_str! found: the scan is broken"
+    missing = [str(p) for p in embedded if not any(p == root or root in p.parents for root in included)]
+    assert missing == []
