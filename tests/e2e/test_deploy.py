@@ -19,6 +19,8 @@ from conftest import ROOT, WAMCP
 SYSTEMD = ROOT / "deploy" / "systemd"
 SERVICE = SYSTEMD / "wamcp.service"
 ALERT = SYSTEMD / "wamcp-alert@.service"
+BACKUP = SYSTEMD / "wamcp-backup.service"
+BACKUP_TIMER = SYSTEMD / "wamcp-backup.timer"
 MAX_EXPOSURE = 1.5
 
 
@@ -125,12 +127,14 @@ HARDENING = {"Type", "WatchdogSec", "NotifyAccess", "Restart", "RestartPreventEx
 
 def installed_copy(folder: pathlib.Path, service_text: str | None = None) -> list[str]:
     """The units in `folder`, with ExecStart= on a binary that exists (verify checks it); returns
-    the names to verify: both units and the alert's instance for wamcp.service."""
+    the names to verify: the units, the timer and the alert's instance for wamcp.service."""
     binary = WAMCP if os.access(WAMCP, os.X_OK) else "/bin/true"
     text = service_text if service_text is not None else SERVICE.read_text()
     (folder / SERVICE.name).write_text(text.replace("/usr/local/bin/wamcp", binary))
+    (folder / BACKUP.name).write_text(BACKUP.read_text().replace("/usr/local/bin/wamcp", binary))
     shutil.copy(ALERT, folder / ALERT.name)
-    return [SERVICE.name, ALERT.name, "wamcp-alert@wamcp.service.service"]
+    shutil.copy(BACKUP_TIMER, folder / BACKUP_TIMER.name)
+    return [SERVICE.name, ALERT.name, "wamcp-alert@wamcp.service.service", BACKUP.name, BACKUP_TIMER.name]
 
 
 def verify(folder: pathlib.Path, names: list[str]) -> subprocess.CompletedProcess:
@@ -151,7 +155,7 @@ def test_the_units_pass_systemd_analyze_verify(tmp_path):
     assert "notifx" in verify_broken.stdout + verify_broken.stderr
 
 
-@pytest.mark.parametrize("unit", [SERVICE, ALERT], ids=lambda p: p.name)
+@pytest.mark.parametrize("unit", [SERVICE, ALERT, BACKUP], ids=lambda p: p.name)
 def test_the_sandbox_keeps_the_exposure_at_most_1_5(unit):
     result = subprocess.run([tool("systemd-analyze", "systemd"), "security", "--offline=yes",
                              f"--threshold={int(MAX_EXPOSURE * 10)}", str(unit)],
@@ -370,3 +374,38 @@ def test_the_package_source_holds_every_file_the_build_reads(evaluated):
     assert embedded, "no include_str! found: the scan is broken"
     missing = [str(p) for p in embedded if not any(p == root or root in p.parents for root in included)]
     assert missing == []
+
+
+def unit_command(line: str, replacements: dict[str, str]) -> list[str]:
+    """An Exec*= line as systemd would run it: `%%` is `%` and `$$` is `$`, then words split like a
+    shell."""
+    for old, new in replacements.items():
+        line = line.replace(old, new)
+    return shlex.split(line.replace("%%", "%").replace("$$", "$"))
+
+
+def test_the_backup_unit_writes_an_archive_and_keeps_the_newest_14(tmp_path):
+    data, archives = tmp_path / "data", tmp_path / "wamcp-backups"
+    archives.mkdir()
+    made = subprocess.run([WAMCP, "--data-dir", str(data), "demo", "--no-serve"], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    service = values(read_unit(BACKUP), "Service")
+    paths = {"/usr/local/bin/wamcp": WAMCP, "/var/lib/wamcp-backups": str(archives)}
+    env = dict(os.environ, WAMCP_DATA_DIR=str(data))
+    for old in range(15):
+        stale = archives / f"wamcp-2020-01-{old + 1:02d}T030000.tar"
+        stale.write_text("an older archive")
+        os.utime(stale, (1_577_000_000 + old, 1_577_000_000 + old))
+    (start,) = service["ExecStart"]
+    result = subprocess.run(unit_command(start, paths), env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    (post,) = service["ExecStartPost"]
+    result = subprocess.run(unit_command(post, paths), env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    kept = sorted(p.name for p in archives.iterdir())
+    assert len(kept) == 14
+    new = [name for name in kept if not name.startswith("wamcp-2020-")]
+    assert len(new) == 1 and re.fullmatch(r"wamcp-\d{4}-\d\d-\d\dT\d{6}\.tar", new[0])
+    assert "wamcp-2020-01-01T030000.tar" not in kept and "wamcp-2020-01-02T030000.tar" not in kept
+    assert oct((archives / new[0]).stat().st_mode & 0o777) == "0o600"

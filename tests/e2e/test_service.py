@@ -102,3 +102,16 @@ def test_retention_of_zero_days_is_refused(tmp_path):
     result = run("--data-dir", str(tmp_path / "data"), "serve", "--retention-days", "0", "--print-config")
     assert result.returncode != 0
     assert "retention.days" in result.stderr and "1 or more days" in result.stderr
+
+
+def test_one_process_at_a_time_uses_a_data_dir(tmp_path):
+    from conftest import run
+
+    data = tmp_path / "data"
+    with running(data):
+        login = run("--data-dir", str(data), "login", "--timeout", "1", "--pair-page", "127.0.0.1:0")
+        assert login.returncode == 1
+        assert "daemon is running" in login.stderr and "stop it first" in login.stderr
+        result = run("--data-dir", str(data), "demo", "--listen", "127.0.0.1:0", "--chatter", "0")
+        assert result.returncode == 1
+        assert "already running" in result.stderr

@@ -25,7 +25,8 @@ pub enum Source {
 /// One line of the effective configuration.
 struct Line {
     key: &'static str,
-    value: String,
+    /// The value as TOML; `None` for a setting left unset (TOML has no null).
+    value: Option<String>,
     source: Source,
 }
 
@@ -91,7 +92,7 @@ impl Layers {
             (None, Some(value)) => (value, Source::File),
             (None, None) => (default(), Source::Default),
         };
-        let rendered = toml::Value::try_from(&value).map(|v| v.to_string()).unwrap_or_else(|e| format!("\"{e}\""));
+        let rendered = toml::Value::try_from(&value).ok().map(|v| v.to_string());
         self.taken.push(Line { key, value: rendered, source });
         value
     }
@@ -108,15 +109,18 @@ impl Layers {
             (Some(path), false) => format!("# config file: {} (not present)\n", path.display()),
             (None, _) => "# config file: none\n".to_string(),
         };
-        let width = self.taken.iter().map(|l| l.key.len() + l.value.len()).max().unwrap_or(0) + 3;
+        let width =
+            self.taken.iter().map(|l| l.key.len() + l.value.as_ref().map_or(10, String::len)).max().unwrap_or(0) + 5;
         for line in &self.taken {
             // A database password is a secret like the token.
-            let value = if line.key.ends_with("database_url") {
-                wamcp_desk::db::redact(&line.value)
-            } else {
-                line.value.clone()
+            let assignment = match &line.value {
+                Some(value) if line.key.ends_with("database_url") => {
+                    format!("{} = {}", line.key, wamcp_desk::db::redact(value))
+                }
+                Some(value) => format!("{} = {value}", line.key),
+                // Commented out, so the printed file reads back.
+                None => format!("# {} = (not set)", line.key),
             };
-            let assignment = format!("{} = {value}", line.key);
             let origin = match line.source {
                 Source::CommandLine => "from the command line".to_string(),
                 Source::Environment(name) => format!("from {name}"),

@@ -53,6 +53,14 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
             anyhow::anyhow!("--phone: {e}; give the number with its country code, like +44 7700 900123")
         })?;
     let dir = super::data_dir(&mut layers)?;
+    // One process at a time may use the WhatsApp session; held until the login ends.
+    let _lock = dir.lock_for_daemon().map_err(|_| {
+        anyhow::anyhow!(
+            "the daemon is running on {}: stop it first (`systemctl stop wamcp`, or end `wamcp serve`), \
+             then log in and start it again",
+            dir.root().display()
+        )
+    })?;
     let root = dir.root().to_path_buf();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
