@@ -134,7 +134,8 @@ def test_forget_erases_a_persons_messages_files_contact_and_desk_records(tmp_pat
         saved = daemon.ok("POST", "/api/download", {"message_id": photo["id"], "chat_jid": CUSTOMER})["path"]
         alice_before = daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ?", ALICE)[0][0]
 
-        result = wamcp(data, "forget", "+92 300 1234567")
+        # While the daemon runs, the erase goes through it (its one writer).
+        result = wamcp(data, "forget", "+92 300 1234567", "--listen", f"127.0.0.1:{daemon.port}")
         assert result.returncode == 0, result.stderr
         assert daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?",
                             CUSTOMER, CUSTOMER) == [(0,)]
@@ -149,6 +150,18 @@ def test_forget_erases_a_persons_messages_files_contact_and_desk_records(tmp_pat
     assert lines[1].startswith("  store: ") and "0 messages" not in lines[1]
     assert lines[2] == "  attachments: 1 file"
     assert lines[3].startswith("  desk: 1 customer, ")
+
+
+def test_forget_with_the_daemon_stopped_opens_the_store_itself(tmp_path):
+    data = tmp_path / "data"
+    with running(data) as daemon:
+        daemon.history_synced()
+    alice = store_query(data, "SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?", ALICE, ALICE)[0][0]
+    assert alice > 0
+    result = wamcp(data, "forget", ALICE)
+    assert result.returncode == 0, result.stderr
+    assert f"  store: {alice} messages, 1 chat, 1 contact entry" in result.stdout
+    assert store_query(data, "SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?", ALICE, ALICE) == [(0,)]
 
 
 def test_forget_refuses_what_is_not_a_person(tmp_path):

@@ -74,6 +74,11 @@ pub enum Command {
         before: Timestamp,
         reply: oneshot::Sender<Erased>,
     },
+    /// Erase everything about a person; answered with what went (and the files to delete).
+    Forget {
+        person: Jid,
+        reply: oneshot::Sender<Erased>,
+    },
     /// An attachment was saved, or its download path refreshed.
     MediaLocation {
         chat: Jid,
@@ -158,7 +163,7 @@ impl Ingest {
 struct AfterCommit {
     /// Outbox entries made, by the index of their command.
     enqueued: HashMap<usize, Enqueued>,
-    /// What purges removed, by the index of their command.
+    /// What purges and erasures removed, by the index of their command.
     erased: HashMap<usize, Erased>,
     events: Vec<BridgeEvent>,
     /// History batches stored: new messages and the phone's percentage.
@@ -260,7 +265,7 @@ impl WriterLoop {
                         let _ = reply.send(Ok(entry));
                     }
                 }
-                Command::Purge { reply, .. } => {
+                Command::Purge { reply, .. } | Command::Forget { reply, .. } => {
                     if let Some(erased) = after.erased.remove(&index) {
                         let _ = reply.send(erased);
                     }
@@ -350,6 +355,10 @@ fn apply(
         }
         Command::Purge { before, .. } => {
             after.erased.insert(index, batch.purge_before(*before)?);
+            Ok(())
+        }
+        Command::Forget { person, .. } => {
+            after.erased.insert(index, batch.forget_person(person)?);
             Ok(())
         }
     }

@@ -50,6 +50,10 @@ pub enum JidError {
         "'{0}' is not a phone number: expected 6 to 15 digits with country code, optionally with +, spaces, dashes, dots or parentheses (e.g. +1 555 123 4567)"
     )]
     Phone(String),
+    #[error(
+        "'{0}' is not a person: give a phone number with country code (e.g. +44 7700 900123) or a person's JID (…@s.whatsapp.net or …@lid), not a group, broadcast or channel"
+    )]
+    NotAPerson(String),
 }
 
 impl Jid {
@@ -88,6 +92,15 @@ impl Jid {
     /// Reads what a user typed where a person is expected: a JID, or a phone number.
     pub fn parse_person(input: &str) -> Result<Jid, JidError> {
         if input.contains('@') { Jid::parse(input) } else { Jid::from_phone(input) }
+    }
+
+    /// Like [`Jid::parse_person`], but refuses a group, broadcast or channel JID: where only one
+    /// person makes sense (erasing someone's data).
+    pub fn parse_one_person(input: &str) -> Result<Jid, JidError> {
+        Jid::parse_person(input)
+            .ok()
+            .filter(Jid::is_person)
+            .ok_or_else(|| JidError::NotAPerson(input.trim().to_string()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,6 +2,7 @@
 //! Origin, JSON only; see [`guard`]).
 
 mod actions;
+mod erase;
 mod error;
 pub mod guard;
 mod query;
@@ -66,7 +67,8 @@ pub fn routes(app: Arc<AppState>) -> Router {
         .route("/api/typing", post(actions::typing))
         .route("/api/groups/{jid}", get(actions::group))
         .route("/api/history", post(actions::history))
-        .route("/api/is-on-whatsapp", post(actions::is_on_whatsapp));
+        .route("/api/is-on-whatsapp", post(actions::is_on_whatsapp))
+        .route("/api/forget", post(erase::forget));
     if app.sim.is_some() {
         routes = routes
             .route("/api/sim/incoming", post(sim::incoming))

@@ -97,6 +97,23 @@ impl DaemonArgs {
     }
 }
 
+/// Where a running daemon is reached: for the commands that call it (`mcp`, `doctor`, `forget`).
+#[derive(Debug, Args)]
+pub struct DaemonAddressArgs {
+    /// Where the daemon's REST API is [default: `listen` of the config file, else 127.0.0.1:8765]
+    #[arg(long, env = "WAMCP_LISTEN", value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+}
+
+impl DaemonAddressArgs {
+    pub fn resolve(&self, layers: &mut Layers) -> SocketAddr {
+        let in_file = layers.file().listen;
+        layers.pick("listen", "WAMCP_LISTEN", self.listen, in_file, || {
+            DEFAULT_LISTEN.parse().expect("the default address parses")
+        })
+    }
+}
+
 /// A list flag counts as given when it has values.
 fn given<T: Clone>(values: &[T]) -> Option<Vec<T>> {
     (!values.is_empty()).then(|| values.to_vec())

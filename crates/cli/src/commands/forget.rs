@@ -1,15 +1,17 @@
 //! `wamcp forget JID`: erases a person on request (GDPR): their messages and attachment files,
 //! their contact entry, and the desk's records of them, then says what went.
 //!
-//! It may run while the daemon does: SQLite takes one writer at a time, and the erase is one
-//! transaction.
+//! While a daemon runs on the data directory, the store's part goes through it (`POST /api/forget`,
+//! its one writer); otherwise the command opens the store itself. Either way it is one transaction.
 
 use anyhow::Context;
 use clap::Args;
 use wamcp_core::Jid;
 use wamcp_desk::db::Db;
+use wamcp_mcp::daemon::{Daemon, HttpDaemon};
 use wamcp_store::{Erased, Writer};
 
+use super::daemon::DaemonAddressArgs;
 use crate::config::Layers;
 
 #[derive(Debug, Args)]
@@ -17,30 +19,33 @@ pub struct ForgetArgs {
     /// The person: a phone number (with country code) or a JID (phone or LID)
     #[arg(value_name = "JID")]
     person: String,
+    #[command(flatten)]
+    daemon: DaemonAddressArgs,
     /// The desk's database, when it is not desk.db in the data directory
     #[arg(long = "desk-database-url", id = "desk.database_url", env = "WAMCP_DESK_DATABASE_URL", value_name = "URL")]
     desk_database_url: Option<String>,
 }
 
 pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
-    let person = Jid::parse_person(&args.person).ok().filter(Jid::is_person).with_context(|| {
-        format!(
-            "'{}' is not a person: give a phone number with country code (+44 7700 900123) or a JID \
-                 (447700900123@s.whatsapp.net, or a …@lid)",
-            args.person
-        )
-    })?;
+    let person = Jid::parse_one_person(&args.person)?;
     let dir = layers.data_dir()?;
     let store = dir.store_path();
     if !store.is_file() {
         anyhow::bail!("there is no store in {} (is --data-dir right?); nothing was changed", dir.root().display());
     }
-    let mut writer = Writer::open(&store)?;
-    let mut batch = writer.batch()?;
-    let erased = batch.forget_person(&person)?;
-    batch.commit()?;
-    let files = wamcp_store::erase::remove_media_files(dir.root(), &erased.media_files)
-        .context("the rows are gone, but an attachment file could not be deleted")?;
+    let (erased, files) = if dir.daemon_running() {
+        // Through the daemon's one writer: a long erase must not hold the store's lock against it.
+        let listen = args.daemon.resolve(&mut layers);
+        through_daemon(HttpDaemon::new(listen, dir.root().join(wamcp_bridge::token::TOKEN_FILE)), &person)?
+    } else {
+        let mut writer = Writer::open(&store)?;
+        let mut batch = writer.batch()?;
+        let erased = batch.forget_person(&person)?;
+        batch.commit()?;
+        let files = wamcp_store::erase::remove_media_files(dir.root(), &erased.media_files)
+            .context("the rows are gone, but an attachment file could not be deleted")?;
+        (erased, files)
+    };
     println!("forgot {person}");
     println!("  store: {}", store_summary(&erased));
     println!("  attachments: {}", counted(files, "file"));
@@ -74,6 +79,24 @@ pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
         println!("  desk: {}", parts.join(", "));
     }
     Ok(())
+}
+
+/// Asks the running daemon to erase the person; what it removed, and how many files.
+fn through_daemon(daemon: HttpDaemon, person: &Jid) -> anyhow::Result<(Erased, u64)> {
+    let answer = super::runtime()?
+        .block_on(daemon.post("/api/forget", serde_json::json!({"jid": person.to_string()})))
+        .context("the daemon runs on this data directory but could not erase")?;
+    let count = |key: &str| answer[key].as_u64().unwrap_or(0);
+    let erased = Erased {
+        messages: count("messages"),
+        chats: count("chats"),
+        contacts: count("contacts"),
+        reactions: count("reactions"),
+        receipts: count("receipts"),
+        outbox_entries: count("outbox_entries"),
+        media_files: Vec::new(),
+    };
+    Ok((erased, count("files")))
 }
 
 fn store_summary(erased: &Erased) -> String {

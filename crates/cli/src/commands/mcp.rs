@@ -1,7 +1,6 @@
 //! `wamcp mcp`: the tools over stdio. It reads the store in the data directory itself and asks
 //! the daemon (`wamcp serve`, at the configured `listen` address) for anything that sends.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,7 +11,7 @@ use wamcp_mcp::daemon::HttpDaemon;
 use wamcp_mcp::policy::SendPolicy;
 use wamcp_store::{AuditLog, Reader};
 
-use super::daemon::DEFAULT_LISTEN;
+use super::daemon::DaemonAddressArgs;
 use super::policy::PolicyArgs;
 use crate::config::Layers;
 
@@ -20,19 +19,15 @@ use crate::config::Layers;
 pub struct McpArgs {
     #[command(flatten)]
     policy: PolicyArgs,
-    /// Where the daemon's REST API is [default: `listen` of the config file, else 127.0.0.1:8765]
-    #[arg(long, env = "WAMCP_LISTEN", value_name = "ADDR:PORT")]
-    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    daemon: DaemonAddressArgs,
 }
 
 pub fn run(mut layers: Layers, args: McpArgs) -> anyhow::Result<()> {
     let dir = super::data_dir(&mut layers)?;
     let (mode, rate) = args.policy.resolve(&mut layers)?;
     let policy = SendPolicy::new(mode, rate);
-    let in_file = layers.file().listen;
-    let listen = layers.pick("listen", "WAMCP_LISTEN", args.listen, in_file, || {
-        DEFAULT_LISTEN.parse().expect("the default address parses")
-    });
+    let listen = args.daemon.resolve(&mut layers);
     let path = dir.store_path();
     let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
     if !reader.has_messages()? {

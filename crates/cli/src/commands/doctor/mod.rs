@@ -5,18 +5,15 @@
 
 mod checks;
 
-use std::net::SocketAddr;
-
 use clap::Args;
 
-use super::daemon::DEFAULT_LISTEN;
+use super::daemon::DaemonAddressArgs;
 use crate::config::Layers;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Where the daemon's REST API listens [default: listen in wamcp.toml, else 127.0.0.1:8765]
-    #[arg(long, env = "WAMCP_LISTEN", value_name = "ADDR:PORT")]
-    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    daemon: DaemonAddressArgs,
 }
 
 /// How a check came out.
@@ -52,9 +49,7 @@ impl Finding {
 
 pub fn run(mut layers: Layers, args: DoctorArgs) -> anyhow::Result<()> {
     let dir = layers.data_dir()?;
-    let in_file = layers.file().listen;
-    let listen =
-        layers.pick("listen", "WAMCP_LISTEN", args.listen, in_file, || DEFAULT_LISTEN.parse().expect("it parses"));
+    let listen = args.daemon.resolve(&mut layers);
     let findings = checks::all(&dir, listen);
     println!("wamcp doctor: {}", dir.root().display());
     for finding in &findings {
