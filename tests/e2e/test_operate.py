@@ -73,6 +73,36 @@ def test_a_backup_taken_while_sends_are_stored_restores_every_acknowledged_one(t
         assert daemon.query("SELECT count(*) FROM messages WHERE id = ?", before_backup[0]) == [(1,)]
 
 
+def test_a_backup_with_media_brings_the_attachment_files_back(tmp_path):
+    data = tmp_path / "data"
+    with running(data) as daemon:
+        daemon.history_synced()
+        photo = daemon.query("SELECT id, chat_jid FROM messages WHERE file_name = 'sposi.jpg'")[0]
+        saved = daemon.ok("POST", "/api/download", {"message_id": photo[0], "chat_jid": photo[1]})["path"]
+        assert wamcp(data, "backup", str(tmp_path / "with-media.tar"), "--media").returncode == 0
+        assert wamcp(data, "backup", str(tmp_path / "without.tar")).returncode == 0
+    relative = os.path.relpath(saved, data)
+    for archive, has_media in (("with-media.tar", True), ("without.tar", False)):
+        restored = tmp_path / f"restored-{archive}"
+        result = wamcp(restored, "restore", str(tmp_path / archive))
+        assert result.returncode == 0, result.stderr
+        assert (restored / relative).exists() == has_media
+        if has_media:
+            assert (restored / relative).read_bytes() == open(saved, "rb").read()
+            assert "media/" in result.stdout
+
+
+def test_backup_refuses_to_overwrite_a_file(tmp_path):
+    data = tmp_path / "data"
+    with running(data) as daemon:
+        daemon.history_synced()
+    existing = tmp_path / "keep.tar"
+    existing.write_text("something precious")
+    result = wamcp(data, "backup", str(existing))
+    assert result.returncode != 0 and "exists already" in result.stderr
+    assert existing.read_text() == "something precious"
+
+
 def test_restore_refuses_to_replace_a_running_daemons_data(tmp_path):
     data = tmp_path / "data"
     with running(data) as daemon:

@@ -82,23 +82,12 @@ pub fn backup(mut layers: Layers, args: BackupArgs) -> anyhow::Result<()> {
         ".{}.partial",
         args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     ));
-    let file = private_file(&partial)?;
-    let mut archive = tar::Builder::new(file);
-    let manifest = serde_json::to_vec_pretty(&manifest)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(manifest.len() as u64);
-    header.set_mode(0o600);
-    header.set_mtime(Timestamp::now().millis() as u64 / 1000);
-    archive.append_data(&mut header, MANIFEST, manifest.as_slice())?;
-    for name in &names {
-        archive.append_path_with_name(staging.path().join(name), name)?;
+    let staged = Staged { dir: staging.path(), names: &names, media: with_media.then_some(media.as_path()) };
+    if let Err(error) = write_archive(&partial, &manifest, &staged) {
+        // Half an archive is no backup: leave nothing that could be taken for one.
+        let _ = std::fs::remove_file(&partial);
+        return Err(error.context(format!("cannot write {}", args.out.display())));
     }
-    if with_media {
-        archive.append_dir_all(MEDIA, &media)?;
-    }
-    let mut file = archive.into_inner()?;
-    file.flush()?;
-    file.sync_all()?;
     std::fs::rename(&partial, &args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     let size = std::fs::metadata(&args.out)?.len();
     println!(
@@ -142,6 +131,34 @@ pub fn restore(mut layers: Layers, args: RestoreArgs) -> anyhow::Result<()> {
     if moved {
         println!("the files it replaced are in {}", aside.display());
     }
+    Ok(())
+}
+
+/// What goes into an archive: the copies in the staging folder, and the media folder if asked.
+struct Staged<'a> {
+    dir: &'a Path,
+    names: &'a [&'a str],
+    media: Option<&'a Path>,
+}
+
+/// Writes the archive at `path` (mode 0600) and makes it durable.
+fn write_archive(path: &Path, manifest: &serde_json::Value, staged: &Staged<'_>) -> anyhow::Result<()> {
+    let mut archive = tar::Builder::new(private_file(path)?);
+    let manifest = serde_json::to_vec_pretty(manifest)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(manifest.len() as u64);
+    header.set_mode(0o600);
+    header.set_mtime(Timestamp::now().millis() as u64 / 1000);
+    archive.append_data(&mut header, MANIFEST, manifest.as_slice())?;
+    for name in staged.names {
+        archive.append_path_with_name(staged.dir.join(name), name)?;
+    }
+    if let Some(media) = staged.media {
+        archive.append_dir_all(MEDIA, media)?;
+    }
+    let mut file = archive.into_inner()?;
+    file.flush()?;
+    file.sync_all()?;
     Ok(())
 }
 
