@@ -164,8 +164,8 @@ def test_forget_erases_a_persons_messages_files_contact_and_desk_records(tmp_pat
         saved = daemon.ok("POST", "/api/download", {"message_id": photo["id"], "chat_jid": CUSTOMER})["path"]
         alice_before = daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ?", ALICE)[0][0]
 
-        # While the daemon runs, the erase goes through it (its one writer).
-        result = wamcp(data, "forget", "+92 300 1234567", "--listen", f"127.0.0.1:{daemon.port}")
+        # While the daemon runs, the erase goes through it (its one writer), found by its lock file.
+        result = wamcp(data, "forget", "+92 300 1234567")
         assert result.returncode == 0, result.stderr
         assert daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?",
                             CUSTOMER, CUSTOMER) == [(0,)]
@@ -231,8 +231,9 @@ def findings(output):
 
 
 def test_doctor_passes_on_a_healthy_data_dir_and_sees_the_running_daemon(healthy):
-    with running(healthy) as daemon:
-        result = wamcp(healthy, "doctor", "--listen", f"127.0.0.1:{daemon.port}")
+    with running(healthy):
+        # The daemon listens on a port of its own: doctor finds it through the data directory.
+        result = wamcp(healthy, "doctor")
     assert result.returncode == 0, result.stdout
     found = findings(result.stdout)
     assert found["daemon"][0] == "ok" and "connected as" in found["daemon"][1]

@@ -112,7 +112,7 @@ pub async fn run(
     extension: Option<extension::Extension>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Stopped, DaemonError> {
-    let _lock = wamcp_store::DataDir::at(&config.data_dir).lock_for_daemon()?;
+    let mut lock = wamcp_store::DataDir::at(&config.data_dir).lock_for_daemon()?;
     let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
     let writer = Writer::open(&store_path)?;
     let status = Arc::new(Status::default());
@@ -218,6 +218,9 @@ pub async fn run(
                 tokio::net::TcpListener::bind(addr).await.map_err(|error| DaemonError::Listen { addr, error })?;
             let bound = listener.local_addr().map_err(|error| DaemonError::Listen { addr, error })?;
             info!("REST API on http://{bound} (token in {})", config.data_dir.join(token::TOKEN_FILE).display());
+            if let Err(e) = lock.announce(bound) {
+                tracing::warn!("cannot record the API's address in the daemon lock: {e}");
+            }
             service_manager::ready(&format!("serving on http://{bound}"));
             Some((listener, router, end_sessions))
         }

@@ -15,10 +15,21 @@ pub const STORE_FILE: &str = "wamcp.db";
 pub const DAEMON_LOCK_FILE: &str = "daemon.lock";
 
 /// Held while a daemon runs on a data directory; dropping it (or the process dying, even by
-/// kill -9) releases the lock.
+/// kill -9) releases the lock. The file says where the daemon's API listens, so the commands
+/// that call the daemon find it whatever address it was given.
 #[derive(Debug)]
 pub struct DaemonLock {
-    _file: std::fs::File,
+    file: std::fs::File,
+}
+
+impl DaemonLock {
+    /// Records the address the daemon's API listens on.
+    pub fn announce(&mut self, listening: std::net::SocketAddr) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        writeln!(self.file, "{listening}")
+    }
 }
 
 /// The data directory and the paths of the files in it.
@@ -68,7 +79,7 @@ impl DataDir {
             .open(&path)
             .map_err(|error| StoreError::Io { path: path.clone(), error })?;
         match file.try_lock() {
-            Ok(()) => Ok(DaemonLock { _file: file }),
+            Ok(()) => Ok(DaemonLock { file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Invalid(format!(
                 "a wamcp daemon is already running on {} (it holds {DAEMON_LOCK_FILE}): stop it first, or give another --data-dir",
                 self.root.display()
@@ -81,6 +92,14 @@ impl DataDir {
     pub fn daemon_running(&self) -> bool {
         let Ok(file) = std::fs::File::open(self.root.join(DAEMON_LOCK_FILE)) else { return false };
         matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+    }
+
+    /// Where the daemon running on this data directory listens, if one runs and said so.
+    pub fn running_daemon_address(&self) -> Option<std::net::SocketAddr> {
+        if !self.daemon_running() {
+            return None;
+        }
+        std::fs::read_to_string(self.root.join(DAEMON_LOCK_FILE)).ok()?.trim().parse().ok()
     }
 
     /// Creates the directory (and parents) if missing; a directory wamcp creates is mode 0700.

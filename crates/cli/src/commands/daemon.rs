@@ -106,8 +106,11 @@ pub struct DaemonAddressArgs {
 }
 
 impl DaemonAddressArgs {
-    pub fn resolve(&self, layers: &mut Layers) -> SocketAddr {
-        let in_file = layers.file().listen;
+    /// `--listen` / `WAMCP_LISTEN` if given; else where the daemon running on `dir` said it
+    /// listens; else `listen` of the config file; else the default.
+    pub fn resolve(&self, layers: &mut Layers, dir: &DataDir) -> SocketAddr {
+        let running = dir.running_daemon_address();
+        let in_file = running.or(layers.file().listen);
         layers.pick("listen", "WAMCP_LISTEN", self.listen, in_file, || {
             DEFAULT_LISTEN.parse().expect("the default address parses")
         })

@@ -35,7 +35,7 @@ pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
     }
     let (erased, files) = if dir.daemon_running() {
         // Through the daemon's one writer: a long erase must not hold the store's lock against it.
-        let listen = args.daemon.resolve(&mut layers);
+        let listen = args.daemon.resolve(&mut layers, &dir);
         through_daemon(HttpDaemon::new(listen, dir.root().join(wamcp_bridge::token::TOKEN_FILE)), &person)?
     } else {
         let mut writer = Writer::open(&store)?;

@@ -27,7 +27,7 @@ pub fn run(mut layers: Layers, args: McpArgs) -> anyhow::Result<()> {
     let dir = super::data_dir(&mut layers)?;
     let (mode, rate) = args.policy.resolve(&mut layers)?;
     let policy = SendPolicy::new(mode, rate);
-    let listen = args.daemon.resolve(&mut layers);
+    let listen = args.daemon.resolve(&mut layers, &dir);
     let path = dir.store_path();
     let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
     if !reader.has_messages()? {

@@ -49,7 +49,7 @@ impl Finding {
 
 pub fn run(mut layers: Layers, args: DoctorArgs) -> anyhow::Result<()> {
     let dir = layers.data_dir()?;
-    let listen = args.daemon.resolve(&mut layers);
+    let listen = args.daemon.resolve(&mut layers, &dir);
     let findings = checks::all(&dir, listen);
     println!("wamcp doctor: {}", dir.root().display());
     for finding in &findings {
