@@ -11,7 +11,8 @@ use wamcp_desk::agent::offline::Offline;
 use wamcp_desk::agent::provider::Provider;
 use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Liveness, Rules, Style, Via, WhatsappSource};
 
-/// Sends as the bridge would take them: (to, text, idempotency key); the same key twice is one send.
+/// Sends as the bridge would take them: (to, text, idempotency key); the same key twice is one
+/// send, answered with the same message id (as the daemon's outbox answers a repeated key).
 #[derive(Default)]
 pub struct Outbox {
     pub sent: Mutex<Vec<(String, String, String)>>,
@@ -21,10 +22,14 @@ impl TextOutbox for Outbox {
     fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, key: &'a str) -> QueueFuture<'a> {
         Box::pin(async move {
             let mut sent = self.sent.lock().unwrap();
-            if !sent.iter().any(|(_, _, k)| k == key) {
-                sent.push((to.to_string(), text.to_string(), key.to_string()));
-            }
-            Ok(format!("WA{}", sent.len()))
+            let position = match sent.iter().position(|(_, _, k)| k == key) {
+                Some(earlier) => earlier,
+                None => {
+                    sent.push((to.to_string(), text.to_string(), key.to_string()));
+                    sent.len() - 1
+                }
+            };
+            Ok(format!("WA{}", position + 1))
         })
     }
 }
