@@ -6,11 +6,10 @@
 //! removed attachments are returned, not deleted: the caller deletes them once the batch has
 //! committed, so a rolled-back erase never loses a file whose row is still there.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use rusqlite::params;
-use wamcp_core::{Jid, JidKind, Timestamp};
+use wamcp_core::{Jid, Timestamp};
 
 use crate::Result;
 use crate::write::{Batch, SEQ_SLOTS};
@@ -61,9 +60,10 @@ impl Batch<'_> {
             "CREATE TEMP TABLE IF NOT EXISTS forget_ids (jid TEXT PRIMARY KEY, direct INTEGER NOT NULL);
              DELETE FROM temp.forget_ids;",
         )?;
-        for jid in self.identities_of(person)? {
-            let direct = matches!(Jid::parse(&jid).map(|j| j.kind()), Ok(JidKind::Phone | JidKind::Lid));
-            self.conn.prepare_cached("INSERT INTO temp.forget_ids VALUES (?1, ?2)")?.execute(params![jid, direct])?;
+        for jid in crate::read::identity::identities(self.conn, person)? {
+            self.conn
+                .prepare_cached("INSERT INTO temp.forget_ids VALUES (?1, ?2)")?
+                .execute(params![jid.as_str(), jid.is_person()])?;
         }
         let ids = "(SELECT jid FROM temp.forget_ids)";
         let chats = "(SELECT jid FROM temp.forget_ids WHERE direct)";
@@ -108,20 +108,6 @@ impl Batch<'_> {
         }
         self.conn.execute_batch("DELETE FROM temp.forget_ids")?;
         Ok(erased)
-    }
-
-    /// The person's JIDs as stored: the one given, and the phone number or LIDs linked to it.
-    fn identities_of(&self, person: &Jid) -> Result<Vec<String>> {
-        let mut all = BTreeSet::from([person.to_string()]);
-        for sql in [
-            "SELECT lid FROM lid_map WHERE phone_jid = ?1",
-            "SELECT phone_jid FROM lid_map WHERE lid = ?1",
-            "SELECT lid FROM contacts WHERE (jid = ?1 OR phone_jid = ?1) AND lid IS NOT NULL",
-            "SELECT phone_jid FROM contacts WHERE (jid = ?1 OR lid = ?1) AND phone_jid IS NOT NULL",
-        ] {
-            all.extend(self.strings(sql, &[&person.as_str()])?);
-        }
-        Ok(all.into_iter().collect())
     }
 
     fn strings(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<String>> {

@@ -190,10 +190,7 @@ fn unpack(source: File, into: &Path) -> anyhow::Result<Unpacked> {
         } else {
             anyhow::bail!("it holds '{name}', which no backup holds");
         }
-        if let Some(parent) = into.join(&path).parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        entry.unpack(into.join(&path))?;
+        entry.unpack_in(into)?;
     }
     if !has_manifest || !unpacked.names.iter().any(|n| n == wamcp_store::data_dir::STORE_FILE) {
         anyhow::bail!("it has no {MANIFEST} and {}", wamcp_store::data_dir::STORE_FILE);

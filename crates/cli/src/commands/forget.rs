@@ -67,16 +67,15 @@ pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
             };
             wamcp_desk::erase::forget(&db, &person).await
         })?;
-        let parts = [
+        let desk = counts(&[
             (forgotten.customers, "customer"),
             (forgotten.identifiers, "identifier"),
             (forgotten.conversations, "conversation"),
             (forgotten.tickets, "ticket"),
             (forgotten.messages, "message"),
             (forgotten.events, "event"),
-        ]
-        .map(|(n, what)| counted(n, what));
-        println!("  desk: {}", parts.join(", "));
+        ]);
+        println!("  desk: {desk}");
     }
     Ok(())
 }
@@ -100,20 +99,23 @@ fn through_daemon(daemon: HttpDaemon, person: &Jid) -> anyhow::Result<(Erased, u
 }
 
 fn store_summary(erased: &Erased) -> String {
-    [
+    counts(&[
         (erased.messages, "message"),
         (erased.chats, "chat"),
         (erased.contacts, "contact entry"),
         (erased.reactions, "reaction"),
         (erased.receipts, "receipt"),
         (erased.outbox_entries, "outbox entry"),
-    ]
-    .map(|(n, what)| counted(n, what))
-    .join(", ")
+    ])
+}
+
+/// "6 messages, 1 chat, 2 contact entries".
+fn counts(parts: &[(u64, &str)]) -> String {
+    parts.iter().map(|&(n, what)| counted(n, what)).collect::<Vec<_>>().join(", ")
 }
 
 /// "1 chat", "2 chats", "2 contact entries".
-pub fn counted(n: u64, what: &str) -> String {
+fn counted(n: u64, what: &str) -> String {
     match (n, what.strip_suffix('y')) {
         (1, _) => format!("1 {what}"),
         (_, Some(stem)) => format!("{n} {stem}ies"),

@@ -6,7 +6,7 @@
 
 mod chats;
 mod contacts;
-mod identity;
+pub(crate) mod identity;
 mod media;
 mod messages;
 mod recipients;
