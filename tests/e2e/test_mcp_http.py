@@ -58,3 +58,20 @@ def test_mcp_needs_the_token_and_refuses_foreign_hosts_and_origins(daemon, token
 def test_with_the_token_a_raw_initialize_is_answered(daemon):
     code, answer = daemon.request("POST", "/mcp", INITIALIZE, headers=MCP_HEADERS)
     assert code == 200, answer
+
+
+@pytest.mark.parametrize("raw, code", [
+    (b"{bad", -32700),
+    (b"", -32700),
+    ("\u00e9t\u00e9".encode("latin-1"), -32700),
+    (b'{"hello": "world"}', -32600),
+    (b"[1, 2]", -32600),
+])
+def test_a_body_that_is_not_json_rpc_gets_a_json_rpc_error(daemon, raw, code):
+    status, answer = daemon.request("POST", "/mcp", raw=raw,
+                                    headers={**MCP_HEADERS, "Content-Type": "application/json"})
+    assert status == 400, (status, answer)
+    assert answer["jsonrpc"] == "2.0" and answer["id"] is None, answer
+    assert answer["error"]["code"] == code, answer
+    # The session still works afterwards.
+    assert daemon.request("POST", "/mcp", INITIALIZE, headers=MCP_HEADERS)[0] == 200

@@ -37,7 +37,7 @@ def test_a_sent_message_reaches_the_network_and_lists_at_once(daemon):
     assert sent.is_error is not True, text_of(sent)
     out = sent.structured_content
     assert out["success"] is True and out["chat_jid"] == ALICE and out["status"] in ("pending", "sent")
-    assert json.loads(text_of(sent)) == out  # mirrored as JSON text
+    assert len(sent.content) == 1 and out["id"] in text_of(sent)  # one readable block, not the JSON again
     newest = listed.structured_content["messages"][0]
     assert newest["id"] == out["id"] and newest["text"] == "Hello from the assistant"
     daemon.wait_until(lambda: any(s["id"] == out["id"] for s in daemon.sent()), "the network has it")
@@ -70,7 +70,7 @@ def test_known_refuses_strangers_and_numbers_planted_in_messages(daemon):
     ])
     assert read.is_error is not True
     # The injection reaches the assistant fenced as untrusted data, not as instructions.
-    rendering = read.content[1].text
+    rendering = read.content[0].text
     assert "untrusted third-party data" in rendering.splitlines()[0] and INJECTION in rendering
     assert injected.is_error is True and "first appeared inside a message" in text_of(injected)
     assert stranger.is_error is True and "not an existing chat or a saved contact" in text_of(stranger)

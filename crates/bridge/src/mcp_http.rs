@@ -4,13 +4,20 @@
 //! Each MCP session gets its own store reader; the send policy (with its rate limit) and the
 //! audit trail are shared by all sessions. The tools reach the daemon's actions the way the stdio
 //! server does, through the REST routes, only called in-process instead of over a socket.
+//!
+//! A body that is not JSON-RPC is answered here, as the specification asks (400 with a JSON-RPC
+//! error: -32700 for text that is not JSON, -32600 for JSON that is not a request), before rmcp,
+//! which would answer in plain text.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, header};
+use axum::http::{Method, Request, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::Value;
@@ -23,6 +30,8 @@ use wamcp_store::Reader;
 
 /// Largest answer read back from an in-process call.
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+/// Largest request body taken at `/mcp`.
+const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// The REST routes, called without a socket (the caller already passed the guard at `/mcp`).
 pub struct InProcessDaemon {
@@ -79,8 +88,48 @@ pub fn service(
     };
     // The guard in front has checked Host and Origin already; the same hosts are given here so
     // rmcp's own check agrees with it (a reverse proxy's host included).
-    let config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(allowed_hosts)
+        .with_max_request_body_bytes(MAX_REQUEST_BYTES);
     let sessions = config.cancellation_token.clone();
     let service = StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);
     (service, move || sessions.cancel())
+}
+
+/// The middleware in front of rmcp: a POST whose body is not a JSON-RPC message is refused with
+/// the JSON-RPC error for it; anything else goes on unchanged.
+pub async fn json_rpc_errors(request: Request<Body>, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                format!("Invalid Request: the body is larger than {MAX_REQUEST_BYTES} bytes"),
+            );
+        }
+    };
+    if let Err(error) = serde_json::from_slice::<Value>(&bytes) {
+        return rpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: the body is not JSON ({error})"));
+    }
+    if let Err(error) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            format!(
+                "Invalid Request: the body is JSON but not a JSON-RPC 2.0 request, notification or response ({error})"
+            ),
+        );
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// A JSON-RPC error with no id (the request's id could not be read).
+fn rpc_error(status: StatusCode, code: i64, message: String) -> Response {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
+    (status, axum::Json(body)).into_response()
 }

@@ -44,7 +44,7 @@ impl Fence {
     }
 
     /// Wraps content in the markers, on one line (line breaks shown as ⏎).
-    fn wrap(&self, content: &str) -> String {
+    pub fn wrap(&self, content: &str) -> String {
         let one_line = content.replace("\r\n", "\n").replace(['\n', '\r'], " ⏎ ");
         format!("{}{}{}", self.open(), one_line, self.close())
     }

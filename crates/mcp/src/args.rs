@@ -13,6 +13,9 @@ pub const MAX_MESSAGES: i64 = 200;
 pub const MAX_CHATS: i64 = 100;
 /// Most context messages on each side of a message.
 pub const MAX_CONTEXT: i64 = 20;
+/// The last page number accepted. Far beyond any store (a million pages of 200 is 200 million
+/// messages), and small enough that its row offset never overflows a database integer.
+pub const MAX_PAGE: i64 = 1_000_000;
 
 /// Reads a tool's arguments into its parameter struct, naming the parameter that did not fit.
 pub fn parse<T: DeserializeOwned>(arguments: rmcp::model::JsonObject) -> Result<T, String> {
@@ -71,8 +74,9 @@ pub struct ListMessagesArgs {
     /// Messages per page, 1 to 200.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// Page number, from 0.
+    /// Page number, 0 to 1000000.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub page: i64,
     /// Whether to include messages before and after each match.
     #[serde(default = "default_true")]
@@ -94,8 +98,9 @@ pub struct ListChatsArgs {
     /// Chats per page, 1 to 100.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// Page number, from 0.
+    /// Page number, 0 to 1000000.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub page: i64,
     /// Whether to include each chat's newest message.
     #[serde(default = "default_true")]
@@ -130,8 +135,9 @@ pub struct ContactChatsArgs {
     /// Chats per page, 1 to 100.
     #[serde(default = "default_limit")]
     pub limit: i64,
-    /// Page number, from 0.
+    /// Page number, 0 to 1000000.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub page: i64,
 }
 
@@ -166,10 +172,10 @@ pub fn limit(name: &str, value: i64, max: i64) -> Result<u32, String> {
     Ok(value.min(max) as u32)
 }
 
-/// A page number: 0 or more. Returns the row offset for the page size.
+/// A page number, 0 to [`MAX_PAGE`]. Returns the row offset for the page size.
 pub fn offset(value: i64, limit: u32) -> Result<u64, String> {
-    if value < 0 {
-        return Err(format!("invalid value for parameter 'page': {value}; pages are numbered from 0"));
+    if !(0..=MAX_PAGE).contains(&value) {
+        return Err(format!("invalid value for parameter 'page': {value}; pages are numbered from 0 to {MAX_PAGE}"));
     }
     Ok(value as u64 * u64::from(limit))
 }

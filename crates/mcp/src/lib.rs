@@ -5,7 +5,8 @@
 //! - [`args`]: each tool's parameters, their defaults and limits, and the checks that turn bad
 //!   input into an error naming the parameter and the accepted form.
 //! - [`output`]: each tool's structured result (with its JSON schema) and how it is returned:
-//!   structured content, the same JSON as a text block, and a readable rendering.
+//!   structured content, and one text block with the readable rendering, in which everything
+//!   other people wrote is fenced; [`schema`]: the JSON Schemas, kept to standard formats.
 //! - [`tools`]: the server and the read tools, each a thin call into the store's query for it.
 //! - [`send_tools`] (with [`send_args`]): sending, reacting, marking read, downloading and the
 //!   daemon's status, each checked by the [`policy`] and carried out by the daemon ([`daemon`]);
@@ -24,6 +25,7 @@ pub mod message_tools;
 pub mod output;
 pub mod people_tools;
 pub mod policy;
+pub mod schema;
 pub mod send_args;
 pub mod send_tools;
 pub mod tools;

@@ -1,23 +1,23 @@
 //! Tools that change messages already sent or show activity: `edit_message`, `delete_message`
 //! (own messages only), `send_typing`, and `request_history` (older messages from the phone).
 
-use rmcp::handler::server::common::schema_for_output;
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
 use serde_json::json;
 
 use crate::args;
 use crate::output::{self, DoneOut, SendOut};
+use crate::schema;
 use crate::send_args::{DeleteArgs, EditArgs, HistoryArgs, TypingArgs};
 use crate::send_tools::finish;
-use crate::tools::{ToolResult, Tools, input};
+use crate::tools::{ToolResult, Tools};
 
 #[tool_router(router = message_router, vis = "pub(crate)")]
 impl Tools {
     /// Change the text of one of your own messages (WhatsApp shows it as edited).
     #[tool(
-        input_schema = input::<EditArgs>(),
-        output_schema = schema_for_output::<SendOut>(),
+        input_schema = schema::input::<EditArgs>(),
+        output_schema = schema::output::<SendOut>(),
         annotations(title = "Edit message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn edit_message(&self, arguments: JsonObject) -> ToolResult {
@@ -37,8 +37,8 @@ impl Tools {
 
     /// Delete one of your own messages for everyone in the chat.
     #[tool(
-        input_schema = input::<DeleteArgs>(),
-        output_schema = schema_for_output::<SendOut>(),
+        input_schema = schema::input::<DeleteArgs>(),
+        output_schema = schema::output::<SendOut>(),
         annotations(title = "Delete message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn delete_message(&self, arguments: JsonObject) -> ToolResult {
@@ -58,8 +58,8 @@ impl Tools {
 
     /// Show (or clear) "typing…" in a chat.
     #[tool(
-        input_schema = input::<TypingArgs>(),
-        output_schema = schema_for_output::<DoneOut>(),
+        input_schema = schema::input::<TypingArgs>(),
+        output_schema = schema::output::<DoneOut>(),
         annotations(title = "Send typing", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn send_typing(&self, arguments: JsonObject) -> ToolResult {
@@ -85,8 +85,8 @@ impl Tools {
     /// Ask the phone for messages of a chat older than the oldest stored; they arrive in the
     /// background and show in list_messages once stored.
     #[tool(
-        input_schema = input::<HistoryArgs>(),
-        output_schema = schema_for_output::<DoneOut>(),
+        input_schema = schema::input::<HistoryArgs>(),
+        output_schema = schema::output::<DoneOut>(),
         annotations(title = "Request history", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn request_history(&self, arguments: JsonObject) -> ToolResult {

@@ -1,6 +1,8 @@
-//! Tool results: a structured JSON object (declared by an output schema), the same JSON as a text
-//! block for clients that ignore structured content, and a readable rendering with message text
-//! fenced as untrusted data.
+//! Tool results: a structured JSON object (declared by an output schema) and one text block, the
+//! readable rendering, in which text written by other people is fenced as untrusted data.
+//!
+//! The JSON is not repeated as text: it would carry the same messages unfenced, so a planted
+//! instruction would reach the model bare beside the fenced copy.
 
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
@@ -62,10 +64,10 @@ impl From<MessageMatch> for ContextOut {
     }
 }
 
-/// A successful result: structured content, its JSON as text, then the rendering.
+/// A successful result: structured content, and the rendering as the only text.
 pub fn success<T: Serialize>(value: &T, rendering: String) -> CallToolResult {
     let json = serde_json::to_value(value).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
-    let mut result = CallToolResult::success(vec![ContentBlock::text(json.to_string()), ContentBlock::text(rendering)]);
+    let mut result = CallToolResult::success(vec![ContentBlock::text(rendering)]);
     result.structured_content = Some(json);
     result
 }

@@ -1,7 +1,6 @@
 //! Tools about people and groups: `get_contact` and `list_groups` read the store;
 //! `get_group_info` and `is_on_whatsapp` ask WhatsApp through the daemon.
 
-use rmcp::handler::server::common::schema_for_output;
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
 use serde_json::json;
@@ -9,16 +8,17 @@ use wamcp_core::Jid;
 
 use crate::args::{self, MAX_CHATS};
 use crate::output::{self, ChatsOut, ContactOut, GroupOut, NumberOut, NumbersOut, Participant};
+use crate::schema;
 use crate::send_args::{ContactArgs, GroupInfoArgs, ListGroupsArgs, NumbersArgs};
 use crate::send_tools::finish;
-use crate::tools::{ToolResult, Tools, input};
+use crate::tools::{ToolResult, Tools};
 
 #[tool_router(router = people_router, vis = "pub(crate)")]
 impl Tools {
     /// Get a contact by phone number, LID or JID: their names and both JIDs (phone and LID).
     #[tool(
-        input_schema = input::<ContactArgs>(),
-        output_schema = schema_for_output::<ContactOut>(),
+        input_schema = schema::input::<ContactArgs>(),
+        output_schema = schema::output::<ContactOut>(),
         annotations(title = "Get contact", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_contact(&self, arguments: JsonObject) -> ToolResult {
@@ -52,8 +52,8 @@ impl Tools {
 
     /// List the WhatsApp groups in the store, most recently active first.
     #[tool(
-        input_schema = input::<ListGroupsArgs>(),
-        output_schema = schema_for_output::<ChatsOut>(),
+        input_schema = schema::input::<ListGroupsArgs>(),
+        output_schema = schema::output::<ChatsOut>(),
         annotations(title = "List groups", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_groups(&self, arguments: JsonObject) -> ToolResult {
@@ -67,8 +67,8 @@ impl Tools {
 
     /// Get a group's subject, description and participants (with admin flags) from WhatsApp.
     #[tool(
-        input_schema = input::<GroupInfoArgs>(),
-        output_schema = schema_for_output::<GroupOut>(),
+        input_schema = schema::input::<GroupInfoArgs>(),
+        output_schema = schema::output::<GroupOut>(),
         annotations(title = "Get group info", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn get_group_info(&self, arguments: JsonObject) -> ToolResult {
@@ -98,7 +98,18 @@ impl Tools {
                     description: answer["description"].as_str().map(str::to_string),
                     participants,
                 };
-                let text = format!("{} ({}), {} participants", out.subject, out.jid, out.participants.len());
+                // The subject and description are set by the group's members: fenced like messages.
+                let fence = wamcp_core::render::Fence::random();
+                let mut text = format!(
+                    "{}\nGroup {} ({}), {} participants",
+                    fence.note(),
+                    fence.wrap(&out.subject),
+                    out.jid,
+                    out.participants.len()
+                );
+                if let Some(description) = out.description.as_deref().filter(|d| !d.trim().is_empty()) {
+                    text.push_str(&format!("\nDescription: {}", fence.wrap(description)));
+                }
                 Ok(output::success(&out, text))
             }
             .await,
@@ -107,8 +118,8 @@ impl Tools {
 
     /// Check which phone numbers have WhatsApp.
     #[tool(
-        input_schema = input::<NumbersArgs>(),
-        output_schema = schema_for_output::<NumbersOut>(),
+        input_schema = schema::input::<NumbersArgs>(),
+        output_schema = schema::output::<NumbersOut>(),
         annotations(title = "Is on WhatsApp", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn is_on_whatsapp(&self, arguments: JsonObject) -> ToolResult {

@@ -137,8 +137,9 @@ pub struct ListGroupsArgs {
     /// Groups per page (at most 100).
     #[serde(default = "crate::args::default_limit")]
     pub limit: i64,
-    /// Page number, from 0.
+    /// Page number, 0 to 1000000.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub page: i64,
 }
 

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use rmcp::handler::server::common::schema_for_output;
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
 use serde_json::{Value, json};
@@ -17,11 +16,12 @@ use wamcp_store::MessageFilter;
 use crate::args;
 use crate::output::{self, DoneOut, DownloadOut, SendOut, StatusOut};
 use crate::policy::PolicyMode;
+use crate::schema;
 use crate::send_args::ConfirmArgs;
 use crate::send_args::{
     DownloadArgs, MarkReadArgs, NoArgs, ReactionArgs, SendAudioArgs, SendFileArgs, SendMessageArgs,
 };
-use crate::tools::{Sending, ToolResult, Tools, input};
+use crate::tools::{Sending, ToolResult, Tools};
 
 /// The tools that message someone (or tell them something was read): not listed when sending is off.
 pub const MESSAGING_TOOLS: [&str; 8] = [
@@ -140,8 +140,8 @@ impl Tools {
     /// Send a WhatsApp text message to a person or group. Optional: reply_to (quote a message of
     /// that chat) and mentions. Returns the message id and its delivery status.
     #[tool(
-        input_schema = input::<SendMessageArgs>(),
-        output_schema = schema_for_output::<SendOut>(),
+        input_schema = schema::input::<SendMessageArgs>(),
+        output_schema = schema::output::<SendOut>(),
         annotations(title = "Send message", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn send_message(&self, arguments: JsonObject) -> ToolResult {
@@ -164,8 +164,8 @@ impl Tools {
 
     /// Send a file (image, video, document) to a person or group, with an optional caption.
     #[tool(
-        input_schema = input::<SendFileArgs>(),
-        output_schema = schema_for_output::<SendOut>(),
+        input_schema = schema::input::<SendFileArgs>(),
+        output_schema = schema::output::<SendOut>(),
         annotations(title = "Send file", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn send_file(&self, arguments: JsonObject) -> ToolResult {
@@ -185,8 +185,8 @@ impl Tools {
 
     /// Send an audio file as a WhatsApp voice note (converted to Ogg/Opus, with its waveform).
     #[tool(
-        input_schema = input::<SendAudioArgs>(),
-        output_schema = schema_for_output::<SendOut>(),
+        input_schema = schema::input::<SendAudioArgs>(),
+        output_schema = schema::output::<SendOut>(),
         annotations(title = "Send voice note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn send_audio_message(&self, arguments: JsonObject) -> ToolResult {
@@ -205,8 +205,8 @@ impl Tools {
 
     /// React to a message with an emoji (an empty emoji removes the reaction).
     #[tool(
-        input_schema = input::<ReactionArgs>(),
-        output_schema = schema_for_output::<SendOut>(),
+        input_schema = schema::input::<ReactionArgs>(),
+        output_schema = schema::output::<SendOut>(),
         annotations(title = "Send reaction", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn send_reaction(&self, arguments: JsonObject) -> ToolResult {
@@ -227,8 +227,8 @@ impl Tools {
     /// Send what a send tool previewed under the `confirm` policy, once the user has agreed. A
     /// token works once and for a few minutes.
     #[tool(
-        input_schema = input::<ConfirmArgs>(),
-        output_schema = schema_for_output::<SendOut>(),
+        input_schema = schema::input::<ConfirmArgs>(),
+        output_schema = schema::output::<SendOut>(),
         annotations(title = "Confirm send", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn confirm_send(&self, arguments: JsonObject) -> ToolResult {
@@ -247,8 +247,8 @@ impl Tools {
     /// Mark messages of a chat as read on WhatsApp (the senders see blue ticks). Without
     /// message_ids, the chat's latest messages from others.
     #[tool(
-        input_schema = input::<MarkReadArgs>(),
-        output_schema = schema_for_output::<DoneOut>(),
+        input_schema = schema::input::<MarkReadArgs>(),
+        output_schema = schema::output::<DoneOut>(),
         annotations(title = "Mark read", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn mark_read(&self, arguments: JsonObject) -> ToolResult {
@@ -274,8 +274,8 @@ impl Tools {
 
     /// Download a message's image, video, audio or document; returns the local file path.
     #[tool(
-        input_schema = input::<DownloadArgs>(),
-        output_schema = schema_for_output::<DownloadOut>(),
+        input_schema = schema::input::<DownloadArgs>(),
+        output_schema = schema::output::<DownloadOut>(),
         annotations(title = "Download media", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn download_media(&self, arguments: JsonObject) -> ToolResult {
@@ -301,8 +301,8 @@ impl Tools {
     /// The bridge's state: WhatsApp connection (and what to do when it is down), account, outbox
     /// depth, history sync progress.
     #[tool(
-        input_schema = input::<NoArgs>(),
-        output_schema = schema_for_output::<StatusOut>(),
+        input_schema = schema::input::<NoArgs>(),
+        output_schema = schema::output::<StatusOut>(),
         annotations(title = "Get status", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_status(&self, arguments: JsonObject) -> ToolResult {

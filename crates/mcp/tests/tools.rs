@@ -38,8 +38,9 @@ impl Session {
         let result = self.call(tool, arguments).await;
         assert_ne!(result.is_error, Some(true), "{tool} failed: {}", texts(&result).join("\n"));
         let structured = result.structured_content.clone().expect("structured content");
-        let json_text: Value = serde_json::from_str(&texts(&result)[0]).expect("first block is the JSON");
-        assert_eq!(json_text, structured, "the JSON text block mirrors the structured content");
+        let texts = texts(&result);
+        assert_eq!(texts.len(), 1, "one text block, the rendering: {texts:?}");
+        assert!(serde_json::from_str::<Value>(&texts[0]).is_err(), "the JSON is not repeated as text: {}", texts[0]);
         structured
     }
 
@@ -120,7 +121,7 @@ async fn list_messages_gives_ids_chat_jids_rfc3339_times_and_fenced_text() {
     assert_eq!(photo["timestamp"], "2025-03-01T12:40:00+00:00");
     assert_eq!(photo["caption"], "Avenida Paulista at sunset");
     assert_eq!(photo["kind"], "image");
-    let rendering = &texts(&result)[1];
+    let rendering = &texts(&result)[0];
     let note = rendering.lines().next().unwrap();
     assert!(note.contains("untrusted third-party data"), "{note}");
     let close = note.split(' ').nth(5).unwrap();
