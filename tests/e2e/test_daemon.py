@@ -118,6 +118,19 @@ def test_sends_wait_out_a_disconnect_and_go_after_reconnect(daemon):
                       "the waiting message arrives")
 
 
+def test_a_thousand_sends_queued_while_offline_all_go_out_after_reconnect(daemon):
+    """The outbox reads the queue a page at a time; every page must go, not only the first ones."""
+    daemon.ok("POST", "/api/sim/disconnect", {})
+    daemon.wait_until(lambda: daemon.status()["connection"]["state"] == "disconnected", "disconnected")
+    ids = [daemon.send(ALICE, f"queued {n}")["id"] for n in range(1000)]
+    assert daemon.status()["outbox_depth"] == 1000
+    daemon.ok("POST", "/api/sim/reconnect", {})
+    # No other send and no timer may be needed to finish the queue.
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "the outbox is empty", timeout=120)
+    sent_ids = [s["id"] for s in daemon.sent() if s["id"] in set(ids)]
+    assert sent_ids == ids  # every one, once, in the order queued
+
+
 def test_kill_9_loses_no_acknowledged_send_and_sends_none_twice(tmp_path):
     data = tmp_path / "data"
     daemon = Daemon(data).start()

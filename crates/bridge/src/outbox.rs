@@ -23,6 +23,19 @@ pub const MAX_ATTEMPTS: u32 = 6;
 const RETRY: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
 /// How many queued sends are read at once.
 const PAGE: u32 = 64;
+/// How long the worker sleeps with nothing due (a new send wakes it sooner).
+const IDLE: Duration = Duration::from_secs(3600);
+/// How long it waits when the link says it is not connected while the state says it is.
+const NOT_READY_WAIT: Duration = Duration::from_secs(1);
+
+/// What one attempt did to its send.
+#[derive(Debug, PartialEq, Eq)]
+enum Attempted {
+    /// Sent, scheduled for a retry, or failed for good: the row has moved on.
+    Recorded,
+    /// The link was not connected; the send stays as it was.
+    LinkNotReady,
+}
 
 pub struct Outbox {
     pub link: Arc<dyn Link>,
@@ -61,28 +74,37 @@ impl Outbox {
         }
     }
 
-    /// Sends what is due; returns how long until the next retry is due.
+    /// Sends everything that is due, page after page; returns how long until the next retry is
+    /// due. Queued sends come soonest-due first, so the first one not yet due ends the pass.
     async fn send_due(&self) -> Result<Duration, String> {
-        let queued = {
-            let reader = self.reader.lock().map_err(|_| "the outbox reader is unavailable".to_string())?;
-            reader.outbox_queued(PAGE).map_err(|e| e.to_string())?
-        };
-        let mut next_due = Duration::from_secs(3600);
-        for entry in queued {
-            let now = Timestamp::now();
-            if entry.next_attempt > now {
-                next_due = next_due.min(Duration::from_millis((entry.next_attempt.millis() - now.millis()) as u64));
-                continue;
+        loop {
+            let queued = {
+                let reader = self.reader.lock().map_err(|_| "the outbox reader is unavailable".to_string())?;
+                reader.outbox_queued(PAGE).map_err(|e| e.to_string())?
+            };
+            let full_page = queued.len() == PAGE as usize;
+            for entry in queued {
+                let now = Timestamp::now();
+                if entry.next_attempt > now {
+                    return Ok(Duration::from_millis((entry.next_attempt.millis() - now.millis()) as u64));
+                }
+                if !self.status.is_connected() {
+                    return Ok(IDLE);
+                }
+                if self.attempt(entry).await? == Attempted::LinkNotReady {
+                    // The link is not taking sends although the state says connected: wait a
+                    // moment instead of reading the same rows again at once.
+                    return Ok(NOT_READY_WAIT);
+                }
             }
-            if !self.status.is_connected() {
-                break;
+            if !full_page {
+                return Ok(IDLE);
             }
-            self.attempt(entry).await?;
+            // Every send of a full page was tried: there may be more behind it.
         }
-        Ok(next_due)
     }
 
-    async fn attempt(&self, entry: OutboxEntry) -> Result<(), String> {
+    async fn attempt(&self, entry: OutboxEntry) -> Result<Attempted, String> {
         let request = match SendRequest::from_json(&entry.request) {
             Ok(request) => request,
             Err(error) => return self.fail(&entry, error).await,
@@ -99,26 +121,29 @@ impl Outbox {
                 self.status.counters.send_latency.observe(queued_for);
                 let message = request.sent_message(&sent, self.status.account());
                 let then = follow_up(&request, &outgoing.chat, self.status.account(), sent.at);
-                self.ingest.apply(|done| Command::Sent { seq: entry.seq, message, then, done }).await
+                self.ingest.apply(|done| Command::Sent { seq: entry.seq, message, then, done }).await?;
+                Ok(Attempted::Recorded)
             }
             // Waits for the connection; not counted as an attempt.
-            Err(LinkError::NotConnected) => Ok(()),
+            Err(LinkError::NotConnected) => Ok(Attempted::LinkNotReady),
             Err(error) if error.is_retryable() && entry.attempts + 1 < MAX_ATTEMPTS => {
                 let next_attempt =
                     Timestamp(Timestamp::now().millis() + RETRY.delay(entry.attempts).as_millis() as i64);
                 warn!(chat = %entry.chat, id = %entry.message_id, attempt = entry.attempts + 1, "send failed, will retry: {error}");
                 let error = error.to_string();
-                self.ingest.apply(|done| Command::Retry { seq: entry.seq, error, next_attempt, done }).await
+                self.ingest.apply(|done| Command::Retry { seq: entry.seq, error, next_attempt, done }).await?;
+                Ok(Attempted::Recorded)
             }
             Err(error) => self.fail(&entry, error.to_string()).await,
         }
     }
 
-    async fn fail(&self, entry: &OutboxEntry, error: String) -> Result<(), String> {
+    async fn fail(&self, entry: &OutboxEntry, error: String) -> Result<Attempted, String> {
         warn!(chat = %entry.chat, id = %entry.message_id, "send failed for good: {error}");
         let chat = Jid::parse(&entry.chat).map_err(|e| e.to_string())?;
         let message_id = entry.message_id.clone();
-        self.ingest.apply(|done| Command::Failed { seq: entry.seq, chat, message_id, error, done }).await
+        self.ingest.apply(|done| Command::Failed { seq: entry.seq, chat, message_id, error, done }).await?;
+        Ok(Attempted::Recorded)
     }
 }
 
