@@ -30,6 +30,8 @@ async function main() {
     seen.rows = await page.$$eval("tbody tr", (rows) => rows.map((r) => ({
       ticket: r.dataset.ticket, cells: [...r.querySelectorAll("td")].map((td) => td.textContent.trim()) })));
     seen.scriptElements = await page.$$eval("script", (s) => s.length);
+    seen.filters = await page.$$eval("#filters a", (links) => links.map((a) => a.textContent.trim()));
+    seen.updated = await page.$$eval("tbody tr td:last-child", (cells) => cells.map((c) => c.textContent.trim()));
 
     await page.click("tbody tr:first-child a");
     seen.ticketPath = new URL(page.url()).pathname;
@@ -41,6 +43,9 @@ async function main() {
     await page.click("form[action$='/resolve'] button");
     seen.afterResolve = new URL(page.url()).pathname;
     seen.rowsAfterResolve = await page.$$eval("tbody tr", (rows) => rows.map((r) => r.dataset.ticket));
+    await page.click("#filters a[data-status=resolved]");
+    seen.resolvedPath = new URL(page.url()).pathname + new URL(page.url()).search;
+    seen.resolvedRows = await page.$$eval("tbody tr", (rows) => rows.map((r) => r.dataset.ticket));
 
     // A new browser without the cookie is sent to sign in again.
     const stranger = await browser.newPage();

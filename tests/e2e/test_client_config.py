@@ -51,14 +51,20 @@ def test_the_code_http_entry_reaches_the_daemon(tmp_path):
     with running(tmp_path / "data") as daemon:
         daemon.history_synced()
         file = tmp_path / ".claude.json"
-        settings = tmp_path / "wamcp.toml"
-        settings.write_text(f'listen = "127.0.0.1:{daemon.port}"\n')
-        result = run("--data-dir", str(daemon.data_dir), "--config", str(settings), "config", "claude-code",
-                     "--http", "--install", "--file", str(file), "--name", "wa")
+        # No --listen and no config file: the address is the one the running daemon announced.
+        install = ("--data-dir", str(daemon.data_dir), "config", "claude-code", "--http", "--install",
+                   "--file", str(file), "--name", "wa")
+        result = run(*install)
         assert result.returncode == 0, result.stderr
         entry = json.loads(file.read_text())["mcpServers"]["wa"]
         assert entry["type"] == "http" and entry["url"] == f"http://127.0.0.1:{daemon.port}/mcp"
         assert entry["headers"]["Authorization"] == f"Bearer {daemon.token}"
+        again = run(*install)
+        assert again.returncode == 0 and "unchanged" in again.stderr, again.stderr
+        assert not list(tmp_path.glob(".claude.json.*.bak")), "nothing changed, so no backup"
+        elsewhere = run("--data-dir", str(daemon.data_dir), "config", "claude-code", "--http",
+                        "--listen", "127.0.0.1:9999")
+        assert json.loads(elsewhere.stdout)["mcpServers"]["whatsapp"]["url"] == "http://127.0.0.1:9999/mcp"
 
         async def go():
             async with create_mcp_http_client(headers=entry["headers"]) as client:

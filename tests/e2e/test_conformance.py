@@ -134,3 +134,28 @@ def test_every_tool_answers_through_the_inspector_cli(proxied):
     call("delete_message", chat_jid=ALICE, message_id=mine)
     called |= {"send_message", "edit_message", "delete_message"}
     assert called == names, names ^ called
+
+
+def test_the_inspector_command_the_demo_prints_works_as_printed(tmp_path):
+    import shlex
+    with running(tmp_path / "data", "--desk") as daemon:
+        daemon.history_synced()
+        banner = (tmp_path / f"daemon-{daemon.port}.log").read_text()
+        printed = next(line for line in banner.splitlines() if "MCP Inspector:" in line)
+        command = shlex.split(printed.split("MCP Inspector:", 1)[1])
+        assert command[:3] == ["npx", "@modelcontextprotocol/inspector", "--cli"], printed
+        listed = inspector(*command[3:])
+        assert listed.returncode == 0, listed.stderr
+        assert "list_chats" in {tool["name"] for tool in json.loads(listed.stdout)["tools"]}
+        assert "unknown format" not in listed.stderr, "the schemas keep to JSON Schema's standard formats"
+    # The desk's inbox, how to sign in to it, and how to stop.
+    assert f"http://127.0.0.1:{daemon.port}/desk" in banner and "sign in with the token" in banner
+    assert "Ctrl-C" in banner
+
+
+def test_the_demo_does_not_offer_the_settings_file_it_ignores():
+    from conftest import run
+    demo = run("demo", "--help")
+    assert demo.returncode == 0 and "--data-dir" in demo.stdout
+    assert "--config" not in demo.stdout
+    assert "--config" in run("serve", "--help").stdout

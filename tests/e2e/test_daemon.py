@@ -67,7 +67,7 @@ def test_a_message_from_a_known_lid_lands_in_the_phone_chat(daemon):
 
 def test_a_send_is_acknowledged_delivered_once_and_read_after_a_reply(daemon):
     answer = daemon.send("+44 7700 900123", "See you at 12:30")
-    assert answer["success"] is True and answer["status"] == "queued" and answer["id"]
+    assert answer["success"] is True and answer["status"] == "pending" and answer["id"]
     message_id = answer["id"]
     daemon.wait_until(lambda: daemon.message(ALICE, message_id)[1].get("status") == "delivered", "delivered")
     stored = daemon.message(ALICE, message_id)[1]

@@ -88,7 +88,7 @@ def test_a_legal_threat_goes_to_a_person_who_replies_and_resolves(desk):
     assert desk.ok("GET", f"/support/ticket/{ticket_id}")["status"] == "resolved"
 
 
-def test_a_web_form_links_email_and_phone_so_history_follows_the_customer(desk):
+def test_a_web_form_only_claims_who_wrote_and_a_person_merges_over_rest(desk):
     form = urllib.parse.urlencode({"name": "Sana Khan", "email": "Sana@Example.com", "phone": CUSTOMER,
                                    "subject": "Order", "message": "Where is order 1234?"}).encode()
     status, answer = desk.request("POST", "/support/submit", token=None, raw=form,
@@ -101,13 +101,27 @@ def test_a_web_form_links_email_and_phone_so_history_follows_the_customer(desk):
     whatsapp_webhook(desk, "Hello again", "wamid-7")
     wait_for_replies(desk, CUSTOMER_JID, 1)
 
+    # The form proved nothing: the email's customer knows only its proven address, and its ticket
+    # names the form's customer as possibly the same.
+    customer = desk.ok("GET", "/customers/lookup?email=sana@example.com")
+    assert {i["kind"] for i in customer["identifiers"]} == {"email"}
+    email_ticket = desk.ok("GET", f"/support/ticket/{email['ticket_id']}")
+    assert email_ticket["possibly_same_customer"]["name"] == "Sana Khan"
+    assert "+923001234567" in email_ticket["possibly_same_customer"]["known_by"]
+    # A person decides they are one, over REST, then the same for the WhatsApp ticket.
+    merged = desk.ok("POST", f"/support/ticket/{email['ticket_id']}/merge", {})
+    whatsapp_ticket = desk.ok("GET", "/customers/lookup?phone=%2B923001234567")["tickets"][0]["ticket_id"]
+    assert desk.ok("GET", f"/support/ticket/{whatsapp_ticket}")["possibly_same_customer"]["customer_id"] == \
+        merged["customer_id"]
+    desk.ok("POST", f"/support/ticket/{whatsapp_ticket}/merge", {})
+
     customer = desk.ok("GET", "/customers/lookup?email=sana@example.com")
     assert customer["name"] == "Sana Khan"
     assert {i["kind"] for i in customer["identifiers"]} == {"email", "phone", "whatsapp"}
     inbound = [(m["channel"], m["body"]) for m in customer["history"] if m["direction"] == "inbound"]
     assert inbound == [("web_form", "Where is order 1234?"), ("email", "Any news?"), ("whatsapp", "Hello again")]
-    # One conversation across the channels, so one ticket.
-    assert len({m["ticket_id"] for m in customer["history"]}) == 1
+    status, refused = desk.request("POST", f"/support/ticket/{whatsapp_ticket}/merge", {"into": "cus_nobody"})
+    assert status == 404 and "no customer" in refused["message"], refused
     metrics = desk.ok("GET", "/metrics/channels")
     assert metrics["channels"]["web_form"]["messages_in"] == 1
     assert metrics["channels"]["email"]["messages_in"] == 1
@@ -269,13 +283,17 @@ def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
     assert seen["afterLogin"] == "/desk"
     first = seen["rows"][0]
     assert first["ticket"] == ticket_id
-    assert first["cells"][0] == "escalated: legal"
+    assert first["cells"][0] == "escalated: mentioned legal action", "the reason in words"
+    assert "+447700900123" in first["cells"][1], "the customer's phone is shown"
     assert "<script>alert(1)</script>" in first["cells"][3], "customer text is shown as text"
+    assert seen["updated"][0] == "just now", "times in words"
+    assert "escalated (1)" in seen["filters"] and "resolved (0)" in seen["filters"], seen["filters"]
     assert seen["scriptElements"] == 0, "and never runs"
     assert seen["ticketPath"] == f"/desk/tickets/{ticket_id}"
     assert "My lawyer says" in seen["conversation"][0] and "a person will reply" in seen["conversation"][1]
     assert "Hello, this is Sam from support." in seen["afterReply"][-1]
     assert seen["afterResolve"] == "/desk" and ticket_id not in seen["rowsAfterResolve"]
+    assert seen["resolvedPath"] == "/desk?status=resolved" and seen["resolvedRows"] == [ticket_id]
     assert seen["strangerPath"] == "/desk/login"
 
     assert wait_for_replies(desk, ALICE, 2)[-1] == "Hello, this is Sam from support. I am on it."
@@ -347,3 +365,62 @@ def test_a_message_stored_while_the_desk_was_off_is_answered_when_it_is_back(tmp
         customer = d.ok("GET", "/customers/lookup?phone=%2B447700900123")
         assert [m["body"] for m in customer["history"] if m["direction"] == "inbound"] == ["How do I reset my password?"]
         assert d.ok("GET", "/metrics/channels")["channels"]["whatsapp"]["messages_in"] == 1, "no history became tickets"
+
+
+def inbox_request(daemon, method, path, cookie=None, form=None):
+    """A request to the web inbox as a browser sends it; answers (status, headers, body)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+    headers = {"Host": f"127.0.0.1:{daemon.port}"}
+    body = None
+    if cookie:
+        headers["Cookie"] = f"wamcp_desk={cookie}"
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers["Origin"] = f"http://127.0.0.1:{daemon.port}"
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    answer = response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+    conn.close()
+    return answer
+
+
+def sign_in(daemon):
+    status, headers, _ = inbox_request(daemon, "POST", "/desk/login", form={"token": daemon.token})
+    assert status == 303, status
+    cookie = headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    return cookie
+
+
+def test_inbox_sessions_are_random_end_on_sign_out_idleness_or_a_new_token(tmp_path):
+    import sqlite3
+    data = tmp_path / "data"
+    with running(data, "--desk") as desk:
+        first, second = sign_in(desk), sign_in(desk)
+        assert first != second and len(first) == 64, "each sign-in gets a random session"
+        assert desk.token not in first
+        status, headers, _ = inbox_request(desk, "GET", "/desk", cookie=first)
+        assert status == 200
+        policy = headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "style-src 'sha256-" in policy and "script-src" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin" and headers["cache-control"] == "no-store"
+        # Signing out ends that session, and only that one.
+        assert inbox_request(desk, "POST", "/desk/logout", cookie=first, form={})[0] == 303
+        assert inbox_request(desk, "GET", "/desk", cookie=first)[1].get("location") == "/desk/login"
+        assert inbox_request(desk, "GET", "/desk", cookie=second)[0] == 200
+        # Twelve hours unused, and it is over.
+        with sqlite3.connect(data / "desk.db") as db:
+            db.execute("UPDATE inbox_sessions SET last_seen_at = last_seen_at - 13 * 3600 * 1000")
+        assert inbox_request(desk, "GET", "/desk", cookie=second)[1].get("location") == "/desk/login"
+        third = sign_in(desk)
+        assert sqlite3.connect(data / "desk.db").execute(
+            "SELECT count(*) FROM inbox_sessions WHERE id_hash = ?", (third,)).fetchone() == (0,), \
+            "the database holds a hash of the session, not the session"
+    # A new API token ends every session opened with the old one.
+    (data / "api-token").write_text("a-brand-new-token-of-enough-length-0123456789\n")
+    with running(data, "--desk") as desk:
+        assert inbox_request(desk, "GET", "/desk", cookie=third)[1].get("location") == "/desk/login"
+        assert inbox_request(desk, "GET", "/desk", cookie=sign_in(desk))[0] == 200

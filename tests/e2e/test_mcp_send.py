@@ -205,6 +205,22 @@ def test_every_call_is_audited_with_message_text_hashed(daemon):
     assert listed["outcome"] == "ok" and listed["arguments"] == {"limit": 2}
     only_sends = run("--data-dir", str(daemon.data_dir), "audit", "--tool", "list_chats")
     assert "list_chats" in only_sends.stdout and "send_message" not in only_sends.stdout
+    # A tool never called is told apart from a tool that does not exist.
+    never = run("--data-dir", str(daemon.data_dir), "audit", "--tool", "mark_read")
+    assert never.returncode == 0 and "no calls of mark_read recorded" in never.stderr, never.stderr
+    nosuch = run("--data-dir", str(daemon.data_dir), "audit", "--tool", "nosuch")
+    assert nosuch.returncode != 0
+    assert "no tool called 'nosuch'" in nosuch.stderr and "send_message" in nosuch.stderr
+
+
+def test_audit_on_a_directory_without_a_store_creates_nothing(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("--data-dir", str(empty), "audit")
+    assert result.returncode != 0 and "there is no store in" in result.stderr
+    assert list(empty.iterdir()) == []
+    missing = run("--data-dir", str(tmp_path / "missing"), "audit")
+    assert missing.returncode != 0 and not (tmp_path / "missing").exists()
 
 
 def test_confirm_sends_only_what_was_previewed_and_each_token_once(daemon):

@@ -111,7 +111,8 @@ def test_restore_refuses_to_replace_a_running_daemons_data(tmp_path):
         daemon.send(ALICE, "written after the backup")
         result = wamcp(data, "restore", str(tmp_path / "backup.tar"))
         assert result.returncode != 0
-        assert "daemon is running" in result.stderr and "stop it first" in result.stderr
+        assert "`wamcp demo` is running" in result.stderr and "end it first" in result.stderr
+        assert "wamcp serve" not in result.stderr and "nothing was changed" in result.stderr
         assert daemon.query("SELECT count(*) FROM messages WHERE text = 'written after the backup'") == [(1,)]
     # Stopped, the restore goes through and keeps what it replaced aside.
     result = wamcp(data, "restore", str(tmp_path / "backup.tar"))
@@ -165,7 +166,7 @@ def test_forget_erases_a_persons_messages_files_contact_and_desk_records(tmp_pat
         alice_before = daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ?", ALICE)[0][0]
 
         # While the daemon runs, the erase goes through it (its one writer), found by its lock file.
-        result = wamcp(data, "forget", "+92 300 1234567")
+        result = wamcp(data, "forget", "--yes", "+92 300 1234567")
         assert result.returncode == 0, result.stderr
         assert daemon.query("SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?",
                             CUSTOMER, CUSTOMER) == [(0,)]
@@ -176,10 +177,12 @@ def test_forget_erases_a_persons_messages_files_contact_and_desk_records(tmp_pat
         assert status == 404
     assert not os.path.exists(saved)
     lines = result.stdout.splitlines()
-    assert lines[0] == f"forgot {CUSTOMER}"
-    assert lines[1].startswith("  store: ") and "0 messages" not in lines[1]
-    assert lines[2] == "  attachments: 1 file"
-    assert lines[3].startswith("  desk: 1 customer, ")
+    assert lines[0] == f"this erases, of {CUSTOMER}"
+    done = lines.index(f"forgot {CUSTOMER}")
+    assert lines[1:done] == lines[done + 1:], "what it said it would erase is what it erased"
+    assert lines[done + 1].startswith("  store: ") and "0 messages" not in lines[done + 1]
+    assert lines[done + 2] == "  attachments: 1 file"
+    assert lines[done + 3].startswith("  desk: 1 customer, ")
 
 
 def test_forget_with_the_daemon_stopped_opens_the_store_itself(tmp_path):
@@ -188,10 +191,69 @@ def test_forget_with_the_daemon_stopped_opens_the_store_itself(tmp_path):
         daemon.history_synced()
     alice = store_query(data, "SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?", ALICE, ALICE)[0][0]
     assert alice > 0
-    result = wamcp(data, "forget", ALICE)
+    result = wamcp(data, "forget", "--yes", ALICE)
     assert result.returncode == 0, result.stderr
     assert f"  store: {alice} messages, 1 chat, 1 contact entry" in result.stdout
     assert store_query(data, "SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?", ALICE, ALICE) == [(0,)]
+
+
+def test_forget_shows_what_it_would_erase_and_a_dry_run_changes_nothing(tmp_path):
+    data = tmp_path / "data"
+    with running(data) as daemon:
+        daemon.history_synced()
+    before = store_query(data, "SELECT count(*) FROM messages")
+    alice = store_query(data, "SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?", ALICE, ALICE)[0][0]
+    result = wamcp(data, "forget", "--dry-run", ALICE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"forget would erase, of {ALICE}"
+    assert f"  store: {alice} messages, 1 chat, 1 contact entry" in result.stdout
+    assert "nothing was changed" in result.stdout
+    assert store_query(data, "SELECT count(*) FROM messages") == before
+
+
+def test_forget_without_a_terminal_or_yes_refuses_and_changes_nothing(tmp_path):
+    data = tmp_path / "data"
+    with running(data) as daemon:
+        daemon.history_synced()
+    before = store_query(data, "SELECT count(*) FROM messages")
+    result = subprocess.run([WAMCP, "--data-dir", str(data), "forget", ALICE], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--yes" in result.stderr and "nothing was changed" in result.stderr
+    assert store_query(data, "SELECT count(*) FROM messages") == before
+
+
+def forget_on_a_terminal(data, answer):
+    """Runs `forget ALICE` with a terminal as its input, answering the question with `answer`."""
+    import pty
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen([WAMCP, "--data-dir", str(data), "forget", ALICE], stdin=terminal,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(controller, answer.encode() + b"\n")
+        out, err = process.communicate(timeout=60)
+        return process.returncode, out, err
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_forget_on_a_terminal_asks_and_erases_only_on_yes(tmp_path):
+    data = tmp_path / "data"
+    with running(data) as daemon:
+        daemon.history_synced()
+    before = store_query(data, "SELECT count(*) FROM messages")
+    code, out, err = forget_on_a_terminal(data, "n")
+    assert code != 0 and "[y/N]" in err and "nothing was changed" in err
+    assert store_query(data, "SELECT count(*) FROM messages") == before
+    code, out, err = forget_on_a_terminal(data, "y")
+    assert code == 0, err
+    assert f"forgot {ALICE}" in out
+    assert store_query(data, "SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?", ALICE, ALICE) == [(0,)]
+    # A second run finds nothing, and says so rather than "forgot" with zeros.
+    result = wamcp(data, "forget", "--yes", ALICE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"nothing stored for {ALICE}: nothing was changed\n"
 
 
 def test_forget_refuses_what_is_not_a_person(tmp_path):
@@ -239,6 +301,17 @@ def test_doctor_passes_on_a_healthy_data_dir_and_sees_the_running_daemon(healthy
     assert found["daemon"][0] == "ok" and "connected as" in found["daemon"][1]
     assert found["migrations"][0] == "ok"
     assert found["data dir"][0] == "ok"
+    # The demo needs no WhatsApp session: no warning about one beside "connected".
+    assert found["session"][0] == "ok" and "simulated network" in found["session"][1]
+
+
+def test_doctor_on_an_empty_directory_says_to_link_an_account_first(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir(mode=0o700)
+    found = findings(wamcp(empty, "doctor", env={"WAMCP_LISTEN": "127.0.0.1:9"}).stdout)
+    level, detail, advice = found["store"]
+    assert level == "warn" and detail == "no store yet"
+    assert advice.index("wamcp login") < advice.index("wamcp serve"), advice
 
 
 def test_doctor_reports_a_data_dir_others_can_read(healthy):

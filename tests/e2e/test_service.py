@@ -5,6 +5,8 @@ import os
 import socket
 import time
 
+import pytest
+
 from daemon import Daemon, running
 
 MINUTE_MS = 60_000
@@ -111,7 +113,59 @@ def test_one_process_at_a_time_uses_a_data_dir(tmp_path):
     with running(data):
         login = run("--data-dir", str(data), "login", "--timeout", "1", "--pair-page", "127.0.0.1:0")
         assert login.returncode == 1
-        assert "daemon is running" in login.stderr and "stop it first" in login.stderr
+        # Each refusal names what holds the directory, and how to end that, not something else.
+        assert "`wamcp demo` is running" in login.stderr and "Ctrl-C" in login.stderr
+        assert "systemctl" not in login.stderr
         result = run("--data-dir", str(data), "demo", "--listen", "127.0.0.1:0", "--chatter", "0")
         assert result.returncode == 1
-        assert "already running" in result.stderr
+        # Refused before the banner, and said once.
+        assert result.stderr.count("`wamcp demo` is running") == 1, result.stderr
+        assert "REST API" not in result.stderr and "MCP Inspector" not in result.stderr, result.stderr
+
+
+def test_the_demo_refuses_a_directory_where_a_real_account_is_linked(tmp_path):
+    from conftest import run
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "whatsapp-session.db").write_bytes(b"")
+    result = run("--data-dir", str(data), "demo", "--no-serve")
+    assert result.returncode == 1
+    assert "holds a linked WhatsApp account" in result.stderr and "never runs on a real account" in result.stderr
+    assert sorted(p.name for p in data.iterdir()) == ["whatsapp-session.db"], "nothing was written"
+
+
+def whatsapp_reachable():
+    import socket
+    try:
+        socket.create_connection(("web.whatsapp.com", 443), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_login_without_a_network_says_so_in_the_terminal_and_on_the_pairing_page(tmp_path):
+    import subprocess
+    import urllib.request
+
+    from conftest import WAMCP
+    from daemon import free_port
+
+    if whatsapp_reachable():
+        pytest.skip("this machine can reach WhatsApp, so it cannot show the offline case")
+    port = free_port()
+    login = subprocess.Popen([WAMCP, "--data-dir", str(tmp_path / "data"), "login", "--timeout", "10",
+                              "--pair-page", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    page = ""
+    while login.poll() is None and "cannot reach WhatsApp" not in page:
+        try:
+            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/pair", timeout=5).read().decode()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    _, stderr = login.communicate(timeout=60)
+    assert "cannot reach WhatsApp (web.whatsapp.com): check the network or proxy" in page
+    assert "Waiting for WhatsApp" not in page
+    assert login.returncode == 1, stderr
+    assert "cannot reach WhatsApp (web.whatsapp.com): check the network or proxy" in stderr
+    assert f"wamcp --data-dir {tmp_path / 'data'} login" in stderr

@@ -86,7 +86,7 @@ pub enum LinkChoice {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] wamcp_store::StoreError),
     #[error("cannot listen on {addr}: {error}")]
     Listen { addr: SocketAddr, error: std::io::Error },
@@ -112,7 +112,11 @@ pub async fn run(
     extension: Option<extension::Extension>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Stopped, DaemonError> {
-    let mut lock = wamcp_store::DataDir::at(&config.data_dir).lock_for_daemon()?;
+    let holder = match link {
+        LinkChoice::WhatsApp(_) => wamcp_store::Holder::Serve,
+        LinkChoice::Sim(_) => wamcp_store::Holder::Demo,
+    };
+    let mut lock = wamcp_store::DataDir::at(&config.data_dir).lock_for(holder)?;
     let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
     let writer = Writer::open(&store_path)?;
     let status = Arc::new(Status::default());

@@ -6,6 +6,23 @@
 //! (SQLite), `wamcp-link` (WhatsApp and the simulated network), `wamcp-bridge` (the daemon),
 //! `wamcp-mcp` (the MCP tools), `wamcp-desk` (the support desk).
 
+/// Writes a line to standard output and returns the error instead of panicking as `println!`
+/// does: a reader that went away (`wamcp audit | head`) ends the command quietly (see [`fail`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the error, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod bench;
 mod commands;
 mod config;
@@ -118,11 +135,23 @@ fn main() -> ExitCode {
 }
 
 /// Prints the error; exits 1, or [`commands::daemon::LoggedOut::EXIT_CODE`] when WhatsApp logged
-/// the device out (a service manager must not just restart then).
+/// the device out (a service manager must not just restart then). Standard output closed by its
+/// reader (`| head`) is not an error: the reader has what it wanted.
 fn fail(error: anyhow::Error) -> ExitCode {
+    if reader_went_away(&error) {
+        return ExitCode::SUCCESS;
+    }
     eprintln!("error: {error:#}");
     if error.is::<commands::daemon::LoggedOut>() {
         return ExitCode::from(commands::daemon::LoggedOut::EXIT_CODE);
     }
     ExitCode::FAILURE
+}
+
+/// Whether the error is a write to a pipe whose reader has closed it.
+fn reader_went_away(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

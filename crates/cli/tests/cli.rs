@@ -157,12 +157,30 @@ fn a_client_that_leaves_before_initialize_is_a_clean_exit_and_an_empty_store_say
     assert!(result.stdout.is_empty(), "stdout belongs to the MCP client");
 }
 
+/// Whether this machine can open a connection to WhatsApp (the test machines usually cannot).
+fn whatsapp_reachable() -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(mut addresses) = ("web.whatsapp.com", 443).to_socket_addrs() else { return false };
+    addresses.any(|address| std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(5)).is_ok())
+}
+
 #[test]
-fn login_gives_up_after_its_timeout_with_exit_code_2_and_serve_needs_a_login_first() {
+fn login_ends_within_its_timeout_saying_why_and_serve_needs_a_login_first() {
     let dir = tempfile::tempdir().unwrap();
-    let login = wamcp(dir.path(), &["login", "--timeout", "1", "--pair-page", "127.0.0.1:0"]);
-    assert_eq!(login.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&login.stderr).contains("No phone was linked within 1 seconds"));
+    let login = wamcp(dir.path(), &["login", "--timeout", "3", "--pair-page", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&login.stderr);
+    let again = format!("wamcp --data-dir {} login", dir.path().display());
+    if whatsapp_reachable() {
+        assert_eq!(login.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("No phone was linked within 3 seconds"), "{stderr}");
+    } else {
+        // Offline, the network is named as the problem, not the phone.
+        assert_eq!(login.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("cannot reach WhatsApp (web.whatsapp.com): check the network or proxy"), "{stderr}");
+        assert!(!stderr.contains("phone"), "{stderr}");
+    }
+    assert!(stderr.contains(&again), "the hint repeats --data-dir: {stderr}");
+    assert!(!stderr.contains("whatsapp_rust"), "the library's own lines stay out: {stderr}");
 
     let fresh = tempfile::tempdir().unwrap();
     let serve = wamcp(fresh.path(), &["serve"]);
@@ -171,4 +189,9 @@ fn login_gives_up_after_its_timeout_with_exit_code_2_and_serve_needs_a_login_fir
     let bad_phone = wamcp(fresh.path(), &["login", "--phone", "12"]);
     assert_eq!(bad_phone.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_phone.stderr).contains("--phone"));
+    // One digit too many for the United Kingdom: refused before anything reaches WhatsApp.
+    let too_long = wamcp(fresh.path(), &["login", "--phone", "+44 7911 1234567"]);
+    let said = String::from_utf8_lossy(&too_long.stderr);
+    assert_eq!(too_long.status.code(), Some(1), "{said}");
+    assert!(said.contains("1 digit too many for GB"), "{said}");
 }

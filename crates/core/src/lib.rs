@@ -9,6 +9,7 @@ pub mod chat;
 pub mod event;
 pub mod fold;
 pub mod histogram;
+pub mod html;
 pub mod jid;
 pub mod log_privacy;
 pub mod message;

@@ -79,7 +79,7 @@ impl Channels {
     pub async fn queued(&self, db: &Db) -> Result<Vec<String>, DeskError> {
         let rows = sqlx::query(
             "SELECT id, via FROM messages WHERE delivery_status = 'queued' AND direction = 'outbound' \
-             AND channel = 'whatsapp' ORDER BY created_at",
+             AND channel = 'whatsapp' ORDER BY seq",
         )
         .fetch_all(db.pool())
         .await?;

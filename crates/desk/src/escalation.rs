@@ -4,8 +4,9 @@
 //! 1. legal words (lawyer, legal, sue, attorney, court...), whole words only — "issue" is not "sue";
 //! 2. an explicit ask for a human, agent or representative;
 //! 3. very negative sentiment (below the configured threshold);
-//! 4. pricing and refund requests;
-//! 5. a second knowledge-base miss in a row.
+//! 4. refund requests (a refund, a chargeback, money back);
+//! 5. questions about prices;
+//! 6. a second knowledge-base miss in a row.
 
 use serde::Serialize;
 
@@ -31,23 +32,25 @@ const LEGAL: &[&str] = &[
 const HUMAN: &[&str] = &["human", "agent", "representative", "operator", "manager", "supervisor"];
 const HUMAN_PHRASES: &[&str] =
     &["real person", "talk to someone", "speak to someone", "talk to a person", "speak to a person"];
-const PRICING: &[&str] = &[
-    "price",
-    "prices",
-    "pricing",
-    "quote",
-    "discount",
-    "discounts",
+const PRICING: &[&str] = &["price", "prices", "pricing", "quote", "discount", "discounts", "cost", "costs"];
+const PRICING_PHRASES: &[&str] = &["how much"];
+const REFUND: &[&str] = &[
     "refund",
     "refunds",
     "refunded",
+    "refunding",
     "chargeback",
     "reimburse",
+    "reimbursed",
     "reimbursement",
-    "cost",
-    "costs",
+    "reembolso",
+    "remboursement",
+    "rembourser",
+    "erstattung",
+    "rückerstattung",
+    "rimborso",
 ];
-const PRICING_PHRASES: &[&str] = &["how much", "money back"];
+const REFUND_PHRASES: &[&str] = &["money back", "my money", "pay me back"];
 
 /// Why a conversation went to a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,6 +59,7 @@ pub enum Reason {
     Legal,
     HumanRequested,
     NegativeSentiment,
+    Refund,
     Pricing,
     KnowledgeGap,
 }
@@ -66,8 +70,35 @@ impl Reason {
             Reason::Legal => "legal",
             Reason::HumanRequested => "human_requested",
             Reason::NegativeSentiment => "negative_sentiment",
+            Reason::Refund => "refund",
             Reason::Pricing => "pricing",
             Reason::KnowledgeGap => "knowledge_gap",
+        }
+    }
+
+    /// The reason as its code is stored (`refund`), if it is one.
+    pub fn parse(code: &str) -> Option<Reason> {
+        [
+            Reason::Legal,
+            Reason::HumanRequested,
+            Reason::NegativeSentiment,
+            Reason::Refund,
+            Reason::Pricing,
+            Reason::KnowledgeGap,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == code)
+    }
+
+    /// The reason in words, as the inbox shows it: "asked for a refund".
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Reason::Legal => "mentioned legal action",
+            Reason::HumanRequested => "asked for a person",
+            Reason::NegativeSentiment => "sounds upset",
+            Reason::Refund => "asked for a refund",
+            Reason::Pricing => "asked about prices",
+            Reason::KnowledgeGap => "asked what the knowledge base does not answer",
         }
     }
 
@@ -77,6 +108,7 @@ impl Reason {
             Reason::Legal => (Priority::Urgent, "legal"),
             Reason::NegativeSentiment => (Priority::High, "complaint"),
             Reason::HumanRequested => (Priority::Normal, "general"),
+            Reason::Refund => (Priority::High, "billing"),
             Reason::Pricing => (Priority::Normal, "billing"),
             Reason::KnowledgeGap => (Priority::Normal, "general"),
         }
@@ -112,6 +144,8 @@ impl Rules {
             Some(Reason::HumanRequested)
         } else if sentiment::score(text) <= self.sentiment_threshold {
             Some(Reason::NegativeSentiment)
+        } else if has_word(REFUND) || has_phrase(REFUND_PHRASES) {
+            Some(Reason::Refund)
         } else if has_word(PRICING) || has_phrase(PRICING_PHRASES) {
             Some(Reason::Pricing)
         } else if misses_in_a_row >= self.misses {
@@ -158,10 +192,14 @@ mod tests {
     }
 
     #[test]
-    fn pricing_and_refunds_escalate() {
+    fn pricing_and_refunds_escalate_each_with_its_own_reason() {
         assert_eq!(check("How much is the premium plan?"), Some(Reason::Pricing));
-        assert_eq!(check("I want a refund"), Some(Reason::Pricing));
-        assert_eq!(check("Can I get my money back"), Some(Reason::Pricing));
+        assert_eq!(check("Do you have a discount for students"), Some(Reason::Pricing));
+        assert_eq!(check("I want a refund"), Some(Reason::Refund));
+        assert_eq!(check("Can I get my money back"), Some(Reason::Refund));
+        assert_eq!(check("Quiero un reembolso"), Some(Reason::Refund));
+        assert_eq!(Reason::parse("refund"), Some(Reason::Refund));
+        assert_eq!(Reason::Refund.in_words(), "asked for a refund");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub async fn reply(db: &Db, ticket_id: &str, text: &str, style: &Style) -> Resul
         "SELECT m.channel, m.via, m.address, m.conversation_id, m.customer_id, c.name, m.channel_account \
          FROM messages m \
          JOIN customers c ON c.id = m.customer_id \
-         WHERE m.ticket_id = $1 AND m.direction = 'inbound' ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
+         WHERE m.ticket_id = $1 AND m.direction = 'inbound' ORDER BY m.seq DESC LIMIT 1",
     )
     .bind(ticket_id)
     .fetch_optional(&mut *tx)
@@ -103,4 +103,32 @@ pub async fn resolve(db: &Db, ticket_id: &str) -> Result<(), DeskError> {
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A person's decision that ticket `ticket_id`'s customer and another are one: `into`, or the
+/// customer the ticket names as possibly the same. Answers the customer that remains.
+pub async fn merge_customers(db: &Db, ticket_id: &str, into: Option<&str>) -> Result<String, DeskError> {
+    let mut tx = db.write().await?;
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT customer_id, possibly_customer_id FROM tickets WHERE id = $1")
+            .bind(ticket_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (customer, possibly) = row.ok_or_else(|| DeskError::NotFound(format!("no ticket '{ticket_id}'")))?;
+    let Some(into) = into.map(str::to_string).or(possibly) else {
+        return Err(DeskError::BadInput(format!(
+            "into: ticket '{ticket_id}' names no other customer; give the customer id to merge into"
+        )));
+    };
+    if into == customer {
+        return Ok(into);
+    }
+    let known: Option<String> =
+        sqlx::query_scalar("SELECT id FROM customers WHERE id = $1").bind(&into).fetch_optional(&mut *tx).await?;
+    if known.is_none() {
+        return Err(DeskError::NotFound(format!("no customer '{into}'")));
+    }
+    crate::customers::merge_by_hand(&mut tx, &customer, &into).await?;
+    tx.commit().await?;
+    Ok(into)
 }

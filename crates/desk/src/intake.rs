@@ -2,12 +2,17 @@
 //! active conversation (or starts one after 24 hours of quiet or once resolved) with its ticket,
 //! stores the message and records the events. A message seen before — same channel, same channel
 //! message id, kept unique by the database — changes nothing and gets the same ticket back.
+//!
+//! A short acknowledgement ("Thanks, that works.") after an answer or a resolution joins the
+//! ticket it thanks for and changes nothing: the ticket stays as it was (waiting, or resolved),
+//! no new ticket starts, and the agent does not answer it.
 
 use serde_json::json;
 use sqlx::Row;
 use wamcp_core::Timestamp;
 
 use crate::DeskError;
+use crate::acknowledgement::is_acknowledgement;
 use crate::customers::{self, Identity};
 use crate::db::{Db, Tx};
 use crate::events::{self, topics};
@@ -61,7 +66,21 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     let customer_id = customers::resolve(&mut tx, &inbound.from, at).await?;
     let (conversation_id, ticket_id, ticket_status, new_ticket) =
         current_ticket(&mut tx, &customer_id, inbound).await?;
-    let for_agent = ticket_status != TicketStatus::Escalated;
+    if let Some(other) = customers::possibly_same(&mut tx, &inbound.from, &customer_id).await? {
+        // A person decides whether they are one: the ticket names the other customer.
+        sqlx::query("UPDATE tickets SET possibly_customer_id = $1 WHERE id = $2 AND possibly_customer_id IS NULL")
+            .bind(&other)
+            .bind(&ticket_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let for_agent = ticket_status == TicketStatus::Open;
+    // Held messages wait for the person who has the ticket; an acknowledgement waits for nobody.
+    let agent_state = match ticket_status {
+        TicketStatus::Open => "pending",
+        TicketStatus::Escalated => "held",
+        TicketStatus::Waiting | TicketStatus::Resolved => "done",
+    };
     let message_id = new_id("msg");
     let inserted = sqlx::query(
         "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
@@ -81,7 +100,7 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     .bind(inbound.subject.as_deref())
     .bind(&inbound.body)
     .bind(at.millis())
-    .bind(if for_agent { "pending" } else { "held" })
+    .bind(agent_state)
     .bind(inbound.channel_account.as_deref())
     .execute(&mut *tx)
     .await?;
@@ -135,7 +154,9 @@ async fn find_seen(db: &Db, inbound: &Inbound) -> Result<Option<Received>, DeskE
 }
 
 /// The customer's active conversation and its ticket, or new ones: (conversation, ticket, the
-/// ticket's status, whether it is new). A ticket waiting on the customer opens again.
+/// ticket's status, whether it is new). A ticket waiting on the customer opens again, unless the
+/// message only acknowledges; an acknowledgement soon after a resolution joins the resolved
+/// ticket.
 async fn current_ticket(
     tx: &mut Tx,
     customer_id: &str,
@@ -156,6 +177,8 @@ async fn current_ticket(
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         let status = if status == "escalated" {
             TicketStatus::Escalated
+        } else if status == "waiting" && is_acknowledgement(&inbound.body) {
+            TicketStatus::Waiting
         } else {
             sqlx::query("UPDATE tickets SET status = 'open', updated_at = $1 WHERE id = $2")
                 .bind(at)
@@ -165,6 +188,19 @@ async fn current_ticket(
             TicketStatus::Open
         };
         return Ok((conversation, ticket, status, false));
+    }
+    if is_acknowledgement(&inbound.body) {
+        let resolved = sqlx::query(
+            "SELECT t.conversation_id, t.id FROM tickets t WHERE t.customer_id = $1 AND t.status = 'resolved' \
+             AND t.resolved_at > $2 ORDER BY t.resolved_at DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .bind(at - CONVERSATION_TIMEOUT_MS)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = resolved {
+            return Ok((row.try_get(0)?, row.try_get(1)?, TicketStatus::Resolved, false));
+        }
     }
     // Whatever was active is over now.
     sqlx::query("UPDATE conversations SET state = 'ended' WHERE customer_id = $1 AND state = 'active'")

@@ -15,6 +15,7 @@
 //! The desk never imports the bridge: it sends WhatsApp through [`wamcp_core::TextOutbox`] and
 //! hears of new messages through [`Desk::receive`], both wired up by the CLI.
 
+pub mod acknowledgement;
 pub mod agent;
 pub mod customers;
 pub mod db;
@@ -208,6 +209,12 @@ impl Desk {
 
     pub async fn resolve(&self, ticket_id: &str) -> Result<(), DeskError> {
         humans::resolve(&self.db, ticket_id).await
+    }
+
+    /// A person's merge of the ticket's customer into `into`, or into the customer the ticket
+    /// names as possibly the same; answers the customer that remains.
+    pub async fn merge_customers(&self, ticket_id: &str, into: Option<&str>) -> Result<String, DeskError> {
+        humans::merge_customers(&self.db, ticket_id, into).await
     }
 
     /// Events as they are published in this process (when no broker is configured).

@@ -70,6 +70,15 @@ pub enum TicketStatus {
 }
 
 impl TicketStatus {
+    /// In the order a person works them.
+    pub const ALL: [TicketStatus; 4] =
+        [TicketStatus::Escalated, TicketStatus::Open, TicketStatus::Waiting, TicketStatus::Resolved];
+
+    /// The status as stored (`waiting`), if it is one.
+    pub fn parse(name: &str) -> Option<TicketStatus> {
+        TicketStatus::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TicketStatus::Open => "open",

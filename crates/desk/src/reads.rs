@@ -9,7 +9,7 @@ use wamcp_core::Timestamp;
 
 use crate::DeskError;
 use crate::db::Db;
-use crate::model::{Channel, IdentifierKind};
+use crate::model::{Channel, IdentifierKind, TicketStatus};
 
 /// One message as the read side shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,22 +47,35 @@ fn message(row: &AnyRow) -> Result<MessageOut, DeskError> {
 pub async fn ticket(db: &Db, id: &str) -> Result<Option<Value>, DeskError> {
     let row = sqlx::query(
         "SELECT t.id, t.status, t.priority, t.category, t.escalation_reason, t.channel, t.customer_id, \
-         t.conversation_id, t.subject, t.created_at, t.updated_at, t.resolved_at, c.name \
+         t.conversation_id, t.subject, t.created_at, t.updated_at, t.resolved_at, c.name, t.possibly_customer_id \
          FROM tickets t JOIN customers c ON c.id = t.customer_id WHERE t.id = $1",
     )
     .bind(id)
     .fetch_optional(db.pool())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} WHERE ticket_id = $1 ORDER BY created_at, id"
-    )))
-    .bind(id)
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MESSAGE_COLUMNS} WHERE ticket_id = $1 ORDER BY seq")))
+        .bind(id)
+        .fetch_all(db.pool())
+        .await?;
+    let messages = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+    let customer: String = row.try_get(6)?;
+    // What the form claimed is shown as a claim, so nobody takes it for a proven address.
+    let contacts: Vec<String> = sqlx::query_scalar(
+        "SELECT value FROM (SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 \
+           AND kind IN ('phone', 'email') \
+         UNION SELECT kind, value || ' (claimed)' FROM customer_claims WHERE customer_id = $1) contacts \
+         ORDER BY kind DESC, value",
+    )
+    .bind(&customer)
     .fetch_all(db.pool())
     .await?;
-    let messages = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
     let channels: Vec<&str> =
         Channel::ALL.iter().map(|c| c.as_str()).filter(|c| messages.iter().any(|m| m.channel == *c)).collect();
+    let possibly = match row.try_get::<Option<String>, _>(13)? {
+        Some(other) => possibly_same(db, &other).await?,
+        None => Value::Null,
+    };
     Ok(Some(json!({
         "ticket_id": row.try_get::<String, _>(0)?,
         "status": row.try_get::<String, _>(1)?,
@@ -77,9 +90,26 @@ pub async fn ticket(db: &Db, id: &str) -> Result<Option<Value>, DeskError> {
         "updated_at": Timestamp(row.try_get(10)?).to_rfc3339(),
         "resolved_at": row.try_get::<Option<i64>, _>(11)?.map(|t| Timestamp(t).to_rfc3339()),
         "customer_name": row.try_get::<Option<String>, _>(12)?,
+        "contacts": contacts,
+        "possibly_same_customer": possibly,
         "channels": channels,
         "messages": messages,
     })))
+}
+
+/// The customer a ticket names as possibly its own: id, name, and how they are known.
+async fn possibly_same(db: &Db, customer: &str) -> Result<Value, DeskError> {
+    let name: Option<Option<String>> =
+        sqlx::query_scalar("SELECT name FROM customers WHERE id = $1").bind(customer).fetch_optional(db.pool()).await?;
+    let Some(name) = name else { return Ok(Value::Null) };
+    let known_by: Vec<String> = sqlx::query_scalar(
+        "SELECT value FROM customer_identifiers WHERE customer_id = $1 \
+         UNION SELECT value FROM customer_claims WHERE customer_id = $1 ORDER BY 1",
+    )
+    .bind(customer)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(json!({"customer_id": customer, "name": name, "known_by": known_by.join(", ")}))
 }
 
 /// The customer known by this identifier, with every identifier and their latest history.
@@ -118,7 +148,7 @@ pub async fn customer_by(db: &Db, kind: IdentifierKind, value: &str) -> Result<O
     })
     .collect::<Result<Vec<_>, DeskError>>()?;
     let history = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100"
+        "SELECT {MESSAGE_COLUMNS} WHERE customer_id = $1 ORDER BY seq DESC LIMIT 100"
     )))
     .bind(&id)
     .fetch_all(db.pool())
@@ -145,12 +175,11 @@ pub async fn conversation(db: &Db, id: &str) -> Result<Option<Value>, DeskError>
     .fetch_optional(db.pool())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let messages = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} WHERE conversation_id = $1 ORDER BY created_at, id"
-    )))
-    .bind(id)
-    .fetch_all(db.pool())
-    .await?;
+    let messages =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MESSAGE_COLUMNS} WHERE conversation_id = $1 ORDER BY seq")))
+            .bind(id)
+            .fetch_all(db.pool())
+            .await?;
     let messages = messages.iter().map(message).collect::<Result<Vec<_>, _>>()?;
     Ok(Some(json!({
         "conversation_id": id,
@@ -258,42 +287,77 @@ pub struct InboxRow {
     pub escalation_reason: Option<String>,
     pub channel: String,
     pub updated_at: String,
+    /// `updated_at` in milliseconds, for "2 h ago".
+    pub updated_ms: i64,
     /// The customer's name, else an identifier.
     pub customer: String,
+    /// How to reach them: a phone number, else an email address, else a WhatsApp JID.
+    pub contact: Option<String>,
     /// The customer's latest message.
     pub last_message: String,
 }
 
+/// Which tickets the inbox lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxFilter {
+    /// Everything that needs a person or an answer: escalated, open, waiting on the customer.
+    Active,
+    /// Tickets of one status (resolved ones too).
+    Status(TicketStatus),
+}
+
 /// Tickets that need attention: escalated first, then open, then waiting on the customer; the
 /// most urgent and most recent first within each.
-pub async fn inbox(db: &Db, limit: i64) -> Result<Vec<InboxRow>, DeskError> {
-    let rows = sqlx::query(
+pub async fn inbox(db: &Db, filter: InboxFilter, limit: i64) -> Result<Vec<InboxRow>, DeskError> {
+    let statuses = match filter {
+        InboxFilter::Active => "('escalated', 'open', 'waiting')".to_string(),
+        InboxFilter::Status(status) => format!("('{}')", status.as_str()),
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT t.id, t.status, t.priority, t.escalation_reason, t.channel, t.updated_at, \
            COALESCE(c.name, (SELECT value FROM customer_identifiers i WHERE i.customer_id = c.id \
                              ORDER BY i.kind LIMIT 1), c.id), \
            COALESCE((SELECT m.body FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'inbound' \
-                     ORDER BY m.created_at DESC, m.id DESC LIMIT 1), '') \
+                     ORDER BY m.seq DESC LIMIT 1), ''), \
+           (SELECT value FROM customer_identifiers i WHERE i.customer_id = c.id \
+              ORDER BY CASE i.kind WHEN 'phone' THEN 0 WHEN 'email' THEN 1 ELSE 2 END, i.value LIMIT 1) \
          FROM tickets t JOIN customers c ON c.id = t.customer_id \
-         WHERE t.status IN ('escalated', 'open', 'waiting') \
+         WHERE t.status IN {statuses} \
          ORDER BY CASE t.status WHEN 'escalated' THEN 0 WHEN 'open' THEN 1 ELSE 2 END, \
            CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, \
-           t.updated_at DESC LIMIT $1",
-    )
+           t.updated_at DESC LIMIT $1"
+    )))
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
         .map(|row| {
+            let updated_ms: i64 = row.try_get(5)?;
             Ok(InboxRow {
                 ticket_id: row.try_get(0)?,
                 status: row.try_get(1)?,
                 priority: row.try_get(2)?,
                 escalation_reason: row.try_get(3)?,
                 channel: row.try_get(4)?,
-                updated_at: Timestamp(row.try_get(5)?).to_rfc3339(),
+                updated_at: Timestamp(updated_ms).to_rfc3339(),
+                updated_ms,
                 customer: row.try_get(6)?,
                 last_message: row.try_get(7)?,
+                contact: row.try_get(8)?,
             })
         })
         .collect()
+}
+
+/// How many tickets have each status, every status named (zero included).
+pub async fn ticket_counts(db: &Db) -> Result<Vec<(TicketStatus, i64)>, DeskError> {
+    let rows = sqlx::query("SELECT status, count(*) FROM tickets GROUP BY status").fetch_all(db.pool()).await?;
+    let mut counts: Vec<(TicketStatus, i64)> = TicketStatus::ALL.into_iter().map(|status| (status, 0)).collect();
+    for row in rows {
+        let status: String = row.try_get(0)?;
+        if let Some(entry) = counts.iter_mut().find(|(s, _)| s.as_str() == status) {
+            entry.1 = row.try_get(1)?;
+        }
+    }
+    Ok(counts)
 }

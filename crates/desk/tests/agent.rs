@@ -142,46 +142,98 @@ impl Provider for Recorder {
     }
 }
 
-async fn a_web_form_links_email_and_phone_so_whatsapp_sees_the_email_history(backend: Backend) {
-    let recorder = Arc::new(Recorder::default());
-    let t = desk_with(backend, recorder.clone()).await;
-    t.desk
-        .receive(&web_form("My parcel never arrived, order 1234.", "Ann@Example.com", Some("0092 300 1234567")))
-        .await
-        .unwrap();
-    t.desk.run_pending().await.unwrap();
-    t.desk.receive(&whatsapp("Any news on my parcel?", "X1")).await.unwrap();
-    t.desk.run_pending().await.unwrap();
-
-    let seen = recorder.seen.lock().unwrap().clone();
-    let history: Vec<(&str, &str)> = seen[1].history.iter().map(|h| (h.channel.as_str(), h.body.as_str())).collect();
-    assert_eq!(history[0], ("web_form", "My parcel never arrived, order 1234."));
-    assert_eq!(history[1].0, "web_form");
-    assert!(history[1].1.contains("Noted"));
-
-    let customer = reads::customer_by(&t.desk.db, wamcp_desk::model::IdentifierKind::Email, "ann@example.com")
-        .await
-        .unwrap()
-        .unwrap();
-    let kinds: Vec<&str> =
-        customer["identifiers"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["email", "phone", "whatsapp"]);
-    let channels: Vec<&str> =
-        customer["history"].as_array().unwrap().iter().map(|m| m["channel"].as_str().unwrap()).collect();
-    assert_eq!(channels, vec!["web_form", "web_form", "whatsapp", "whatsapp"]);
+fn email_from(address: &str, name: &str, text: &str) -> wamcp_desk::Inbound {
+    wamcp_desk::Inbound {
+        channel: wamcp_desk::Channel::Email,
+        via: wamcp_desk::Via::Webhook,
+        address: address.to_string(),
+        from: wamcp_desk::Identity::default().with_email(address).unwrap().with_name(Some(name)).proven(),
+        channel_account: None,
+        channel_message_id: Some(format!("<{}@mail>", text.len())),
+        subject: Some("Order".into()),
+        body: text.to_string(),
+        at: Timestamp::now(),
+    }
 }
 
-async fn customers_known_separately_are_merged_when_one_message_names_both(backend: Backend) {
+/// Ticket ids and identifiers of the customer behind an identifier.
+async fn customer(t: &TestDesk, kind: wamcp_desk::model::IdentifierKind, value: &str) -> Value {
+    reads::customer_by(&t.desk.db, kind, value).await.unwrap().expect("customer exists")
+}
+
+async fn an_anonymous_web_form_cannot_take_over_a_customer(backend: Backend) {
+    use wamcp_desk::model::IdentifierKind::{Email, Phone};
+    let recorder = Arc::new(Recorder::default());
+    let t = desk_with(backend, recorder.clone()).await;
+    // 1. The victim writes by email: a customer and a ticket.
+    let victim =
+        t.desk.receive(&email_from("victim@example.com", "Vera Victim", "My order 1234 is late")).await.unwrap();
+    t.desk.run_pending().await.unwrap();
+    // 2. Anyone submits the form claiming the victim's email and their own phone.
+    let mut form = web_form("Send me everything", "victim@example.com", Some("+15557770010"));
+    form.from = form.from.with_name(Some("Attacker"));
+    let claimed = t.desk.receive(&form).await.unwrap();
+    assert_ne!(claimed.customer_id, victim.customer_id, "the form never joins a known customer");
+    let known = customer(&t, Email, "victim@example.com").await;
+    assert_eq!(known["customer_id"], victim.customer_id.as_str());
+    assert_eq!(known["name"], "Vera Victim", "the form never renames");
+    let kinds: Vec<&str> =
+        known["identifiers"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["email"], "the form never adds an identifier");
+    let form_ticket = ticket(&t, &claimed.ticket_id).await;
+    assert_eq!(form_ticket["possibly_same_customer"]["customer_id"], victim.customer_id.as_str());
+    // 3. WhatsApp from the attacker's phone sees none of the victim's history.
+    let attacker = t.desk.receive(&whatsapp_from("+15557770010", "What did I order?", "ATT1")).await.unwrap();
+    assert_ne!(attacker.customer_id, victim.customer_id);
+    t.desk.run_pending().await.unwrap();
+    let seen = recorder.seen.lock().unwrap().clone();
+    let asked = seen.iter().find(|r| r.message == "What did I order?").expect("the agent drafted an answer");
+    assert!(asked.history.iter().all(|h| !h.body.contains("1234")), "{:?}", asked.history);
+    assert!(customer(&t, Phone, "+15557770010").await["customer_id"] != victim.customer_id.as_str());
+    // 4. A person's reply on the victim's ticket goes to the victim, not to the attacker's phone.
+    let whatsapp_before = t.outbox.texts().len();
+    t.desk.reply(&victim.ticket_id, "Dear Vera, it ships today.").await.unwrap();
+    assert_eq!(t.outbox.texts().len(), whatsapp_before, "nothing went to WhatsApp");
+    let thread = ticket(&t, &victim.ticket_id).await;
+    let last = thread["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["channel"], "email");
+    assert!(last["body"].as_str().unwrap().contains("Dear Vera, it ships today."), "{last}");
+    assert!(
+        seen.iter().all(|r| r.channel != wamcp_desk::Channel::Email || r.customer_name.as_deref() != Some("Attacker"))
+    );
+}
+
+async fn a_person_merges_a_form_customer_the_desk_marked_as_possibly_known(backend: Backend) {
+    use wamcp_desk::model::IdentifierKind::Email;
     let t = desk(backend).await;
-    let by_email = t.desk.receive(&web_form("Hello there", "bo@example.com", None)).await.unwrap();
-    let by_phone = t.desk.receive(&whatsapp("Hi, it is Bo", "B1")).await.unwrap();
-    assert_ne!(by_email.customer_id, by_phone.customer_id);
-    let both = t.desk.receive(&web_form("Same person", "bo@example.com", Some(PHONE))).await.unwrap();
-    assert_eq!(both.customer_id, by_email.customer_id, "the older customer is kept");
-    let customer =
-        reads::customer_by(&t.desk.db, wamcp_desk::model::IdentifierKind::Phone, PHONE).await.unwrap().unwrap();
-    assert_eq!(customer["customer_id"], by_email.customer_id.as_str());
-    assert_eq!(customer["history"].as_array().unwrap().len(), 3);
+    let known = t.desk.receive(&email_from("bo@example.com", "Bo", "Hello there")).await.unwrap();
+    let form = t.desk.receive(&web_form("It is Bo again", "bo@example.com", Some(PHONE))).await.unwrap();
+    assert_ne!(form.customer_id, known.customer_id);
+    // Nothing named: the merge says what it needs.
+    let unnamed = t.desk.merge_customers(&known.ticket_id, None).await.unwrap_err().to_string();
+    assert!(unnamed.contains("names no other customer"), "{unnamed}");
+    let kept = t.desk.merge_customers(&form.ticket_id, None).await.unwrap();
+    assert_eq!(kept, known.customer_id);
+    let merged = customer(&t, Email, "bo@example.com").await;
+    assert_eq!(merged["history"].as_array().unwrap().len(), 2, "both messages are the customer's now");
+    let kinds: Vec<&str> =
+        merged["identifiers"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["email"], "a claimed phone stays a claim, even after a merge");
+    assert!(ticket(&t, &form.ticket_id).await["possibly_same_customer"].is_null());
+}
+
+async fn forgetting_a_number_removes_what_web_forms_claimed_about_it(backend: Backend) {
+    let t = desk(backend).await;
+    t.desk.receive(&web_form("Call me", "someone@example.com", Some(PHONE))).await.unwrap();
+    let forgotten = wamcp_desk::erase::forget(&t.desk.db, &wamcp_core::Jid::from_phone(PHONE).unwrap()).await.unwrap();
+    assert_eq!(forgotten.claims, 1);
+    assert_eq!(forgotten.customers, 0, "the form's customer claimed an email too: it is not only theirs");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM customer_claims WHERE value = $1")
+        .bind(PHONE)
+        .fetch_one(t.desk.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 async fn a_day_of_quiet_starts_a_new_conversation_and_ticket(backend: Backend) {
@@ -298,7 +350,69 @@ async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::ta
     out
 }
 
+async fn the_answer_is_listed_after_the_message_it_answers_whatever_their_times(backend: Backend) {
+    let t = desk(backend).await;
+    // The customer's message carries a time ahead of the desk's clock (a phone's clock, or the
+    // same millisecond as the answer): what was stored first is still shown first.
+    let mut question = whatsapp("When will my order ship?", "T1");
+    question.at = Timestamp(Timestamp::now().millis() + 60_000);
+    let received = t.desk.receive(&question).await.unwrap();
+    t.desk.run_pending().await.unwrap();
+    let ticket = ticket(&t, &received.ticket_id).await;
+    let directions: Vec<&str> =
+        ticket["messages"].as_array().unwrap().iter().map(|m| m["direction"].as_str().unwrap()).collect();
+    assert_eq!(directions, ["inbound", "outbound"]);
+    let conversation = ticket["conversation_id"].as_str().unwrap().to_string();
+    let thread = reads::conversation(&t.desk.db, &conversation).await.unwrap().expect("conversation exists");
+    let directions: Vec<&str> =
+        thread["messages"].as_array().unwrap().iter().map(|m| m["direction"].as_str().unwrap()).collect();
+    assert_eq!(directions, ["inbound", "outbound"]);
+}
+
+async fn a_thanks_after_a_resolution_reopens_nothing_and_gets_no_answer(backend: Backend) {
+    let t = desk(backend).await;
+    let first = t.desk.receive(&whatsapp("I will contact my lawyer about this", "R1")).await.unwrap();
+    t.desk.run_pending().await.unwrap();
+    t.desk.reply(&first.ticket_id, "I have refunded the order, Ann.").await.unwrap();
+    t.desk.resolve(&first.ticket_id).await.unwrap();
+    let said = t.outbox.texts().len();
+
+    let thanks = t.desk.receive(&whatsapp("Thanks, that works.", "R2")).await.unwrap();
+    assert_eq!(thanks.ticket_id, first.ticket_id, "the thanks joins the ticket it thanks for");
+    assert!(!thanks.new_ticket && !thanks.for_agent);
+    assert!(t.desk.run_pending().await.unwrap().is_empty());
+    assert_eq!(t.outbox.texts().len(), said, "no answer to a thanks");
+    let ticket = ticket(&t, &first.ticket_id).await;
+    assert_eq!(ticket["status"], "resolved");
+    assert_eq!(ticket["messages"].as_array().unwrap().last().unwrap()["body"], "Thanks, that works.");
+
+    // A real question afterwards is a new ticket, answered.
+    let question = t.desk.receive(&whatsapp("When will my order ship?", "R3")).await.unwrap();
+    assert!(question.new_ticket && question.for_agent);
+    t.desk.run_pending().await.unwrap();
+    assert_eq!(t.outbox.texts().len(), said + 1);
+}
+
+async fn a_thanks_for_an_answer_keeps_the_ticket_waiting_and_is_no_miss(backend: Backend) {
+    let t = desk(backend).await;
+    let asked = t.desk.receive(&whatsapp("When will my order ship?", "W1")).await.unwrap();
+    t.desk.run_pending().await.unwrap();
+    assert_eq!(t.outbox.texts().len(), 1);
+    for (n, text) in ["thank you so much!", "ok 👍"].into_iter().enumerate() {
+        let thanks = t.desk.receive(&whatsapp(text, &format!("W{}", n + 2))).await.unwrap();
+        assert_eq!(thanks.ticket_id, asked.ticket_id);
+        assert!(!thanks.for_agent);
+    }
+    assert!(t.desk.run_pending().await.unwrap().is_empty());
+    assert_eq!(t.outbox.texts().len(), 1, "nothing more was sent");
+    let ticket = ticket(&t, &asked.ticket_id).await;
+    assert_eq!(ticket["status"], "waiting", "two thanks are not two misses: nothing escalated");
+}
+
 on_both!(
+    a_thanks_after_a_resolution_reopens_nothing_and_gets_no_answer,
+    a_thanks_for_an_answer_keeps_the_ticket_waiting_and_is_no_miss,
+    the_answer_is_listed_after_the_message_it_answers_whatever_their_times,
     a_message_claimed_when_the_desk_died_is_answered_after_restart,
     first_messages_arriving_together_make_one_customer_and_one_ticket,
     two_workers_on_one_database_answer_each_message_once,
@@ -307,8 +421,9 @@ on_both!(
     legal_threats_go_to_a_person_and_the_agent_stays_silent_until_resolved,
     two_misses_in_a_row_escalate_but_a_hit_between_them_does_not,
     a_failing_provider_still_gets_the_customer_an_answer,
-    a_web_form_links_email_and_phone_so_whatsapp_sees_the_email_history,
-    customers_known_separately_are_merged_when_one_message_names_both,
+    an_anonymous_web_form_cannot_take_over_a_customer,
+    a_person_merges_a_form_customer_the_desk_marked_as_possibly_known,
+    forgetting_a_number_removes_what_web_forms_claimed_about_it,
     a_day_of_quiet_starts_a_new_conversation_and_ticket,
     an_answer_queued_before_a_crash_is_sent_once_after_restart,
 );

@@ -12,11 +12,13 @@ const OTHER_PHONE: &str = "+447700900123";
 
 async fn forgetting_a_whatsapp_number_erases_the_customer_on_every_channel(backend: Backend) {
     let t = desk(backend).await;
-    // Ann writes from the web form naming her phone, then on WhatsApp: one customer, two tickets.
+    // Ann writes from the web form naming her phone, then on WhatsApp; a person sees they are
+    // one and merges them: one customer, two tickets.
     t.desk.receive(&web_form("Where is my parcel?", "ann@example.com", Some(PHONE))).await.unwrap();
     t.desk.run_pending().await.unwrap();
-    t.desk.receive(&whatsapp("Any news on my order shipping?", "W1")).await.unwrap();
+    let on_whatsapp = t.desk.receive(&whatsapp("Any news on my order shipping?", "W1")).await.unwrap();
     t.desk.run_pending().await.unwrap();
+    t.desk.merge_customers(&on_whatsapp.ticket_id, None).await.unwrap();
     // Someone else writes too.
     t.desk.receive(&whatsapp_from(OTHER_PHONE, "When will my order ship?", "O1")).await.unwrap();
     t.desk.run_pending().await.unwrap();
@@ -24,7 +26,8 @@ async fn forgetting_a_whatsapp_number_erases_the_customer_on_every_channel(backe
     let forgotten = t.desk.forget(&Jid::from_phone(PHONE).unwrap()).await.unwrap();
 
     assert_eq!(forgotten.customers, 1);
-    assert_eq!(forgotten.identifiers, 3, "email, phone and WhatsApp JID");
+    assert_eq!(forgotten.identifiers, 2, "phone and WhatsApp JID");
+    assert_eq!(forgotten.claims, 2, "the email and phone the form claimed");
     assert_eq!(forgotten.tickets, forgotten.conversations);
     assert!(forgotten.tickets >= 1);
     assert!(forgotten.messages >= 4, "both questions and both answers: {forgotten:?}");

@@ -94,10 +94,7 @@ impl Tools {
             message: answer["message"].as_str().unwrap_or("queued").to_string(),
             id: answer["id"].as_str().map(str::to_string),
             chat_jid: answer["chat_jid"].as_str().unwrap_or_default().to_string(),
-            status: match answer["status"].as_str() {
-                Some("queued") | None => "pending".to_string(),
-                Some(other) => other.to_string(),
-            },
+            status: answer["status"].as_str().unwrap_or("pending").to_string(),
             confirm_token: None,
             preview: None,
         };

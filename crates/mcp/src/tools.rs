@@ -78,6 +78,18 @@ impl Tools {
         Tools { reader: Arc::new(Mutex::new(reader)), sending, audit: None, tool_router: router }
     }
 
+    /// The name of every tool a server can offer, whatever its policy, sorted: what the audit
+    /// log can hold.
+    pub fn all_names() -> Vec<String> {
+        let mut router = Tools::tool_router();
+        router.merge(Tools::send_router());
+        router.merge(Tools::message_router());
+        router.merge(Tools::people_router());
+        let mut names: Vec<String> = router.list_all().into_iter().map(|tool| tool.name.to_string()).collect();
+        names.sort();
+        names
+    }
+
     /// Runs a tool body with the reader; a user-facing problem (bad argument, nothing found)
     /// becomes a tool error, a database failure a protocol error.
     fn run(&self, body: impl FnOnce(&Reader) -> Result<CallToolResult, Problem>) -> ToolResult {

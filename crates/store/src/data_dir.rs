@@ -14,21 +14,79 @@ pub const STORE_FILE: &str = "wamcp.db";
 /// The file a running daemon holds locked, so a second daemon, or a restore, can tell.
 pub const DAEMON_LOCK_FILE: &str = "daemon.lock";
 
-/// Held while a daemon runs on a data directory; dropping it (or the process dying, even by
-/// kill -9) releases the lock. The file says where the daemon's API listens, so the commands
-/// that call the daemon find it whatever address it was given.
+/// Held while a daemon (or a command that must have the data directory to itself) runs on a
+/// data directory; dropping it (or the process dying, even by kill -9) releases the lock. The
+/// file says who holds it and where the daemon's API listens (`demo 127.0.0.1:8765`), so the
+/// commands that call the daemon find it whatever address it was given, and a command refused
+/// by the lock can say what to stop.
 #[derive(Debug)]
 pub struct DaemonLock {
     file: std::fs::File,
+    holder: Holder,
 }
 
 impl DaemonLock {
     /// Records the address the daemon's API listens on.
     pub fn announce(&mut self, listening: std::net::SocketAddr) -> std::io::Result<()> {
+        self.write(Some(listening))
+    }
+
+    fn write(&mut self, listening: Option<std::net::SocketAddr>) -> std::io::Result<()> {
         use std::io::{Seek, Write};
         self.file.set_len(0)?;
         self.file.rewind()?;
-        writeln!(self.file, "{listening}")
+        match listening {
+            Some(address) => writeln!(self.file, "{} {address}", self.holder.as_str()),
+            None => writeln!(self.file, "{}", self.holder.as_str()),
+        }
+    }
+}
+
+/// The command holding a data directory's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// `wamcp serve` (by hand, or as the system service).
+    Serve,
+    /// `wamcp demo`, on the simulated network.
+    Demo,
+    /// `wamcp login`, pairing or checking the session.
+    Login,
+    /// `wamcp restore`, putting files back.
+    Restore,
+}
+
+impl Holder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Holder::Serve => "serve",
+            Holder::Demo => "demo",
+            Holder::Login => "login",
+            Holder::Restore => "restore",
+        }
+    }
+
+    fn parse(word: &str) -> Option<Holder> {
+        [Holder::Serve, Holder::Demo, Holder::Login, Holder::Restore].into_iter().find(|h| h.as_str() == word)
+    }
+
+    /// What to do to free the directory from this holder.
+    pub fn how_to_stop(self) -> &'static str {
+        match self {
+            Holder::Serve => "stop it first (`systemctl stop wamcp`, or Ctrl-C where `wamcp serve` runs)",
+            Holder::Demo => "end it first (Ctrl-C where `wamcp demo` runs)",
+            Holder::Login => "let it finish, or end it (Ctrl-C where `wamcp login` runs)",
+            Holder::Restore => "let it finish",
+        }
+    }
+
+    /// "a wamcp daemon (`wamcp serve`)", "`wamcp demo`".
+    pub fn described(self) -> &'static str {
+        match self {
+            Holder::Serve => "a wamcp daemon (`wamcp serve`)",
+            Holder::Demo => "`wamcp demo`",
+            Holder::Login => "`wamcp login`",
+            Holder::Restore => "`wamcp restore`",
+        }
     }
 }
 
@@ -69,8 +127,8 @@ impl DataDir {
         self.root.join(STORE_FILE)
     }
 
-    /// Takes the daemon lock, or says that another daemon holds it.
-    pub fn lock_for_daemon(&self) -> Result<DaemonLock> {
+    /// Takes the daemon lock for `holder`, or says who holds it and how to stop them.
+    pub fn lock_for(&self, holder: Holder) -> Result<DaemonLock> {
         let path = self.root.join(DAEMON_LOCK_FILE);
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -79,13 +137,35 @@ impl DataDir {
             .open(&path)
             .map_err(|error| StoreError::Io { path: path.clone(), error })?;
         match file.try_lock() {
-            Ok(()) => Ok(DaemonLock { file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Invalid(format!(
-                "a wamcp daemon is already running on {} (it holds {DAEMON_LOCK_FILE}): stop it first, or give another --data-dir",
-                self.root.display()
-            ))),
+            Ok(()) => {
+                let mut lock = DaemonLock { file, holder };
+                lock.write(None).map_err(|error| StoreError::Io { path, error })?;
+                Ok(lock)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(self.busy()),
             Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Io { path, error }),
         }
+    }
+
+    /// The error for a directory another command holds: who it is, and how to free it.
+    pub fn busy(&self) -> StoreError {
+        let holder = self.lock_holder().unwrap_or(Holder::Serve);
+        StoreError::Invalid(format!(
+            "{} is running on {}: {}, or give another --data-dir",
+            holder.described(),
+            self.root.display(),
+            holder.how_to_stop()
+        ))
+    }
+
+    /// Who holds the lock now, if anyone.
+    pub fn lock_holder(&self) -> Option<Holder> {
+        if !self.daemon_running() {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.root.join(DAEMON_LOCK_FILE)).ok()?;
+        // A lock written before the holder was recorded held just the address: a daemon's.
+        Some(text.split_whitespace().next().and_then(Holder::parse).unwrap_or(Holder::Serve))
     }
 
     /// Whether a daemon runs on this data directory now (holds its lock).
@@ -99,7 +179,8 @@ impl DataDir {
         if !self.daemon_running() {
             return None;
         }
-        std::fs::read_to_string(self.root.join(DAEMON_LOCK_FILE)).ok()?.trim().parse().ok()
+        let text = std::fs::read_to_string(self.root.join(DAEMON_LOCK_FILE)).ok()?;
+        text.split_whitespace().find_map(|word| word.parse().ok())
     }
 
     /// Creates the directory (and parents) if missing; a directory wamcp creates is mode 0700.
@@ -139,5 +220,24 @@ mod tests {
             assert_eq!(mode & 0o777, 0o700);
         }
         assert_eq!(dir.store_path(), tmp.path().join("a/wamcp/wamcp.db"));
+    }
+
+    #[test]
+    fn a_refused_lock_names_who_holds_it_and_how_to_stop_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::at(tmp.path());
+        let mut demo = dir.lock_for(Holder::Demo).unwrap();
+        assert_eq!(dir.lock_holder(), Some(Holder::Demo));
+        let address: std::net::SocketAddr = "127.0.0.1:9123".parse().unwrap();
+        demo.announce(address).unwrap();
+        assert_eq!(dir.running_daemon_address(), Some(address));
+        assert_eq!(dir.lock_holder(), Some(Holder::Demo), "announcing keeps the holder");
+        let refused = dir.lock_for(Holder::Login).unwrap_err().to_string();
+        assert!(refused.starts_with("`wamcp demo` is running on"), "{refused}");
+        assert!(refused.contains("Ctrl-C") && !refused.contains("systemctl"), "{refused}");
+        drop(demo);
+        assert_eq!(dir.lock_holder(), None);
+        let _login = dir.lock_for(Holder::Login).unwrap();
+        assert!(dir.lock_for(Holder::Serve).unwrap_err().to_string().starts_with("`wamcp login` is running"));
     }
 }

@@ -11,8 +11,8 @@ use std::path::Path;
 use rusqlite::params;
 use wamcp_core::{Jid, Timestamp};
 
-use crate::Result;
 use crate::write::{Batch, SEQ_SLOTS};
+use crate::{Reader, Result};
 
 /// What an erase removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -65,38 +65,20 @@ impl Batch<'_> {
                 .prepare_cached("INSERT INTO temp.forget_ids VALUES (?1, ?2)")?
                 .execute(params![jid.as_str(), jid.is_person()])?;
         }
-        let ids = "(SELECT jid FROM temp.forget_ids)";
-        let chats = "(SELECT jid FROM temp.forget_ids WHERE direct)";
-        let theirs = format!("(chat_jid IN {chats} OR sender_jid IN {ids})");
-        let on_their_messages = format!("(chat_jid, message_id) IN (SELECT chat_jid, id FROM messages WHERE {theirs})");
-        let groups = self.strings(
-            &format!("SELECT DISTINCT chat_jid FROM messages WHERE sender_jid IN {ids} AND chat_jid NOT IN {chats}"),
-            &[],
-        )?;
+        let scope = PersonScope;
+        let groups = self.strings(&scope.groups_written_in(), &[])?;
         let mut erased = Erased {
-            media_files: self
-                .strings(&format!("SELECT local_path FROM messages WHERE {theirs} AND local_path IS NOT NULL"), &[])?,
-            reactions: self.run(
-                &format!(
-                    "DELETE FROM reactions WHERE {on_their_messages} OR sender_jid IN {ids} OR chat_jid IN {chats}"
-                ),
-                &[],
-            )?,
-            receipts: self.run(
-                &format!(
-                    "DELETE FROM receipts WHERE {on_their_messages} OR recipient_jid IN {ids} OR chat_jid IN {chats}"
-                ),
-                &[],
-            )?,
-            outbox_entries: self.run(&format!("DELETE FROM outbox WHERE chat_jid IN {chats}"), &[])?,
+            media_files: self.strings(&scope.media_files(), &[])?,
+            reactions: self.run(&format!("DELETE FROM reactions WHERE {}", scope.reactions()), &[])?,
+            receipts: self.run(&format!("DELETE FROM receipts WHERE {}", scope.receipts()), &[])?,
+            outbox_entries: self.run(&format!("DELETE FROM outbox WHERE {}", scope.outbox()), &[])?,
             ..Erased::default()
         };
-        erased.messages = self.run(&format!("DELETE FROM messages WHERE {theirs}"), &[])?;
-        self.run(&format!("DELETE FROM chat_senders WHERE sender_jid IN {ids} OR chat_jid IN {chats}"), &[])?;
-        erased.chats = self.run(&format!("DELETE FROM chats WHERE jid IN {chats}"), &[])?;
-        erased.contacts =
-            self.run(&format!("DELETE FROM contacts WHERE jid IN {ids} OR phone_jid IN {ids} OR lid IN {ids}"), &[])?;
-        self.run(&format!("DELETE FROM lid_map WHERE lid IN {ids} OR phone_jid IN {ids}"), &[])?;
+        erased.messages = self.run(&format!("DELETE FROM messages WHERE {}", scope.messages()), &[])?;
+        self.run(&format!("DELETE FROM chat_senders WHERE {}", scope.chat_senders()), &[])?;
+        erased.chats = self.run(&format!("DELETE FROM chats WHERE {}", scope.chats()), &[])?;
+        erased.contacts = self.run(&format!("DELETE FROM contacts WHERE {}", scope.contacts()), &[])?;
+        self.run(&format!("DELETE FROM lid_map WHERE {}", scope.lid_map()), &[])?;
         // The groups they wrote in: their newest message may have been the chat's newest.
         for group in &groups {
             self.run(
@@ -118,6 +100,111 @@ impl Batch<'_> {
 
     fn run(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<u64> {
         Ok(self.conn.prepare_cached(sql)?.execute(params)? as u64)
+    }
+}
+
+/// What "everything about a person" covers, table by table: conditions over a table (or a
+/// common table expression) named `forget_ids (jid, direct)` that lists the person's JIDs, with
+/// `direct` set for those that are a chat of theirs. Erasing deletes what they select;
+/// [`Reader::forget_preview`] counts it, so the preview and the erase cannot disagree.
+struct PersonScope;
+
+impl PersonScope {
+    const IDS: &'static str = "(SELECT jid FROM forget_ids)";
+    const CHATS: &'static str = "(SELECT jid FROM forget_ids WHERE direct)";
+
+    fn messages(&self) -> String {
+        format!("(chat_jid IN {} OR sender_jid IN {})", Self::CHATS, Self::IDS)
+    }
+
+    fn on_their_messages(&self) -> String {
+        format!("(chat_jid, message_id) IN (SELECT chat_jid, id FROM messages WHERE {})", self.messages())
+    }
+
+    fn reactions(&self) -> String {
+        format!("{} OR sender_jid IN {} OR chat_jid IN {}", self.on_their_messages(), Self::IDS, Self::CHATS)
+    }
+
+    fn receipts(&self) -> String {
+        format!("{} OR recipient_jid IN {} OR chat_jid IN {}", self.on_their_messages(), Self::IDS, Self::CHATS)
+    }
+
+    fn outbox(&self) -> String {
+        format!("chat_jid IN {}", Self::CHATS)
+    }
+
+    fn chat_senders(&self) -> String {
+        format!("sender_jid IN {} OR chat_jid IN {}", Self::IDS, Self::CHATS)
+    }
+
+    fn chats(&self) -> String {
+        format!("jid IN {}", Self::CHATS)
+    }
+
+    fn contacts(&self) -> String {
+        format!("jid IN {ids} OR phone_jid IN {ids} OR lid IN {ids}", ids = Self::IDS)
+    }
+
+    fn lid_map(&self) -> String {
+        format!("lid IN {ids} OR phone_jid IN {ids}", ids = Self::IDS)
+    }
+
+    fn media_files(&self) -> String {
+        format!("SELECT local_path FROM messages WHERE {} AND local_path IS NOT NULL", self.messages())
+    }
+
+    fn groups_written_in(&self) -> String {
+        format!(
+            "SELECT DISTINCT chat_jid FROM messages WHERE sender_jid IN {} AND chat_jid NOT IN {}",
+            Self::IDS,
+            Self::CHATS
+        )
+    }
+}
+
+impl Reader {
+    /// What [`Batch::forget_person`] would remove, counted without writing anything.
+    pub fn forget_preview(&self, person: &Jid) -> Result<Erased> {
+        let ids = crate::read::identity::identities(&self.conn, person)?;
+        let rows: Vec<String> = (0..ids.len()).map(|n| format!("(?{}, ?{})", 2 * n + 1, 2 * n + 2)).collect();
+        let cte = format!("WITH forget_ids (jid, direct) AS (VALUES {})", rows.join(", "));
+        let values: Vec<(String, bool)> = ids.iter().map(|jid| (jid.to_string(), jid.is_person())).collect();
+        let params: Vec<&dyn rusqlite::ToSql> = values
+            .iter()
+            .flat_map(|(jid, direct)| [jid as &dyn rusqlite::ToSql, direct as &dyn rusqlite::ToSql])
+            .collect();
+        let count = |table: &str, condition: String| -> Result<u64> {
+            let sql = format!("{cte} SELECT count(*) FROM {table} WHERE {condition}");
+            let n: i64 = self.conn.prepare(&sql)?.query_row(params.as_slice(), |row| row.get(0))?;
+            Ok(n as u64)
+        };
+        let scope = PersonScope;
+        let mut statement = self.conn.prepare(&format!("{cte} {}", scope.media_files()))?;
+        let media_files = statement
+            .query_map(params.as_slice(), |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Erased {
+            messages: count("messages", scope.messages())?,
+            reactions: count("reactions", scope.reactions())?,
+            receipts: count("receipts", scope.receipts())?,
+            outbox_entries: count("outbox", scope.outbox())?,
+            chats: count("chats", scope.chats())?,
+            contacts: count("contacts", scope.contacts())?,
+            media_files,
+        })
+    }
+}
+
+impl Erased {
+    /// Whether nothing at all was (or would be) removed.
+    pub fn is_empty(&self) -> bool {
+        self.messages == 0
+            && self.reactions == 0
+            && self.receipts == 0
+            && self.outbox_entries == 0
+            && self.chats == 0
+            && self.contacts == 0
+            && self.media_files.is_empty()
     }
 }
 

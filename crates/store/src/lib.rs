@@ -38,7 +38,7 @@ mod connection;
 pub mod testing;
 
 pub use audit::{AuditEntry, AuditLog};
-pub use data_dir::DataDir;
+pub use data_dir::{DataDir, Holder};
 pub use erase::Erased;
 pub use outbox::{Enqueued, OutboxEntry, OutboxState};
 pub use read::{MessageFilter, NamedRecipient, OldestMessage, Reader, StoredMedia};

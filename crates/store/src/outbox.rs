@@ -27,6 +27,16 @@ impl OutboxState {
         }
     }
 
+    /// The delivery status a send in this state has, the one word the REST API, the MCP tools
+    /// and the stored message all use: a send still in the queue is `pending`.
+    pub fn delivery(self) -> wamcp_core::DeliveryStatus {
+        match self {
+            OutboxState::Queued => wamcp_core::DeliveryStatus::Pending,
+            OutboxState::Sent => wamcp_core::DeliveryStatus::Sent,
+            OutboxState::Failed => wamcp_core::DeliveryStatus::Failed,
+        }
+    }
+
     fn parse(name: &str) -> OutboxState {
         match name {
             "sent" => OutboxState::Sent,

@@ -151,3 +151,22 @@ fn forgetting_the_newest_writer_of_a_group_moves_its_newest_message_back() {
     );
     assert_eq!(newest, ["G4"], "G5 was Zoé's");
 }
+
+#[test]
+fn the_preview_of_forgetting_counts_exactly_what_the_erase_then_removes_and_writes_nothing() {
+    for person in [ALICE, NOA_PHONE, ZOE, BRUNO] {
+        let mut store = Fixture::small_world();
+        attach_file(&store, "A4");
+        let before = message_ids(&store);
+        let preview = store.reader().forget_preview(&Jid::parse(person).unwrap()).unwrap();
+        assert_eq!(message_ids(&store), before, "a preview of {person} removed something");
+        assert!(!preview.is_empty(), "{person} has messages stored");
+
+        let mut batch = store.writer.batch().unwrap();
+        let erased = batch.forget_person(&Jid::parse(person).unwrap()).unwrap();
+        batch.commit().unwrap();
+        assert_eq!(preview, erased, "the preview of {person} disagrees with the erase");
+        let again = store.reader().forget_preview(&Jid::parse(person).unwrap()).unwrap();
+        assert!(again.is_empty(), "after the erase nothing of {person} is left: {again:?}");
+    }
+}

@@ -68,8 +68,7 @@ pub async fn message(
             "queued_at": entry.created.to_rfc3339(),
         });
         if stored.is_none() {
-            answer["status"] =
-                json!(if entry.state == wamcp_store::OutboxState::Failed { "failed" } else { "pending" });
+            answer["status"] = json!(entry.state.delivery().as_str());
         }
     }
     Ok(Json(answer))

@@ -180,7 +180,7 @@ impl AppState {
             "message": message,
             "id": entry.message_id,
             "chat_jid": entry.chat,
-            "status": entry.state.as_str(),
+            "status": entry.state.delivery().as_str(),
         }))
     }
 

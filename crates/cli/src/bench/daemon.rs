@@ -36,18 +36,18 @@ pub fn run(work: &Path, messages: u64) -> anyhow::Result<()> {
     }
     let took = started.elapsed();
     let stored = api.get("/api/status")?["history_sync"]["messages"].as_u64().unwrap_or(0);
-    println!(
+    outln!(
         "history sync  {stored} messages stored in {:.1} s: {:.0} messages/s (target >= 100000)",
         took.as_secs_f64(),
         stored as f64 / took.as_secs_f64()
-    );
-    println!("daemon RSS    {} MB after the history sync", rss_mb(daemon.id(), "VmRSS:"));
+    )?;
+    outln!("daemon RSS    {} MB after the history sync", rss_mb(daemon.id(), "VmRSS:"))?;
     stop(daemon);
 
     let mut daemon = start(&data, port, messages)?;
     let mut api = Api::connect(&data, port, &mut daemon)?;
     std::thread::sleep(Duration::from_secs(2));
-    println!("daemon RSS    {} MB idle on the full store (target <= 40)", rss_mb(daemon.id(), "VmRSS:"));
+    outln!("daemon RSS    {} MB idle on the full store (target <= 40)", rss_mb(daemon.id(), "VmRSS:"))?;
     let mut times = Vec::with_capacity(SENDS);
     for n in 0..SENDS {
         let body = format!("{{\"recipient\":\"+1 555 100 {:04}\",\"message\":\"benchmark {n}\"}}", n % 1000);
@@ -59,7 +59,7 @@ pub fn run(work: &Path, messages: u64) -> anyhow::Result<()> {
         }
     }
     let (p50, p99) = percentiles(&mut times);
-    println!("REST send     p50 {} p99 {} over {SENDS} sends (target p50 <= 2 ms)", ms(p50), ms(p99));
+    outln!("REST send     p50 {} p99 {} over {SENDS} sends (target p50 <= 2 ms)", ms(p50), ms(p99))?;
     stop(daemon);
     Ok(())
 }

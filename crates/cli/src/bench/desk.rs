@@ -80,7 +80,7 @@ pub fn run(work: &Path, messages: u64, postgres: Option<&str>) -> anyhow::Result
             let url = runtime.block_on(fresh_postgres_database(server))?;
             measure(&runtime, "PostgreSQL", &url, work, messages)?;
         }
-        None => println!("desk on PostgreSQL: not measured (give --postgres-url postgres://USER:PASSWORD@HOST/DB)"),
+        None => outln!("desk on PostgreSQL: not measured (give --postgres-url postgres://USER:PASSWORD@HOST/DB)")?,
     }
     Ok(())
 }
@@ -111,11 +111,11 @@ fn measure(runtime: &tokio::runtime::Runtime, name: &str, url: &str, work: &Path
     }
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
-    println!(
+    outln!(
         "desk {name:<10} webhook -> answer queued  p50 {} p95 {} over {SEQUENTIAL} messages (target p95 <= 50 ms)",
         ms(at(0.5)),
         ms(at(0.95))
-    );
+    )?;
 
     let per_client = (messages as usize).div_ceil(CLIENTS);
     let begun = Instant::now();
@@ -145,12 +145,12 @@ fn measure(runtime: &tokio::runtime::Runtime, name: &str, url: &str, work: &Path
         anyhow::ensure!(begun.elapsed() < Duration::from_secs(600), "the agent did not answer everything in 10 min");
     }
     let all_answered = begun.elapsed();
-    println!(
+    outln!(
         "desk {name:<10} intake {:.0} messages/s ({total} webhooks from {CLIENTS} clients in {:.1} s); all answered after {:.1} s",
         total as f64 / taken_in.as_secs_f64(),
         taken_in.as_secs_f64(),
         all_answered.as_secs_f64()
-    );
+    )?;
     Ok(())
 }
 

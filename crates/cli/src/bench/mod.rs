@@ -87,11 +87,11 @@ fn import_corpus(args: &BenchArgs, work: &Path, data: &DataDir) -> anyhow::Resul
             let path = work.join("lharries-messages.db");
             let started = Instant::now();
             let chats = corpus::generate(&path, args.messages)?;
-            println!(
+            outln!(
                 "corpus      {} messages in {chats} chats generated in {:.1} s",
                 args.messages,
                 started.elapsed().as_secs_f64()
-            );
+            )?;
             path
         }
     };
@@ -105,13 +105,13 @@ fn import_corpus(args: &BenchArgs, work: &Path, data: &DataDir) -> anyhow::Resul
     let report = source.import_into(&mut writer, &mut |_, _| {})?;
     drop(writer); // closing checkpoints the write-ahead log: part of the import's cost
     let seconds = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "import      {} messages in {seconds:.1} s = {:.0} messages/s (target >= 100000)",
         report.messages_imported,
         report.messages_imported as f64 / seconds
-    );
+    )?;
     let store_bytes = std::fs::metadata(data.store_path()).map(|m| m.len()).unwrap_or(0);
-    println!("store       {:.0} MB", store_bytes as f64 / 1e6);
+    outln!("store       {:.0} MB", store_bytes as f64 / 1e6)?;
     Ok(())
 }
 
@@ -124,11 +124,11 @@ async fn measure_server(data_dir: &Path, args: &BenchArgs) -> anyhow::Result<()>
         client.cancel().await?;
     }
     let (p50, p99) = percentiles(&mut startups);
-    println!("startup     p50 {} p99 {} (spawn -> initialize answered; target p50 <= 30 ms)", ms(p50), ms(p99));
+    outln!("startup     p50 {} p99 {} (spawn -> initialize answered; target p50 <= 30 ms)", ms(p50), ms(p99))?;
 
     let (client, pid) = start_server(data_dir).await?;
     let calls = typical_calls(&client).await?;
-    println!("{:<58} {:>9} {:>9}", "tool call (target p50 <= 20 ms)", "p50", "p99");
+    outln!("{:<58} {:>9} {:>9}", "tool call (target p50 <= 20 ms)", "p50", "p99")?;
     let mut one_of_each = Duration::ZERO;
     for (label, tool, arguments) in &calls {
         let mut times = Vec::with_capacity(args.calls);
@@ -140,14 +140,14 @@ async fn measure_server(data_dir: &Path, args: &BenchArgs) -> anyhow::Result<()>
         }
         let (p50, p99) = percentiles(&mut times);
         one_of_each += p50;
-        println!("{label:<58} {:>9} {:>9}", ms(p50), ms(p99));
+        outln!("{label:<58} {:>9} {:>9}", ms(p50), ms(p99))?;
     }
-    println!("all {} calls once (sum of p50s): {}", calls.len(), ms(one_of_each));
+    outln!("all {} calls once (sum of p50s): {}", calls.len(), ms(one_of_each))?;
     let peak = pid.and_then(peak_rss_kib);
     client.cancel().await?;
     match peak {
-        Some(kib) => println!("server peak RSS {:.1} MB (target <= 30 MB)", kib as f64 / 1024.0),
-        None => println!("server peak RSS: not available (no /proc)"),
+        Some(kib) => outln!("server peak RSS {:.1} MB (target <= 30 MB)", kib as f64 / 1024.0)?,
+        None => outln!("server peak RSS: not available (no /proc)")?,
     }
     Ok(())
 }

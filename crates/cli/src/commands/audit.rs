@@ -21,12 +21,25 @@ pub struct AuditArgs {
 }
 
 pub fn run(mut layers: Layers, args: AuditArgs) -> anyhow::Result<()> {
-    let dir = super::data_dir(&mut layers)?;
+    if let Some(tool) = &args.tool {
+        let names = wamcp_mcp::tools::Tools::all_names();
+        if !names.contains(tool) {
+            anyhow::bail!("--tool: there is no tool called '{tool}'; the tools are {}", names.join(", "));
+        }
+    }
+    // Reading only: a data directory without a store is reported, never created.
+    let dir = layers.data_dir()?;
     let path = dir.store_path();
+    if !path.is_file() {
+        anyhow::bail!("there is no store in {} (is --data-dir right?): no tool calls recorded", dir.root().display());
+    }
     let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
     let entries = reader.audit(args.limit, args.tool.as_deref())?;
     if entries.is_empty() {
-        eprintln!("no tool calls recorded in {}", path.display());
+        match &args.tool {
+            Some(tool) => eprintln!("no calls of {tool} recorded in {}", path.display()),
+            None => eprintln!("no tool calls recorded in {}", path.display()),
+        }
     }
     for entry in entries {
         let outcome = if entry.ok { "ok" } else { "error" };
@@ -39,10 +52,10 @@ pub fn run(mut layers: Layers, args: AuditArgs) -> anyhow::Result<()> {
                 "outcome": outcome,
                 "detail": entry.detail,
             });
-            println!("{line}");
+            outln!("{line}")?;
         } else {
             let detail = entry.detail.map(|d| format!("  -> {}", d.replace('\n', " "))).unwrap_or_default();
-            println!("{}  {outcome:<5}  {:<22} {}{detail}", entry.at.to_rfc3339(), entry.tool, entry.arguments);
+            outln!("{}  {outcome:<5}  {:<22} {}{detail}", entry.at.to_rfc3339(), entry.tool, entry.arguments)?;
         }
     }
     Ok(())

@@ -90,28 +90,25 @@ pub fn backup(mut layers: Layers, args: BackupArgs) -> anyhow::Result<()> {
     }
     std::fs::rename(&partial, &args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     let size = std::fs::metadata(&args.out)?.len();
-    println!(
+    outln!(
         "backed up {} from {} into {} ({})",
         describe(&names, with_media),
         dir.root().display(),
         args.out.display(),
         human_size(size)
-    );
+    )?;
     Ok(())
 }
 
 pub fn restore(mut layers: Layers, args: RestoreArgs) -> anyhow::Result<()> {
     let dir = layers.data_dir()?;
     if dir.daemon_running() {
-        anyhow::bail!(
-            "a wamcp daemon is running on {}: stop it first (`systemctl stop wamcp`, or end `wamcp serve`); \
-             nothing was changed",
-            dir.root().display()
-        );
+        anyhow::bail!("{}; nothing was changed", dir.busy());
     }
     super::data_dir(&mut layers)?;
     // Held until the end, so no daemon starts on half-restored files.
-    let _lock = dir.lock_for_daemon()?;
+    let _lock =
+        dir.lock_for(wamcp_store::Holder::Restore).map_err(|busy| anyhow::anyhow!("{busy}; nothing was changed"))?;
     let source = File::open(&args.archive).with_context(|| format!("cannot open {}", args.archive.display()))?;
     let staging = tempfile::Builder::new().prefix(".restore-").tempdir_in(dir.root())?;
     let unpacked = unpack(source, staging.path()).with_context(|| {
@@ -127,9 +124,9 @@ pub fn restore(mut layers: Layers, args: RestoreArgs) -> anyhow::Result<()> {
         std::fs::rename(staging.path().join(MEDIA), dir.root().join(MEDIA))?;
     }
     File::open(dir.root())?.sync_all()?;
-    println!("restored {} into {}", describe(&unpacked.names, unpacked.media), dir.root().display());
+    outln!("restored {} into {}", describe(&unpacked.names, unpacked.media), dir.root().display())?;
     if moved {
-        println!("the files it replaced are in {}", aside.display());
+        outln!("the files it replaced are in {}", aside.display())?;
     }
     Ok(())
 }

@@ -1,14 +1,16 @@
 //! `wamcp config claude-desktop` / `wamcp config claude-code`: the exact entry an MCP client needs
 //! to start or reach wamcp, printed to paste, or merged into the client's config file with
-//! `--install` (everything else in the file kept, a backup made first).
+//! `--install` (everything else in the file kept, a backup with a name of its own made first,
+//! nothing written when the entry is already there).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
-use super::daemon::DEFAULT_LISTEN;
+use super::daemon::DaemonAddressArgs;
 use crate::config::Layers;
 
 #[derive(Debug, Subcommand)]
@@ -31,9 +33,11 @@ pub struct ClientArgs {
     #[arg(long, default_value = "whatsapp")]
     name: String,
     /// Reach the running daemon at http://<listen>/mcp with the API token, instead of starting
-    /// `wamcp mcp` (Claude Code only)
+    /// `wamcp mcp` (Claude Code only); the address is the running daemon's, unless --listen says
     #[arg(long)]
     http: bool,
+    #[command(flatten)]
+    daemon: DaemonAddressArgs,
 }
 
 pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
@@ -52,8 +56,7 @@ pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
         let token = std::fs::read_to_string(&token_file).with_context(|| {
             format!("no API token in {}: start the daemon once (`wamcp serve`) to make it", token_file.display())
         })?;
-        let in_file = layers.file().listen;
-        let listen = in_file.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address parses"));
+        let listen = args.daemon.resolve(&mut layers, &dir);
         json!({"type": "http", "url": format!("http://{listen}/mcp"),
                "headers": {"Authorization": format!("Bearer {}", token.trim())}})
     } else {
@@ -70,14 +73,19 @@ pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
         None => default_file(client)?,
     };
     if !args.install {
-        println!("{}", serde_json::to_string_pretty(&json!({"mcpServers": {&args.name: entry}}))?);
+        outln!("{}", serde_json::to_string_pretty(&json!({"mcpServers": {&args.name: entry}}))?)?;
         eprintln!("Add this to {} (or run again with --install to merge it in).", file.display());
         return Ok(());
     }
-    let backup = install(&file, &args.name, entry)?;
-    match backup {
-        Some(backup) => eprintln!("Added '{}' to {} (backup: {}).", args.name, file.display(), backup.display()),
-        None => eprintln!("Wrote {} with the '{}' server.", file.display(), args.name),
+    match install(&file, &args.name, entry)? {
+        Installed::Updated { backup } => {
+            eprintln!("Added '{}' to {} (backup: {}).", args.name, file.display(), backup.display())
+        }
+        Installed::Created => eprintln!("Wrote {} with the '{}' server.", file.display(), args.name),
+        Installed::Unchanged => {
+            eprintln!("{} unchanged: it already has this '{}' server.", file.display(), args.name);
+            return Ok(());
+        }
     }
     eprintln!("Restart the client to pick it up.");
     Ok(())
@@ -97,9 +105,20 @@ fn default_file(client: &str) -> anyhow::Result<PathBuf> {
     })
 }
 
+/// What [`install`] did to the client's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// There was no file; it now holds just this server.
+    Created,
+    /// The file changed; its old contents are in `backup`.
+    Updated { backup: PathBuf },
+    /// The file already had exactly this entry: nothing was written, no backup made.
+    Unchanged,
+}
+
 /// Sets `mcpServers.<name>` in the JSON file, keeping everything else; writes a backup of the old
 /// file first and the new one atomically. A file that is not a JSON object is left untouched.
-pub fn install(file: &Path, name: &str, entry: Value) -> anyhow::Result<Option<PathBuf>> {
+pub fn install(file: &Path, name: &str, entry: Value) -> anyhow::Result<Installed> {
     let existing = match std::fs::read_to_string(file) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -117,18 +136,13 @@ pub fn install(file: &Path, name: &str, entry: Value) -> anyhow::Result<Option<P
     let Value::Object(servers) = servers else {
         anyhow::bail!("{}: mcpServers is not an object; nothing was changed", file.display());
     };
+    if servers.get(name) == Some(&entry) {
+        return Ok(Installed::Unchanged);
+    }
     servers.insert(name.to_string(), entry);
-    let backup = match &existing {
-        Some(text) => {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
-            let backup = file.with_file_name(format!(
-                "{}.{stamp}.bak",
-                file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-            ));
-            std::fs::write(&backup, text).with_context(|| format!("cannot write the backup {}", backup.display()))?;
-            Some(backup)
-        }
-        None => None,
+    let installed = match &existing {
+        Some(text) => Installed::Updated { backup: write_backup(file, text)? },
+        None => Installed::Created,
     };
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
@@ -137,7 +151,29 @@ pub fn install(file: &Path, name: &str, entry: Value) -> anyhow::Result<Option<P
     std::fs::write(&partial, serde_json::to_string_pretty(&Value::Object(config))? + "\n")
         .and_then(|()| std::fs::rename(&partial, file))
         .with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(backup)
+    Ok(installed)
+}
+
+/// Writes `text` to a new file beside `file`, named by the time (`.claude.json.20261202T101500.bak`,
+/// then `….20261202T101500-2.bak` within the same second): a backup never replaces another.
+fn write_backup(file: &Path, text: &str) -> anyhow::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for n in 1u32.. {
+        let suffix = if n == 1 { String::new() } else { format!("-{n}") };
+        let backup = file.with_file_name(format!("{name}.{stamp}{suffix}.bak"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&backup) {
+            Ok(mut out) => {
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.sync_all())
+                    .with_context(|| format!("cannot write the backup {}", backup.display()))?;
+                return Ok(backup);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot write the backup {}", backup.display())),
+        }
+    }
+    unreachable!("there is always a free backup name")
 }
 
 #[cfg(test)]
@@ -149,7 +185,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("claude_desktop_config.json");
         std::fs::write(&file, r#"{"theme": "dark", "mcpServers": {"other": {"command": "x"}}}"#).unwrap();
-        let backup = install(&file, "whatsapp", json!({"command": "/bin/wamcp", "args": ["mcp"]})).unwrap().unwrap();
+        let Installed::Updated { backup } =
+            install(&file, "whatsapp", json!({"command": "/bin/wamcp", "args": ["mcp"]})).unwrap()
+        else {
+            panic!("the file existed, so it was updated");
+        };
         let config: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(config["theme"], "dark");
         assert_eq!(config["mcpServers"]["other"]["command"], "x");
@@ -172,8 +212,28 @@ mod tests {
     fn a_missing_file_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("Claude").join("claude_desktop_config.json");
-        assert!(install(&file, "wa", json!({"command": "w"})).unwrap().is_none());
+        assert_eq!(install(&file, "wa", json!({"command": "w"})).unwrap(), Installed::Created);
         let config: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(config, json!({"mcpServers": {"wa": {"command": "w"}}}));
+    }
+
+    #[test]
+    fn installing_twice_in_one_second_keeps_both_backups_and_the_same_entry_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".claude.json");
+        std::fs::write(&file, r#"{"first": true}"#).unwrap();
+        let Installed::Updated { backup: first } = install(&file, "wa", json!({"command": "a"})).unwrap() else {
+            panic!("updated");
+        };
+        let Installed::Updated { backup: second } = install(&file, "wa", json!({"command": "b"})).unwrap() else {
+            panic!("updated");
+        };
+        assert_ne!(first, second);
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), r#"{"first": true}"#, "the original is kept");
+        assert!(std::fs::read_to_string(&second).unwrap().contains(r#""command": "a""#));
+        let before = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(install(&file, "wa", json!({"command": "b"})).unwrap(), Installed::Unchanged);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "the file and two backups, no third");
     }
 }

@@ -27,12 +27,29 @@ pub struct DemoArgs {
     /// Hand over a generated history of this many messages instead of the sample (benchmarks)
     #[arg(long, hide = true, value_name = "MESSAGES")]
     synthetic_history: Option<u64>,
+    /// Taken and ignored: the demo runs apart from the settings file. Declared here, hidden, so
+    /// the global `--config` is not offered in `demo --help`.
+    #[arg(long = "config", id = "config", hide = true, value_name = "FILE")]
+    _ignored_config: Option<PathBuf>,
 }
 
 pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
-    // The demo never touches the real store: by default it lives beside it, in wamcp-demo.
+    // The demo never touches the real store: by default it lives beside it, in wamcp-demo; a
+    // directory named with --data-dir is used itself, unless a real account is linked there.
     let explicit = layers.data_dir_named();
     let dir = layers.data_dir_defaulting_to(demo_dir)?;
+    if dir.root().join(wamcp_link::whatsapp::SESSION_FILE).is_file() {
+        anyhow::bail!(
+            "{} holds a linked WhatsApp account: the demo never runs on a real account's data; \
+             leave --data-dir out (it then uses {}) or give it an empty directory",
+            dir.root().display(),
+            demo_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "wamcp-demo".into())
+        );
+    }
+    // Refused before anything is printed: a busy directory is the whole answer.
+    if dir.daemon_running() {
+        return Err(dir.busy().into());
+    }
     dir.ensure()?;
     let synthetic = args.synthetic_history;
     let network = || match synthetic {
@@ -55,9 +72,14 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
         eprintln!("support desk: on, answering from the sample knowledge base in {}", dir.root().join("kb").display());
     }
     let listen = config.listen.expect("the demo always listens");
+    let token = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
     eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
     print_client_setup(explicit.then(|| dir.root()));
-    eprintln!("REST API: http://{listen} (token in {})", dir.root().join("api-token").display());
+    eprintln!("REST API: http://{listen} (token in {})", token.display());
+    if desk.is_some() {
+        eprintln!("Support desk inbox: http://{listen}/desk (sign in with the token in {})", token.display());
+    }
+    eprintln!("Stop it with Ctrl-C.");
     let chatter_every = args.chatter;
     super::daemon::run(config, desk, move || {
         let network: Arc<SimNetwork> = network()?;
@@ -106,7 +128,7 @@ fn print_client_setup(data_dir: Option<&std::path::Path>) {
     let json_args = serde_json::to_string(&args).unwrap_or_default();
     let exe_json = serde_json::to_string(&exe).unwrap_or_default();
     eprintln!("Point an MCP client at it:");
-    eprintln!("  MCP Inspector:  npx @modelcontextprotocol/inspector {exe} {shell}");
+    eprintln!("  MCP Inspector:  npx @modelcontextprotocol/inspector --cli {exe} {shell} --method tools/list");
     eprintln!("  Claude Code:    claude mcp add whatsapp-demo -- {exe} {shell}");
     eprintln!(
         "  Claude Desktop: add to claude_desktop_config.json: {{\"mcpServers\": {{\"whatsapp-demo\": {{\"command\": {exe_json}, \"args\": {json_args}}}}}}}"

@@ -1,15 +1,21 @@
 //! `wamcp forget JID`: erases a person on request (GDPR): their messages and attachment files,
-//! their contact entry, and the desk's records of them, then says what went.
+//! their contact entry, and the desk's records of them.
 //!
-//! While a daemon runs on the data directory, the store's part goes through it (`POST /api/forget`,
-//! its one writer); otherwise the command opens the store itself. Either way it is one transaction.
+//! It first counts what it would erase and shows it, then asks (`--yes` skips the question; with
+//! no terminal to ask on and no `--yes` it refuses, so a script cannot erase by accident);
+//! `--dry-run` only shows. While a daemon runs on the data directory, the store's part goes
+//! through it (`POST /api/forget`, its one writer); otherwise the command opens the store itself.
+//! Either way it is one transaction.
+
+use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use clap::Args;
 use wamcp_core::Jid;
 use wamcp_desk::db::Db;
+use wamcp_desk::erase::Forgotten;
 use wamcp_mcp::daemon::{Daemon, HttpDaemon};
-use wamcp_store::{Erased, Writer};
+use wamcp_store::{Erased, Reader, Writer};
 
 use super::daemon::DaemonAddressArgs;
 use crate::config::Layers;
@@ -24,6 +30,12 @@ pub struct ForgetArgs {
     /// The desk's database, when it is not desk.db in the data directory
     #[arg(long = "desk-database-url", id = "desk.database_url", env = "WAMCP_DESK_DATABASE_URL", value_name = "URL")]
     desk_database_url: Option<String>,
+    /// Erase without asking first (needed when there is no terminal to ask on)
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Only show what would be erased; change nothing
+    #[arg(long, conflicts_with = "yes")]
+    dry_run: bool,
 }
 
 pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
@@ -33,6 +45,32 @@ pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
     if !store.is_file() {
         anyhow::bail!("there is no store in {} (is --data-dir right?); nothing was changed", dir.root().display());
     }
+    let desk = desk_database(&mut layers, &args, &dir);
+
+    // What would go, counted the way the erase selects it. Reading needs no writer, so this
+    // works beside a running daemon too.
+    let stored = Reader::open(&store)?.forget_preview(&person)?;
+    let in_desk = match &desk {
+        Some(desk) => Some(
+            super::runtime()?
+                .block_on(async { wamcp_desk::erase::forget_preview(&desk.open().await?, &person).await })?,
+        ),
+        None => None,
+    };
+    if stored.is_empty() && in_desk.as_ref().is_none_or(Forgotten::is_empty) {
+        outln!("nothing stored for {person}: nothing was changed")?;
+        return Ok(());
+    }
+    outln!("{} {person}", if args.dry_run { "forget would erase, of" } else { "this erases, of" })?;
+    print_counts(&stored, stored.media_files.len() as u64, in_desk.as_ref())?;
+    if args.dry_run {
+        outln!("(dry run: nothing was changed)")?;
+        return Ok(());
+    }
+    if !args.yes {
+        confirm(&person)?;
+    }
+
     let (erased, files) = if dir.daemon_running() {
         // Through the daemon's one writer: a long erase must not hold the store's lock against it.
         let listen = args.daemon.resolve(&mut layers, &dir);
@@ -46,27 +84,72 @@ pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
             .context("the rows are gone, but an attachment file could not be deleted")?;
         (erased, files)
     };
-    println!("forgot {person}");
-    println!("  store: {}", store_summary(&erased));
-    println!("  attachments: {}", counted(files, "file"));
+    let forgotten = match &desk {
+        // The database alone, not a desk: a running desk's claims and workers stay untouched.
+        Some(desk) => {
+            Some(super::runtime()?.block_on(async { wamcp_desk::erase::forget(&desk.open().await?, &person).await })?)
+        }
+        None => None,
+    };
+    outln!("forgot {person}")?;
+    print_counts(&erased, files, forgotten.as_ref())
+}
+
+/// Where the desk's records are, if there is a desk: the configured database, or desk.db in the
+/// data directory.
+enum DeskDatabase {
+    Url(String),
+    Sqlite(std::path::PathBuf),
+}
+
+impl DeskDatabase {
+    async fn open(&self) -> Result<Db, wamcp_desk::DeskError> {
+        match self {
+            DeskDatabase::Url(url) => Db::open(url).await,
+            DeskDatabase::Sqlite(path) => Db::open_sqlite(path).await,
+        }
+    }
+}
+
+fn desk_database(layers: &mut Layers, args: &ForgetArgs, dir: &wamcp_store::DataDir) -> Option<DeskDatabase> {
     let in_file = layers.file().desk.as_ref().map(|desk| desk.database_url.clone());
-    let desk_url = layers.pick(
+    let url = layers.pick(
         "desk.database_url",
         "WAMCP_DESK_DATABASE_URL",
         args.desk_database_url.clone().map(Some),
         in_file,
         || None,
     );
-    let desk_sqlite = dir.root().join(wamcp_desk::SQLITE_FILE);
-    if desk_url.is_some() || desk_sqlite.is_file() {
-        // The database alone, not a desk: a running desk's claims and workers stay untouched.
-        let forgotten = super::runtime()?.block_on(async {
-            let db = match &desk_url {
-                Some(url) => Db::open(url).await?,
-                None => Db::open_sqlite(&desk_sqlite).await?,
-            };
-            wamcp_desk::erase::forget(&db, &person).await
-        })?;
+    let sqlite = dir.root().join(wamcp_desk::SQLITE_FILE);
+    match url {
+        Some(url) => Some(DeskDatabase::Url(url)),
+        None if sqlite.is_file() => Some(DeskDatabase::Sqlite(sqlite)),
+        None => None,
+    }
+}
+
+/// Asks on the terminal; anything but yes leaves everything as it was.
+fn confirm(person: &Jid) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "forget asks before it erases, and there is no terminal to ask on: pass --yes to erase {person} \
+             without asking, or --dry-run to only see what would go; nothing was changed"
+        );
+    }
+    eprint!("Erase all of this for good? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        anyhow::bail!("not confirmed: nothing was changed");
+    }
+    Ok(())
+}
+
+fn print_counts(erased: &Erased, files: u64, desk: Option<&Forgotten>) -> anyhow::Result<()> {
+    outln!("  store: {}", store_summary(erased))?;
+    outln!("  attachments: {}", counted(files, "file"))?;
+    if let Some(forgotten) = desk {
         let desk = counts(&[
             (forgotten.customers, "customer"),
             (forgotten.identifiers, "identifier"),
@@ -74,8 +157,9 @@ pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
             (forgotten.tickets, "ticket"),
             (forgotten.messages, "message"),
             (forgotten.events, "event"),
+            (forgotten.claims, "web-form claim"),
         ]);
-        println!("  desk: {desk}");
+        outln!("  desk: {desk}")?;
     }
     Ok(())
 }

@@ -27,10 +27,7 @@ pub fn run(mut layers: Layers, source: ImportSource) -> anyhow::Result<()> {
     let dir = super::data_dir(&mut layers)?;
     let mut writer = Writer::open(&dir.store_path())
         .with_context(|| format!("cannot open the store {}", dir.store_path().display()))?;
-    let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({per_sec}, {eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = ProgressBar::new(0).with_style(progress_style());
     let started = Instant::now();
     let report = source.import_into(&mut writer, &mut |done, total| {
         bar.set_length(total);
@@ -38,23 +35,48 @@ pub fn run(mut layers: Layers, source: ImportSource) -> anyhow::Result<()> {
     })?;
     drop(writer); // closing checkpoints the write-ahead log: part of the import's time
     bar.finish_and_clear();
-    print_report(&path, &dir.store_path(), &report, started.elapsed().as_secs_f64());
-    Ok(())
+    print_report(&path, &dir.store_path(), &report, started.elapsed().as_secs_f64())
 }
 
-fn print_report(source: &std::path::Path, store: &std::path::Path, report: &ImportReport, seconds: f64) {
-    println!("Imported {} into {}", source.display(), store.display());
-    println!("  chats:    {}", report.chats);
-    println!("  contacts: {}", report.contacts);
-    println!(
+/// The bar: whole messages per second, and no time left promised before anything was read.
+fn progress_style() -> ProgressStyle {
+    ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({rate}, {left})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0} messages/s", state.per_sec());
+        })
+        .with_key("left", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = if state.pos() == 0 {
+                write!(w, "estimating time left")
+            } else {
+                write!(w, "{} s left", state.eta().as_secs())
+            };
+        })
+}
+
+fn print_report(
+    source: &std::path::Path,
+    store: &std::path::Path,
+    report: &ImportReport,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    if report.messages_imported == 0 {
+        outln!("Nothing new in {}: {} already holds all of it", source.display(), store.display())?;
+    } else {
+        outln!("Imported {} into {}", source.display(), store.display())?;
+    }
+    outln!("  chats:    {}", report.chats)?;
+    outln!("  contacts: {}", report.contacts)?;
+    outln!(
         "  messages: {} new, {} already present, {} read in {:.1} s ({:.0} messages/s)",
         report.messages_imported,
         report.messages_present,
         report.messages_read,
         seconds,
         report.messages_read as f64 / seconds.max(1e-9)
-    );
+    )?;
     for (reason, count) in &report.skipped {
-        println!("  skipped:  {count} ({reason})");
+        outln!("  skipped:  {count} ({reason})")?;
     }
+    Ok(())
 }

@@ -24,7 +24,7 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     let desk = args.daemon.desk.resolve(&mut layers, false)?;
     let token_file = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
     if args.print_config {
-        print!("{}", layers.render(&token_file));
+        out!("{}", layers.render(&token_file))?;
         return Ok(());
     }
     dir.ensure()?;

@@ -83,7 +83,7 @@ impl Layers {
     ) -> T {
         let (value, source) = match (given, in_file) {
             (Some(value), _) => {
-                let source = match self.matches.value_source(key) {
+                let source = match self.value_source(key) {
                     Some(ValueSource::EnvVariable) => Source::Environment(env),
                     _ => Source::CommandLine,
                 };
@@ -95,6 +95,19 @@ impl Layers {
         let rendered = toml::Value::try_from(&value).ok().map(|v| v.to_string());
         self.taken.push(Line { key, value: rendered, source });
         value
+    }
+
+    /// Where a given value came from, looked up in the command's matches or, for a command with
+    /// subcommands of its own (`config claude-code`), in theirs.
+    fn value_source(&self, key: &str) -> Option<ValueSource> {
+        let mut matches = Some(&self.matches);
+        while let Some(current) = matches {
+            if current.ids().any(|id| id.as_str() == key) {
+                return current.value_source(key);
+            }
+            matches = current.subcommand().map(|(_, sub)| sub);
+        }
+        None
     }
 
     /// The effective configuration as a `wamcp.toml` (it can be pasted into one), each line

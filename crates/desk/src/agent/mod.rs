@@ -165,7 +165,7 @@ impl Agent {
     pub async fn pending(&self, limit: i64) -> Result<Vec<String>, DeskError> {
         let ids = sqlx::query_scalar(
             "SELECT id FROM messages WHERE agent_state = 'pending' \
-             OR (agent_state = 'working' AND claimed_at < $1) ORDER BY created_at LIMIT $2",
+             OR (agent_state = 'working' AND claimed_at < $1) ORDER BY seq LIMIT $2",
         )
         .bind(Timestamp::now().millis() - CLAIM_LEASE_MS)
         .bind(limit)
@@ -229,7 +229,7 @@ impl Agent {
     async fn history(&self, customer_id: &str, except: &str) -> Result<Vec<HistoryItem>, DeskError> {
         let rows = sqlx::query(
             "SELECT channel, author, body, created_at FROM messages WHERE customer_id = $1 AND id <> $2 \
-             ORDER BY created_at DESC, id DESC LIMIT $3",
+             ORDER BY seq DESC LIMIT $3",
         )
         .bind(customer_id)
         .bind(except)

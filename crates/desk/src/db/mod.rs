@@ -12,7 +12,18 @@ use sqlx::{AnyPool, Executor, Transaction};
 use crate::DeskError;
 
 /// The schema version this build writes; a database from a newer build is refused.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema's changes after the first, in order: the one at index n brings version n + 1 to
+/// n + 2. Each is statements separated by blank lines, for SQLite and for PostgreSQL.
+const MIGRATIONS: [(&str, &str); 3] = [
+    (include_str!("migrations/2-message-seq.sqlite.sql"), include_str!("migrations/2-message-seq.postgres.sql")),
+    (include_str!("migrations/3-inbox-sessions.sqlite.sql"), include_str!("migrations/3-inbox-sessions.postgres.sql")),
+    (
+        include_str!("migrations/4-identity-claims.sqlite.sql"),
+        include_str!("migrations/4-identity-claims.postgres.sql"),
+    ),
+];
+
+const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,23 +142,42 @@ impl Db {
                  use a newer wamcp"
             )));
         }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
         if version == 0 {
             let schema = match self.backend {
                 Backend::Sqlite => include_str!("sqlite.sql"),
                 Backend::Postgres => include_str!("postgres.sql"),
             };
-            // Statements are separated by blank lines (triggers hold semicolons of their own).
-            for statement in schema.split("\n\n").map(str::trim).filter(|s| !s.is_empty()) {
-                tx.execute(sqlx::AssertSqlSafe(statement)).await?;
-            }
-            sqlx::query("INSERT INTO desk_meta (key, value) VALUES ('schema_version', $1)")
-                .bind(SCHEMA_VERSION.to_string())
-                .execute(&mut *tx)
-                .await?;
+            run_statements(&mut tx, schema).await?;
         }
+        for (sqlite, postgres) in &MIGRATIONS[(version.max(1) - 1) as usize..] {
+            run_statements(&mut tx, if self.backend == Backend::Sqlite { sqlite } else { postgres }).await?;
+        }
+        sqlx::query(
+            "INSERT INTO desk_meta (key, value) VALUES ('schema_version', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(SCHEMA_VERSION.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Runs a schema file: statements separated by blank lines (triggers hold semicolons of their
+/// own); `--` comment lines are dropped.
+async fn run_statements(tx: &mut Tx, script: &str) -> Result<(), DeskError> {
+    for statement in script.split("\n\n") {
+        let statement: String =
+            statement.lines().filter(|line| !line.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+        if !statement.trim().is_empty() {
+            tx.execute(sqlx::AssertSqlSafe(statement)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A database URL without its password, for messages and printed settings.

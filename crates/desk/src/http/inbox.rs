@@ -2,61 +2,49 @@
 //! open tickets, a conversation across channels, reply (sent on the customer's channel) and
 //! resolve. Server-rendered HTML, no script, no build step.
 //!
-//! Signing in takes the API token once, in a form; the session cookie holds a value derived from
-//! the token (never the token itself), `HttpOnly` and `SameSite=Strict`, and forms are also
-//! covered by the daemon's Origin check. Every customer text is HTML-escaped.
+//! Signing in takes the API token once, in a form, and opens a server-side session (see
+//! [`super::sessions`]): the cookie is `HttpOnly` and `SameSite=Strict`, and forms are also
+//! covered by the daemon's Origin check. Every customer text is HTML-escaped, and every page is
+//! sent with headers that keep it out of frames and caches and forbid any script
+//! ([`security_headers`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::DeskApp;
 use super::error::HttpError;
-use crate::reads;
+use super::{present, sessions};
+use crate::model::TicketStatus;
+use crate::reads::{self, InboxFilter};
+use wamcp_core::Timestamp;
 
-const COOKIE: &str = "wamcp_desk";
-
-/// The session cookie's value for this token.
-fn session_value(token: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("HMAC takes any key length");
-    mac.update(b"wamcp desk session");
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn signed_in(app: &DeskApp, headers: &HeaderMap) -> bool {
-    let expected = session_value(&app.token);
+/// The session id the request's cookie carries, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
         .flat_map(|h| h.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == COOKIE && wamcp_core::secrets_match(value, &expected))
+        .find(|(name, value)| *name == sessions::COOKIE && !value.is_empty())
+        .map(|(_, value)| value.to_string())
 }
 
-/// Text safe inside HTML.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
+async fn signed_in(app: &DeskApp, headers: &HeaderMap) -> Result<bool, HttpError> {
+    match session_cookie(headers) {
+        Some(id) => Ok(sessions::check(&app.desk.db, &id, &app.token).await?),
+        None => Ok(false),
     }
-    out
 }
+
+pub use wamcp_core::html::escape;
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -97,25 +85,98 @@ pub struct LoginForm {
     pub token: String,
 }
 
-pub async fn login(State(app): State<Arc<DeskApp>>, Form(form): Form<LoginForm>) -> Response {
+pub async fn login(State(app): State<Arc<DeskApp>>, Form(form): Form<LoginForm>) -> Result<Response, HttpError> {
     if !wamcp_core::secrets_match(form.token.trim(), &app.token) {
-        return (StatusCode::UNAUTHORIZED, login_form(Some("That is not the token."))).into_response();
+        return Ok((StatusCode::UNAUTHORIZED, login_form(Some("That is not the token."))).into_response());
     }
-    let cookie = format!("{COOKIE}={}; Path=/desk; HttpOnly; SameSite=Strict", session_value(&app.token));
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/desk")).into_response()
+    let id = sessions::open(&app.desk.db, &app.token).await?;
+    let cookie = format!("{}={id}; Path=/desk; HttpOnly; SameSite=Strict", sessions::COOKIE);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/desk")).into_response())
 }
 
-pub async fn logout() -> Response {
-    let cookie = format!("{COOKIE}=; Path=/desk; HttpOnly; SameSite=Strict; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/desk/login")).into_response()
+pub async fn logout(State(app): State<Arc<DeskApp>>, headers: HeaderMap) -> Result<Response, HttpError> {
+    if let Some(id) = session_cookie(&headers) {
+        sessions::close(&app.desk.db, &id).await?;
+    }
+    let cookie = format!("{}=; Path=/desk; HttpOnly; SameSite=Strict; Max-Age=0", sessions::COOKIE);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/desk/login")).into_response())
 }
 
-pub async fn list(State(app): State<Arc<DeskApp>>, headers: HeaderMap) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers) {
+/// The style sheet's hash, the one style the pages' Content-Security-Policy allows.
+fn style_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE.as_bytes()))
+    })
+}
+
+/// Headers on every inbox page: no script of any kind, the one style sheet, forms only to this
+/// server, never in a frame, never cached, no referrer (ticket ids) sent to other sites. Not
+/// `no-referrer`: browsers then send `Origin: null` with the forms, which the Origin check refuses.
+pub async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let policy = format!(
+        "default-src 'none'; style-src 'sha256-{}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+         base-uri 'none'",
+        style_hash()
+    );
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, policy),
+        (header::X_FRAME_OPTIONS, "DENY".to_string()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        (header::REFERRER_POLICY, "same-origin".to_string()),
+        (header::CACHE_CONTROL, "no-store".to_string()),
+    ] {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// `/desk?status=…`: which tickets to list.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<Arc<DeskApp>>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, HttpError> {
+    if !signed_in(&app, &headers).await? {
         return Ok(Redirect::to("/desk/login").into_response());
     }
-    let rows = reads::inbox(&app.desk.db, 200).await?;
-    let mut body = String::from("<h1>Tickets</h1>");
+    let filter = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None | Some("active") => InboxFilter::Active,
+        Some(name) => match TicketStatus::parse(name) {
+            Some(status) => InboxFilter::Status(status),
+            None => {
+                let body = format!(
+                    "<h1>No such status</h1><p>'{}' is not a status: use escalated, open, waiting or resolved.</p>",
+                    escape(name)
+                );
+                return Ok((StatusCode::BAD_REQUEST, page("No such status", &body)).into_response());
+            }
+        },
+    };
+    let rows = reads::inbox(&app.desk.db, filter, 200).await?;
+    let counts = reads::ticket_counts(&app.desk.db).await?;
+    let mut body = String::from("<h1>Tickets</h1><nav id=\"filters\">");
+    let active: i64 = counts.iter().filter(|(s, _)| *s != TicketStatus::Resolved).map(|(_, n)| n).sum();
+    let link = |label: &str, key: &str, n: i64, current: bool| {
+        let class = if current { " class=\"current\"" } else { "" };
+        format!("<a href=\"/desk?status={key}\"{class} data-status=\"{key}\">{label} ({n})</a> ")
+    };
+    body.push_str(&link("needs attention", "active", active, filter == InboxFilter::Active));
+    for (status, n) in &counts {
+        body.push_str(&link(status.as_str(), status.as_str(), *n, filter == InboxFilter::Status(*status)));
+    }
+    body.push_str("</nav>");
     if rows.is_empty() {
         body.push_str("<p>Nothing waits for a person.</p>");
     } else {
@@ -123,24 +184,28 @@ pub async fn list(State(app): State<Arc<DeskApp>>, headers: HeaderMap) -> Result
             "<table><thead><tr><th>Status</th><th>Customer</th><th>Channel</th><th>Last message</th>\
              <th>Priority</th><th>Updated</th></tr></thead><tbody>",
         );
+        let now = Timestamp::now().millis();
         for row in rows {
             let status = match &row.escalation_reason {
                 Some(reason) if row.status == "escalated" => {
-                    format!("<span class=\"escalated\">escalated: {}</span>", escape(reason))
+                    format!("<span class=\"escalated\">escalated: {}</span>", escape(&present::reason(reason)))
                 }
                 _ => escape(&row.status),
             };
-            let excerpt: String = row.last_message.chars().take(80).collect();
+            let contact =
+                row.contact.as_deref().map(|c| format!("<div class=\"meta\">{}</div>", escape(c))).unwrap_or_default();
             let _ = write!(
                 body,
-                "<tr data-ticket=\"{id}\"><td>{status}</td><td><a href=\"/desk/tickets/{id}\">{customer}</a></td>\
-                 <td>{channel}</td><td>{excerpt}</td><td>{priority}</td><td class=\"meta\">{updated}</td></tr>",
+                "<tr data-ticket=\"{id}\"><td>{status}</td><td><a href=\"/desk/tickets/{id}\">{customer}</a>{contact}</td>\
+                 <td>{channel}</td><td>{excerpt}</td><td>{priority}</td>\
+                 <td class=\"meta\" title=\"{updated}\">{ago}</td></tr>",
                 id = escape(&row.ticket_id),
                 customer = escape(&row.customer),
                 channel = escape(&row.channel),
-                excerpt = escape(&excerpt),
+                excerpt = present::whatsapp_markup(&present::excerpt(&row.last_message, 80)),
                 priority = escape(&row.priority),
                 updated = escape(&row.updated_at),
+                ago = escape(&present::ago(row.updated_ms, now)),
             );
         }
         body.push_str("</tbody></table>");
@@ -154,7 +219,7 @@ pub async fn ticket(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers) {
+    if !signed_in(&app, &headers).await? {
         return Ok(Redirect::to("/desk/login").into_response());
     }
     let Some(ticket) = reads::ticket(&app.desk.db, &id).await? else {
@@ -169,7 +234,7 @@ pub async fn ticket(
         escape(&text(&ticket["status"])),
         ticket["escalation_reason"]
             .as_str()
-            .map(|r| format!(" (<span class=\"escalated\">{}</span>)", escape(r)))
+            .map(|r| format!(" (<span class=\"escalated\">{}</span>)", escape(&present::reason(r))))
             .unwrap_or_default(),
         escape(&text(&ticket["priority"])),
         escape(
@@ -179,17 +244,40 @@ pub async fn ticket(
                 .unwrap_or_default()
         ),
     );
-    body.push_str("<section id=\"conversation\">");
-    for message in ticket["messages"].as_array().into_iter().flatten() {
+    if let Some(contacts) = ticket["contacts"].as_array().filter(|c| !c.is_empty()) {
+        let contacts: Vec<String> = contacts.iter().map(|c| escape(&text(c))).collect();
+        let _ = write!(body, "<p id=\"contact\">Reach them at {}</p>", contacts.join(", "));
+    }
+    if let Some(other) = ticket["possibly_same_customer"].as_object() {
+        let name = other.get("name").and_then(Value::as_str).unwrap_or("another customer");
+        let known_by = other.get("known_by").and_then(Value::as_str).unwrap_or_default();
         let _ = write!(
             body,
-            "<div class=\"msg {direction}\"><div class=\"meta\">{author} · {channel} · {at} · {status}</div>{text}</div>",
+            "<div id=\"possibly\"><p>Possibly the same customer as <strong>{name}</strong> ({known_by}): the web form \
+             only claims who wrote it. Merge them only if you are sure.</p>\
+             <form method=\"post\" action=\"/desk/tickets/{id}/merge\"><button type=\"submit\">Merge with {name}\
+             </button></form></div>",
+            name = escape(name),
+            known_by = escape(known_by),
+            id = escape(&id),
+        );
+    }
+    body.push_str("<section id=\"conversation\">");
+    let now = Timestamp::now().millis();
+    for message in ticket["messages"].as_array().into_iter().flatten() {
+        let at = text(&message["created_at"]);
+        let ago = Timestamp::parse_loose(&at).map(|t| present::ago(t.millis(), now)).unwrap_or_else(|_| at.clone());
+        let _ = write!(
+            body,
+            "<div class=\"msg {direction}\"><div class=\"meta\">{author} · {channel} · \
+             <span title=\"{at}\">{ago}</span> · {status}</div>{text}</div>",
             direction = escape(&text(&message["direction"])),
             author = escape(&text(&message["author"])),
             channel = escape(&text(&message["channel"])),
-            at = escape(&text(&message["created_at"])),
+            at = escape(&at),
+            ago = escape(&ago),
             status = escape(&text(&message["delivery_status"])),
-            text = escape(&text(&message["body"])),
+            text = present::whatsapp_markup(&text(&message["body"])),
         );
     }
     body.push_str("</section>");
@@ -216,7 +304,7 @@ pub async fn reply(
     Path(id): Path<String>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers) {
+    if !signed_in(&app, &headers).await? {
         return Ok(Redirect::to("/desk/login").into_response());
     }
     app.desk.reply(&id, &form.message).await?;
@@ -228,9 +316,21 @@ pub async fn resolve(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers) {
+    if !signed_in(&app, &headers).await? {
         return Ok(Redirect::to("/desk/login").into_response());
     }
     app.desk.resolve(&id).await?;
     Ok(Redirect::to("/desk").into_response())
+}
+
+pub async fn merge(
+    State(app): State<Arc<DeskApp>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, HttpError> {
+    if !signed_in(&app, &headers).await? {
+        return Ok(Redirect::to("/desk/login").into_response());
+    }
+    app.desk.merge_customers(&id, None).await?;
+    Ok(Redirect::to(&format!("/desk/tickets/{id}")).into_response())
 }

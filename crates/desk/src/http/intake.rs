@@ -32,7 +32,8 @@ pub async fn whatsapp(
     State(app): State<Arc<DeskApp>>,
     JsonBody(body): JsonBody<WhatsappBody>,
 ) -> Result<Json<Value>, HttpError> {
-    let mut from = Identity::default().with_phone(&body.phone)?.with_name(body.name.as_deref());
+    // The token proves the caller is the business's own WhatsApp integration.
+    let mut from = Identity::default().with_phone(&body.phone)?.with_name(body.name.as_deref()).proven();
     // The number is a WhatsApp account: the bridge will see it under this JID.
     from.whatsapp = from.whatsapp_jid();
     let address = from.whatsapp.as_ref().map(|jid| jid.to_string()).unwrap_or_default();
@@ -68,7 +69,8 @@ pub async fn email(
 ) -> Result<Json<Value>, HttpError> {
     let (name, address) = split_mailbox(&body.from);
     let from = Identity::default().with_email(address).map_err(|e| HttpError::bad_request(format!("from: {e}")))?;
-    let from = from.with_name(name);
+    // The mail system behind the token-protected webhook vouches for the sender.
+    let from = from.with_name(name).proven();
     let inbound = Inbound {
         channel: Channel::Email,
         via: Via::Webhook,
@@ -101,6 +103,7 @@ pub async fn web_form(
     if body.name.trim().is_empty() {
         return Err(HttpError::bad_request("name: give your name"));
     }
+    // Anyone can fill in the form: what it says about who they are is a claim (see customers.rs).
     let mut from = Identity::default().with_email(&body.email)?.with_name(Some(&body.name));
     if let Some(phone) = body.phone.as_deref().filter(|p| !p.trim().is_empty()) {
         from = from.with_phone(phone)?;

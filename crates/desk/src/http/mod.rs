@@ -3,14 +3,16 @@
 //!   webhooks, the status, and everything that reads or changes tickets;
 //! - anyone: `POST /support/submit`, the public web form;
 //! - Twilio, proved by its signature: `POST /webhooks/twilio/whatsapp`;
-//! - people signed in to the web inbox (a cookie derived from the token): `/desk`.
+//! - people signed in to the web inbox (a server-side session opened with the token): `/desk`.
 //!
 //! The daemon checks Host and Origin for every route before these see a request.
 
 mod error;
 mod inbox;
 mod intake;
+mod present;
 mod read;
+mod sessions;
 mod twilio;
 
 use std::sync::Arc;
@@ -41,21 +43,25 @@ pub fn routes(app: Arc<DeskApp>) -> Router {
         .route("/support/ticket/{id}", get(read::ticket))
         .route("/support/ticket/{id}/reply", post(read::reply))
         .route("/support/ticket/{id}/resolve", post(read::resolve))
+        .route("/support/ticket/{id}/merge", post(read::merge))
         .route("/customers/lookup", get(read::lookup))
         .route("/conversations/{id}", get(read::conversation))
         .route("/metrics/channels", get(read::channel_metrics))
         .route("/desk/metrics", get(read::prometheus))
         .layer(axum::middleware::from_fn_with_state(app.clone(), require_token));
-    let public = Router::new()
+    let pages = Router::new()
         .route("/desk", get(inbox::list))
         .route("/desk/login", get(inbox::login_page).post(inbox::login))
         .route("/desk/logout", post(inbox::logout))
         .route("/desk/tickets/{id}", get(inbox::ticket))
         .route("/desk/tickets/{id}/reply", post(inbox::reply))
         .route("/desk/tickets/{id}/resolve", post(inbox::resolve))
+        .route("/desk/tickets/{id}/merge", post(inbox::merge))
+        .layer(axum::middleware::from_fn(inbox::security_headers));
+    let public = Router::new()
         .route("/support/submit", post(intake::web_form))
         .route("/webhooks/twilio/whatsapp", post(twilio::whatsapp));
-    private.merge(public).with_state(app)
+    private.merge(pages).merge(public).with_state(app)
 }
 
 async fn require_token(State(app): State<Arc<DeskApp>>, request: Request, next: Next) -> Response {

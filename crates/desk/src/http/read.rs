@@ -104,6 +104,24 @@ pub async fn resolve(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) ->
     Ok(Json(json!({"success": true, "ticket_id": id, "status": "resolved"})))
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The customer to merge into; by default the one the ticket names as possibly the same.
+    #[serde(default)]
+    pub into: Option<String>,
+}
+
+/// `POST /support/ticket/{id}/merge`: a person says the ticket's customer and another are one.
+pub async fn merge(
+    State(app): State<Arc<DeskApp>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<MergeBody>,
+) -> Result<Json<Value>, HttpError> {
+    let customer = app.desk.merge_customers(&id, body.into.as_deref()).await?;
+    Ok(Json(json!({"success": true, "ticket_id": id, "customer_id": customer})))
+}
+
 fn not_found(message: String) -> HttpError {
     HttpError::new(axum::http::StatusCode::NOT_FOUND, message)
 }

@@ -47,7 +47,8 @@ pub async fn whatsapp(
     let Some(phone) = from.strip_prefix("whatsapp:") else {
         return Err(HttpError::bad_request(format!("From: '{from}' is not a WhatsApp sender (whatsapp:+NUMBER)")));
     };
-    let mut identity = Identity::default().with_phone(phone)?.with_name(field("ProfileName").as_deref());
+    // Twilio's signature (checked above) proves the sender's number.
+    let mut identity = Identity::default().with_phone(phone)?.with_name(field("ProfileName").as_deref()).proven();
     identity.whatsapp = identity.whatsapp_jid();
     let media = field("NumMedia").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
     let text = match field("Body").filter(|b| !b.is_empty()) {

@@ -81,12 +81,12 @@ fn import_kb(mut layers: Layers, dir: PathBuf, desk: DeskArgs) -> anyhow::Result
         let desk = super::open(&settings, data_dir.root()).await?;
         let imported = wamcp_desk::kb::import(&desk.db, &dir).await?;
         let total = wamcp_desk::kb::count(&desk.db).await?;
-        println!(
+        outln!(
             "{} added, {} updated from {}; the knowledge base has {total} article(s)",
             imported.added,
             imported.updated,
             dir.display()
-        );
+        )?;
         Ok(())
     })
 }

@@ -29,10 +29,9 @@ pub fn all(dir: &DataDir, listen: SocketAddr) -> Vec<Finding> {
         return findings;
     }
     findings.extend(permissions(dir.root()));
-    findings.extend(store(dir));
-    let daemon = daemon(dir, listen);
-    let connected = daemon.level == super::Level::Ok;
-    findings.extend(session(dir.root(), connected));
+    let (daemon, seen) = daemon(dir, listen);
+    findings.extend(store(dir, &seen));
+    findings.extend(session(dir.root(), &seen));
     findings.push(daemon);
     findings.push(disk(dir.root()));
     findings
@@ -110,17 +109,30 @@ fn permissions(root: &Path) -> Vec<Finding> {
     findings
 }
 
+/// What the daemon's status said, as far as the other checks care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Nothing answered, or not as this data directory's daemon.
+    NoDaemon,
+    /// Connected: to WhatsApp, or to the demo's simulated network (which needs no session).
+    Connected { simulated: bool },
+    /// Running, not connected.
+    NotConnected,
+}
+
 /// Every database present must pass SQLite's quick_check; the store's schema must be current.
-fn store(dir: &DataDir) -> Vec<Finding> {
+fn store(dir: &DataDir, seen: &Seen) -> Vec<Finding> {
     let restore = "stop the daemon and put back the last backup with `wamcp restore FILE`";
     let mut findings = Vec::new();
     let store = dir.store_path();
     if !store.is_file() {
-        findings.push(Finding::warn(
-            "store",
-            "no store yet",
-            "`wamcp serve` creates it when it first connects; `wamcp import lharries` fills it from lharries/whatsapp-mcp",
-        ));
+        // `serve` needs a linked account: which step comes first depends on whether there is one.
+        let advice = if *seen != Seen::NoDaemon || dir.root().join(SESSION_FILE).is_file() {
+            "`wamcp serve` creates it when it first connects; `wamcp import lharries` fills it from lharries/whatsapp-mcp"
+        } else {
+            "link an account with `wamcp login`, then `wamcp serve` creates it; or fill it from lharries/whatsapp-mcp with `wamcp import lharries`"
+        };
+        findings.push(Finding::warn("store", "no store yet", advice));
     }
     for name in [wamcp_store::data_dir::STORE_FILE, SESSION_FILE, wamcp_desk::SQLITE_FILE] {
         let path = dir.root().join(name);
@@ -161,17 +173,23 @@ fn store(dir: &DataDir) -> Vec<Finding> {
 }
 
 /// The session is there and recently used (a connected daemon keeps it alive).
-fn session(root: &Path, daemon_connected: bool) -> Option<Finding> {
+fn session(root: &Path, seen: &Seen) -> Option<Finding> {
     let path = root.join(SESSION_FILE);
+    match seen {
+        Seen::Connected { simulated: true } => {
+            return Some(Finding::ok("session", "none needed: the daemon runs on the demo's simulated network"));
+        }
+        Seen::Connected { simulated: false } => {
+            return Some(Finding::ok("session", "in use by the running daemon, which is connected"));
+        }
+        Seen::NoDaemon | Seen::NotConnected => {}
+    }
     if !path.is_file() {
         return Some(Finding::warn(
             "session",
             "no WhatsApp session: this computer is not linked to an account",
             "link it with `wamcp login` (reading and searching an imported store works without)",
         ));
-    }
-    if daemon_connected {
-        return Some(Finding::ok("session", "in use by the running daemon, which is connected"));
     }
     let last_used = [path.clone(), root.join(format!("{SESSION_FILE}-wal"))]
         .iter()
@@ -190,7 +208,7 @@ fn session(root: &Path, daemon_connected: bool) -> Option<Finding> {
 }
 
 /// Asks the daemon's REST API how it is.
-fn daemon(dir: &DataDir, listen: SocketAddr) -> Finding {
+fn daemon(dir: &DataDir, listen: SocketAddr) -> (Finding, Seen) {
     let start = "start it: `systemctl start wamcp`, or `wamcp serve`";
     // A daemon listening on every interface is reached on loopback.
     let target = match listen.ip() {
@@ -211,37 +229,49 @@ fn daemon(dir: &DataDir, listen: SocketAddr) -> Finding {
     let mut response = match answer {
         Ok(response) => response,
         Err(_) if dir.daemon_running() => {
-            return Finding::fail(
+            let finding = Finding::fail(
                 "daemon",
                 format!("running on this data directory, but not answering on {target}"),
                 "give doctor the daemon's address with --listen, or look at its log (journalctl -u wamcp)",
             );
+            return (finding, Seen::NotConnected);
         }
-        Err(_) => return Finding::warn("daemon", format!("not running (nothing answers on {target})"), start),
+        Err(_) => {
+            return (
+                Finding::warn("daemon", format!("not running (nothing answers on {target})"), start),
+                Seen::NoDaemon,
+            );
+        }
     };
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     if status == 401 {
-        return Finding::fail(
+        let finding = Finding::fail(
             "daemon",
             format!("the daemon on {target} does not take the token in {}", dir.root().display()),
             "it runs with another data directory: give doctor the same --data-dir",
         );
+        return (finding, Seen::NoDaemon);
     }
     let state = body["connection"]["state"].as_str().unwrap_or("unknown").to_string();
     let detail = body["connection"]["detail"].as_str().unwrap_or("").to_string();
     match state.as_str() {
         "connected" => {
             let account = body["connection"]["account"].as_str().unwrap_or("an account");
-            Finding::ok("daemon", format!("running on {target}, connected as {account}"))
+            let simulated = body["link"] == "sim";
+            let finding = Finding::ok("daemon", format!("running on {target}, connected as {account}"));
+            (finding, Seen::Connected { simulated })
         }
-        "connecting" | "disconnected" => Finding::warn(
-            "daemon",
-            format!("running on {target}, {state}"),
-            "it reconnects by itself; check the network if this lasts",
+        "connecting" | "disconnected" => (
+            Finding::warn(
+                "daemon",
+                format!("running on {target}, {state}"),
+                "it reconnects by itself; check the network if this lasts",
+            ),
+            Seen::NotConnected,
         ),
-        _ => Finding::fail("daemon", format!("running on {target}, {state}"), detail),
+        _ => (Finding::fail("daemon", format!("running on {target}, {state}"), detail), Seen::NotConnected),
     }
 }
 

@@ -51,21 +51,21 @@ pub fn run(mut layers: Layers, args: DoctorArgs) -> anyhow::Result<()> {
     let dir = layers.data_dir()?;
     let listen = args.daemon.resolve(&mut layers, &dir);
     let findings = checks::all(&dir, listen);
-    println!("wamcp doctor: {}", dir.root().display());
+    outln!("wamcp doctor: {}", dir.root().display())?;
     for finding in &findings {
         let label = match finding.level {
             Level::Ok => "ok",
             Level::Warn => "warn",
             Level::Fail => "FAIL",
         };
-        println!("  {label:<5} {:<14} {}", finding.check, finding.detail);
+        outln!("  {label:<5} {:<14} {}", finding.check, finding.detail)?;
         if let Some(advice) = &finding.advice {
-            println!("  {:<5} {:<14} → {advice}", "", "");
+            outln!("  {:<5} {:<14} → {advice}", "", "")?;
         }
     }
     let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
     let warned = findings.iter().filter(|f| f.level == Level::Warn).count();
-    println!("{failed} failed, {warned} warnings, {} ok", findings.len() - failed - warned);
+    outln!("{failed} failed, {warned} warnings, {} ok", findings.len() - failed - warned)?;
     if failed > 0 {
         anyhow::bail!("{failed} of the checks above failed: see what to do under each");
     }

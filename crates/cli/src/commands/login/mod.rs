@@ -6,7 +6,9 @@
 //! (or already linked), 1 failed, 2 timed out.
 
 mod page;
+mod phone;
 mod png;
+mod reach;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -52,22 +54,32 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
         args.phone.as_deref().map(normalize_phone).transpose().map_err(|e| {
             anyhow::anyhow!("--phone: {e}; give the number with its country code, like +44 7700 900123")
         })?;
+    if let Some(digits) = &phone {
+        phone::check(digits).map_err(|why| anyhow::anyhow!("--phone: {why}; nothing was sent"))?;
+    }
+    let named = layers.data_dir_named();
     let dir = super::data_dir(&mut layers)?;
+    let again = retry_command(named.then(|| dir.root()), args.phone.as_deref());
     // One process at a time may use the WhatsApp session; held until the login ends.
-    let _lock = dir.lock_for_daemon().map_err(|_| {
-        anyhow::anyhow!(
-            "the daemon is running on {}: stop it first (`systemctl stop wamcp`, or end `wamcp serve`), \
-             then log in and start it again",
-            dir.root().display()
-        )
-    })?;
+    let _lock = dir.lock_for(wamcp_store::Holder::Login)?;
     let root = dir.root().to_path_buf();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
+        let page = if phone.is_none() { page::serve(args.pair_page).await } else { None };
+        let window = reach::WINDOW.min(Duration::from_secs(args.timeout));
+        reach::wait_for_whatsapp(window, |failure| {
+            if let Some(page) = &page {
+                page.state.problem(failure.to_string());
+            }
+        })
+        .await
+        .map_err(|failure| anyhow::anyhow!("{failure}; then run `{again}` again"))?;
+        if let Some(page) = &page {
+            page.state.clear_problem();
+        }
         let link = WhatsAppLink::new(root.join(SESSION_FILE), phone.clone());
         let (events, mut received) = mpsc::channel(64);
         link.connect(events).await?;
-        let page = if phone.is_none() { page::serve(args.pair_page).await } else { None };
         let outcome = tokio::time::timeout(Duration::from_secs(args.timeout), async {
             let mut pairing_seen = false;
             while let Some(event) = received.recv().await {
@@ -118,13 +130,36 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
             Ok(Err(error)) => Err(error),
             Err(_) => {
                 eprintln!(
-                    "No phone was linked within {} seconds. Run `wamcp login` again when your phone is at hand.",
+                    "No phone was linked within {} seconds. Run `{again}` again when your phone is at hand.",
                     args.timeout
                 );
                 Ok(ExitCode::from(2))
             }
         }
     })
+}
+
+/// The command to run again, with the flags that matter that the user gave: `wamcp --data-dir
+/// DIR login --phone +NUMBER`.
+fn retry_command(data_dir: Option<&Path>, phone: Option<&str>) -> String {
+    let mut command = String::from("wamcp");
+    if let Some(dir) = data_dir {
+        command.push_str(&format!(" --data-dir {}", shell_word(&dir.display().to_string())));
+    }
+    command.push_str(" login");
+    if let Some(phone) = phone {
+        command.push_str(&format!(" --phone {}", shell_word(phone)));
+    }
+    command
+}
+
+/// A word as a shell reads it back: quoted when it holds anything but safe characters.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "+-_./:@".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// Shows a QR code in the terminal, writes it as a PNG and hands it to the pairing page.

@@ -12,11 +12,21 @@ use axum::routing::get;
 #[derive(Clone, Default)]
 pub struct PageState {
     svg: Arc<Mutex<Option<String>>>,
+    /// What stands in the way of a code (WhatsApp out of reach), shown instead of "waiting".
+    problem: Arc<Mutex<Option<String>>>,
 }
 
 impl PageState {
     pub fn set(&self, svg: String) {
         *self.svg.lock().unwrap_or_else(|p| p.into_inner()) = Some(svg);
+    }
+
+    pub fn problem(&self, why: String) {
+        *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    pub fn clear_problem(&self) {
+        *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 
@@ -43,7 +53,12 @@ pub async fn serve(addr: SocketAddr) -> Option<Page> {
 
 async fn pair(State(state): State<PageState>) -> Html<String> {
     let svg = state.svg.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let body = svg.unwrap_or_else(|| "<p>Waiting for WhatsApp to offer a code…</p>".to_string());
+    let problem = state.problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let body = match (svg, problem) {
+        (Some(svg), _) => svg,
+        (None, Some(problem)) => format!("<p><strong>{}</strong></p>", wamcp_core::html::escape(&problem)),
+        (None, None) => "<p>Waiting for WhatsApp to offer a code…</p>".to_string(),
+    };
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
          <title>Link wamcp to WhatsApp</title></head><body style=\"font-family:sans-serif;text-align:center\">\
