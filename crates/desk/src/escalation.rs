@@ -62,6 +62,8 @@ pub enum Reason {
     Refund,
     Pricing,
     KnowledgeGap,
+    /// Nothing matched, and the customer wrote in another language than the knowledge base's.
+    Language,
 }
 
 impl Reason {
@@ -73,6 +75,7 @@ impl Reason {
             Reason::Refund => "refund",
             Reason::Pricing => "pricing",
             Reason::KnowledgeGap => "knowledge_gap",
+            Reason::Language => "language",
         }
     }
 
@@ -85,6 +88,7 @@ impl Reason {
             Reason::Refund,
             Reason::Pricing,
             Reason::KnowledgeGap,
+            Reason::Language,
         ]
         .into_iter()
         .find(|reason| reason.as_str() == code)
@@ -99,6 +103,7 @@ impl Reason {
             Reason::Refund => "asked for a refund",
             Reason::Pricing => "asked about prices",
             Reason::KnowledgeGap => "asked what the knowledge base does not answer",
+            Reason::Language => "wrote in a language the knowledge base is not in",
         }
     }
 
@@ -110,7 +115,7 @@ impl Reason {
             Reason::HumanRequested => (Priority::Normal, "general"),
             Reason::Refund => (Priority::High, "billing"),
             Reason::Pricing => (Priority::Normal, "billing"),
-            Reason::KnowledgeGap => (Priority::Normal, "general"),
+            Reason::KnowledgeGap | Reason::Language => (Priority::Normal, "general"),
         }
     }
 }

@@ -20,10 +20,12 @@ pub async fn reply(db: &Db, ticket_id: &str, text: &str, style: &Style) -> Resul
     if text.is_empty() {
         return Err(DeskError::BadInput("message: the reply is empty".into()));
     }
+    // Before the transaction: on SQLite the pool has the one connection the transaction takes.
+    let kb_language = crate::kb::language(db).await?;
     let mut tx = db.write().await?;
     // Where the customer last wrote from is where they are listening.
     let row = sqlx::query(
-        "SELECT m.channel, m.via, m.address, m.conversation_id, m.customer_id, c.name, m.channel_account \
+        "SELECT m.channel, m.via, m.address, m.conversation_id, m.customer_id, c.name, m.channel_account, m.body \
          FROM messages m \
          JOIN customers c ON c.id = m.customer_id \
          WHERE m.ticket_id = $1 AND m.direction = 'inbound' ORDER BY m.seq DESC LIMIT 1",
@@ -36,10 +38,13 @@ pub async fn reply(db: &Db, ticket_id: &str, text: &str, style: &Style) -> Resul
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
     let name: Option<String> = row.try_get(5)?;
     let channel_account: Option<String> = row.try_get(6)?;
+    // The greeting and sign-off of an email speak the customer's language, as their last message did.
+    let last_words: String = row.try_get(7)?;
     let channel = Channel::parse(&channel).unwrap_or(Channel::Whatsapp);
     // A person's WhatsApp reply keeps WhatsApp's limits but needs no invitation to ask for a person.
     let style = Style { whatsapp_footer: String::new(), ..style.clone() };
-    let body = reply::format(channel, text, name.as_deref(), &style);
+    let phrases = crate::agent::offline::sentences_for(crate::language::detect(&last_words), kb_language);
+    let body = reply::format(channel, text, name.as_deref(), &style, phrases);
     let now = Timestamp::now();
     let id = new_id("msg");
     sqlx::query(

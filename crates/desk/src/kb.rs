@@ -9,6 +9,7 @@ use wamcp_core::Timestamp;
 
 use crate::DeskError;
 use crate::db::{Backend, Db};
+use crate::language::Lang;
 
 /// An article as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +118,16 @@ pub fn keywords(text: &str) -> Vec<String> {
 }
 
 /// The `limit` articles most relevant to `text`, best first; empty when no keyword matches.
+/// The knowledge base's language, told from its articles (English when there are none, or it
+/// cannot be told).
+pub async fn language(db: &Db) -> Result<Lang, DeskError> {
+    let texts: Vec<String> = sqlx::query_scalar("SELECT title || '. ' || body FROM kb_articles ORDER BY id LIMIT 20")
+        .fetch_all(db.pool())
+        .await?;
+    let sample: String = texts.join("\n").chars().take(4000).collect();
+    Ok(crate::language::detect(&sample).unwrap_or(Lang::English))
+}
+
 pub async fn search(db: &Db, text: &str, limit: i64) -> Result<Vec<Article>, DeskError> {
     let words = keywords(text);
     if words.is_empty() {

@@ -27,6 +27,7 @@ pub mod http;
 pub mod humans;
 pub mod intake;
 pub mod kb;
+pub mod language;
 pub mod metrics;
 pub mod model;
 pub mod reads;

@@ -5,6 +5,7 @@
 //! - email: formal, with a greeting and a signature;
 //! - web form: at most 300 words.
 
+use crate::language::Phrases;
 use crate::model::Channel;
 
 /// The longest WhatsApp answer, footer included.
@@ -28,10 +29,11 @@ impl Default for Style {
 }
 
 /// `text` (Markdown or plain) as it should go out on `channel` to a customer called `name`.
-pub fn format(channel: Channel, text: &str, name: Option<&str>, style: &Style) -> String {
+/// An email's greeting and sign-off are in `phrases`' language (the customer's).
+pub fn format(channel: Channel, text: &str, name: Option<&str>, style: &Style, phrases: &Phrases) -> String {
     match channel {
         Channel::Whatsapp => whatsapp(text, &style.whatsapp_footer),
-        Channel::Email => email(text, name, &style.signature),
+        Channel::Email => email(text, name, &style.signature, phrases),
         Channel::WebForm => truncate_words(&plain(text), WEB_MAX_WORDS),
     }
 }
@@ -45,12 +47,12 @@ pub fn whatsapp(text: &str, footer: &str) -> String {
     if footer.is_empty() { body } else { format!("{body}\n{footer}") }
 }
 
-fn email(text: &str, name: Option<&str>, signature: &str) -> String {
+fn email(text: &str, name: Option<&str>, signature: &str, phrases: &Phrases) -> String {
     let greeting = match name.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => format!("Dear {name},"),
-        None => "Dear customer,".to_string(),
+        Some(name) => phrases.dear.replace("{name}", name),
+        None => phrases.dear_customer.to_string(),
     };
-    format!("{greeting}\n\n{}\n\nKind regards,\n{signature}", plain(text).trim())
+    format!("{greeting}\n\n{}\n\n{}\n{signature}", plain(text).trim(), phrases.kind_regards)
 }
 
 /// Markdown to WhatsApp: `**b**`/`__b__` to `*b*`, headings to bold lines, `[text](url)` to
@@ -158,6 +160,7 @@ fn truncate_words(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::language::ENGLISH;
 
     #[test]
     fn whatsapp_answers_fit_300_characters_with_the_footer() {
@@ -193,15 +196,15 @@ mod tests {
 
     #[test]
     fn email_answers_are_formal() {
-        let answer = format(Channel::Email, "Your order ships **today**.", Some("Ann"), &Style::default());
+        let answer = format(Channel::Email, "Your order ships **today**.", Some("Ann"), &Style::default(), &ENGLISH);
         assert_eq!(answer, "Dear Ann,\n\nYour order ships today.\n\nKind regards,\nCustomer Support");
     }
 
     #[test]
     fn web_form_answers_stop_at_300_words() {
-        let answer = format(Channel::WebForm, &"word ".repeat(500), None, &Style::default());
+        let answer = format(Channel::WebForm, &"word ".repeat(500), None, &Style::default(), &ENGLISH);
         assert_eq!(answer.split_whitespace().count(), 300);
         assert!(answer.ends_with('…'));
-        assert_eq!(format(Channel::WebForm, "short answer", None, &Style::default()), "short answer");
+        assert_eq!(format(Channel::WebForm, "short answer", None, &Style::default(), &ENGLISH), "short answer");
     }
 }

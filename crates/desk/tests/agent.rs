@@ -409,7 +409,37 @@ async fn a_thanks_for_an_answer_keeps_the_ticket_waiting_and_is_no_miss(backend:
     assert_eq!(ticket["status"], "waiting", "two thanks are not two misses: nothing escalated");
 }
 
+async fn a_question_in_another_language_gets_the_desks_words_in_it_and_escalates_as_language(backend: Backend) {
+    let t = desk(backend).await;
+    // The knowledge base is English; the customer writes Spanish.
+    let first = t.desk.receive(&whatsapp("¿Cuándo llega mi pedido?", "ES1")).await.unwrap();
+    t.desk.run_pending().await.unwrap();
+    let said = t.outbox.texts();
+    assert!(said[0].starts_with("Gracias por su mensaje. Todavía no he encontrado una respuesta"), "{said:?}");
+    t.desk.receive(&whatsapp("¿Dónde está mi paquete?", "ES2")).await.unwrap();
+    let outcomes = t.desk.run_pending().await.unwrap();
+    assert_eq!(outcomes[0].decision, Decision::Escalate { reason: Reason::Language });
+    let ticket = ticket(&t, &first.ticket_id).await;
+    assert_eq!(ticket["escalation_reason"], "language", "not knowledge_gap: the base may well have the answer");
+    assert!(t.outbox.texts()[1].contains("una persona le responderá"), "{:?}", t.outbox.texts());
+}
+
+async fn a_model_is_told_the_customers_language(backend: Backend) {
+    let recorder = Arc::new(Recorder::default());
+    let t = desk_with(backend, recorder.clone()).await;
+    t.desk.receive(&whatsapp("Wann wird meine Bestellung verschickt?", "DE1")).await.unwrap();
+    t.desk.run_pending().await.unwrap();
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].language, Some(wamcp_desk::language::Lang::German));
+    let prompt = wamcp_desk::agent::llm::prompt(&seen[0]);
+    assert!(prompt.contains(r#""customer_language":"German""#), "{prompt}");
+    let told = wamcp_desk::agent::llm::instructions(wamcp_desk::Channel::Whatsapp);
+    assert!(told.contains("Answer in the customer's language"), "{told}");
+}
+
 on_both!(
+    a_question_in_another_language_gets_the_desks_words_in_it_and_escalates_as_language,
+    a_model_is_told_the_customers_language,
     a_thanks_after_a_resolution_reopens_nothing_and_gets_no_answer,
     a_thanks_for_an_answer_keeps_the_ticket_waiting_and_is_no_miss,
     the_answer_is_listed_after_the_message_it_answers_whatever_their_times,

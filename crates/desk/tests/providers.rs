@@ -75,6 +75,8 @@ fn request() -> DraftRequest {
             at: "2026-11-01T10:00:00+00:00".into(),
         }],
         articles: Vec::new(),
+        language: None,
+        kb_language: wamcp_desk::language::Lang::English,
     }
 }
 

@@ -166,7 +166,9 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
         let extension = match desk {
-            Some(settings) => Some(super::desk::extension(super::desk::open(&settings, &config.data_dir).await?)),
+            Some(settings) => {
+                Some(super::desk::extension(super::desk::open(&settings, &config.data_dir).await?, settings.answer))
+            }
             None => None,
         };
         let link = link()?;

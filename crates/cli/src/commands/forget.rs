@@ -61,7 +61,8 @@ pub fn run(mut layers: Layers, args: ForgetArgs) -> anyhow::Result<()> {
         outln!("nothing stored for {person}: nothing was changed")?;
         return Ok(());
     }
-    outln!("{} {person}", if args.dry_run { "forget would erase, of" } else { "this erases, of" })?;
+    let what = if args.dry_run { "Would erase" } else { "About to erase" };
+    outln!("{what} everything stored about {person}:")?;
     print_counts(&stored, stored.media_files.len() as u64, in_desk.as_ref())?;
     if args.dry_run {
         outln!("(dry run: nothing was changed)")?;

@@ -56,6 +56,7 @@ pub struct DeskFile {
     pub base_url: Option<String>,
     pub twilio_webhook_url: Option<String>,
     pub twilio_api_url: Option<String>,
+    pub answer: Option<String>,
 }
 
 /// The file that applies, and what it said.

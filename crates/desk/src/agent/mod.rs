@@ -27,6 +27,7 @@ use crate::db::Db;
 use crate::escalation::{Reason, Rules};
 use crate::events::{self, topics};
 use crate::kb;
+use crate::language;
 use crate::model::{Author, Channel, new_id};
 use crate::reply::{self, Style};
 use offline::Offline;
@@ -121,15 +122,26 @@ impl Agent {
         let articles = kb::search(&self.db, &work.body, ARTICLES).await?;
         steps.push(Step::Decide);
         let misses = if articles.is_empty() { work.kb_misses + 1 } else { 0 };
+        let language = language::detect(&work.body);
+        let kb_language = kb::language(&self.db).await?;
+        // A miss in another language than the knowledge base's is the language's, not the base's.
+        let lost_in_translation = articles.is_empty() && language.is_some_and(|lang| lang != kb_language);
         let request = DraftRequest {
             channel: work.channel,
             customer_name: work.customer_name.clone(),
             message: work.body.clone(),
             history,
             articles,
+            language,
+            kb_language,
         };
-        let (decision, text) = match self.rules.check(&work.body, misses) {
-            Some(reason) => (Decision::Escalate { reason }, handover_notice()),
+        let phrases = offline::sentences_for(language, kb_language);
+        let reason = match self.rules.check(&work.body, misses) {
+            Some(Reason::KnowledgeGap) if lost_in_translation => Some(Reason::Language),
+            other => other,
+        };
+        let (decision, text) = match reason {
+            Some(reason) => (Decision::Escalate { reason }, phrases.handover.to_string()),
             None => {
                 let kb = DbSearch(self.db.clone());
                 let (text, provider) = match self.provider.draft(&request, &kb).await {
@@ -148,7 +160,7 @@ impl Agent {
             Decision::Escalate { .. } => Style { whatsapp_footer: String::new(), ..self.style.clone() },
             Decision::Answer { .. } => self.style.clone(),
         };
-        let text = reply::format(work.channel, &text, work.customer_name.as_deref(), &style);
+        let text = reply::format(work.channel, &text, work.customer_name.as_deref(), &style, phrases);
         steps.push(Step::Send);
         let response_id = self.respond(message_id, &work, &decision, &text, misses).await?;
         Ok(Some(Outcome {
@@ -351,11 +363,4 @@ impl llm::KnowledgeSearch for DbSearch {
     async fn search(&self, query: &str) -> Result<Vec<kb::Article>, String> {
         kb::search(&self.0, query, ARTICLES).await.map_err(|e| e.to_string())
     }
-}
-
-/// What a customer is told when a person takes over.
-fn handover_notice() -> String {
-    "Thanks for your patience. I have passed your message to a member of our team, and a person will reply \
-     to you here as soon as possible."
-        .to_string()
 }

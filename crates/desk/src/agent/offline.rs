@@ -4,26 +4,24 @@
 
 use super::llm::KnowledgeSearch;
 use super::provider::{DraftRequest, Provider, ProviderError};
+use crate::language::{ENGLISH, Lang, Phrases};
 use crate::model::Channel;
 
 pub struct Offline;
 
 impl Offline {
-    /// The answer, infallibly.
+    /// The answer, infallibly: its own sentences in the customer's language where it has them,
+    /// else in the knowledge base's.
     pub fn answer(request: &DraftRequest) -> String {
+        let phrases = sentences_for(request.language, request.kb_language);
         let Some(article) = request.articles.first() else {
-            return "Thanks for your message. I could not find an answer to that yet: could you tell me a bit \
-                    more, for example an order number or what you were trying to do?"
-                .to_string();
+            return phrases.not_found.to_string();
         };
         match request.channel {
             // Short channels get the article's gist under its title.
             Channel::Whatsapp => format!("*{}*\n{}", article.title, first_paragraph(&article.body)),
             Channel::Email | Channel::WebForm => {
-                format!(
-                    "Thank you for getting in touch. Here is what we can tell you about {}:\n\n{}",
-                    article.title, article.body
-                )
+                format!("{}\n\n{}", phrases.here_is.replace("{title}", &article.title), article.body)
             }
         }
     }
@@ -38,6 +36,11 @@ impl Provider for Offline {
     async fn draft(&self, request: &DraftRequest, _: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
         Ok(Offline::answer(request))
     }
+}
+
+/// The desk's sentences in the customer's language, else the knowledge base's, else English.
+pub fn sentences_for(customer: Option<Lang>, kb: Lang) -> &'static Phrases {
+    customer.and_then(Lang::phrases).or_else(|| kb.phrases()).unwrap_or(&ENGLISH)
 }
 
 fn first_paragraph(body: &str) -> &str {

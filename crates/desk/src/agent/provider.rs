@@ -3,6 +3,7 @@
 //! best knowledge-base articles) and returns text; the agent shapes it for the channel, so no
 //! provider can break the channel's limits.
 
+use crate::language::Lang;
 use serde::Serialize;
 
 use super::llm::KnowledgeSearch;
@@ -30,6 +31,10 @@ pub struct DraftRequest {
     pub history: Vec<HistoryItem>,
     /// Best first.
     pub articles: Vec<Article>,
+    /// The language the customer wrote in, when it could be told.
+    pub language: Option<Lang>,
+    /// The knowledge base's language: the offline answer's, when the customer's has no sentences.
+    pub kb_language: Lang,
 }
 
 /// Why a provider gave no answer; the agent then answers offline.

@@ -9,6 +9,7 @@ mod contacts;
 pub(crate) mod identity;
 mod media;
 mod messages;
+mod personal;
 mod recipients;
 mod text_match;
 
@@ -22,6 +23,7 @@ use wamcp_core::{
 pub use chats::ChatOrder;
 pub use media::StoredMedia;
 pub use messages::{MessageFilter, MessagePage};
+pub use personal::Personal;
 pub use recipients::{NamedRecipient, OldestMessage};
 
 use crate::{Result, Writer, connection, schema};

@@ -7,6 +7,10 @@
 //! minutes for late deliveries, and at most a day back). The first start only notes the time, so
 //! history never becomes tickets, and the desk's deduplication makes reading a message twice
 //! harmless.
+//!
+//! By default ([`Answer::Customers`]) the desk answers strangers only: a message in a chat with
+//! someone in the address book, or in one the owner wrote in by hand lately, is the owner's
+//! own business and never becomes a ticket.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,13 +23,16 @@ use wamcp_desk::http::DeskApp;
 use wamcp_desk::{Desk, Liveness, Via, WhatsappSource};
 use wamcp_store::{MessageFilter, Reader};
 
+use super::{Answer, OWNER_WROTE_DAYS};
+
 /// The plug that connects `desk` to the daemon once its API starts.
-pub fn extension(desk: Arc<Desk>) -> Extension {
+pub fn extension(desk: Arc<Desk>, answer: Answer) -> Extension {
     Box::new(move |parts: Parts| {
         let source = Arc::new(BridgeSource {
             status: parts.status.clone(),
             store_path: parts.store_path.clone(),
             last_message: Mutex::new(None),
+            answer,
         });
         desk.connect_whatsapp(parts.outbox, source.clone());
         let metrics_desk = desk.clone();
@@ -36,7 +43,7 @@ pub fn extension(desk: Arc<Desk>) -> Extension {
         desk.start();
         // Listening first, then catching up: nothing falls between the two.
         let events = parts.events.subscribe();
-        tokio::spawn(catch_up(desk.clone(), parts.store_path.clone()));
+        tokio::spawn(catch_up(desk.clone(), source.clone()));
         tokio::spawn(forward_messages(desk.clone(), events, source));
         wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))
     })
@@ -72,6 +79,9 @@ async fn forward_messages(
             Via::Bridge,
         );
         let Some(inbound) = inbound else { continue };
+        if !source.for_the_desk(&inbound.address).await {
+            continue;
+        }
         if let Err(error) = desk.receive(&inbound).await {
             tracing::warn!("desk: message {} not taken in: {error}", m.id);
         }
@@ -84,15 +94,16 @@ const LATE_MS: i64 = 5 * 60 * 1000;
 const PAGE: u32 = 500;
 
 /// Takes in the direct messages the daemon stored while the desk was not listening.
-async fn catch_up(desk: Arc<Desk>, store_path: PathBuf) {
-    match read_missed(&desk, store_path).await {
+async fn catch_up(desk: Arc<Desk>, source: Arc<BridgeSource>) {
+    match read_missed(&desk, &source).await {
         Ok(0) => {}
         Ok(taken) => tracing::info!("desk: took in {taken} message(s) stored while it was not listening"),
         Err(error) => tracing::warn!("desk: catching up on the daemon's store failed: {error}"),
     }
 }
 
-async fn read_missed(desk: &Desk, store_path: PathBuf) -> anyhow::Result<usize> {
+async fn read_missed(desk: &Desk, source: &BridgeSource) -> anyhow::Result<usize> {
+    let store_path = source.store_path.clone();
     const SINCE: &str = "bridge_feed_since";
     let since: i64 = match desk.db.meta(SINCE).await? {
         Some(value) => value.parse()?,
@@ -128,6 +139,7 @@ async fn read_missed(desk: &Desk, store_path: PathBuf) -> anyhow::Result<usize> 
                 Via::Bridge,
             );
             if let Some(inbound) = inbound
+                && source.for_the_desk(&inbound.address).await
                 && !desk.receive(&inbound).await?.duplicate
             {
                 taken += 1;
@@ -140,11 +152,41 @@ async fn read_missed(desk: &Desk, store_path: PathBuf) -> anyhow::Result<usize> 
     }
 }
 
-/// The daemon, as the desk's status endpoint describes it.
+/// The daemon, as the desk's status endpoint describes it, and whom the desk answers on it.
 struct BridgeSource {
     status: Arc<Status>,
     store_path: PathBuf,
     last_message: Mutex<Option<String>>,
+    answer: Answer,
+}
+
+impl BridgeSource {
+    /// Whether a message in the direct chat `chat` is the desk's to answer.
+    async fn for_the_desk(&self, chat: &str) -> bool {
+        if self.answer == Answer::Everyone {
+            return true;
+        }
+        let Ok(person) = wamcp_core::Jid::parse(chat) else { return false };
+        let path = self.store_path.clone();
+        let since = Timestamp(Timestamp::now().millis() - OWNER_WROTE_DAYS * 24 * 60 * 60 * 1000);
+        let personal = tokio::task::spawn_blocking(move || Reader::open(&path)?.personal_chat(&person, since))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|found| found.map_err(|e| e.to_string()));
+        match personal {
+            Ok(None) => true,
+            Ok(Some(why)) => {
+                // Logs cut phone numbers to their last digits on every line.
+                tracing::debug!("desk: leaving {chat} alone: {why:?}");
+                false
+            }
+            // Unsure is not a customer: a friend must never get the bot.
+            Err(error) => {
+                tracing::warn!("desk: cannot tell whether a chat is the owner's own: {error}");
+                false
+            }
+        }
+    }
 }
 
 impl WhatsappSource for BridgeSource {

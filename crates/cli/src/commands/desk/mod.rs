@@ -65,6 +65,11 @@ pub struct DeskArgs {
     /// in this process]
     #[arg(long = "kafka-brokers", id = "kafka.brokers", env = "WAMCP_KAFKA_BROKERS", value_name = "HOSTS")]
     pub kafka_brokers: Option<String>,
+    /// Whom the desk answers on the daemon's WhatsApp: customers (leaves alone people in the
+    /// address book and chats the owner wrote in by hand in the last 30 days) or everyone (a
+    /// number used only for support) [default: customers]
+    #[arg(long = "desk-answer", id = "desk.answer", env = "WAMCP_DESK_ANSWER", value_name = "WHOM")]
+    pub answer: Option<String>,
     /// Twilio's API address [default: https://api.twilio.com]
     #[arg(long = "desk-twilio-api-url", id = "desk.twilio_api_url", value_name = "URL", hide = true)]
     pub twilio_api_url: Option<String>,
@@ -89,6 +94,34 @@ pub struct DeskSettings {
     pub kafka_brokers: Option<String>,
     /// A folder of articles to import on start (the demo's sample).
     pub knowledge_base: Option<PathBuf>,
+    pub answer: Answer,
+}
+
+/// Whom the desk answers on the daemon's own WhatsApp account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Answer {
+    /// Strangers only: a chat with someone in the address book, or one where the owner wrote by
+    /// hand in the last [`OWNER_WROTE_DAYS`] days, is the owner's own.
+    #[default]
+    Customers,
+    /// Every direct chat: for a number used only for support.
+    Everyone,
+}
+
+/// How recent the owner's own message must be for a chat to count as theirs.
+pub const OWNER_WROTE_DAYS: i64 = 30;
+
+impl Answer {
+    fn parse(name: &str) -> anyhow::Result<Answer> {
+        match name.trim() {
+            "customers" => Ok(Answer::Customers),
+            "everyone" => Ok(Answer::Everyone),
+            other => anyhow::bail!(
+                "desk.answer: '{other}' is not a choice; use customers (leave friends and the owner's own chats \
+                 alone) or everyone (a number used only for support)"
+            ),
+        }
+    }
 }
 
 impl DeskArgs {
@@ -149,7 +182,10 @@ impl DeskArgs {
             kafka_file.brokers.map(Some),
             || None,
         );
-        Ok(Some(DeskSettings { database_url, rules, provider, twilio, kafka_brokers, knowledge_base: None }))
+        let answer = layers
+            .pick("desk.answer", "WAMCP_DESK_ANSWER", self.answer.clone(), file.answer, || "customers".to_string());
+        let answer = Answer::parse(&answer)?;
+        Ok(Some(DeskSettings { database_url, rules, provider, twilio, kafka_brokers, knowledge_base: None, answer }))
     }
 }
 
