@@ -57,3 +57,43 @@ def twilio_messages_api():
 def lharries_bridge():
     """lharries' Go bridge REST API: POST /api/send {"recipient", "message"} -> {"success", "message"}."""
     return StandIn(lambda path, headers, body: (200, {"success": True, "message": "Message sent"}), "/api")
+
+
+class SmtpServer:
+    """A local SMTP server (aiosmtpd) standing in for the mail provider: keeps every mail it
+    takes, answers 451 (try later) the first time a recipient listed in `flaky` is tried and 550
+    (refused for good) for one in `refused`."""
+
+    def __init__(self, flaky=(), refused=()):
+        from aiosmtpd.controller import Controller
+        import socket
+        self.mails, self.tries = [], {}
+        self.flaky, self.refused = set(flaky), set(refused)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.tries[address] = self.tries.get(address, 0) + 1
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox here"
+        if address in self.flaky and self.tries[address] == 1:
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        self.mails.append(email.message_from_bytes(envelope.original_content or envelope.content))
+        return "250 Message accepted"
+
+    def to(self, address):
+        return [m for m in self.mails if m["To"] and address in m["To"]]
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()

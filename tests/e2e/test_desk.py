@@ -442,3 +442,53 @@ def test_the_desk_leaves_friends_alone_unless_told_to_answer_everyone(tmp_path):
                               "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1
     assert "desk.answer: 'friends' is not a choice" in refused.stderr and "everyone" in refused.stderr
+
+
+def test_email_answers_are_sent_by_smtp_threaded_retried_and_failed_with_the_reason(tmp_path):
+    from stand_ins import SmtpServer
+    with SmtpServer(flaky=["later@example.com"], refused=["nobody@example.com"]) as smtp:
+        with running(tmp_path / "data", "--desk", "--desk-smtp-url", f"smtp://127.0.0.1:{smtp.port}?tls=none",
+                     "--desk-smtp-from", "Shop Support <help@shop.example>",
+                     "--desk-smtp-reply-to", "replies@shop.example", "--desk-smtp-retry-after", "1") as d:
+            first = d.ok("POST", "/webhooks/email", {"from": "Sana Khan <sana@example.com>", "subject": "Order 1234",
+                                                     "body": "When will my order ship?", "message_id": "<m1@example.com>"})
+            d.wait_until(lambda: smtp.to("sana@example.com"), "the answer is mailed")
+            mail = smtp.to("sana@example.com")[0]
+            from email.utils import parseaddr
+            assert parseaddr(mail["From"]) == ("Shop Support", "help@shop.example")
+            assert parseaddr(mail["Reply-To"])[1] == "replies@shop.example"
+            assert mail["Subject"] == "Re: Order 1234"
+            assert mail["In-Reply-To"] == "<m1@example.com>" and "<m1@example.com>" in mail["References"]
+            assert mail["Message-ID"].endswith("@shop.example>")
+            text = mail.get_payload(decode=True).decode()
+            assert text.startswith("Dear Sana Khan,") and "ship the same working day" in text, text
+            ticket = d.ok("GET", f"/support/ticket/{first['ticket_id']}")
+            assert ticket["messages"][-1]["delivery_status"] == "sent"
+            # The customer answers in the same thread: our answer is threaded under both mails.
+            d.ok("POST", "/webhooks/email", {"from": "sana@example.com", "subject": "Re: Order 1234",
+                                             "body": "And can I return it?", "message_id": "<m2@example.com>"})
+            d.wait_until(lambda: len(smtp.to("sana@example.com")) == 2, "the second answer is mailed")
+            second = smtp.to("sana@example.com")[1]
+            assert second["In-Reply-To"] == "<m2@example.com>"
+            assert second["References"].split() == ["<m1@example.com>", mail["Message-ID"], "<m2@example.com>"]
+            # A server that says "later" is tried again; one that refuses for good gets `failed`.
+            later = d.ok("POST", "/webhooks/email", {"from": "later@example.com", "subject": "Hi",
+                                                     "body": "When will my order ship?", "message_id": "<l1@example.com>"})
+            refused = d.ok("POST", "/webhooks/email", {"from": "nobody@example.com", "subject": "Hi",
+                                                       "body": "When will my order ship?", "message_id": "<n1@example.com>"})
+
+            def status_of(ticket_id):
+                return d.ok("GET", f"/support/ticket/{ticket_id}")["messages"][-1]
+
+            d.wait_until(lambda: status_of(refused["ticket_id"])["delivery_status"] == "failed", "refused for good")
+            assert "550" in status_of(refused["ticket_id"])["delivery_error"]
+            d.wait_until(lambda: smtp.to("later@example.com"), "sent on the second try")
+            assert smtp.tries["later@example.com"] == 2
+            d.wait_until(lambda: status_of(later["ticket_id"])["delivery_status"] == "sent", "marked sent")
+            # The web form's answer goes to the address the form gave.
+            form = urllib.parse.urlencode({"name": "Ola", "email": "ola@example.com", "subject": "Shipping",
+                                           "message": "When will my order ship?"}).encode()
+            d.request("POST", "/support/submit", token=None, raw=form,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+            d.wait_until(lambda: smtp.to("ola@example.com"), "the web form's answer is mailed")
+            assert smtp.to("ola@example.com")[0]["Subject"] == "Re: Shipping"

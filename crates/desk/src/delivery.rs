@@ -3,17 +3,27 @@
 //! when the process died is sent again on start without reaching the customer twice.
 //!
 //! WhatsApp goes through the bridge's outbox ([`TextOutbox`]), or through Twilio's API for
-//! customers who wrote through Twilio. Email and web-form responses stay `queued` for whatever
-//! delivers them (they are on the ticket and in the events).
+//! customers who wrote through Twilio. Email and web-form responses go by SMTP when
+//! `desk.smtp_url` is set ([`Smtp`]); a failure that may pass is tried again with backoff
+//! ([`MAX_MAIL_ATTEMPTS`] times in all), one that cannot is `failed` with the server's reason.
+//! Without SMTP they stay `queued` (they are on the ticket and in the events).
 
 use std::sync::Arc;
 
 use sqlx::Row;
 use wamcp_core::{Jid, QueueError, TextOutbox};
 
+use std::time::Duration;
+
 use crate::DeskError;
 use crate::db::Db;
+use crate::smtp::{self, Mail, SendError, Smtp};
 use crate::twilio::Twilio;
+
+/// Attempts at an email answer before it is `failed`.
+pub const MAX_MAIL_ATTEMPTS: i64 = 5;
+/// The wait before the first retry; each later one waits four times longer.
+pub const MAIL_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// The ways out.
 #[derive(Clone, Default)]
@@ -22,6 +32,14 @@ pub struct Channels {
     pub whatsapp: Option<Arc<dyn TextOutbox>>,
     /// Twilio, when its credentials are set.
     pub twilio: Option<Arc<Twilio>>,
+    /// SMTP, for email and web-form answers, when `desk.smtp_url` is set.
+    pub email: Option<Arc<Smtp>>,
+    /// The wait before an email answer's first retry.
+    pub mail_retry_after: Duration,
+}
+
+fn is_mail(channel: &str) -> bool {
+    channel == "email" || channel == "web_form"
 }
 
 impl Channels {
@@ -37,7 +55,16 @@ impl Channels {
         let (channel, via, address, body, status): (String, String, String, String, String) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
         let channel_account: Option<String> = row.try_get(5)?;
-        if status != "queued" || channel != "whatsapp" {
+        if status != "queued" {
+            return Ok(status);
+        }
+        if is_mail(&channel) {
+            return match &self.email {
+                Some(smtp) => self.deliver_mail(db, smtp, message_id, &address, &body).await,
+                None => Ok(status),
+            };
+        }
+        if channel != "whatsapp" {
             return Ok(status);
         }
         let result = if via == "twilio" {
@@ -75,22 +102,113 @@ impl Channels {
         Ok(status.to_string())
     }
 
-    /// Responses still queued on a channel that has a way out (after a restart, say).
+    /// Responses still queued on a channel that has a way out (after a restart, say), and due.
     pub async fn queued(&self, db: &Db) -> Result<Vec<String>, DeskError> {
         let rows = sqlx::query(
-            "SELECT id, via FROM messages WHERE delivery_status = 'queued' AND direction = 'outbound' \
-             AND channel = 'whatsapp' ORDER BY seq",
+            "SELECT id, via, channel FROM messages WHERE delivery_status = 'queued' AND direction = 'outbound' \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY seq",
         )
+        .bind(wamcp_core::Timestamp::now().millis())
         .fetch_all(db.pool())
         .await?;
         let mut ids = Vec::new();
         for row in rows {
-            let via: String = row.try_get(1)?;
-            let way_out = if via == "twilio" { self.twilio.is_some() } else { self.whatsapp.is_some() };
+            let (via, channel): (String, String) = (row.try_get(1)?, row.try_get(2)?);
+            let way_out = match channel.as_str() {
+                "whatsapp" if via == "twilio" => self.twilio.is_some(),
+                "whatsapp" => self.whatsapp.is_some(),
+                _ => self.email.is_some(),
+            };
             if way_out {
                 ids.push(row.try_get(0)?);
             }
         }
         Ok(ids)
+    }
+
+    /// When the next retry is due (milliseconds), if one waits.
+    pub async fn next_retry(&self, db: &Db) -> Result<Option<i64>, DeskError> {
+        Ok(sqlx::query_scalar(
+            "SELECT min(next_attempt_at) FROM messages WHERE delivery_status = 'queued' AND direction = 'outbound'",
+        )
+        .fetch_one(db.pool())
+        .await?)
+    }
+
+    /// Sends an email answer, threaded under the customer's mail.
+    async fn deliver_mail(
+        &self,
+        db: &Db,
+        smtp: &Smtp,
+        message_id: &str,
+        address: &str,
+        body: &str,
+    ) -> Result<String, DeskError> {
+        let row = sqlx::query("SELECT conversation_id, seq, delivery_attempts FROM messages WHERE id = $1")
+            .bind(message_id)
+            .fetch_one(db.pool())
+            .await?;
+        let (conversation, seq, attempts): (String, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        // The thread so far: the customer's mails (their own Message-IDs) and our earlier answers.
+        let thread = sqlx::query(
+            "SELECT direction, channel_message_id, subject FROM messages WHERE conversation_id = $1 AND seq < $2 \
+             AND channel IN ('email', 'web_form') ORDER BY seq",
+        )
+        .bind(&conversation)
+        .bind(seq)
+        .fetch_all(db.pool())
+        .await?;
+        let mut references = Vec::new();
+        let mut in_reply_to = None;
+        let mut subject = None;
+        for row in &thread {
+            let (direction, id, said): (String, Option<String>, Option<String>) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            if let Some(id) = id.filter(|id| id.starts_with('<') && id.ends_with('>')) {
+                if direction == "inbound" {
+                    in_reply_to = Some(id.clone());
+                }
+                references.push(id);
+            }
+            if direction == "inbound" && said.is_some() {
+                subject = said;
+            }
+        }
+        let ours = format!("{message_id}@{}", smtp.id_domain());
+        let mail = Mail {
+            to: address.to_string(),
+            subject: smtp::reply_subject(subject.as_deref()),
+            body: body.to_string(),
+            message_id: ours.clone(),
+            in_reply_to,
+            references,
+        };
+        let attempts = attempts + 1;
+        let (status, error, next) = match smtp.send(&mail).await {
+            Ok(()) => ("sent", None, None),
+            Err(SendError::Permanent(why)) => ("failed", Some(why), None),
+            Err(SendError::Transient(why)) if attempts >= MAX_MAIL_ATTEMPTS => {
+                ("failed", Some(format!("gave up after {attempts} attempts: {why}")), None)
+            }
+            Err(SendError::Transient(why)) => {
+                tracing::warn!("desk: email answer {message_id} not sent yet (attempt {attempts}): {why}");
+                let wait = self.mail_retry_after.as_millis() as i64 * 4_i64.pow(attempts as u32 - 1);
+                ("queued", Some(why), Some(wamcp_core::Timestamp::now().millis() + wait))
+            }
+        };
+        sqlx::query(
+            "UPDATE messages SET delivery_status = $1, delivery_error = $2, delivery_attempts = $3, \
+             next_attempt_at = $4, channel_message_id = CASE WHEN $1 = 'sent' THEN $5 ELSE channel_message_id END \
+             WHERE id = $6",
+        )
+        .bind(status)
+        .bind(error)
+        .bind(attempts)
+        .bind(next)
+        .bind(format!("<{ours}>"))
+        .bind(message_id)
+        .execute(db.pool())
+        .await?;
+        Ok(status.to_string())
     }
 }

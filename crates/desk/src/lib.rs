@@ -33,6 +33,7 @@ pub mod model;
 pub mod reads;
 pub mod reply;
 pub mod sentiment;
+pub mod smtp;
 pub mod twilio;
 mod worker;
 
@@ -77,6 +78,10 @@ pub struct DeskConfig {
     pub provider: Arc<dyn agent::provider::Provider>,
     /// WhatsApp through Twilio, when its credentials are set.
     pub twilio: Option<twilio::Twilio>,
+    /// Email answers over SMTP, when `desk.smtp_url` is set.
+    pub smtp: Option<smtp::Smtp>,
+    /// The wait before an email answer's first retry.
+    pub mail_retry_after: std::time::Duration,
     /// Where events are published (Kafka); `None` for listeners in this process.
     pub sink: Option<Arc<dyn events::Sink>>,
 }
@@ -140,7 +145,12 @@ impl Desk {
         }
         let agent =
             Agent { db: db.clone(), provider: config.provider, rules: config.rules, style: config.style.clone() };
-        let channels = Channels { whatsapp: None, twilio: config.twilio.map(Arc::new) };
+        let channels = Channels {
+            whatsapp: None,
+            twilio: config.twilio.map(Arc::new),
+            email: config.smtp.map(Arc::new),
+            mail_retry_after: config.mail_retry_after,
+        };
         Ok(Arc::new(Desk {
             db,
             agent,

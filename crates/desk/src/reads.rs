@@ -23,11 +23,14 @@ pub struct MessageOut {
     pub body: String,
     pub created_at: String,
     pub delivery_status: String,
+    /// Why an answer has not gone (yet): the channel's own words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<String>,
     pub ticket_id: String,
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, direction, channel, author, subject, body, created_at, delivery_status, ticket_id FROM messages";
+const MESSAGE_COLUMNS: &str = "id, direction, channel, author, subject, body, created_at, delivery_status, ticket_id, \
+     delivery_error FROM messages";
 
 fn message(row: &AnyRow) -> Result<MessageOut, DeskError> {
     Ok(MessageOut {
@@ -40,6 +43,7 @@ fn message(row: &AnyRow) -> Result<MessageOut, DeskError> {
         created_at: Timestamp(row.try_get(6)?).to_rfc3339(),
         delivery_status: row.try_get(7)?,
         ticket_id: row.try_get(8)?,
+        delivery_error: row.try_get(9)?,
     })
 }
 

@@ -13,7 +13,17 @@ const ROUND: i64 = 64;
 pub async fn run(desk: Arc<Desk>) {
     loop {
         match run_once(&desk).await {
-            Ok(_) => desk.work.notified().await,
+            // Woken by work, or when an answer waiting to be tried again is due.
+            Ok(_) => match desk.channels().next_retry(&desk.db).await {
+                Ok(Some(due)) => {
+                    let wait = (due - wamcp_core::Timestamp::now().millis()).clamp(0, 60_000) as u64;
+                    tokio::select! {
+                        _ = desk.work.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    }
+                }
+                _ => desk.work.notified().await,
+            },
             Err(error) => {
                 tracing::warn!("desk agent: {error}; trying again");
                 tokio::select! {

@@ -263,6 +263,8 @@ async fn an_answer_queued_before_a_crash_is_sent_once_after_restart(backend: Bac
         style: Default::default(),
         provider: Arc::new(wamcp_desk::agent::offline::Offline),
         twilio: None,
+        smtp: None,
+        mail_retry_after: wamcp_desk::delivery::MAIL_RETRY_AFTER,
         sink: None,
     };
     let offline = wamcp_desk::Desk::open(config.clone()).await.unwrap();

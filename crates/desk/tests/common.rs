@@ -119,6 +119,8 @@ pub async fn desk_with(backend: Backend, provider: Arc<dyn Provider>) -> TestDes
         style: Style::default(),
         provider,
         twilio: None,
+        smtp: None,
+        mail_retry_after: wamcp_desk::delivery::MAIL_RETRY_AFTER,
         sink: None,
     };
     let desk = Desk::open(config).await.unwrap();
@@ -147,6 +149,8 @@ pub async fn another_desk_on(t: &TestDesk) -> Arc<Desk> {
         style: Style::default(),
         provider: Arc::new(Offline),
         twilio: None,
+        smtp: None,
+        mail_retry_after: wamcp_desk::delivery::MAIL_RETRY_AFTER,
         sink: None,
     };
     Desk::open(config).await.unwrap()

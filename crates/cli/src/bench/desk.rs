@@ -163,6 +163,8 @@ async fn serve(url: &str, work: &Path, clock: Arc<Clock>) -> anyhow::Result<(std
         style: Style::default(),
         provider: Arc::new(Offline),
         twilio: None,
+        smtp: None,
+        mail_retry_after: wamcp_desk::delivery::MAIL_RETRY_AFTER,
         sink: None,
     };
     let desk = Desk::open(config).await?;

@@ -57,6 +57,9 @@ pub struct DeskFile {
     pub twilio_webhook_url: Option<String>,
     pub twilio_api_url: Option<String>,
     pub answer: Option<String>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+    pub smtp_reply_to: Option<String>,
 }
 
 /// The file that applies, and what it said.

@@ -21,6 +21,7 @@ use wamcp_desk::agent::offline::Offline;
 use wamcp_desk::agent::openai::OpenAi;
 use wamcp_desk::agent::provider::Provider;
 use wamcp_desk::events::kafka::KafkaSink;
+use wamcp_desk::smtp::Smtp;
 use wamcp_desk::twilio::Twilio;
 use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Rules, Style, Via};
 
@@ -70,6 +71,20 @@ pub struct DeskArgs {
     /// number used only for support) [default: customers]
     #[arg(long = "desk-answer", id = "desk.answer", env = "WAMCP_DESK_ANSWER", value_name = "WHOM")]
     pub answer: Option<String>,
+    /// Where email and web-form answers are sent: smtps://USER@HOST:465, smtp://USER@HOST:587
+    /// (STARTTLS) or smtp://localhost:25?tls=none; the password in WAMCP_DESK_SMTP_PASSWORD
+    /// [default: none: they stay queued]
+    #[arg(long = "desk-smtp-url", id = "desk.smtp_url", env = "WAMCP_DESK_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// The From of email answers, like "Support <help@example.com>" (needed with --desk-smtp-url)
+    #[arg(long = "desk-smtp-from", id = "desk.smtp_from", env = "WAMCP_DESK_SMTP_FROM", value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
+    /// Where customers' replies to email answers go [default: the From address]
+    #[arg(long = "desk-smtp-reply-to", id = "desk.smtp_reply_to", value_name = "ADDRESS")]
+    pub smtp_reply_to: Option<String>,
+    /// Seconds before an email answer's first retry (each later one waits four times longer)
+    #[arg(long = "desk-smtp-retry-after", id = "desk.smtp_retry_after", value_name = "SECONDS", hide = true)]
+    pub smtp_retry_after: Option<u64>,
     /// Twilio's API address [default: https://api.twilio.com]
     #[arg(long = "desk-twilio-api-url", id = "desk.twilio_api_url", value_name = "URL", hide = true)]
     pub twilio_api_url: Option<String>,
@@ -95,6 +110,23 @@ pub struct DeskSettings {
     /// A folder of articles to import on start (the demo's sample).
     pub knowledge_base: Option<PathBuf>,
     pub answer: Answer,
+    pub smtp: Option<SmtpSettings>,
+    pub mail_retry_after: std::time::Duration,
+}
+
+/// Where email answers go, as configured (the password stays in the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub url: String,
+    pub from: String,
+    pub reply_to: Option<String>,
+}
+
+impl SmtpSettings {
+    fn transport(&self) -> anyhow::Result<Smtp> {
+        let password = std::env::var(wamcp_desk::smtp::PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+        Ok(Smtp::new(&self.url, password, &self.from, self.reply_to.as_deref())?)
+    }
 }
 
 /// Whom the desk answers on the daemon's own WhatsApp account.
@@ -185,7 +217,51 @@ impl DeskArgs {
         let answer = layers
             .pick("desk.answer", "WAMCP_DESK_ANSWER", self.answer.clone(), file.answer, || "customers".to_string());
         let answer = Answer::parse(&answer)?;
-        Ok(Some(DeskSettings { database_url, rules, provider, twilio, kafka_brokers, knowledge_base: None, answer }))
+        let smtp_url = layers.pick(
+            "desk.smtp_url",
+            "WAMCP_DESK_SMTP_URL",
+            self.smtp_url.clone().map(Some),
+            file.smtp_url.clone().map(Some),
+            || None,
+        );
+        let smtp_from = layers.pick(
+            "desk.smtp_from",
+            "WAMCP_DESK_SMTP_FROM",
+            self.smtp_from.clone().map(Some),
+            file.smtp_from.clone().map(Some),
+            || None,
+        );
+        let reply_to = layers.pick(
+            "desk.smtp_reply_to",
+            "",
+            self.smtp_reply_to.clone().map(Some),
+            file.smtp_reply_to.map(Some),
+            || None,
+        );
+        let smtp = match (smtp_url, smtp_from) {
+            (Some(url), Some(from)) => {
+                let settings = SmtpSettings { url, from, reply_to };
+                settings.transport()?;
+                Some(settings)
+            }
+            (Some(_), None) => {
+                anyhow::bail!("desk.smtp_from: email answers need a From address, like \"Support <help@example.com>\"")
+            }
+            (None, _) => None,
+        };
+        let mail_retry_after =
+            self.smtp_retry_after.map(std::time::Duration::from_secs).unwrap_or(wamcp_desk::delivery::MAIL_RETRY_AFTER);
+        Ok(Some(DeskSettings {
+            database_url,
+            rules,
+            provider,
+            twilio,
+            kafka_brokers,
+            knowledge_base: None,
+            answer,
+            smtp,
+            mail_retry_after,
+        }))
     }
 }
 
@@ -198,6 +274,8 @@ pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Ar
         style: Style::default(),
         provider: build_provider(&settings.provider)?,
         twilio: settings.twilio.clone(),
+        smtp: settings.smtp.as_ref().map(SmtpSettings::transport).transpose()?,
+        mail_retry_after: settings.mail_retry_after,
         sink: match &settings.kafka_brokers {
             Some(brokers) => {
                 Some(Arc::new(KafkaSink::new(brokers, std::time::Duration::from_secs(30)).map_err(anyhow::Error::msg)?))
