@@ -114,10 +114,12 @@ fn import_prints_counts_and_a_second_run_adds_nothing() {
     let first = wamcp(&data, &["import", "lharries", source.to_str().unwrap()]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let out = String::from_utf8_lossy(&first.stdout);
+    assert!(out.starts_with("Imported "), "{out}");
     assert!(out.contains("messages: 120 new, 0 already present"), "{out}");
     assert!(out.contains("chats:    1"), "{out}");
     let second = wamcp(&data, &["import", "lharries", source.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&second.stdout);
+    assert!(out.starts_with("Nothing new in ") && out.contains("already holds all of it"), "{out}");
     assert!(out.contains("messages: 0 new, 120 already present"), "{out}");
 }
 

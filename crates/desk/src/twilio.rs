@@ -25,6 +25,37 @@ pub struct Twilio {
     pub webhook_url: Option<String>,
 }
 
+/// `url` as given, without its port, and with the scheme's default port written out.
+pub fn port_variants(url: &str) -> Vec<String> {
+    let mut variants = vec![url.to_string()];
+    let Some((scheme, rest)) = url.split_once("://") else { return variants };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), authority),
+    };
+    // An IPv6 host is bracketed; the port, if any, follows the bracket.
+    let port_at = match hostport.rfind(']') {
+        Some(bracket) => hostport[bracket..].find(':').map(|i| bracket + i),
+        None => hostport.rfind(':'),
+    };
+    let host = port_at.map_or(hostport, |at| &hostport[..at]);
+    let without = format!("{scheme}://{userinfo}{host}{tail}");
+    let default = match scheme {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    };
+    let with_default = default.map(|port| format!("{scheme}://{userinfo}{host}:{port}{tail}"));
+    for variant in [Some(without), with_default].into_iter().flatten() {
+        if !variants.contains(&variant) {
+            variants.push(variant);
+        }
+    }
+    variants
+}
+
 /// The signature Twilio sends for a POST of `params` to `url`.
 pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
@@ -40,13 +71,18 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
 }
 
 impl Twilio {
-    /// Whether `given` is Twilio's signature of this request, trying each URL it may have used.
+    /// Whether `given` is Twilio's signature of this request, trying each URL it may have used:
+    /// each with and without its port, as Twilio's own SDKs do (Twilio signs some requests with
+    /// the default port written out and some without).
     pub fn verify(&self, given: &str, urls: &[String], params: &[(String, String)]) -> bool {
         let candidates: Vec<&String> = match &self.webhook_url {
             Some(url) => vec![url],
             None => urls.iter().collect(),
         };
-        candidates.iter().any(|url| wamcp_core::secrets_match(given, &signature(&self.auth_token, url, params)))
+        candidates
+            .iter()
+            .flat_map(|url| port_variants(url))
+            .any(|url| wamcp_core::secrets_match(given, &signature(&self.auth_token, &url, params)))
     }
 
     /// Sends `body` from our Twilio WhatsApp number `from` to `to` (both `whatsapp:+…`); returns
@@ -116,5 +152,24 @@ mod tests {
         .collect();
         let signed = signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &params);
         assert_eq!(signed, "GvWf1cFY/Q7PnoempGyD5oXAezc=");
+    }
+
+    #[test]
+    fn a_signature_made_with_or_without_the_port_is_accepted_either_way() {
+        let twilio =
+            Twilio { account_sid: "AC1".into(), auth_token: "12345".into(), api_url: String::new(), webhook_url: None };
+        let params = vec![("Body".to_string(), "hi".to_string())];
+        let seen = "https://desk.example.com/webhooks/twilio/whatsapp".to_string();
+        // Signed as twilio-python's validator would compute it, with the port written out.
+        let with_port = signature("12345", "https://desk.example.com:443/webhooks/twilio/whatsapp", &params);
+        assert!(twilio.verify(&with_port, std::slice::from_ref(&seen), &params));
+        let seen_with_port = "https://desk.example.com:443/webhooks/twilio/whatsapp".to_string();
+        let without_port = signature("12345", &seen, &params);
+        assert!(twilio.verify(&without_port, &[seen_with_port], &params));
+        assert!(!twilio.verify("bm90IGl0", &[seen], &params));
+        assert_eq!(
+            port_variants("http://[::1]:8766/x?y=1"),
+            ["http://[::1]:8766/x?y=1", "http://[::1]/x?y=1", "http://[::1]:80/x?y=1"]
+        );
     }
 }

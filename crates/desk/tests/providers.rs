@@ -167,3 +167,35 @@ async fn failures_end_in_an_error_that_says_what_happened() {
     assert!(error.contains("after 3 attempts"), "{error}");
     assert_eq!(script.seen.lock().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn geminis_last_round_keeps_the_declarations_and_forbids_calls() {
+    let call = json!({"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "search_knowledge_base", "args": {"query": "returns"}}}]}, "finishReason": "STOP"}]});
+    let done = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Within 30 days."}]},
+        "finishReason": "STOP"}]});
+    let rounds = wamcp_desk::agent::llm::MAX_TOOL_ROUNDS;
+    let mut replies = vec![Reply::Json(200, call); rounds];
+    replies.push(Reply::Json(200, done));
+    let (url, script) = serve(replies).await;
+    let gemini = Gemini { base_url: url, model: "m".into(), api_key: "k".into(), http: quick() };
+    assert_eq!(gemini.draft(&request(), &Kb).await.unwrap(), "Within 30 days.");
+    let seen = script.seen.lock().unwrap();
+    let last = &seen[rounds].2;
+    assert_eq!(last["tools"][0]["functionDeclarations"][0]["name"], "search_knowledge_base");
+    assert_eq!(last["toolConfig"]["functionCallingConfig"]["mode"], "NONE");
+    assert!(seen[0].2.get("toolConfig").is_none(), "earlier rounds may call");
+}
+
+#[tokio::test]
+async fn a_blocked_prompt_or_a_cut_off_answer_is_a_failure_with_its_reason() {
+    let blocked = json!({"promptFeedback": {"blockReason": "SAFETY"}});
+    let cut = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Orders ship wi"}]},
+        "finishReason": "MAX_TOKENS"}]});
+    for (reply, reason) in [(blocked, "the prompt was blocked (SAFETY)"), (cut, "did not finish (MAX_TOKENS)")] {
+        let (url, _) = serve(vec![Reply::Json(200, reply)]).await;
+        let gemini = Gemini { base_url: url, model: "m".into(), api_key: "k".into(), http: quick() };
+        let error = gemini.draft(&request(), &Kb).await.unwrap_err().to_string();
+        assert!(error.contains(reason), "{error}");
+    }
+}

@@ -80,3 +80,65 @@ fn print_report(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::{ProgressBar, ProgressDrawTarget, TermLike};
+
+    use super::progress_style;
+
+    /// A terminal that keeps everything drawn on it.
+    #[derive(Debug, Clone, Default)]
+    struct Screen(Arc<Mutex<String>>);
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            120
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, line: &str) -> std::io::Result<()> {
+            let mut screen = self.0.lock().unwrap();
+            screen.push_str(line);
+            screen.push('\n');
+            Ok(())
+        }
+        fn write_str(&self, text: &str) -> std::io::Result<()> {
+            self.write_line(text)
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_bar_shows_whole_messages_per_second_and_promises_no_time_before_it_starts() {
+        let screen = Screen::default();
+        let bar = ProgressBar::with_draw_target(Some(100_000), ProgressDrawTarget::term_like(Box::new(screen.clone())))
+            .with_style(progress_style());
+        bar.force_draw();
+        let start = std::mem::take(&mut *screen.0.lock().unwrap());
+        assert!(start.contains("estimating time left") && !start.contains("0 s left"), "{start}");
+        bar.set_position(56_248);
+        bar.force_draw();
+        let later = screen.0.lock().unwrap().clone();
+        let rate = later.split(" messages/s").next().and_then(|s| s.rsplit('(').next()).unwrap_or_default();
+        assert!(!rate.is_empty() && rate.chars().all(|c| c.is_ascii_digit()), "a whole number: {later}");
+        assert!(later.contains(" s left"), "{later}");
+    }
+}

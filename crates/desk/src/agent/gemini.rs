@@ -1,5 +1,11 @@
 //! Google's Gemini through the Generative Language API (`models/{model}:generateContent`), with
 //! the knowledge-base search as a function the model may call before it answers.
+//!
+//! The last round keeps the declarations (the history holds calls to them) and forbids calling
+//! with `toolConfig.functionCallingConfig.mode = "NONE"`, as the API documents. An answer counts
+//! only when it finished for `STOP`: a blocked prompt (`promptFeedback.blockReason`), a cut-off
+//! one (`MAX_TOKENS`) or one stopped for safety is a failure with its reason, and the desk
+//! answers offline instead.
 
 use serde_json::{Value, json};
 
@@ -41,18 +47,30 @@ impl Provider for Gemini {
                 "systemInstruction": {"parts": [{"text": llm::instructions(request.channel)}]},
                 "contents": contents,
             });
-            if round < MAX_TOOL_ROUNDS {
-                body["tools"] = tools.clone();
+            body["tools"] = tools.clone();
+            if round == MAX_TOOL_ROUNDS {
+                body["toolConfig"] = json!({"functionCallingConfig": {"mode": "NONE"}});
             }
             let answer = llm::post_json(self.http, &url, &headers, &body).await.map_err(|e| self.error(e))?;
-            let content = &answer["candidates"][0]["content"];
+            if let Some(blocked) = answer["promptFeedback"]["blockReason"].as_str() {
+                return Err(self.error(format!("the prompt was blocked ({blocked})")));
+            }
+            let candidate = &answer["candidates"][0];
+            if candidate.is_null() {
+                return Err(self.error("the answer has no candidate"));
+            }
+            let content = &candidate["content"];
             let parts = content["parts"].as_array().cloned().unwrap_or_default();
             let calls: Vec<&Value> = parts.iter().filter(|p| p.get("functionCall").is_some()).collect();
             if calls.is_empty() {
+                let finish = candidate["finishReason"].as_str().unwrap_or("no finish reason");
+                if finish != "STOP" {
+                    // A partial answer (MAX_TOKENS) is not an answer to send.
+                    return Err(self.error(format!("the answer did not finish ({finish})")));
+                }
                 let text: String = parts.iter().filter_map(|p| p["text"].as_str()).collect();
                 if text.trim().is_empty() {
-                    let reason = answer["candidates"][0]["finishReason"].as_str().unwrap_or("no candidate");
-                    return Err(self.error(format!("the answer has no text ({reason})")));
+                    return Err(self.error("the answer has no text (STOP)"));
                 }
                 return Ok(text);
             }
