@@ -54,6 +54,11 @@ def twilio_messages_api():
     return StandIn(respond)
 
 
+def twilio_refusing_credentials():
+    """Twilio's Messages API with a wrong auth token: 401, error 20003."""
+    return StandIn(lambda path, headers, body: (401, {"code": 20003, "message": "Authenticate", "status": 401}))
+
+
 def lharries_bridge():
     """lharries' Go bridge REST API: POST /api/send {"recipient", "message"} -> {"success", "message"}."""
     return StandIn(lambda path, headers, body: (200, {"success": True, "message": "Message sent"}), "/api")

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import WAMCP
 from daemon import running
-from stand_ins import chat_completions, twilio_messages_api
+from stand_ins import chat_completions, twilio_messages_api, twilio_refusing_credentials
 
 CUSTOMER = "+923001234567"
 CUSTOMER_JID = "923001234567@s.whatsapp.net"
@@ -341,7 +341,9 @@ def test_metrics_show_the_desk_and_every_alert_names_real_metrics(desk):
 
     rules = yaml.safe_load((pathlib.Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml").read_text())
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
-    assert set(alerts) == {"WhatsAppBridgeDisconnected", "DeskPollingFailing", "DeskDeliveryFailures", "DeskSlowResponses"}
+    assert set(alerts) == {"WhatsAppBridgeDisconnected", "DeskPollingFailing", "DeskDeliveryFailures", "DeskSlowResponses",
+                           "DeskAnswersHeld"}
+    assert samples["wamcp_desk_answers_held"] == 0 and "> 0" in alerts["DeskAnswersHeld"]["expr"]
     assert alerts["WhatsAppBridgeDisconnected"]["for"] == "5m"
     assert "> 10" in alerts["DeskPollingFailing"]["expr"]
     assert "> 0.05" in alerts["DeskDeliveryFailures"]["expr"]
@@ -492,3 +494,33 @@ def test_email_answers_are_sent_by_smtp_threaded_retried_and_failed_with_the_rea
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
             d.wait_until(lambda: smtp.to("ola@example.com"), "the web form's answer is mailed")
             assert smtp.to("ola@example.com")[0]["Subject"] == "Re: Shipping"
+
+
+def test_twilio_refusing_the_credentials_keeps_the_answer_queued_and_says_why(tmp_path):
+    twilio = twilio_refusing_credentials()
+    token, sid = "twilio-auth-token", "AC" + "2" * 32
+    try:
+        with running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url,
+                     env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}) as d:
+            params = {"MessageSid": "SM" + "b" * 32, "AccountSid": sid, "From": "whatsapp:+14155550124",
+                      "To": "whatsapp:+14155238886", "Body": "How do I reset my password?", "NumMedia": "0"}
+            url = f"http://127.0.0.1:{d.port}/webhooks/twilio/whatsapp"
+            status, answer = d.request("POST", "/webhooks/twilio/whatsapp", token=None,
+                                       raw=urllib.parse.urlencode(params).encode(), headers={
+                                           "Content-Type": "application/x-www-form-urlencoded",
+                                           "X-Twilio-Signature": twilio_signature(token, url, params)})
+            assert status == 200, answer
+            d.wait_until(lambda: len(twilio.requests) >= 1, "the answer was offered to Twilio")
+
+            def answer_of_ticket():
+                ticket = d.ok("GET", "/customers/lookup?phone=%2B14155550124")["tickets"][0]["ticket_id"]
+                return d.ok("GET", f"/support/ticket/{ticket}")["messages"][-1]
+
+            d.wait_until(lambda: answer_of_ticket().get("delivery_error"), "the reason is on the answer")
+            held = answer_of_ticket()
+            assert held["delivery_status"] == "queued", "wrong credentials lose nothing"
+            assert "401" in held["delivery_error"] and "TWILIO_AUTH_TOKEN" in held["delivery_error"]
+            _, metrics = d.request("GET", "/desk/metrics")
+            assert "wamcp_desk_answers_held 1" in metrics
+    finally:
+        twilio.close()

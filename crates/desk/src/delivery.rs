@@ -81,11 +81,16 @@ impl Channels {
             }
         };
         let (status, channel_id, error) = match result {
-            Ok(id) => ("sent", Some(id), None),
+            Ok(id) => ("sent", Some(id), None::<String>),
             Err(QueueError::Refused(error)) => ("failed", None, Some(error)),
             Err(QueueError::Unavailable(error)) => {
-                // Stays queued: sent on the next round, or after a restart.
+                // Stays queued: sent on the next round, or after a restart; why is on the message.
                 tracing::warn!("desk: answer {message_id} not handed over yet: {error}");
+                sqlx::query("UPDATE messages SET delivery_error = $1 WHERE id = $2")
+                    .bind(&error)
+                    .bind(message_id)
+                    .execute(db.pool())
+                    .await?;
                 return Ok(status);
             }
         };

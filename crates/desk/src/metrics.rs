@@ -67,6 +67,12 @@ pub async fn render(desk: &Desk) -> Result<String, DeskError> {
     let rate = reads::escalation_rate(total, escalated);
     let unpublished: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE published_at IS NULL").fetch_one(db.pool()).await?;
+    let held: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE direction = 'outbound' AND delivery_status = 'queued' \
+         AND delivery_error IS NOT NULL",
+    )
+    .fetch_one(db.pool())
+    .await?;
     let source = desk.whatsapp_source();
     let connected = source.as_ref().is_some_and(|s| s.liveness().connected);
     let failed_polls = source.as_ref().map_or(0, |s| s.failed_polls_in_a_row());
@@ -76,6 +82,12 @@ pub async fn render(desk: &Desk) -> Result<String, DeskError> {
         ("wamcp_desk_escalation_rate", "gauge", "Share of tickets handed to a person.", format!("{rate:.4}")),
         ("wamcp_desk_tickets_waiting", "gauge", "Tickets open or escalated.", waiting.to_string()),
         ("wamcp_desk_events_unpublished", "gauge", "Events waiting in the outbox.", unpublished.to_string()),
+        (
+            "wamcp_desk_answers_held",
+            "gauge",
+            "Answers still queued after a channel turned them back for now (credentials, an outage).",
+            held.to_string(),
+        ),
         (
             "wamcp_desk_whatsapp_connected",
             "gauge",

@@ -119,11 +119,16 @@ impl Twilio {
                 .as_str()
                 .map(str::to_string)
                 .ok_or_else(|| QueueError::Unavailable("Twilio's answer has no message sid".into())),
-            // Twilio's errors carry a message; 429 and 5xx may pass on a later try.
+            // Twilio's errors carry a message; 429 and 5xx may pass on a later try, and so may
+            // credentials someone fixes: the answer waits for them instead of being lost.
             _ => {
                 let message = json["message"].as_str().unwrap_or(&text).to_string();
                 let error = format!("Twilio answered {status}: {message}");
-                if status == 429 || status >= 500 {
+                if status == 401 || status == 403 {
+                    Err(QueueError::Unavailable(format!(
+                        "{error}; check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (the answer waits, queued)"
+                    )))
+                } else if status == 429 || status >= 500 {
                     Err(QueueError::Unavailable(error))
                 } else {
                     Err(QueueError::Refused(error))

@@ -21,6 +21,8 @@ use wamcp_desk::kb::Article;
 #[derive(Clone)]
 enum Reply {
     Json(u16, Value),
+    /// A status with `Retry-After: seconds`.
+    Later(u16, u64),
     Hang,
 }
 
@@ -29,13 +31,22 @@ struct Script {
     replies: Mutex<Vec<Reply>>,
     /// (path, headers, body) of every request, in order.
     seen: Mutex<Vec<(String, HeaderMap, Value)>>,
+    /// When each request came.
+    times: Mutex<Vec<std::time::Instant>>,
 }
 
 async fn answer(State(script): State<Arc<Script>>, uri: Uri, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     script.seen.lock().unwrap().push((uri.path().to_string(), headers, body));
+    script.times.lock().unwrap().push(std::time::Instant::now());
     let reply = script.replies.lock().unwrap().remove(0);
     match reply {
         Reply::Json(status, value) => (StatusCode::from_u16(status).unwrap(), Json(value)).into_response(),
+        Reply::Later(status, seconds) => (
+            StatusCode::from_u16(status).unwrap(),
+            [("retry-after", seconds.to_string())],
+            Json(json!({"error": {"message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}})),
+        )
+            .into_response(),
         Reply::Hang => std::future::pending().await,
     }
 }
@@ -81,7 +92,12 @@ fn request() -> DraftRequest {
 }
 
 fn quick() -> HttpSettings {
-    HttpSettings { timeout: Duration::from_millis(500), retries: 2 }
+    HttpSettings {
+        timeout: Duration::from_millis(500),
+        attempts: 3,
+        backoff: Duration::from_millis(10),
+        deadline: Duration::from_secs(10),
+    }
 }
 
 fn openai(url: &str) -> OpenAi {
@@ -198,4 +214,49 @@ async fn a_blocked_prompt_or_a_cut_off_answer_is_a_failure_with_its_reason() {
         let error = gemini.draft(&request(), &Kb).await.unwrap_err().to_string();
         assert!(error.contains(reason), "{error}");
     }
+}
+
+#[tokio::test]
+async fn a_servers_retry_after_is_honoured_within_the_answers_deadline() {
+    let done = json!({"choices": [{"message": {"role": "assistant", "content": "Hello"}}]});
+    let (url, script) = serve(vec![Reply::Later(429, 1), Reply::Json(200, done)]).await;
+    assert_eq!(openai(&url).draft(&request(), &Kb).await.unwrap(), "Hello");
+    let times = script.times.lock().unwrap().clone();
+    assert!(times[1] - times[0] >= Duration::from_secs(1), "the second try waited as the server asked");
+
+    // A wait that would end after the answer is due is not waited for: the desk answers offline.
+    let (url, script) = serve(vec![Reply::Later(503, 60)]).await;
+    let error = openai(&url).draft(&request(), &Kb).await.unwrap_err().to_string();
+    assert!(error.contains("HTTP 503") && error.contains("after the answer is due"), "{error}");
+    assert_eq!(script.seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn the_default_retries_wait_about_one_two_four_and_eight_seconds() {
+    let settings = HttpSettings::default();
+    assert_eq!(settings.attempts, 5);
+    for (next, seconds) in [(2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0)] {
+        for _ in 0..20 {
+            let wait = settings.backoff_before(next).as_secs_f64();
+            assert!((seconds..=seconds * 1.25).contains(&wait), "attempt {next} waits {wait} s");
+        }
+    }
+    assert!(
+        settings.backoff.as_secs_f64() * 15.0 < settings.deadline.as_secs_f64(),
+        "the four waits fit in the deadline"
+    );
+}
+
+#[tokio::test]
+async fn a_bare_host_as_the_openai_base_url_gets_v1() {
+    use wamcp_desk::agent::openai::api_root;
+    assert_eq!(api_root("http://localhost:11434"), "http://localhost:11434/v1");
+    assert_eq!(api_root("http://localhost:11434/"), "http://localhost:11434/v1");
+    assert_eq!(api_root("https://api.openai.com/v1/"), "https://api.openai.com/v1");
+    assert_eq!(api_root("https://example.com/openai/v1"), "https://example.com/openai/v1");
+    let done = json!({"choices": [{"message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}]});
+    let (url, script) = serve(vec![Reply::Json(200, done)]).await;
+    let bare = OpenAi { base_url: url, model: "llama3.1".into(), api_key: None, http: quick() };
+    assert_eq!(bare.draft(&request(), &Kb).await.unwrap(), "Hi");
+    assert_eq!(script.seen.lock().unwrap()[0].0, "/v1/chat/completions");
 }

@@ -15,6 +15,17 @@ pub struct OpenAi {
     pub http: HttpSettings,
 }
 
+/// The API's root: a bare host (`http://localhost:11434`) gets `/v1`, where OpenAI, Ollama,
+/// vLLM and llama.cpp all serve it; a URL with a path of its own is taken as given.
+pub fn api_root(base_url: &str) -> String {
+    let trimmed = base_url.trim_end_matches('/');
+    let path = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest).split_once('/').map(|(_, path)| path);
+    match path {
+        None | Some("") => format!("{trimmed}/v1"),
+        Some(_) => trimmed.to_string(),
+    }
+}
+
 impl OpenAi {
     fn error(&self, detail: impl Into<String>) -> ProviderError {
         ProviderError { provider: "openai".into(), detail: detail.into() }
@@ -28,7 +39,7 @@ impl Provider for OpenAi {
     }
 
     async fn draft(&self, request: &DraftRequest, kb: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
-        let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
+        let url = format!("{}/chat/completions", api_root(&self.base_url));
         let headers: Vec<(&str, String)> =
             self.api_key.iter().map(|key| ("Authorization", format!("Bearer {key}"))).collect();
         let tools = json!([{
