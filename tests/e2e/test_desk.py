@@ -225,6 +225,13 @@ def twilio_signature(token, url, params):
     return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
 
 
+def twilio_post(daemon, params, signature):
+    """Twilio's inbound webhook as Twilio sends it: form-encoded, with `X-Twilio-Signature`."""
+    return daemon.request("POST", "/webhooks/twilio/whatsapp", token=None, raw=urllib.parse.urlencode(params).encode(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded",
+                                   "X-Twilio-Signature": signature})
+
+
 def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(tmp_path):
     twilio = twilio_messages_api()
     token, sid = "twilio-auth-token", "AC" + "1" * 32
@@ -235,11 +242,9 @@ def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(t
                       "To": "whatsapp:+14155238886", "Body": "How do I reset my password?", "NumMedia": "0",
                       "ProfileName": "Kim"}
             url = f"http://127.0.0.1:{d.port}/webhooks/twilio/whatsapp"
-            form = urllib.parse.urlencode(params).encode()
 
             def post(signature):
-                return d.request("POST", "/webhooks/twilio/whatsapp", token=None, raw=form, headers={
-                    "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+                return twilio_post(d, params, signature)
 
             status, answer = post(twilio_signature("wrong-token", url, params))
             assert status == 403 and "X-Twilio-Signature" in answer["message"], answer
@@ -505,10 +510,7 @@ def test_twilio_refusing_the_credentials_keeps_the_answer_queued_and_says_why(tm
             params = {"MessageSid": "SM" + "b" * 32, "AccountSid": sid, "From": "whatsapp:+14155550124",
                       "To": "whatsapp:+14155238886", "Body": "How do I reset my password?", "NumMedia": "0"}
             url = f"http://127.0.0.1:{d.port}/webhooks/twilio/whatsapp"
-            status, answer = d.request("POST", "/webhooks/twilio/whatsapp", token=None,
-                                       raw=urllib.parse.urlencode(params).encode(), headers={
-                                           "Content-Type": "application/x-www-form-urlencoded",
-                                           "X-Twilio-Signature": twilio_signature(token, url, params)})
+            status, answer = twilio_post(d, params, twilio_signature(token, url, params))
             assert status == 200, answer
             d.wait_until(lambda: len(twilio.requests) >= 1, "the answer was offered to Twilio")
 

@@ -37,11 +37,20 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-async fn signed_in(app: &DeskApp, headers: &HeaderMap) -> Result<bool, HttpError> {
-    match session_cookie(headers) {
-        Some(id) => Ok(sessions::check(&app.desk.db, &id, &app.token).await?),
-        None => Ok(false),
+/// In front of every inbox page but the sign-in: without a live session, to the sign-in form.
+pub async fn require_session(
+    State(app): State<Arc<DeskApp>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, HttpError> {
+    let live = match session_cookie(request.headers()) {
+        Some(id) => sessions::check(&app.desk.db, &id, &app.token).await?,
+        None => false,
+    };
+    if !live {
+        return Ok(Redirect::to("/desk/login").into_response());
     }
+    Ok(next.run(request).await)
 }
 
 pub use wamcp_core::html::escape;
@@ -143,14 +152,7 @@ pub struct ListQuery {
     pub status: Option<String>,
 }
 
-pub async fn list(
-    State(app): State<Arc<DeskApp>>,
-    headers: HeaderMap,
-    Query(query): Query<ListQuery>,
-) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers).await? {
-        return Ok(Redirect::to("/desk/login").into_response());
-    }
+pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery>) -> Result<Response, HttpError> {
     let filter = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None | Some("active") => InboxFilter::Active,
         Some(name) => match TicketStatus::parse(name) {
@@ -214,14 +216,7 @@ pub async fn list(
     Ok(page("Tickets", &body).into_response())
 }
 
-pub async fn ticket(
-    State(app): State<Arc<DeskApp>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers).await? {
-        return Ok(Redirect::to("/desk/login").into_response());
-    }
+pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, HttpError> {
     let Some(ticket) = reads::ticket(&app.desk.db, &id).await? else {
         return Ok((StatusCode::NOT_FOUND, page("Not found", "<h1>No such ticket</h1>")).into_response());
     };
@@ -300,37 +295,19 @@ pub struct ReplyForm {
 
 pub async fn reply(
     State(app): State<Arc<DeskApp>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers).await? {
-        return Ok(Redirect::to("/desk/login").into_response());
-    }
     app.desk.reply(&id, &form.message).await?;
     Ok(Redirect::to(&format!("/desk/tickets/{id}")).into_response())
 }
 
-pub async fn resolve(
-    State(app): State<Arc<DeskApp>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers).await? {
-        return Ok(Redirect::to("/desk/login").into_response());
-    }
+pub async fn resolve(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, HttpError> {
     app.desk.resolve(&id).await?;
     Ok(Redirect::to("/desk").into_response())
 }
 
-pub async fn merge(
-    State(app): State<Arc<DeskApp>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, HttpError> {
-    if !signed_in(&app, &headers).await? {
-        return Ok(Redirect::to("/desk/login").into_response());
-    }
+pub async fn merge(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, HttpError> {
     app.desk.merge_customers(&id, None).await?;
     Ok(Redirect::to(&format!("/desk/tickets/{id}")).into_response())
 }

@@ -49,14 +49,17 @@ pub fn routes(app: Arc<DeskApp>) -> Router {
         .route("/metrics/channels", get(read::channel_metrics))
         .route("/desk/metrics", get(read::prometheus))
         .layer(axum::middleware::from_fn_with_state(app.clone(), require_token));
-    let pages = Router::new()
+    let signed_in = Router::new()
         .route("/desk", get(inbox::list))
-        .route("/desk/login", get(inbox::login_page).post(inbox::login))
-        .route("/desk/logout", post(inbox::logout))
         .route("/desk/tickets/{id}", get(inbox::ticket))
         .route("/desk/tickets/{id}/reply", post(inbox::reply))
         .route("/desk/tickets/{id}/resolve", post(inbox::resolve))
         .route("/desk/tickets/{id}/merge", post(inbox::merge))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), inbox::require_session));
+    let pages = Router::new()
+        .route("/desk/login", get(inbox::login_page).post(inbox::login))
+        .route("/desk/logout", post(inbox::logout))
+        .merge(signed_in)
         .layer(axum::middleware::from_fn(inbox::security_headers));
     let public = Router::new()
         .route("/support/submit", post(intake::web_form))

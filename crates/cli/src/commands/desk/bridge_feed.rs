@@ -33,6 +33,7 @@ pub fn extension(desk: Arc<Desk>, answer: Answer) -> Extension {
             store_path: parts.store_path.clone(),
             last_message: Mutex::new(None),
             answer,
+            reader: Arc::new(Mutex::new(None)),
         });
         desk.connect_whatsapp(parts.outbox, source.clone());
         let metrics_desk = desk.clone();
@@ -158,6 +159,8 @@ struct BridgeSource {
     store_path: PathBuf,
     last_message: Mutex<Option<String>>,
     answer: Answer,
+    /// The store, opened at the first question and kept: asked about every incoming message.
+    reader: Arc<Mutex<Option<Reader>>>,
 }
 
 impl BridgeSource {
@@ -167,12 +170,19 @@ impl BridgeSource {
             return true;
         }
         let Ok(person) = wamcp_core::Jid::parse(chat) else { return false };
-        let path = self.store_path.clone();
+        let (path, reader) = (self.store_path.clone(), self.reader.clone());
         let since = Timestamp(Timestamp::now().millis() - OWNER_WROTE_DAYS * 24 * 60 * 60 * 1000);
-        let personal = tokio::task::spawn_blocking(move || Reader::open(&path)?.personal_chat(&person, since))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|found| found.map_err(|e| e.to_string()));
+        let personal = tokio::task::spawn_blocking(move || {
+            let mut reader = reader.lock().unwrap_or_else(|p| p.into_inner());
+            let reader = match &mut *reader {
+                Some(reader) => reader,
+                empty => empty.insert(Reader::open(&path)?),
+            };
+            reader.personal_chat(&person, since)
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|found| found.map_err(|e| e.to_string()));
         match personal {
             Ok(None) => true,
             Ok(Some(why)) => {
