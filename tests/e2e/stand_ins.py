@@ -9,7 +9,8 @@ import threading
 
 class StandIn:
     """Answers every POST with `respond(path, headers, body) -> (status, JSON-able)` and keeps
-    (path, headers, body) of each request in `requests`."""
+    (path, headers, body) of each request in `requests`; a GET is answered the same way with the
+    body None (and not kept)."""
 
     def __init__(self, respond, url_suffix=""):
         stand_in = self
@@ -19,7 +20,12 @@ class StandIn:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 stand_in.requests.append((self.path, self.headers, body))
-                status, answer = respond(self.path, self.headers, body)
+                self.answer(*respond(self.path, self.headers, body))
+
+            def do_GET(self):
+                self.answer(*respond(self.path, self.headers, None))
+
+            def answer(self, status, answer):
                 reply = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -38,10 +44,21 @@ class StandIn:
         self.server.shutdown()
 
 
-def chat_completions(answer, status=200):
-    """An OpenAI-compatible server (as Ollama or vLLM run one) answering every completion with `answer`."""
-    return StandIn(lambda path, headers, body: (status, {"choices": [{
-        "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}]}), "/v1")
+def chat_completions(answer, status=200, models=("local-model",)):
+    """An OpenAI-compatible server (as Ollama or vLLM run one) serving `models` (GET /v1/models)
+    and answering every completion with `answer`; any other status than 200 comes with an error
+    in OpenAI's shape."""
+    def respond(path, headers, body):
+        if body is None:
+            if path != "/v1/models":
+                return 404, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}}
+            return 200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "me"} for m in models]}
+        if status != 200:
+            return status, {"error": {"message": "The model `local-model` does not exist or you do not have access "
+                                      "to it.", "type": "invalid_request_error", "code": "model_not_found"}}
+        return 200, {"choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": answer}}]}
+    return StandIn(respond, "/v1")
 
 
 def twilio_messages_api():

@@ -204,15 +204,48 @@ def test_an_openai_compatible_model_drafts_the_answer_within_whatsapp_limits(tmp
     assert "When will my order ship?" in body["messages"][1]["content"]
 
 
-def test_when_the_model_fails_the_customer_still_gets_the_offline_answer(tmp_path):
-    model = chat_completions("unused", status=400)
+def test_when_the_model_keeps_failing_customers_get_offline_answers_and_every_status_says_so(tmp_path):
+    # The model was there at start and is gone since (shut down): every draft gets a 404.
+    model = chat_completions("unused", status=404)
     try:
-        with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url) as d:
-            d.incoming(**{"from": STRANGER, "text": "How do I reset my password?"})
-            reply = wait_for_replies(d, STRANGER, 1)[0]
+        with running(tmp_path / "data", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url,
+                     "--desk-model", "local-model") as d:
+            assert d.status()["desk"]["provider"]["failing"] is False
+            for n, question in enumerate(["How do I reset my password?", "And my order?", "Hello?"], start=1):
+                d.incoming(**{"from": STRANGER, "text": question})
+                wait_for_replies(d, STRANGER, n)
+            replies = replies_to(d, STRANGER)
+            provider = d.status()["desk"]["provider"]
+            webhook_status = d.ok("GET", "/webhooks/whatsapp/status")["provider"]
+            _, metrics = d.request("GET", "/metrics")
     finally:
         model.close()
-    assert "Forgot password" in reply
+    assert "Forgot password" in replies[0], "the customer still gets the offline answer"
+    assert provider == webhook_status
+    assert provider["failing"] is True and provider["failures_in_a_row"] == 3, provider
+    assert provider["model"] == "local-model" and provider["last_failure"]["reason"] == "model_not_found"
+    assert "HTTP 404" in provider["last_failure"]["detail"]
+    assert 'wamcp_desk_provider_failures_total{provider="openai",reason="model_not_found"} 3' in metrics
+    assert 'wamcp_desk_provider_failing{provider="openai"} 1' in metrics
+
+
+def test_a_model_the_provider_does_not_serve_is_refused_at_start(tmp_path):
+    model = chat_completions("unused", models=("llama3.1:latest", "qwen3:8b"))
+    try:
+        started = subprocess.run(
+            [WAMCP, "--data-dir", str(tmp_path / "data"), "demo", "--desk", "--listen", "127.0.0.1:0",
+             "--desk-provider", "openai", "--desk-base-url", model.url, "--desk-model", "gpt-4o-mini"],
+            capture_output=True, text=True, timeout=60)
+        # Ollama's names may leave out ":latest".
+        with running(tmp_path / "ok", "--desk", "--desk-provider", "openai", "--desk-base-url", model.url,
+                     "--desk-model", "llama3.1") as d:
+            assert d.status()["desk"]["provider"]["model"] == "llama3.1"
+    finally:
+        model.close()
+    assert started.returncode != 0
+    assert "does not serve a model 'gpt-4o-mini'" in started.stderr, started.stderr
+    assert "llama3.1:latest, qwen3:8b" in started.stderr and "desk.model" in started.stderr
+    assert not model.requests, "no customer's message was needed to find out"
 
 
 def twilio_signature(token, url, params):
@@ -347,7 +380,7 @@ def test_metrics_show_the_desk_and_every_alert_names_real_metrics(desk):
     rules = yaml.safe_load((pathlib.Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml").read_text())
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
     assert set(alerts) == {"WhatsAppBridgeDisconnected", "DeskPollingFailing", "DeskDeliveryFailures", "DeskSlowResponses",
-                           "DeskAnswersHeld"}
+                           "DeskAnswersHeld", "DeskProviderFailing", "DeskAnswersWaitingForTheWindow"}
     assert samples["wamcp_desk_answers_held"] == 0 and "> 0" in alerts["DeskAnswersHeld"]["expr"]
     assert alerts["WhatsAppBridgeDisconnected"]["for"] == "5m"
     assert "> 10" in alerts["DeskPollingFailing"]["expr"]
@@ -524,5 +557,74 @@ def test_twilio_refusing_the_credentials_keeps_the_answer_queued_and_says_why(tm
             assert "401" in held["delivery_error"] and "TWILIO_AUTH_TOKEN" in held["delivery_error"]
             _, metrics = d.request("GET", "/desk/metrics")
             assert "wamcp_desk_answers_held 1" in metrics
+    finally:
+        twilio.close()
+
+
+def test_twilio_reports_on_the_status_callback_and_a_closed_window_waits_for_the_customer(tmp_path):
+    twilio = twilio_messages_api()
+    token, sid = "twilio-auth-token", "AC" + "3" * 32
+    template = "HX" + "ab12" * 8
+    customer = "whatsapp:+14155550125"
+
+    def inbound(d, body, message_sid):
+        params = {"MessageSid": message_sid, "AccountSid": sid, "From": customer, "To": "whatsapp:+14155238886",
+                  "Body": body, "NumMedia": "0"}
+        url = f"http://127.0.0.1:{d.port}/webhooks/twilio/whatsapp"
+        status, answer = twilio_post(d, params, twilio_signature(token, url, params))
+        assert status == 200, answer
+
+    def report(d, message_sid, status, code=None, signed_by=token):
+        params = {"MessageSid": message_sid, "MessageStatus": status, "AccountSid": sid}
+        if code:
+            params["ErrorCode"] = code
+        url = f"http://127.0.0.1:{d.port}/webhooks/twilio/status"
+        return d.request("POST", "/webhooks/twilio/status", token=None, raw=urllib.parse.urlencode(params).encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded",
+                                  "X-Twilio-Signature": twilio_signature(signed_by, url, params)})[0]
+
+    def form(n):
+        return {k: v[0] for k, v in urllib.parse.parse_qs(twilio.requests[n][2].decode()).items()}
+
+    try:
+        with running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url,
+                     "--desk-twilio-reengage-content-sid", template,
+                     env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}) as d:
+            inbound(d, "How do I reset my password?", "SM" + "c" * 32)
+            d.wait_until(lambda: len(twilio.requests) == 1, "the answer goes out through Twilio")
+            assert form(0)["StatusCallback"] == f"http://127.0.0.1:{d.port}/webhooks/twilio/status"
+            ticket_id = d.ok("GET", "/customers/lookup?phone=%2B14155550125")["tickets"][0]["ticket_id"]
+
+            def outbound():
+                return [m for m in d.ok("GET", f"/support/ticket/{ticket_id}")["messages"] if m["direction"] == "outbound"]
+
+            answer_sid = f"SM{1:032d}"
+            assert report(d, answer_sid, "read", signed_by="wrong-token") == 403
+            assert report(d, answer_sid, "delivered") == 204
+            assert report(d, answer_sid, "read") == 204
+            assert report(d, answer_sid, "sent") == 204, "a late report is taken, and changes nothing"
+            assert outbound()[0]["delivery_status"] == "read"
+
+            # A person's late reply, which WhatsApp refuses for the window (63016 on the callback).
+            d.ok("POST", f"/support/ticket/{ticket_id}/reply", {"message": "It is fixed now."})
+            d.wait_until(lambda: len(twilio.requests) == 2, "the reply goes to Twilio")
+            assert report(d, f"SM{2:032d}", "undelivered", "63016") == 204
+            assert len(twilio.requests) == 3 and form(2)["ContentSid"] == template, "the template asks them to write"
+            assert "Body" not in form(2)
+            held = outbound()[1]
+            assert held["delivery_status"] == "window_closed" and "customer must write first" in held["delivery_error"]
+            cookie = sign_in(d)
+            _, _, page = inbox_request(d, "GET", f"/desk/tickets/{ticket_id}", cookie)
+            assert "window closed: customer must write first" in page
+            _, _, listing = inbox_request(d, "GET", "/desk", cookie)
+            assert "window closed: customer must write first" in listing
+
+            # They write: the held reply goes out.
+            inbound(d, "Is it?", "SM" + "d" * 32)
+            d.wait_until(lambda: any(form(n).get("Body") == "It is fixed now." for n in range(3, len(twilio.requests))),
+                         "the held reply goes out once they write")
+            assert outbound()[1]["delivery_status"] == "sent"
+            _, metrics = d.request("GET", "/metrics")
+            assert "wamcp_desk_answers_window_closed 0" in metrics
     finally:
         twilio.close()

@@ -27,6 +27,8 @@ pub struct Parts {
     pub store_path: PathBuf,
     /// Where the plug may put more lines for `/metrics`.
     pub metrics: MetricsSlot,
+    /// Where the plug may put a section of `/api/status`.
+    pub status_section: StatusSlot,
 }
 
 /// Renders more Prometheus lines for `/metrics`.
@@ -34,6 +36,12 @@ pub type ExtraMetrics = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Se
 
 /// Set once by a plug, read by every `/metrics` request.
 pub type MetricsSlot = Arc<OnceLock<ExtraMetrics>>;
+
+/// A plug's section of `/api/status`: its name and what it reports now.
+pub type StatusSection = (&'static str, Arc<dyn Fn() -> serde_json::Value + Send + Sync>);
+
+/// Set once by a plug, read by every `/api/status` request.
+pub type StatusSlot = Arc<OnceLock<StatusSection>>;
 
 /// A plug: called once, when the API starts.
 pub type Extension = Box<dyn FnOnce(Parts) -> Router + Send>;

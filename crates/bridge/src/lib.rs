@@ -200,6 +200,7 @@ pub async fn run(
                 media_roots: config.media_roots.clone(),
                 outbox_wake,
                 extra_metrics: Default::default(),
+                extra_status: Default::default(),
             });
             let routes = api::routes(app.clone());
             let audit = AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string());
@@ -216,6 +217,7 @@ pub async fn run(
                     status: status.clone(),
                     token: guard.token().to_string(),
                     metrics: app.extra_metrics.clone(),
+                    status_section: app.extra_status.clone(),
                     store_path: store_path.clone(),
                 };
                 router = router.merge(api::host_checked(plug(parts), guard));

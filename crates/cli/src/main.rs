@@ -76,7 +76,7 @@ enum Command {
     Config(commands::client_config::ClientConfig),
     /// Run the support desk on its own (beside a lharries bridge with --lharries-db), or manage
     /// its knowledge base (`desk kb import DIR`)
-    Desk(commands::desk::DeskCommand),
+    Desk(Box<commands::desk::DeskCommand>),
     /// Show the MCP tool calls recorded in the store (message text appears only as a hash)
     Audit(commands::audit::AuditArgs),
     /// Check what wamcp needs: ffmpeg, the data directory, the databases, the session, the
@@ -118,7 +118,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(layers, args),
         Command::Import(source) => commands::import::run(layers, source),
         Command::Audit(args) => commands::audit::run(layers, args),
-        Command::Desk(command) => commands::desk::run(layers, command),
+        Command::Desk(command) => commands::desk::run(layers, *command),
         Command::Config(which) => commands::client_config::run(layers, which),
         Command::Bench(args) => bench::run(args),
         Command::Doctor(args) => commands::doctor::run(layers, args),

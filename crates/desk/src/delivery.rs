@@ -3,7 +3,7 @@
 //! when the process died is sent again on start without reaching the customer twice.
 //!
 //! WhatsApp goes through the bridge's outbox ([`TextOutbox`]), or through Twilio's API for
-//! customers who wrote through Twilio. Email and web-form responses go by SMTP when
+//! customers who wrote through Twilio ([`twilio_delivery`]: only within WhatsApp's 24-hour window). Email and web-form responses go by SMTP when
 //! `desk.smtp_url` is set ([`Smtp`]); a failure that may pass is tried again with backoff
 //! ([`MAX_MAIL_ATTEMPTS`] times in all), one that cannot is `failed` with the server's reason.
 //! Without SMTP they stay `queued` (they are on the ticket and in the events).
@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use crate::DeskError;
 use crate::db::Db;
+use crate::model::Via;
 use crate::smtp::{self, Mail, SendError, Smtp};
 use crate::twilio::Twilio;
+use crate::twilio_delivery;
 
 /// Attempts at an email answer before it is `failed`.
 pub const MAX_MAIL_ATTEMPTS: i64 = 5;
@@ -67,12 +69,15 @@ impl Channels {
         if channel != "whatsapp" {
             return Ok(status);
         }
-        let result = if via == "twilio" {
+        if via == Via::Twilio.as_str() {
             let Some(twilio) = &self.twilio else { return Ok(status) };
-            match channel_account {
-                Some(from) => twilio.send(&from, &address, &body).await,
-                None => Err(QueueError::Refused("no Twilio number to send from".into())),
+            if let Some(from) = channel_account {
+                let status = twilio_delivery::deliver(db, twilio, message_id, &from, &address, &body).await?;
+                return Ok(status.as_str().to_string());
             }
+        }
+        let result = if via == Via::Twilio.as_str() {
+            Err(QueueError::Refused("no Twilio number to send from".into()))
         } else {
             let Some(outbox) = &self.whatsapp else { return Ok(status) };
             match Jid::parse_person(&address) {

@@ -16,7 +16,7 @@ use crate::acknowledgement::is_acknowledgement;
 use crate::customers::{self, Identity};
 use crate::db::{Db, Tx};
 use crate::events::{self, topics};
-use crate::model::{Author, Channel, Priority, TicketStatus, Via, new_id};
+use crate::model::{Author, Channel, DeliveryStatus, Priority, TicketStatus, Via, new_id};
 
 /// A conversation quiet this long is over; the next message starts a new one (and a new ticket).
 pub const CONVERSATION_TIMEOUT_MS: i64 = 24 * 60 * 60 * 1000;
@@ -114,6 +114,18 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
         .bind(&conversation_id)
         .execute(&mut *tx)
         .await?;
+    if inbound.via == Via::Twilio {
+        // The customer wrote: WhatsApp's 24-hour window is open again for answers held for it.
+        sqlx::query(
+            "UPDATE messages SET delivery_status = $1, delivery_error = NULL WHERE direction = 'outbound'              AND via = $2 AND address = $3 AND delivery_status = $4",
+        )
+        .bind(DeliveryStatus::Queued.as_str())
+        .bind(Via::Twilio.as_str())
+        .bind(&inbound.address)
+        .bind(DeliveryStatus::WindowClosed.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
     let payload = json!({
         "ticket_id": ticket_id,
         "conversation_id": conversation_id,

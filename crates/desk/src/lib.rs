@@ -35,6 +35,7 @@ pub mod reply;
 pub mod sentiment;
 pub mod smtp;
 pub mod twilio;
+pub mod twilio_delivery;
 mod worker;
 
 use std::path::PathBuf;
@@ -77,7 +78,7 @@ pub struct DeskConfig {
     pub style: Style,
     pub provider: Arc<dyn agent::provider::Provider>,
     /// WhatsApp through Twilio, when its credentials are set.
-    pub twilio: Option<twilio::Twilio>,
+    pub twilio: Option<Arc<twilio::Twilio>>,
     /// Email answers over SMTP, when `desk.smtp_url` is set.
     pub smtp: Option<smtp::Smtp>,
     /// The wait before an email answer's first retry.
@@ -143,11 +144,17 @@ impl Desk {
                 .execute(db.pool())
                 .await?;
         }
-        let agent =
-            Agent { db: db.clone(), provider: config.provider, rules: config.rules, style: config.style.clone() };
+        let health = Arc::new(agent::health::ProviderHealth::new(config.provider.name(), config.provider.model()));
+        let agent = Agent {
+            db: db.clone(),
+            provider: config.provider,
+            health,
+            rules: config.rules,
+            style: config.style.clone(),
+        };
         let channels = Channels {
             whatsapp: None,
-            twilio: config.twilio.map(Arc::new),
+            twilio: config.twilio,
             email: config.smtp.map(Arc::new),
             mail_retry_after: config.mail_retry_after,
         };
@@ -163,6 +170,41 @@ impl Desk {
             style: config.style,
             response_times: metrics::response_histogram(),
         }))
+    }
+
+    /// Asks the provider whether its model exists and its key is taken, before any customer
+    /// writes. A missing model or a refused key is an error: the desk would only ever answer from
+    /// templates. Anything else (no answer, a busy server) is logged and shown in the status, and
+    /// the desk starts.
+    pub async fn check_provider(&self) -> Result<(), DeskError> {
+        let provider = &self.agent.provider;
+        let model = provider.model().map(|m| format!(" model '{m}'")).unwrap_or_default();
+        match provider.check().await {
+            Ok(None) => Ok(()),
+            Ok(Some(note)) => {
+                tracing::warn!("desk: {}{model}: {note}", provider.name());
+                self.agent.health.noted_at_start(note);
+                Ok(())
+            }
+            Err(error) if error.kind.is_configuration() => Err(DeskError::Config(format!(
+                "desk.model / desk.provider: {error}; set desk.model (--desk-model, WAMCP_DESK_MODEL) to a model \
+                 the provider serves, and check the API key"
+            ))),
+            Err(error) => {
+                tracing::warn!(
+                    "desk: {}{model} could not be checked ({error}); customers get template answers while it cannot be reached",
+                    provider.name()
+                );
+                self.agent.health.failed(&error);
+                self.agent.health.noted_at_start(format!("not checked: {}", error.detail));
+                Ok(())
+            }
+        }
+    }
+
+    /// The provider's health, as the status endpoints show it.
+    pub fn provider_health(&self) -> agent::health::HealthReport {
+        self.agent.health.report()
     }
 
     /// Sends WhatsApp answers through `outbox` from now on.
@@ -182,6 +224,16 @@ impl Desk {
         self.channels().twilio
     }
 
+    /// Records Twilio's status callback; an answer it holds for the customer to write is shown
+    /// as such.
+    pub async fn twilio_status(
+        &self,
+        twilio: &twilio::Twilio,
+        report: &twilio_delivery::StatusReport,
+    ) -> Result<twilio_delivery::StatusChange, DeskError> {
+        twilio_delivery::record_status(&self.db, twilio, report).await
+    }
+
     fn channels(&self) -> Channels {
         self.channels.read().expect("channels lock").clone()
     }
@@ -191,9 +243,9 @@ impl Desk {
     pub async fn receive(&self, inbound: &Inbound) -> Result<Received, DeskError> {
         let received = intake::receive(&self.db, inbound).await?;
         if !received.duplicate {
-            if received.for_agent {
-                self.work.notify_one();
-            }
+            // The agent may have a message to answer, or answers held for the customer to write
+            // may go now.
+            self.work.notify_one();
             self.events_wake.notify_one();
         }
         Ok(received)

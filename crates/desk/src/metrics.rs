@@ -73,6 +73,10 @@ pub async fn render(desk: &Desk) -> Result<String, DeskError> {
     )
     .fetch_one(db.pool())
     .await?;
+    let window_closed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE delivery_status = 'window_closed'")
+            .fetch_one(db.pool())
+            .await?;
     let source = desk.whatsapp_source();
     let connected = source.as_ref().is_some_and(|s| s.liveness().connected);
     let failed_polls = source.as_ref().map_or(0, |s| s.failed_polls_in_a_row());
@@ -89,6 +93,12 @@ pub async fn render(desk: &Desk) -> Result<String, DeskError> {
             held.to_string(),
         ),
         (
+            "wamcp_desk_answers_window_closed",
+            "gauge",
+            "Twilio answers waiting for the customer to write (WhatsApp's 24-hour window had closed).",
+            window_closed.to_string(),
+        ),
+        (
             "wamcp_desk_whatsapp_connected",
             "gauge",
             "1 while the desk's WhatsApp source is reachable.",
@@ -103,6 +113,27 @@ pub async fn render(desk: &Desk) -> Result<String, DeskError> {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
     }
+    let health = desk.provider_health();
+    let provider = &health.provider;
+    let _ = writeln!(
+        out,
+        "# HELP wamcp_desk_provider_failures_total Drafts the provider failed to give (the desk answered from \
+         templates), by reason.\n# TYPE wamcp_desk_provider_failures_total counter"
+    );
+    for (kind, count) in desk.agent.health.failures() {
+        let _ = writeln!(
+            out,
+            "wamcp_desk_provider_failures_total{{provider=\"{provider}\",reason=\"{}\"}} {count}",
+            kind.as_str()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP wamcp_desk_provider_failing 1 while the provider has failed {} times or more in a row.\n\
+         # TYPE wamcp_desk_provider_failing gauge\nwamcp_desk_provider_failing{{provider=\"{provider}\"}} {}",
+        crate::agent::health::FAILING_AFTER,
+        u8::from(health.failing)
+    );
     desk.response_times.write(
         &mut out,
         "wamcp_desk_response_seconds",

@@ -131,6 +131,49 @@ impl IdentifierKind {
     }
 }
 
+/// Where a message stands with its channel. Inbound messages are `received`; answers go
+/// `queued` → `sent` (handed to the channel) → `delivered` → `read`, or end `failed`; a Twilio
+/// answer outside WhatsApp's 24-hour window waits as `window_closed` until the customer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Received,
+    WindowClosed,
+    Queued,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 7] = [
+        DeliveryStatus::Received,
+        DeliveryStatus::WindowClosed,
+        DeliveryStatus::Queued,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+        DeliveryStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Received => "received",
+            DeliveryStatus::WindowClosed => "window_closed",
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Author {

@@ -227,7 +227,7 @@ pub async fn channel_counts(db: &Db, channel: Channel) -> Result<ChannelCounts, 
            COALESCE(SUM(CASE WHEN direction = 'inbound' THEN 1 ELSE 0 END), 0), \
            COALESCE(SUM(CASE WHEN direction = 'outbound' THEN 1 ELSE 0 END), 0), \
            COALESCE(SUM(CASE WHEN direction = 'inbound' AND created_at > $2 THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN direction = 'outbound' AND delivery_status IN ('sent', 'failed') THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN direction = 'outbound' AND delivery_status IN ('sent', 'delivered', 'read', 'failed') THEN 1 ELSE 0 END), 0), \
            COALESCE(SUM(CASE WHEN delivery_status = 'failed' THEN 1 ELSE 0 END), 0) \
          FROM messages WHERE channel = $1",
     )
@@ -299,6 +299,8 @@ pub struct InboxRow {
     pub contact: Option<String>,
     /// The customer's latest message.
     pub last_message: String,
+    /// An answer waits for the customer to write first (WhatsApp's 24-hour window).
+    pub window_closed: bool,
 }
 
 /// Which tickets the inbox lists.
@@ -324,7 +326,9 @@ pub async fn inbox(db: &Db, filter: InboxFilter, limit: i64) -> Result<Vec<Inbox
            COALESCE((SELECT m.body FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'inbound' \
                      ORDER BY m.seq DESC LIMIT 1), ''), \
            (SELECT value FROM customer_identifiers i WHERE i.customer_id = c.id \
-              ORDER BY CASE i.kind WHEN 'phone' THEN 0 WHEN 'email' THEN 1 ELSE 2 END, i.value LIMIT 1) \
+              ORDER BY CASE i.kind WHEN 'phone' THEN 0 WHEN 'email' THEN 1 ELSE 2 END, i.value LIMIT 1), \
+           CASE WHEN EXISTS (SELECT 1 FROM messages w WHERE w.ticket_id = t.id \
+                             AND w.delivery_status = 'window_closed') THEN 1 ELSE 0 END \
          FROM tickets t JOIN customers c ON c.id = t.customer_id \
          WHERE t.status IN {statuses} \
          ORDER BY CASE t.status WHEN 'escalated' THEN 0 WHEN 'open' THEN 1 ELSE 2 END, \
@@ -348,6 +352,7 @@ pub async fn inbox(db: &Db, filter: InboxFilter, limit: i64) -> Result<Vec<Inbox
                 customer: row.try_get(6)?,
                 last_message: row.try_get(7)?,
                 contact: row.try_get(8)?,
+                window_closed: row.try_get::<i64, _>(9)? == 1,
             })
         })
         .collect()

@@ -38,6 +38,9 @@ pub async fn run(desk: Arc<Desk>) {
 pub async fn run_once(desk: &Desk) -> Result<Vec<Outcome>, DeskError> {
     let mut outcomes = Vec::new();
     let channels = desk.channels();
+    // Older answers first: ones held until now (for the customer to write, or a way out) go
+    // before the answers to what the customer writes next.
+    deliver_queued(desk, &channels).await?;
     loop {
         let pending = desk.agent.pending(ROUND).await?;
         if pending.is_empty() {
@@ -58,8 +61,13 @@ pub async fn run_once(desk: &Desk) -> Result<Vec<Outcome>, DeskError> {
             break;
         }
     }
+    deliver_queued(desk, &channels).await?;
+    Ok(outcomes)
+}
+
+async fn deliver_queued(desk: &Desk, channels: &crate::Channels) -> Result<(), DeskError> {
     for id in channels.queued(&desk.db).await? {
         channels.deliver(&desk.db, &id).await?;
     }
-    Ok(outcomes)
+    Ok(())
 }

@@ -113,7 +113,11 @@ impl Provider for Down {
         "down"
     }
     async fn draft(&self, _: &DraftRequest, _: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
-        Err(ProviderError { provider: "down".into(), detail: "connection refused".into() })
+        Err(ProviderError {
+            provider: "down".into(),
+            kind: wamcp_desk::agent::provider::FailureKind::Unreachable,
+            detail: "connection refused".into(),
+        })
     }
 }
 
@@ -435,7 +439,7 @@ async fn a_model_is_told_the_customers_language(backend: Backend) {
     assert_eq!(seen[0].language, Some(wamcp_desk::language::Lang::German));
     let prompt = wamcp_desk::agent::llm::prompt(&seen[0]);
     assert!(prompt.contains(r#""customer_language":"German""#), "{prompt}");
-    let told = wamcp_desk::agent::llm::instructions(wamcp_desk::Channel::Whatsapp);
+    let told = wamcp_desk::agent::llm::instructions(wamcp_desk::Channel::Whatsapp, true);
     assert!(told.contains("Answer in the customer's language"), "{told}");
 }
 

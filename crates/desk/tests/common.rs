@@ -110,19 +110,25 @@ pub async fn database_url(backend: Backend, dir: &std::path::Path) -> String {
 }
 
 pub async fn desk_with(backend: Backend, provider: Arc<dyn Provider>) -> TestDesk {
+    desk_made(backend, |config| config.provider = provider).await
+}
+
+/// A desk on a fresh database with the sample articles, its configuration changed by `adjust`.
+pub async fn desk_made(backend: Backend, adjust: impl FnOnce(&mut DeskConfig)) -> TestDesk {
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(backend, dir.path()).await;
-    let config = DeskConfig {
+    let mut config = DeskConfig {
         database_url: Some(url.clone()),
         data_dir: dir.path().to_path_buf(),
         rules: Rules::default(),
         style: Style::default(),
-        provider,
+        provider: Arc::new(Offline),
         twilio: None,
         smtp: None,
         mail_retry_after: wamcp_desk::delivery::MAIL_RETRY_AFTER,
         sink: None,
     };
+    adjust(&mut config);
     let desk = Desk::open(config).await.unwrap();
     let kb = dir.path().join("kb");
     std::fs::create_dir(&kb).unwrap();

@@ -20,7 +20,7 @@ struct Flaky {
 impl Sink for Flaky {
     async fn publish(&self, event: &DeskEvent) -> Result<(), SinkError> {
         if !self.up.load(Ordering::SeqCst) {
-            return Err(SinkError::Retry("broker unreachable".into()));
+            return Err(SinkError::Down("broker unreachable".into()));
         }
         self.got.lock().unwrap().push(event.clone());
         Ok(())

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +36,9 @@ struct Script {
     times: Mutex<Vec<std::time::Instant>>,
 }
 
-async fn answer(State(script): State<Arc<Script>>, uri: Uri, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+/// Answers a POST (its JSON body kept) or a GET (kept with a null body) with the next reply.
+async fn answer(State(script): State<Arc<Script>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
     script.seen.lock().unwrap().push((uri.path().to_string(), headers, body));
     script.times.lock().unwrap().push(std::time::Instant::now());
     let reply = script.replies.lock().unwrap().remove(0);
@@ -53,7 +56,7 @@ async fn answer(State(script): State<Arc<Script>>, uri: Uri, headers: HeaderMap,
 
 async fn serve(replies: Vec<Reply>) -> (String, Arc<Script>) {
     let script = Arc::new(Script { replies: Mutex::new(replies), ..Default::default() });
-    let app = axum::Router::new().fallback(axum::routing::post(answer)).with_state(script.clone());
+    let app = axum::Router::new().fallback(axum::routing::any(answer)).with_state(script.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -101,7 +104,7 @@ fn quick() -> HttpSettings {
 }
 
 fn openai(url: &str) -> OpenAi {
-    OpenAi { base_url: format!("{url}/v1"), model: "llama3.1".into(), api_key: Some("sk-test".into()), http: quick() }
+    OpenAi::new(format!("{url}/v1"), "llama3.1", Some("sk-test".into()), quick())
 }
 
 #[tokio::test]
@@ -143,12 +146,12 @@ async fn gemini_calls_the_function_then_answers() {
     let done = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Yes: send them back "},
         {"text": "within 30 days."}]}, "finishReason": "STOP", "index": 0}]});
     let (url, script) = serve(vec![Reply::Json(200, call), Reply::Json(200, done)]).await;
-    let gemini = Gemini { base_url: url, model: "gemini-2.5-flash".into(), api_key: "AIza-test".into(), http: quick() };
+    let gemini = Gemini { base_url: url, model: "gemini-3.5-flash".into(), api_key: "AIza-test".into(), http: quick() };
 
     assert_eq!(gemini.draft(&request(), &Kb).await.unwrap(), "Yes: send them back within 30 days.");
     let seen = script.seen.lock().unwrap();
     let (path, headers, first) = &seen[0];
-    assert_eq!(path, "/models/gemini-2.5-flash:generateContent");
+    assert_eq!(path, "/models/gemini-3.5-flash:generateContent");
     assert_eq!(headers["x-goog-api-key"], "AIza-test");
     assert_eq!(first["tools"][0]["functionDeclarations"][0]["name"], "search_knowledge_base");
     assert!(first["systemInstruction"]["parts"][0]["text"].as_str().unwrap().contains("WhatsApp"));
@@ -256,7 +259,109 @@ async fn a_bare_host_as_the_openai_base_url_gets_v1() {
     assert_eq!(api_root("https://example.com/openai/v1"), "https://example.com/openai/v1");
     let done = json!({"choices": [{"message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}]});
     let (url, script) = serve(vec![Reply::Json(200, done)]).await;
-    let bare = OpenAi { base_url: url, model: "llama3.1".into(), api_key: None, http: quick() };
+    let bare = OpenAi::new(url, "llama3.1", None, quick());
     assert_eq!(bare.draft(&request(), &Kb).await.unwrap(), "Hi");
     assert_eq!(script.seen.lock().unwrap()[0].0, "/v1/chat/completions");
+}
+
+#[tokio::test]
+async fn the_check_at_start_finds_a_model_that_does_not_exist_or_is_shutting_down() {
+    use wamcp_desk::agent::provider::FailureKind;
+    let gone = json!({"error": {"code": 404, "status": "NOT_FOUND",
+        "message": "models/gemini-2.5-flash is not found for API version v1beta, or is not supported for generateContent."}});
+    let there =
+        json!({"name": "models/gemini-3.5-flash", "supportedGenerationMethods": ["generateContent", "countTokens"]});
+    let bad_key = json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}});
+    let (url, script) = serve(vec![Reply::Json(404, gone), Reply::Json(200, there), Reply::Json(400, bad_key)]).await;
+    let gemini = |model: &str, key: &str| Gemini {
+        base_url: url.clone(),
+        model: model.into(),
+        api_key: key.into(),
+        http: quick(),
+    };
+    let error = gemini("gemini-2.5-flash", "k").check().await.unwrap_err();
+    assert_eq!(error.kind, FailureKind::ModelNotFound);
+    assert!(error.detail.contains("no model 'gemini-2.5-flash'") && error.detail.contains("HTTP 404"), "{error}");
+    assert_eq!(gemini("gemini-3.5-flash", "k").check().await.unwrap(), None);
+    assert_eq!(gemini("gemini-3.5-flash", "wrong").check().await.unwrap_err().kind, FailureKind::Credentials);
+    {
+        let seen = script.seen.lock().unwrap();
+        assert_eq!(seen[0].0, "/models/gemini-2.5-flash", "models.get, no generation");
+        assert_eq!(seen[0].1["x-goog-api-key"], "k");
+    }
+
+    let models = json!({"object": "list", "data": [
+        {"id": "llama3.1:latest", "object": "model"},
+        {"id": "gpt-4o-mini", "object": "model", "shutdown_date": "2027-01-14"}]});
+    let (url, script) = serve(vec![Reply::Json(200, models); 3]).await;
+    let openai = |model: &str| OpenAi::new(format!("{url}/v1"), model, None, quick());
+    assert_eq!(openai("llama3.1").check().await.unwrap(), None, "Ollama's :latest is the same model");
+    let warning = openai("gpt-4o-mini").check().await.unwrap().unwrap();
+    assert!(warning.contains("shuts down on 2027-01-14"), "{warning}");
+    let error = openai("mistral").check().await.unwrap_err();
+    assert_eq!(error.kind, FailureKind::ModelNotFound);
+    assert!(error.detail.contains("llama3.1:latest, gpt-4o-mini"), "{error}");
+    assert_eq!(script.seen.lock().unwrap()[0].0, "/v1/models");
+}
+
+#[tokio::test]
+async fn a_model_without_tools_is_asked_again_without_them_and_never_offered_them_again() {
+    // Ollama's answer for a model whose template has no tools.
+    let no_tools = json!({"error": {"message": "registry.ollama.ai/library/gemma:2b does not support tools",
+        "type": "api_error", "param": null, "code": null}});
+    let done =
+        json!({"choices": [{"message": {"role": "assistant", "content": "Within 30 days."}, "finish_reason": "stop"}]});
+    let (url, script) =
+        serve(vec![Reply::Json(400, no_tools), Reply::Json(200, done.clone()), Reply::Json(200, done)]).await;
+    let ollama = OpenAi::new(url, "gemma:2b", None, quick());
+    let mut with_articles = request();
+    with_articles.articles = vec![Article {
+        slug: "returns".into(),
+        title: "Returns".into(),
+        body: "Return within 30 days.".into(),
+        score: 1.0,
+    }];
+    assert_eq!(ollama.draft(&with_articles, &Kb).await.unwrap(), "Within 30 days.");
+    assert_eq!(ollama.draft(&with_articles, &Kb).await.unwrap(), "Within 30 days.");
+    let seen = script.seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[0].2.get("tools").is_some());
+    for (_, _, body) in &seen[1..] {
+        assert!(body.get("tools").is_none(), "asked without tools: {body}");
+        let system = body["messages"][0]["content"].as_str().unwrap();
+        assert!(!system.contains("search_knowledge_base") && system.contains("all there is"), "{system}");
+        let user = body["messages"][1]["content"].as_str().unwrap();
+        assert!(user.contains("Return within 30 days."), "the articles are in the prompt: {user}");
+    }
+}
+
+#[tokio::test]
+async fn an_openai_compatible_last_round_keeps_the_tool_but_forbids_calling_it() {
+    let call = json!({"choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [{"id": "c1",
+        "type": "function", "function": {"name": "search_knowledge_base", "arguments": "{\"query\":\"x\"}"}}]},
+        "finish_reason": "tool_calls"}]});
+    let done = json!({"choices": [{"message": {"role": "assistant", "content": "Done."}, "finish_reason": "stop"}]});
+    let rounds = wamcp_desk::agent::llm::MAX_TOOL_ROUNDS;
+    let mut replies = vec![Reply::Json(200, call); rounds];
+    replies.push(Reply::Json(200, done));
+    let (url, script) = serve(replies).await;
+    assert_eq!(openai(&url).draft(&request(), &Kb).await.unwrap(), "Done.");
+    let seen = script.seen.lock().unwrap();
+    let last = &seen[rounds].2;
+    assert_eq!(last["tools"][0]["function"]["name"], "search_knowledge_base");
+    assert_eq!(last["tool_choice"], "none");
+    assert!(seen[0].2.get("tool_choice").is_none());
+}
+
+#[tokio::test]
+async fn an_openai_answer_cut_off_or_filtered_is_a_failure() {
+    use wamcp_desk::agent::provider::FailureKind;
+    for (finish, kind) in [("length", FailureKind::Incomplete), ("content_filter", FailureKind::Blocked)] {
+        let cut = json!({"choices": [{"message": {"role": "assistant", "content": "Orders ship wi"}, "finish_reason": finish}]});
+        let (url, _) = serve(vec![Reply::Json(200, cut)]).await;
+        let error = openai(&url).draft(&request(), &Kb).await.unwrap_err();
+        assert_eq!(error.kind, kind, "{error}");
+        assert!(error.detail.contains(finish), "{error}");
+    }
 }

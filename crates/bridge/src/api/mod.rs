@@ -42,6 +42,8 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// More lines for `/metrics`, from a plug (the desk).
     pub extra_metrics: crate::extension::MetricsSlot,
+    /// A section of `/api/status`, from a plug (the desk).
+    pub extra_status: crate::extension::StatusSlot,
 }
 
 impl AppState {

@@ -22,7 +22,7 @@ pub async fn health() -> Json<Value> {
 pub async fn status(State(app): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let connection = app.status.connection();
     let counters = &app.status.counters;
-    Ok(Json(json!({
+    let mut answer = json!({
         "connection": connection,
         "link": app.link_kind,
         "outbox_depth": app.reader()?.outbox_depth()?,
@@ -40,7 +40,11 @@ pub async fn status(State(app): State<Arc<AppState>>) -> Result<Json<Value>, Api
             "messages_removed": Counters::get(&counters.retention_messages),
             "files_removed": Counters::get(&counters.retention_files),
         },
-    })))
+    });
+    if let Some((name, section)) = app.extra_status.get() {
+        answer[*name] = section();
+    }
+    Ok(Json(answer))
 }
 
 /// A message by chat and id, with the outbox's view of it when we sent it.

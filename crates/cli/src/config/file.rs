@@ -42,6 +42,8 @@ pub struct RetentionFile {
 #[serde(deny_unknown_fields)]
 pub struct KafkaFile {
     pub brokers: Option<String>,
+    /// More librdkafka properties (TLS, SASL); `"${NAME}"` values come from the environment.
+    pub properties: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The `[desk]` table: the support desk.
@@ -55,6 +57,7 @@ pub struct DeskFile {
     pub model: Option<String>,
     pub base_url: Option<String>,
     pub twilio_webhook_url: Option<String>,
+    pub twilio_reengage_content_sid: Option<String>,
     pub twilio_api_url: Option<String>,
     pub answer: Option<String>,
     pub smtp_url: Option<String>,

@@ -10,9 +10,11 @@
 use serde_json::{Value, json};
 
 use super::llm::{self, HttpSettings, KnowledgeSearch, MAX_TOOL_ROUNDS};
-use super::provider::{DraftRequest, Provider, ProviderError};
+use super::provider::{DraftRequest, FailureKind, Provider, ProviderError};
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
+/// The model used unless `desk.model` names another: generally available, with function calling.
+pub const DEFAULT_MODEL: &str = "gemini-3.5-flash";
 
 pub struct Gemini {
     /// `https://generativelanguage.googleapis.com/v1beta` unless testing.
@@ -24,8 +26,12 @@ pub struct Gemini {
 }
 
 impl Gemini {
-    fn error(&self, detail: impl Into<String>) -> ProviderError {
-        ProviderError { provider: "gemini".into(), detail: detail.into() }
+    fn error(&self, kind: FailureKind, detail: impl Into<String>) -> ProviderError {
+        ProviderError { provider: "gemini".into(), kind, detail: detail.into() }
+    }
+
+    fn root(&self) -> &str {
+        self.base_url.trim_end_matches('/')
     }
 }
 
@@ -35,8 +41,38 @@ impl Provider for Gemini {
         "gemini"
     }
 
+    fn model(&self) -> Option<&str> {
+        Some(&self.model)
+    }
+
+    /// `models.get`: 404 for a model that does not exist (or was shut down), 400/403 for a key
+    /// that is refused.
+    async fn check(&self) -> Result<Option<String>, ProviderError> {
+        let url = format!("{}/models/{}", self.root(), self.model);
+        let headers = [("x-goog-api-key", self.api_key.clone())];
+        let answer = llm::get_json(self.http.for_check(), &url, &headers).await.map_err(|e| match e.kind {
+            FailureKind::ModelNotFound => self.error(
+                e.kind,
+                format!(
+                    "there is no model '{}' (it may have been shut down; see \
+                     https://ai.google.dev/gemini-api/docs/models): {}",
+                    self.model, e.detail
+                ),
+            ),
+            _ => e.of("gemini"),
+        })?;
+        let methods = answer["supportedGenerationMethods"].as_array();
+        if methods.is_some_and(|m| !m.iter().any(|m| m == "generateContent")) {
+            return Err(self.error(
+                FailureKind::ModelNotFound,
+                format!("the model '{}' cannot generate content (it is not a text model)", self.model),
+            ));
+        }
+        Ok(None)
+    }
+
     async fn draft(&self, request: &DraftRequest, kb: &dyn KnowledgeSearch) -> Result<String, ProviderError> {
-        let url = format!("{}/models/{}:generateContent", self.base_url.trim_end_matches('/'), self.model);
+        let url = format!("{}/models/{}:generateContent", self.root(), self.model);
         let headers = [("x-goog-api-key", self.api_key.clone())];
         let tools = json!([{"functionDeclarations": [{
             "name": llm::SEARCH_TOOL, "description": llm::SEARCH_DESCRIPTION, "parameters": llm::search_parameters()
@@ -44,20 +80,20 @@ impl Provider for Gemini {
         let mut contents = vec![json!({"role": "user", "parts": [{"text": llm::prompt(request)}]})];
         for round in 0..=MAX_TOOL_ROUNDS {
             let mut body = json!({
-                "systemInstruction": {"parts": [{"text": llm::instructions(request.channel)}]},
+                "systemInstruction": {"parts": [{"text": llm::instructions(request.channel, true)}]},
                 "contents": contents,
             });
             body["tools"] = tools.clone();
             if round == MAX_TOOL_ROUNDS {
                 body["toolConfig"] = json!({"functionCallingConfig": {"mode": "NONE"}});
             }
-            let answer = llm::post_json(self.http, &url, &headers, &body).await.map_err(|e| self.error(e))?;
+            let answer = llm::post_json(self.http, &url, &headers, &body).await.map_err(|e| e.of("gemini"))?;
             if let Some(blocked) = answer["promptFeedback"]["blockReason"].as_str() {
-                return Err(self.error(format!("the prompt was blocked ({blocked})")));
+                return Err(self.error(FailureKind::Blocked, format!("the prompt was blocked ({blocked})")));
             }
             let candidate = &answer["candidates"][0];
             if candidate.is_null() {
-                return Err(self.error("the answer has no candidate"));
+                return Err(self.error(FailureKind::BadAnswer, "the answer has no candidate"));
             }
             let content = &candidate["content"];
             let parts = content["parts"].as_array().cloned().unwrap_or_default();
@@ -66,11 +102,18 @@ impl Provider for Gemini {
                 let finish = candidate["finishReason"].as_str().unwrap_or("no finish reason");
                 if finish != "STOP" {
                     // A partial answer (MAX_TOKENS) is not an answer to send.
-                    return Err(self.error(format!("the answer did not finish ({finish})")));
+                    let kind = match finish {
+                        "MAX_TOKENS" | "no finish reason" => FailureKind::Incomplete,
+                        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "LANGUAGE" => {
+                            FailureKind::Blocked
+                        }
+                        _ => FailureKind::BadAnswer,
+                    };
+                    return Err(self.error(kind, format!("the answer did not finish ({finish})")));
                 }
                 let text: String = parts.iter().filter_map(|p| p["text"].as_str()).collect();
                 if text.trim().is_empty() {
-                    return Err(self.error("the answer has no text (STOP)"));
+                    return Err(self.error(FailureKind::Incomplete, "the answer has no text (STOP)"));
                 }
                 return Ok(text);
             }
@@ -87,6 +130,6 @@ impl Provider for Gemini {
             contents.push(json!({"role": "model", "parts": parts}));
             contents.push(json!({"role": "user", "parts": responses}));
         }
-        Err(self.error("the model kept calling functions without answering"))
+        Err(self.error(FailureKind::BadAnswer, "the model kept calling functions without answering"))
     }
 }

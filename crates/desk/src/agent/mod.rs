@@ -10,6 +10,7 @@
 //! processes) never answer the same message twice; a claim left by a crashed worker expires.
 
 pub mod gemini;
+pub mod health;
 pub mod llm;
 pub mod offline;
 pub mod openai;
@@ -81,6 +82,8 @@ pub struct Outcome {
 pub struct Agent {
     pub db: Db,
     pub provider: Arc<dyn Provider>,
+    /// How the provider has been doing in this process.
+    pub health: Arc<health::ProviderHealth>,
     pub rules: Rules,
     pub style: Style,
 }
@@ -145,10 +148,14 @@ impl Agent {
             None => {
                 let kb = DbSearch(self.db.clone());
                 let (text, provider) = match self.provider.draft(&request, &kb).await {
-                    Ok(text) if !text.trim().is_empty() => (text, self.provider.name().to_string()),
+                    Ok(text) if !text.trim().is_empty() => {
+                        self.health.succeeded();
+                        (text, self.provider.name().to_string())
+                    }
                     Ok(_) => (Offline::answer(&request), "offline".to_string()),
                     Err(error) => {
-                        tracing::warn!("provider failed, answering offline: {error}");
+                        tracing::warn!("provider failed ({}), answering offline: {error}", error.kind.as_str());
+                        self.health.failed(&error);
                         (Offline::answer(&request), "offline".to_string())
                     }
                 };

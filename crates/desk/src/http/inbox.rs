@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::DeskApp;
 use super::error::HttpError;
 use super::{present, sessions};
-use crate::model::TicketStatus;
+use crate::model::{DeliveryStatus, TicketStatus};
 use crate::reads::{self, InboxFilter};
 use wamcp_core::Timestamp;
 
@@ -194,6 +194,11 @@ pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery
                 }
                 _ => escape(&row.status),
             };
+            let status = if row.window_closed {
+                format!("{status}<div class=\"escalated\">{WINDOW_CLOSED}</div>")
+            } else {
+                status
+            };
             let contact =
                 row.contact.as_deref().map(|c| format!("<div class=\"meta\">{}</div>", escape(c))).unwrap_or_default();
             let _ = write!(
@@ -215,6 +220,9 @@ pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery
     body.push_str("<form method=\"post\" action=\"/desk/logout\"><button type=\"submit\">Sign out</button></form>");
     Ok(page("Tickets", &body).into_response())
 }
+
+/// How the inbox marks a ticket whose answer waits for the customer's next message.
+const WINDOW_CLOSED: &str = "window closed: customer must write first";
 
 pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, HttpError> {
     let Some(ticket) = reads::ticket(&app.desk.db, &id).await? else {
@@ -255,6 +263,20 @@ pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> 
             name = escape(name),
             known_by = escape(known_by),
             id = escape(&id),
+        );
+    }
+    let held: Vec<&Value> = ticket["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["delivery_status"] == DeliveryStatus::WindowClosed.as_str())
+        .collect();
+    if let Some(first) = held.first() {
+        let _ = write!(
+            body,
+            "<p id=\"window\" class=\"escalated\">{WINDOW_CLOSED}: {} answer(s) wait until they write. {}</p>",
+            held.len(),
+            escape(first["delivery_error"].as_str().unwrap_or_default())
         );
     }
     body.push_str("<section id=\"conversation\">");

@@ -2,7 +2,8 @@
 //! - the token (`Authorization: Bearer`, the daemon's API token): the WhatsApp and email
 //!   webhooks, the status, and everything that reads or changes tickets;
 //! - anyone: `POST /support/submit`, the public web form;
-//! - Twilio, proved by its signature: `POST /webhooks/twilio/whatsapp`;
+//! - Twilio, proved by its signature: `POST /webhooks/twilio/whatsapp` and its status callback
+//!   `POST /webhooks/twilio/status`;
 //! - people signed in to the web inbox (a server-side session opened with the token): `/desk`.
 //!
 //! The daemon checks Host and Origin for every route before these see a request.
@@ -63,7 +64,8 @@ pub fn routes(app: Arc<DeskApp>) -> Router {
         .layer(axum::middleware::from_fn(inbox::security_headers));
     let public = Router::new()
         .route("/support/submit", post(intake::web_form))
-        .route("/webhooks/twilio/whatsapp", post(twilio::whatsapp));
+        .route("/webhooks/twilio/whatsapp", post(twilio::whatsapp))
+        .route("/webhooks/twilio/status", post(twilio::status));
     private.merge(pages).merge(public).with_state(app)
 }
 

@@ -69,6 +69,7 @@ pub async fn status(State(app): State<Arc<DeskApp>>) -> Json<Value> {
             "connected": false,
             "account": null,
             "last_message_at": null,
+            "provider": app.desk.provider_health(),
         }));
     };
     let path = source.bridge_path();
@@ -81,6 +82,7 @@ pub async fn status(State(app): State<Arc<DeskApp>>) -> Json<Value> {
         "connected": live.connected,
         "account": live.account,
         "last_message_at": live.last_message_at,
+        "provider": app.desk.provider_health(),
     }))
 }
 

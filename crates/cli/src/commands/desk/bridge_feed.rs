@@ -41,6 +41,8 @@ pub fn extension(desk: Arc<Desk>, answer: Answer) -> Extension {
             let desk = metrics_desk.clone();
             Box::pin(async move { wamcp_desk::metrics::render(&desk).await.unwrap_or_default() })
         }));
+        let status_desk = desk.clone();
+        let _ = parts.status_section.set(("desk", Arc::new(move || desk_status(&status_desk))));
         desk.start();
         // Listening first, then catching up: nothing falls between the two.
         let events = parts.events.subscribe();
@@ -48,6 +50,11 @@ pub fn extension(desk: Arc<Desk>, answer: Answer) -> Extension {
         tokio::spawn(forward_messages(desk.clone(), events, source));
         wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))
     })
+}
+
+/// The desk's section of `/api/status`: how its provider is doing.
+fn desk_status(desk: &Desk) -> serde_json::Value {
+    serde_json::json!({"provider": desk.provider_health()})
 }
 
 /// Hands every new direct message from a customer to the desk as it is committed. History is

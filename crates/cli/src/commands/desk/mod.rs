@@ -18,9 +18,9 @@ use wamcp_core::{Jid, JidKind, Timestamp};
 use wamcp_desk::agent::gemini::{self, Gemini};
 use wamcp_desk::agent::llm::HttpSettings;
 use wamcp_desk::agent::offline::Offline;
-use wamcp_desk::agent::openai::OpenAi;
+use wamcp_desk::agent::openai::{self, OpenAi};
 use wamcp_desk::agent::provider::Provider;
-use wamcp_desk::events::kafka::KafkaSink;
+use wamcp_desk::events::kafka::{KafkaSettings, KafkaSink};
 use wamcp_desk::smtp::Smtp;
 use wamcp_desk::twilio::Twilio;
 use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Rules, Style, Via};
@@ -52,7 +52,7 @@ pub struct DeskArgs {
     /// [default: offline]
     #[arg(long = "desk-provider", id = "desk.provider", env = "WAMCP_DESK_PROVIDER", value_name = "NAME")]
     pub provider: Option<String>,
-    /// The model name [default: gemini-2.5-flash for gemini, gpt-4o-mini for openai]
+    /// The model name [default: gemini-3.5-flash for gemini, gpt-6-luna for openai; checked at start]
     #[arg(long = "desk-model", id = "desk.model", env = "WAMCP_DESK_MODEL", value_name = "MODEL")]
     pub model: Option<String>,
     /// The provider's API address, e.g. http://localhost:11434/v1 for Ollama [default: the provider's own]
@@ -62,6 +62,16 @@ pub struct DeskArgs {
     /// that URL) [default: rebuilt from the request]
     #[arg(long = "desk-twilio-webhook-url", id = "desk.twilio_webhook_url", value_name = "URL")]
     pub twilio_webhook_url: Option<String>,
+    /// An approved WhatsApp template (HX…) sent through Twilio to ask a customer to write again
+    /// when an answer is ready more than 24 hours after their last message [default: none: the
+    /// answer waits until they write, marked on the ticket]
+    #[arg(
+        long = "desk-twilio-reengage-content-sid",
+        id = "desk.twilio_reengage_content_sid",
+        env = "WAMCP_DESK_TWILIO_REENGAGE_CONTENT_SID",
+        value_name = "SID"
+    )]
+    pub twilio_reengage_content_sid: Option<String>,
     /// Kafka brokers (HOST:PORT,...) to publish the desk's events to [default: none: events stay
     /// in this process]
     #[arg(long = "kafka-brokers", id = "kafka.brokers", env = "WAMCP_KAFKA_BROKERS", value_name = "HOSTS")]
@@ -105,8 +115,9 @@ pub struct DeskSettings {
     pub rules: Rules,
     pub provider: ProviderSettings,
     /// From TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, when both are set.
-    pub twilio: Option<Twilio>,
-    pub kafka_brokers: Option<String>,
+    pub twilio: Option<Arc<Twilio>>,
+    /// Where events go, when Kafka is configured.
+    pub kafka: Option<KafkaSettings>,
     /// A folder of articles to import on start (the demo's sample).
     pub knowledge_base: Option<PathBuf>,
     pub answer: Answer,
@@ -139,6 +150,9 @@ pub enum Answer {
     /// Every direct chat: for a number used only for support.
     Everyone,
 }
+
+/// How long one event may take to reach Kafka before it is tried again.
+const KAFKA_DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How recent the owner's own message must be for a chat to count as theirs.
 pub const OWNER_WROTE_DAYS: i64 = 30;
@@ -204,8 +218,23 @@ impl DeskArgs {
             file.twilio_webhook_url.map(Some),
             || None,
         );
+        let reengage = layers.pick(
+            "desk.twilio_reengage_content_sid",
+            "WAMCP_DESK_TWILIO_REENGAGE_CONTENT_SID",
+            self.twilio_reengage_content_sid.clone().map(Some),
+            file.twilio_reengage_content_sid.clone().map(Some),
+            || None,
+        );
+        if let Some(sid) = &reengage
+            && !(sid.len() == 34 && sid.starts_with("HX") && sid[2..].chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            anyhow::bail!(
+                "desk.twilio_reengage_content_sid: '{sid}' is not a Twilio content SID (HX and 32 hexadecimal digits, \
+                 from the Content Template Builder)"
+            );
+        }
         let api_url = self.twilio_api_url.clone().or(file.twilio_api_url);
-        let twilio = twilio_from_env(webhook_url, api_url);
+        let twilio = twilio_from_env(webhook_url, api_url, reengage).map(Arc::new);
         let kafka_file = layers.file().kafka.clone().unwrap_or_default();
         let kafka_brokers = layers.pick(
             "kafka.brokers",
@@ -214,6 +243,18 @@ impl DeskArgs {
             kafka_file.brokers.map(Some),
             || None,
         );
+        let properties = kafka_file.properties.unwrap_or_default();
+        let kafka = match kafka_brokers {
+            Some(brokers) => {
+                let kafka = KafkaSettings { brokers, properties };
+                kafka.client_config(KAFKA_DELIVERY_TIMEOUT).map_err(anyhow::Error::msg)?;
+                Some(kafka)
+            }
+            None if !properties.is_empty() => {
+                anyhow::bail!("kafka.properties: set, but kafka.brokers is not: give the brokers (HOST:PORT,...)")
+            }
+            None => None,
+        };
         let answer = layers
             .pick("desk.answer", "WAMCP_DESK_ANSWER", self.answer.clone(), file.answer, || "customers".to_string());
         let answer = Answer::parse(&answer)?;
@@ -256,7 +297,7 @@ impl DeskArgs {
             rules,
             provider,
             twilio,
-            kafka_brokers,
+            kafka,
             knowledge_base: None,
             answer,
             smtp,
@@ -276,14 +317,13 @@ pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Ar
         twilio: settings.twilio.clone(),
         smtp: settings.smtp.as_ref().map(SmtpSettings::transport).transpose()?,
         mail_retry_after: settings.mail_retry_after,
-        sink: match &settings.kafka_brokers {
-            Some(brokers) => {
-                Some(Arc::new(KafkaSink::new(brokers, std::time::Duration::from_secs(30)).map_err(anyhow::Error::msg)?))
-            }
+        sink: match &settings.kafka {
+            Some(kafka) => Some(Arc::new(KafkaSink::new(kafka, KAFKA_DELIVERY_TIMEOUT).map_err(anyhow::Error::msg)?)),
             None => None,
         },
     };
     let desk = Desk::open(config).await?;
+    desk.check_provider().await?;
     if let Some(dir) = &settings.knowledge_base {
         wamcp_desk::kb::import(&desk.db, dir).await?;
     }
@@ -291,14 +331,20 @@ pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Ar
 }
 
 /// Twilio's credentials from the environment (never from a file that might be shared).
-fn twilio_from_env(webhook_url: Option<String>, api_url: Option<String>) -> Option<Twilio> {
+fn twilio_from_env(
+    webhook_url: Option<String>,
+    api_url: Option<String>,
+    reengage_content_sid: Option<String>,
+) -> Option<Twilio> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    Some(Twilio {
-        account_sid: env("TWILIO_ACCOUNT_SID")?,
-        auth_token: env("TWILIO_AUTH_TOKEN")?,
-        api_url: api_url.unwrap_or_else(|| wamcp_desk::twilio::DEFAULT_API_URL.to_string()),
-        webhook_url,
-    })
+    let mut twilio = Twilio::new(
+        env("TWILIO_ACCOUNT_SID")?,
+        env("TWILIO_AUTH_TOKEN")?,
+        api_url.unwrap_or_else(|| wamcp_desk::twilio::DEFAULT_API_URL.to_string()),
+    );
+    twilio.webhook_url = webhook_url;
+    twilio.reengage_content_sid = reengage_content_sid;
+    Some(twilio)
 }
 
 /// The provider named in the settings, with its key from the environment.
@@ -309,18 +355,18 @@ fn build_provider(settings: &ProviderSettings) -> anyhow::Result<Arc<dyn Provide
         "offline" => Arc::new(Offline),
         "gemini" => Arc::new(Gemini {
             base_url: settings.base_url.clone().unwrap_or_else(|| gemini::DEFAULT_BASE_URL.to_string()),
-            model: settings.model.clone().unwrap_or_else(|| "gemini-2.5-flash".to_string()),
+            model: settings.model.clone().unwrap_or_else(|| gemini::DEFAULT_MODEL.to_string()),
             api_key: key("GEMINI_API_KEY").or_else(|| key("GOOGLE_API_KEY")).ok_or_else(|| {
                 anyhow::anyhow!("desk.provider: gemini needs an API key in GEMINI_API_KEY (or GOOGLE_API_KEY)")
             })?,
             http,
         }),
-        "openai" => Arc::new(OpenAi {
-            base_url: settings.base_url.clone().unwrap_or_else(|| "https://api.openai.com/v1".to_string()),
-            model: settings.model.clone().unwrap_or_else(|| "gpt-4o-mini".to_string()),
-            api_key: key("OPENAI_API_KEY"),
+        "openai" => Arc::new(OpenAi::new(
+            settings.base_url.clone().unwrap_or_else(|| openai::DEFAULT_BASE_URL.to_string()),
+            settings.model.clone().unwrap_or_else(|| openai::DEFAULT_MODEL.to_string()),
+            key("OPENAI_API_KEY"),
             http,
-        }),
+        )),
         other => anyhow::bail!("desk.provider: '{other}' is not a provider; use offline, gemini or openai"),
     })
 }
