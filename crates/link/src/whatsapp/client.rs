@@ -178,7 +178,21 @@ impl Link for WhatsAppLink {
         if let Some(phone) = &self.pair_phone {
             builder = builder.with_pair_code(PairCodeOptions { phone_number: phone.clone(), ..Default::default() });
         }
-        let bot = builder.build().await.map_err(|e| LinkError::Temporary(format!("cannot start the client: {e}")))?;
+        #[cfg(feature = "test-server")]
+        let built = match super::test_server::url() {
+            Some(url) => {
+                builder
+                    .with_transport_factory(super::test_server::transport(&url))
+                    .with_http_client(super::test_server::LoopbackHttp::new())
+                    .with_version(super::test_server::VERSION)
+                    .build()
+                    .await
+            }
+            None => builder.build().await,
+        };
+        #[cfg(not(feature = "test-server"))]
+        let built = builder.build().await;
+        let bot = built.map_err(|e| LinkError::Temporary(format!("cannot start the client: {e}")))?;
         let handle = bot.spawn();
         let client = handle.client();
         *running = Some((handle, client));

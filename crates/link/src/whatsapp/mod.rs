@@ -5,5 +5,22 @@
 pub mod client;
 pub mod convert;
 mod events;
+#[cfg(feature = "test-server")]
+pub mod test_server;
 
 pub use client::{SESSION_FILE, WhatsAppLink};
+
+/// The host and port the client connects to: WhatsApp's chat host, or, in a `test-server` build
+/// with `WAMCP_TEST_SERVER` set, that local server.
+pub fn chat_server() -> (String, u16) {
+    #[cfg(feature = "test-server")]
+    if let Some(url) = test_server::url() {
+        let authority = url.trim_start_matches("ws://").split('/').next().unwrap_or_default();
+        if let Some((host, port)) = authority.rsplit_once(':')
+            && let Ok(port) = port.parse()
+        {
+            return (host.to_string(), port);
+        }
+    }
+    ("web.whatsapp.com".to_string(), 443)
+}

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Where the client goes first (for its version, then for the chat socket).
-pub const WHATSAPP_HOST: &str = "web.whatsapp.com";
 /// How long to keep trying before saying the network is the problem.
 pub const WINDOW: Duration = Duration::from_secs(30);
 const ATTEMPT: Duration = Duration::from_secs(5);
@@ -15,8 +13,9 @@ const PAUSE: Duration = Duration::from_secs(2);
 
 /// Why WhatsApp could not be reached.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot reach WhatsApp ({WHATSAPP_HOST}): check the network or proxy ({detail})")]
+#[error("cannot reach WhatsApp ({host}): check the network or proxy ({detail})")]
 pub struct Unreachable {
+    pub host: String,
     pub detail: String,
 }
 
@@ -25,13 +24,15 @@ pub struct Unreachable {
 pub async fn wait_for_whatsapp(window: Duration, mut on_failure: impl FnMut(&Unreachable)) -> Result<(), Unreachable> {
     let end = Instant::now() + window;
     let mut told = false;
+    // Where the client goes for the chat socket (a local server in the end-to-end tests).
+    let (host, port) = wamcp_link::whatsapp::chat_server();
     loop {
-        let detail = match tokio::time::timeout(ATTEMPT, tokio::net::TcpStream::connect((WHATSAPP_HOST, 443))).await {
+        let detail = match tokio::time::timeout(ATTEMPT, tokio::net::TcpStream::connect((host.as_str(), port))).await {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {} s", ATTEMPT.as_secs()),
         };
-        let failure = Unreachable { detail };
+        let failure = Unreachable { host: host.clone(), detail };
         if !told {
             on_failure(&failure);
             told = true;

@@ -1,0 +1,12 @@
+//! fakewa: a WhatsApp server and the account's phone in one process, for tests. The real
+//! whatsapp-rust client inside wamcp (built with its `test-server` feature) connects to it over a
+//! local WebSocket and speaks the real protocol: the Noise handshake, binary nodes,
+//! Signal-encrypted messages, app state and history sync. A JSON control API plays the phone and
+//! the account's contacts, and shows what the client sent.
+//!
+//! Layout:
+//! - [`noise`]: the server's side of the handshake and the encrypted frames;
+//! - [`signal`]: the people fakewa plays, as Signal peers, and the client's uploaded keys.
+
+pub mod noise;
+pub mod signal;

@@ -1,0 +1,3 @@
+//! The `fakewa` binary (not ready yet).
+
+fn main() {}
