@@ -8,5 +8,16 @@
 //! - [`noise`]: the server's side of the handshake and the encrypted frames;
 //! - [`signal`]: the people fakewa plays, as Signal peers, and the client's uploaded keys.
 
+pub mod app_state;
+pub mod control;
+pub mod iq;
 pub mod noise;
+pub mod pairing;
+pub mod people;
+pub mod qr;
+pub mod queue;
+pub mod server;
 pub mod signal;
+pub mod state;
+pub mod wire;
+pub mod world;

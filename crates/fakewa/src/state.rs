@@ -1,0 +1,118 @@
+//! What fakewa keeps on disk, so several `wamcp` runs talk to the same "WhatsApp": the server's
+//! Noise key, the phone and its keys, the linked device, the contacts and groups, what waits
+//! for the client while it is away, and what the client sent. One JSON file in the data dir,
+//! replaced whole (written beside it, then renamed) so a kill leaves the old or the new.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::signal::{ClientKeys, SavedPeer, hex_bytes};
+
+/// The account's phone number fakewa plays unless told otherwise.
+pub const DEFAULT_PHONE: &str = "447700900001";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    #[serde(with = "hex_bytes")]
+    pub server_key: Vec<u8>,
+    pub phone: SavedPhone,
+    /// The linked companion device, once paired.
+    pub device: Option<SavedDevice>,
+    #[serde(default)]
+    pub contacts: Vec<SavedContact>,
+    #[serde(default)]
+    pub groups: Vec<SavedGroup>,
+    /// Stanzas for the client that wait until it is connected (the offline queue), each
+    /// already encoded.
+    #[serde(default)]
+    pub offline: Vec<Queued>,
+    /// Everything the client sent that the control API shows, in order.
+    #[serde(default)]
+    pub received: Vec<serde_json::Value>,
+    /// Counter for the ids fakewa makes.
+    #[serde(default)]
+    pub next_id: u64,
+    /// App state: the version of each collection fakewa has sent.
+    #[serde(default)]
+    pub app_state: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPhone {
+    /// Digits only.
+    pub number: String,
+    /// The account's LID user part.
+    pub lid: String,
+    pub push_name: String,
+    pub peer: SavedPeer,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedDevice {
+    pub id: u16,
+    #[serde(with = "hex_bytes")]
+    pub noise_key: Vec<u8>,
+    pub keys: ClientKeys,
+    pub push_name: String,
+    /// The app-state sync key the phone shared with the device.
+    #[serde(with = "hex_bytes", default)]
+    pub app_state_key: Vec<u8>,
+    #[serde(with = "hex_bytes", default)]
+    pub app_state_key_id: Vec<u8>,
+    /// Set after the first login that followed pairing.
+    #[serde(default)]
+    pub logged_in: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedContact {
+    pub phone: String,
+    pub lid: String,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub push_name: Option<String>,
+    pub peer: SavedPeer,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedGroup {
+    /// The user part of `…@g.us`.
+    pub id: String,
+    pub subject: String,
+    /// Phone numbers, digits only.
+    pub participants: Vec<String>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub id: String,
+    #[serde(with = "hex_bytes")]
+    pub node: Vec<u8>,
+}
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join("fakewa.json")
+}
+
+pub fn load(data_dir: &Path) -> Result<Option<Saved>> {
+    let file = path(data_dir);
+    match std::fs::read(&file) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("reading {}", file.display()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+    }
+}
+
+pub fn store(data_dir: &Path, saved: &Saved) -> Result<()> {
+    let file = path(data_dir);
+    let temporary = data_dir.join("fakewa.json.new");
+    std::fs::write(&temporary, serde_json::to_vec(saved)?)?;
+    std::fs::rename(&temporary, &file).with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}

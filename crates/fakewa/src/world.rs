@@ -1,0 +1,267 @@
+//! The server's state machine: one account, its phone, its contacts, and the one linked device's
+//! connection. Nodes from the client come in through [`Hub::received`]; answers and pushes go
+//! out through the connection's queue. The control API ([`crate::control`]) acts on the same
+//! [`World`] under the same lock, so every step is ordered.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Result, bail};
+use tokio::sync::mpsc::UnboundedSender;
+use wacore_binary::builder::NodeBuilder;
+use wacore_binary::node::Node;
+
+use crate::noise::{Handshaken, ServerKey};
+use crate::server::Out;
+use crate::signal::Peer;
+use crate::state::{self, Saved, SavedPhone};
+use crate::wire::{self, attr, child};
+
+/// The shared handle the listeners and the control API hold.
+pub struct Hub {
+    data_dir: PathBuf,
+    pub media_host: Mutex<Option<SocketAddr>>,
+    world: Mutex<World>,
+}
+
+/// The live connection to the client.
+struct Conn {
+    id: u64,
+    tx: UnboundedSender<Out>,
+    /// The client logged in (rather than registering for pairing).
+    logged_in: bool,
+}
+
+/// A QR shown by the unpaired client: the refs fakewa handed it.
+pub(crate) struct Pairing {
+    pub(crate) conn: u64,
+    pub(crate) refs: Vec<String>,
+    /// The `pair-success` iq's id, once sent.
+    pub(crate) success_id: Option<String>,
+}
+
+pub struct World {
+    pub saved: Saved,
+    pub phone: Peer,
+    /// The contacts' Signal state, in the order of `saved.contacts`.
+    pub contacts: Vec<Peer>,
+    server_key: ServerKey,
+    conn: Option<Conn>,
+    next_conn: u64,
+    pub(crate) pairing: Option<Pairing>,
+    /// The next connection attempt fails with this code.
+    pub fail_next: Option<u16>,
+    /// The next connection is closed before its handshake.
+    pub refuse_next: bool,
+}
+
+impl Hub {
+    /// Opens the account in `data_dir`, or makes a new one for `phone`.
+    pub fn open(data_dir: &Path, phone: &str, _chat: SocketAddr) -> Result<Hub> {
+        let saved = match state::load(data_dir)? {
+            Some(saved) => saved,
+            None => {
+                let number: String = phone.chars().filter(char::is_ascii_digit).collect();
+                if number.len() < 8 {
+                    bail!("--phone must be a full international number, digits only or with +: {phone}");
+                }
+                let saved = Saved {
+                    server_key: ServerKey::generate().private_bytes(),
+                    phone: SavedPhone {
+                        lid: format!("1{}", &number[number.len() - 8..]) + "0000",
+                        number,
+                        push_name: "Phone".into(),
+                        peer: Peer::generate()?.save()?,
+                    },
+                    device: None,
+                    contacts: Vec::new(),
+                    groups: Vec::new(),
+                    offline: Vec::new(),
+                    received: Vec::new(),
+                    next_id: 1,
+                    app_state: serde_json::Value::Null,
+                };
+                state::store(data_dir, &saved)?;
+                saved
+            }
+        };
+        let contacts = saved.contacts.iter().map(|c| Peer::load(&c.peer)).collect::<Result<Vec<_>>>()?;
+        let world = World {
+            phone: Peer::load(&saved.phone.peer)?,
+            contacts,
+            server_key: ServerKey::from_private(&saved.server_key)?,
+            saved,
+            conn: None,
+            next_conn: 1,
+            pairing: None,
+            fail_next: None,
+            refuse_next: false,
+        };
+        Ok(Hub { data_dir: data_dir.to_path_buf(), media_host: Mutex::new(None), world: Mutex::new(world) })
+    }
+
+    /// Runs `f` on the world, then saves it.
+    pub fn with<T>(&self, f: impl FnOnce(&mut World) -> Result<T>) -> Result<T> {
+        let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        let out = f(&mut world)?;
+        world.saved.phone.peer = world.phone.save()?;
+        for i in 0..world.contacts.len() {
+            world.saved.contacts[i].peer = world.contacts[i].save()?;
+        }
+        state::store(&self.data_dir, &world.saved)?;
+        Ok(out)
+    }
+
+    pub fn server_key(&self) -> ServerKey {
+        let world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        ServerKey::from_private(&world.saved.server_key).expect("a key read back")
+    }
+
+    /// Whether this connection attempt is to be dropped (`/drop` while away, or a network
+    /// failure the test asked for).
+    pub fn refuse_connect(&self) -> bool {
+        let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut world.refuse_next)
+    }
+
+    /// A handshake finished: log in or offer pairing. Returns the connection's id.
+    pub fn connected(&self, done: &Handshaken, tx: UnboundedSender<Out>) -> u64 {
+        let result = self.with(|world| world.connected(done, tx));
+        result.unwrap_or_else(|e| {
+            tracing::warn!("connect: {e:#}");
+            0
+        })
+    }
+
+    pub fn disconnected(&self, id: u64) {
+        let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        if world.conn.as_ref().is_some_and(|c| c.id == id) {
+            world.conn = None;
+        }
+    }
+
+    /// A node from connection `id`.
+    pub fn received(&self, id: u64, node: Node) {
+        if let Err(e) = self.with(|world| world.handle(id, node)) {
+            tracing::warn!("handling a node: {e:#}");
+        }
+    }
+}
+
+impl World {
+    pub(crate) fn send(&self, node: Node) {
+        if let Some(conn) = &self.conn {
+            let _ = conn.tx.send(Out::Node(node));
+        }
+    }
+
+    fn close(&self) {
+        if let Some(conn) = &self.conn {
+            let _ = conn.tx.send(Out::Close);
+        }
+    }
+
+    pub fn new_id(&mut self) -> String {
+        self.saved.next_id += 1;
+        format!("FAKE{:012X}", self.saved.next_id)
+    }
+
+    fn connected(&mut self, done: &Handshaken, tx: UnboundedSender<Out>) -> Result<u64> {
+        // A second connection replaces the first, as WhatsApp does.
+        if let Some(old) = self.conn.take() {
+            let _ = old.tx.send(Out::Close);
+        }
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let payload = &done.payload;
+        let login = payload.username.is_some();
+        self.conn = Some(Conn { id, tx, logged_in: false });
+        if let Some(code) = self.fail_next.take() {
+            self.send(NodeBuilder::new("failure").attr("reason", code.to_string()).build());
+            self.close();
+            return Ok(id);
+        }
+        if !login {
+            self.offer_pairing(id);
+            return Ok(id);
+        }
+        let known = self.saved.device.as_ref().is_some_and(|device| {
+            payload.username == self.saved.phone.number.parse().ok()
+                && payload.device == Some(u32::from(device.id))
+                && device.noise_key == done.client_static
+        });
+        if !known {
+            tracing::info!("a login from an unknown device: 401");
+            self.send(NodeBuilder::new("failure").attr("reason", "401").attr("location", "frc").build());
+            self.close();
+            return Ok(id);
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            conn.logged_in = true;
+        }
+        self.send(self.success_node());
+        Ok(id)
+    }
+
+    fn success_node(&self) -> Node {
+        let now = now().to_string();
+        NodeBuilder::new("success")
+            .attr("t", now.clone())
+            .attr("props", "1")
+            .attr("abprops", "1")
+            .attr("location", "frc")
+            .attr("creation", now)
+            .attr("lid", format!("{}@lid", self.saved.phone.lid))
+            .build()
+    }
+
+    fn handle(&mut self, id: u64, node: Node) -> Result<()> {
+        if self.conn.as_ref().is_none_or(|c| c.id != id) {
+            return Ok(());
+        }
+        match node.tag.as_ref() {
+            "iq" => self.iq(node),
+            "ack" | "receipt" => self.acknowledged(node),
+            "presence" | "chatstate" => {
+                self.record_presence(&node);
+                Ok(())
+            }
+            "ib" => Ok(()),
+            other => {
+                tracing::info!("unhandled <{other}>: {}", wire::show(&node));
+                Ok(())
+            }
+        }
+    }
+
+    /// The client answers an iq fakewa sent.
+    pub(crate) fn iq_answer(&mut self, node: Node) -> Result<()> {
+        let id = attr(&node, "id");
+        if let Some(pairing) = &self.pairing
+            && pairing.success_id.as_deref() == Some(id.as_str())
+        {
+            if child(&node, "pair-device-sign").is_some() {
+                tracing::info!("the device signed its identity; restarting the stream (515)");
+                self.pairing = None;
+                self.send(NodeBuilder::new("stream:error").attr("code", "515").build());
+                self.close();
+            } else {
+                tracing::warn!("pairing refused by the client: {}", wire::show(&node));
+                self.saved.device = None;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+
+impl World {
+    pub fn is_connected(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.logged_in)
+    }
+}
