@@ -17,11 +17,18 @@ use crate::world::Hub;
 
 pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
     if let Ok(address) = listener.local_addr() {
-        *hub.media_host.lock().unwrap_or_else(|e| e.into_inner()) = Some(address);
+        let _ = hub.with(|world| {
+            world.media_host = address.to_string();
+            Ok(())
+        });
     }
     let app = Router::new()
         .route("/phone/scan", post(scan))
         .route("/received", get(received))
+        .route("/incoming", post(incoming))
+        .route("/receipt", post(receipt))
+        .route("/mms/{kind}/{token}", post(upload))
+        .route("/v/{*path}", get(download))
         .route("/state", get(status))
         .with_state(hub);
     let _ = axum::serve(listener, app).await;
@@ -71,4 +78,50 @@ async fn status(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {
             "connected": world.is_connected(),
         }))
     })?))
+}
+
+async fn incoming(
+    State(hub): State<Arc<Hub>>,
+    Json(request): Json<crate::messaging::Incoming>,
+) -> Result<Json<Value>, Refused> {
+    let id = hub.with(|world| {
+        let host = world.media_host.clone();
+        world.incoming(request, &host)
+    })?;
+    Ok(Json(json!({"id": id})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Receipt {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+async fn receipt(State(hub): State<Arc<Hub>>, Json(receipt): Json<Receipt>) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.confirm(&receipt.id, &receipt.kind))?;
+    Ok(Json(json!({"ok": true})))
+}
+
+/// The client uploads an encrypted blob (`POST /mms/image/TOKEN?auth=…`).
+async fn upload(
+    State(hub): State<Arc<Hub>>,
+    axum::extract::Path((kind, _token)): axum::extract::Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, Refused> {
+    let (data_dir, host) = hub.with(|world| Ok((world.data_dir.clone(), world.media_host.clone())))?;
+    let direct_path = crate::media::keep(&data_dir, &kind, &body)?;
+    Ok(Json(json!({"url": format!("https://{host}{direct_path}"), "direct_path": direct_path})))
+}
+
+async fn download(State(hub): State<Arc<Hub>>, uri: axum::http::Uri) -> Response {
+    let data_dir = match hub.with(|world| Ok(world.data_dir.clone())) {
+        Ok(dir) => dir,
+        Err(e) => return Refused(e).into_response(),
+    };
+    match crate::media::fetch(&data_dir, uri.path()) {
+        Some(bytes) => bytes.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

@@ -37,6 +37,14 @@ impl World {
             ("encrypt", "set", _) => {
                 self.upload(&node);
                 self.send(wire::iq_result(&node, vec![]));
+                // A newly linked device: the phone shares the app-state key as soon as it can
+                // reach the device (it needs the device's prekeys for that).
+                if let Some(device) = self.saved.device.as_mut()
+                    && !device.logged_in
+                {
+                    device.logged_in = true;
+                    self.share_app_state_key()?;
+                }
             }
             ("encrypt", "get", "count") => {
                 let left = self.saved.device.as_ref().map_or(0, |d| d.keys.prekeys.len());
@@ -52,6 +60,7 @@ impl World {
                 let answer = self.usync(&node);
                 self.send(answer);
             }
+            ("w:m", _, "media_conn") => self.send(wire::iq_result(&node, vec![self.media_conn(&self.media_host)])),
             ("w:sync:app:state", _, _) => {
                 let answer = self.app_state(&node)?;
                 self.send(answer);

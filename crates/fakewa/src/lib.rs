@@ -11,6 +11,8 @@
 pub mod app_state;
 pub mod control;
 pub mod iq;
+pub mod media;
+pub mod messaging;
 pub mod noise;
 pub mod pairing;
 pub mod people;

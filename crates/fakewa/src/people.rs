@@ -71,6 +71,7 @@ impl World {
             first_name: None,
             push_name: None,
             peer: peer.save()?,
+            told_sender_key: Vec::new(),
         });
         self.contacts.push(peer);
         Ok(self.contacts.len() - 1)

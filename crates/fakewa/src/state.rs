@@ -77,6 +77,9 @@ pub struct SavedContact {
     #[serde(default)]
     pub push_name: Option<String>,
     pub peer: SavedPeer,
+    /// The groups (and client devices) this contact has given its sender key to.
+    #[serde(default)]
+    pub told_sender_key: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,7 +21,6 @@ use crate::wire::{self, attr, child};
 /// The shared handle the listeners and the control API hold.
 pub struct Hub {
     data_dir: PathBuf,
-    pub media_host: Mutex<Option<SocketAddr>>,
     world: Mutex<World>,
 }
 
@@ -42,6 +41,9 @@ pub(crate) struct Pairing {
 }
 
 pub struct World {
+    pub data_dir: PathBuf,
+    /// `127.0.0.1:PORT` of the media host (the control listener).
+    pub media_host: String,
     pub saved: Saved,
     pub phone: Peer,
     /// The contacts' Signal state, in the order of `saved.contacts`.
@@ -88,6 +90,8 @@ impl Hub {
         };
         let contacts = saved.contacts.iter().map(|c| Peer::load(&c.peer)).collect::<Result<Vec<_>>>()?;
         let world = World {
+            data_dir: data_dir.to_path_buf(),
+            media_host: String::new(),
             phone: Peer::load(&saved.phone.peer)?,
             contacts,
             server_key: ServerKey::from_private(&saved.server_key)?,
@@ -98,7 +102,7 @@ impl Hub {
             fail_next: None,
             refuse_next: false,
         };
-        Ok(Hub { data_dir: data_dir.to_path_buf(), media_host: Mutex::new(None), world: Mutex::new(world) })
+        Ok(Hub { data_dir: data_dir.to_path_buf(), world: Mutex::new(world) })
     }
 
     /// Runs `f` on the world, then saves it.
@@ -222,6 +226,7 @@ impl World {
         }
         match node.tag.as_ref() {
             "iq" => self.iq(node),
+            "message" => self.client_message(node),
             "ack" | "receipt" => self.acknowledged(node),
             "presence" | "chatstate" => {
                 self.record_presence(&node);
