@@ -27,6 +27,11 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
         .route("/received", get(received))
         .route("/incoming", post(incoming))
         .route("/receipt", post(receipt))
+        .route("/groups", post(create_group))
+        .route("/drop", post(drop_connection))
+        .route("/fail-next-connect", post(fail_next_connect))
+        .route("/stream-replaced", post(stream_replaced))
+        .route("/unlink", post(unlink))
         .route("/mms/{kind}/{token}", post(upload))
         .route("/v/{*path}", get(download))
         .route("/state", get(status))
@@ -124,4 +129,47 @@ async fn download(State(hub): State<Arc<Hub>>, uri: axum::http::Uri) -> Response
         Some(bytes) => bytes.into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGroup {
+    subject: String,
+    participants: Vec<String>,
+}
+
+async fn create_group(State(hub): State<Arc<Hub>>, Json(group): Json<NewGroup>) -> Result<Json<Value>, Refused> {
+    let jid = hub.with(|world| world.create_group(&group.subject, &group.participants))?;
+    Ok(Json(json!({"jid": jid})))
+}
+
+async fn drop_connection(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.drop_connection())?;
+    Ok(Json(json!({"ok": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailNext {
+    code: u16,
+    #[serde(default)]
+    expire: Option<u64>,
+    #[serde(default)]
+    ban_code: Option<u16>,
+}
+
+async fn fail_next_connect(State(hub): State<Arc<Hub>>, Json(fail): Json<FailNext>) -> Result<Json<Value>, Refused> {
+    let failure = crate::failures::Failure { reason: fail.code, expire: fail.expire, code: fail.ban_code };
+    hub.with(|world| world.fail_next_connect(failure))?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn stream_replaced(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.stream_replaced())?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn unlink(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.unlink())?;
+    Ok(Json(json!({"ok": true})))
 }

@@ -60,6 +60,10 @@ impl World {
                 let answer = self.usync(&node);
                 self.send(answer);
             }
+            ("w:g2", _, _) => {
+                let answer = self.groups_iq(&node);
+                self.send(answer);
+            }
             ("w:m", _, "media_conn") => self.send(wire::iq_result(&node, vec![self.media_conn(&self.media_host)])),
             ("w:sync:app:state", _, _) => {
                 let answer = self.app_state(&node)?;

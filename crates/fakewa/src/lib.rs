@@ -10,6 +10,8 @@
 
 pub mod app_state;
 pub mod control;
+pub mod failures;
+pub mod groups;
 pub mod iq;
 pub mod media;
 pub mod messaging;

@@ -53,7 +53,7 @@ pub fn parse_qr(qr: &str) -> Result<Scanned> {
 
 impl World {
     /// The unpaired client connected: give it refs for its QR.
-    pub(crate) fn offer_pairing(&mut self, conn: u64) {
+    pub(crate) fn offer_pairing(&mut self) {
         let refs: Vec<String> = (0..REFS).map(|_| format!("2@{}", hex::encode(rand::random::<[u8; 12]>()))).collect();
         let id = self.new_id();
         self.send(
@@ -67,7 +67,7 @@ impl World {
                     .build()])
                 .build(),
         );
-        self.pairing = Some(Pairing { conn, refs, success_id: None });
+        self.pairing = Some(Pairing { refs, success_id: None });
     }
 
     /// The phone scanned `qr`: link the device it names.

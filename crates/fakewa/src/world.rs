@@ -25,16 +25,15 @@ pub struct Hub {
 }
 
 /// The live connection to the client.
-struct Conn {
-    id: u64,
-    tx: UnboundedSender<Out>,
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    pub(crate) tx: UnboundedSender<Out>,
     /// The client logged in (rather than registering for pairing).
     logged_in: bool,
 }
 
 /// A QR shown by the unpaired client: the refs fakewa handed it.
 pub(crate) struct Pairing {
-    pub(crate) conn: u64,
     pub(crate) refs: Vec<String>,
     /// The `pair-success` iq's id, once sent.
     pub(crate) success_id: Option<String>,
@@ -48,12 +47,11 @@ pub struct World {
     pub phone: Peer,
     /// The contacts' Signal state, in the order of `saved.contacts`.
     pub contacts: Vec<Peer>,
-    server_key: ServerKey,
-    conn: Option<Conn>,
+    pub(crate) conn: Option<Conn>,
     next_conn: u64,
     pub(crate) pairing: Option<Pairing>,
-    /// The next connection attempt fails with this code.
-    pub fail_next: Option<u16>,
+    /// The next login fails so.
+    pub fail_next: Option<crate::failures::Failure>,
     /// The next connection is closed before its handshake.
     pub refuse_next: bool,
 }
@@ -94,7 +92,6 @@ impl Hub {
             media_host: String::new(),
             phone: Peer::load(&saved.phone.peer)?,
             contacts,
-            server_key: ServerKey::from_private(&saved.server_key)?,
             saved,
             conn: None,
             next_conn: 1,
@@ -181,13 +178,20 @@ impl World {
         let payload = &done.payload;
         let login = payload.username.is_some();
         self.conn = Some(Conn { id, tx, logged_in: false });
-        if let Some(code) = self.fail_next.take() {
-            self.send(NodeBuilder::new("failure").attr("reason", code.to_string()).build());
+        if let Some(failure) = self.fail_next.take() {
+            let mut node = NodeBuilder::new("failure").attr("reason", failure.reason.to_string()).attr("location", "frc");
+            if let Some(expire) = failure.expire {
+                node = node.attr("expire", expire.to_string());
+            }
+            if let Some(code) = failure.code {
+                node = node.attr("code", code.to_string());
+            }
+            self.send(node.build());
             self.close();
             return Ok(id);
         }
         if !login {
-            self.offer_pairing(id);
+            self.offer_pairing();
             return Ok(id);
         }
         let known = self.saved.device.as_ref().is_some_and(|device| {
