@@ -79,3 +79,29 @@ impl World {
             .build()
     }
 }
+
+/// What the recipient's phone finds when it downloads the media a message names: the
+/// plaintext's SHA-256 and length, after the MAC and the hashes are checked.
+pub fn open_media(data_dir: &Path, message: &wa::Message) -> Option<serde_json::Value> {
+    let (direct_path, media_key, enc_sha, kind) = if let Some(m) = message.image_message.as_option() {
+        (m.direct_path.clone()?, m.media_key.clone()?, m.file_enc_sha256.clone()?, MediaType::Image)
+    } else if let Some(m) = message.audio_message.as_option() {
+        (m.direct_path.clone()?, m.media_key.clone()?, m.file_enc_sha256.clone()?, MediaType::Audio)
+    } else if let Some(m) = message.video_message.as_option() {
+        (m.direct_path.clone()?, m.media_key.clone()?, m.file_enc_sha256.clone()?, MediaType::Video)
+    } else if let Some(m) = message.document_message.as_option() {
+        (m.direct_path.clone()?, m.media_key.clone()?, m.file_enc_sha256.clone()?, MediaType::Document)
+    } else {
+        return None;
+    };
+    let Some(blob) = fetch(data_dir, &direct_path) else {
+        return Some(serde_json::json!({"error": format!("nothing uploaded at {direct_path}")}));
+    };
+    if Sha256::digest(&blob).as_slice() != enc_sha.as_slice() {
+        return Some(serde_json::json!({"error": "the upload's SHA-256 is not the message's file_enc_sha256"}));
+    }
+    Some(match wacore::download::DownloadUtils::verify_and_decrypt(&blob, &media_key, kind) {
+        Ok(plain) => serde_json::json!({"sha256": hex::encode(Sha256::digest(&plain)), "length": plain.len()}),
+        Err(e) => serde_json::json!({"error": format!("the upload does not decrypt: {e}")}),
+    })
+}

@@ -313,14 +313,18 @@ impl World {
             return self.peer_message(content);
         }
         let Some(message) = content else { return Ok(()) };
-        self.saved.received.push(json!({
+        let mut item = json!({
             "kind": "message",
             "id": id,
             "to": to,
             "type": attr(&node, "type"),
             "text": text_of(&message),
-            "proto": serde_json::to_value(&message).unwrap_or(Value::Null),
-        }));
+            "proto": lean(serde_json::to_value(&message).unwrap_or(Value::Null)),
+        });
+        if let Some(media) = crate::media::open_media(&self.data_dir, &message) {
+            item["media"] = media;
+        }
+        self.saved.received.push(item);
         Ok(())
     }
 }
@@ -415,5 +419,19 @@ impl World {
             self.share_app_state_key()?;
         }
         Ok(())
+    }
+}
+
+/// A message as JSON without its unset fields (the generated types list every field).
+fn lean(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !(v.is_null() || v.as_array().is_some_and(Vec::is_empty)))
+                .map(|(k, v)| (k, lean(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(lean).collect()),
+        other => other,
     }
 }
