@@ -44,18 +44,64 @@ def test_qr_pairing_links_the_device_and_serve_logs_in_with_the_stored_session(t
         data = tmp_path / "data"
         paired = pair_by_qr(fake, data)
         assert paired.returncode == 0, paired.stderr
-        assert "Linked to WhatsApp as 447700900001" in paired.stdout + paired.stderr
+        assert "Linked to WhatsApp as 447911123456" in paired.stdout + paired.stderr
         device = fake.state()["device"]
         assert device and (data / "whatsapp-session.db").stat().st_size > 0
         daemon = LinkedDaemon(data, fake).start()
         try:
-            assert daemon.status()["connection"]["account"] == "447700900001@s.whatsapp.net"
+            assert daemon.status()["connection"]["account"] == "447911123456@s.whatsapp.net"
             # The same device logged in: no second pairing.
             assert fake.state() == {**fake.state(), "device": device, "connected": True}
         finally:
             daemon.stop()
     finally:
         fake.stop()
+
+
+# --- 2. Pairing code ------------------------------------------------------------------------------
+
+def test_a_pairing_code_typed_into_the_phone_links_the_device(tmp_path):
+    fake = FakeWA(tmp_path / "fakewa").start()
+    try:
+        data = tmp_path / "data"
+        process = login(fake, data, "--phone", "+44 7911 123456")
+        code = None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "enter this code:" in line:
+                code = line.split("enter this code:")[1].strip()
+                break
+        assert code and len(code.replace("-", "")) == 8, lines
+        fake.ok("POST", "/phone/code", {"code": code})
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, "".join(lines) + out + err
+        assert "Linked to WhatsApp as 447911123456" in out + err
+        assert fake.state()["device"] == "447911123456:1"
+        daemon = LinkedDaemon(data, fake).start()
+        daemon.stop()
+    finally:
+        fake.stop()
+
+
+# --- 3. History ----------------------------------------------------------------------------------
+
+def test_a_history_sync_of_1000_messages_in_20_chats_is_stored_under_the_right_names(world):
+    fake, daemon = world
+    ids = fake.ok("POST", "/history", {"chats": 20, "messages": 1000})["ids"]
+    assert len(ids) == 1000
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE text LIKE 'history message %'")
+                      == [(1000,)], "all 1,000 are stored", timeout=120)
+    daemon.history_synced()
+    assert daemon.status()["history_sync"]["messages"] >= 1000
+    stored_ids = {row[0] for row in daemon.query("SELECT id FROM messages WHERE text LIKE 'history message %'")}
+    assert stored_ids == set(ids)
+    # Chat 1 of every pair came keyed by LID: people are still one chat each, under their phone.
+    chats = daemon.query("SELECT DISTINCT chat_jid FROM messages WHERE text LIKE 'history message %'")
+    assert len(chats) == 20 and all(jid.endswith("@s.whatsapp.net") for (jid,) in chats), chats
+    listed, = session_calls(daemon, [("list_chats", {"limit": 30})])
+    for n in range(1, 21):
+        assert f"Person {n}" in text_of(listed)
 
 
 # --- 4. Live messages ------------------------------------------------------------------------------
@@ -222,7 +268,7 @@ def test_kill_9_during_a_burst_loses_no_send_wamcp_acknowledged(world):
     try:
         restarted.wait_until(lambda: restarted.status()["outbox_depth"] == 0, "the outbox is empty")
         wait_until(lambda: set(sends) <= {m["id"] for m in fake.received("message")},
-                   f"every send goes out (seed {seed})", timeout=15)
+                   f"every send goes out (seed {seed})", timeout=10)
         on_the_wire = [m["id"] for m in fake.received("message") if m["id"] in set(sends)]
         assert sorted(on_the_wire) == sorted(sends), f"each send once (seed {seed})"
     finally:
@@ -309,7 +355,9 @@ def test_a_final_failure_stops_serve_with_a_documented_status(world, state):
     fake, daemon = world
     path, body, _ = FINAL_FAILURES[state]
     fake.ok("POST", path, body)
-    code = daemon.process.wait(timeout=60)
+    daemon.wait_until(lambda: daemon.process.poll() is not None or daemon.status()["connection"]["state"] == state,
+                      f"the state is {state}")
+    code = daemon.process.wait(timeout=10)
     assert code not in (0, 1, 10)
     readme = (pathlib.Path(WAMCP).parents[2] / "README.md").read_text()
     assert f"{code} when" in readme

@@ -24,10 +24,12 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
     }
     let app = Router::new()
         .route("/phone/scan", post(scan))
+        .route("/phone/code", post(code))
         .route("/received", get(received))
         .route("/incoming", post(incoming))
         .route("/receipt", post(receipt))
         .route("/groups", post(create_group))
+        .route("/history", post(history))
         .route("/drop", post(drop_connection))
         .route("/fail-next-connect", post(fail_next_connect))
         .route("/stream-replaced", post(stream_replaced))
@@ -171,5 +173,24 @@ async fn stream_replaced(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Ref
 
 async fn unlink(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {
     hub.with(|world| world.unlink())?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn history(
+    State(hub): State<Arc<Hub>>,
+    Json(request): Json<crate::history::HistoryRequest>,
+) -> Result<Json<Value>, Refused> {
+    let ids = hub.with(|world| world.history(request))?;
+    Ok(Json(json!({"ids": ids})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Code {
+    code: String,
+}
+
+async fn code(State(hub): State<Arc<Hub>>, Json(code): Json<Code>) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.enter_code(&code.code))?;
     Ok(Json(json!({"ok": true})))
 }

@@ -24,6 +24,7 @@ impl World {
                 self.send(wire::iq_result(&node, vec![]));
                 self.deliver_offline();
             }
+            ("md", "set", "link_code_companion_reg") => self.link_code(&node)?,
             ("abt", _, _) => self.send(wire::iq_result(&node, vec![NodeBuilder::new("props").attr("protocol", "1").build()])),
             ("blocklist", _, _) => self.send(wire::iq_result(&node, vec![NodeBuilder::new("list").build()])),
             ("privacy", _, _) => self.send(wire::iq_result(&node, vec![NodeBuilder::new("privacy").build()])),

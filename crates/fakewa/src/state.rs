@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::signal::{ClientKeys, SavedPeer, hex_bytes};
 
 /// The account's phone number fakewa plays unless told otherwise.
-pub const DEFAULT_PHONE: &str = "447700900001";
+pub const DEFAULT_PHONE: &str = "447911123456";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Saved {

@@ -50,6 +50,10 @@ pub struct World {
     pub(crate) conn: Option<Conn>,
     next_conn: u64,
     pub(crate) pairing: Option<Pairing>,
+    /// A pairing code the client asked for.
+    pub(crate) code_request: Option<crate::pair_code::CodeRequest>,
+    /// The client's ephemeral key from its code request, once unwrapped.
+    pub(crate) companion_ephemeral: Option<[u8; 32]>,
     /// The next login fails so.
     pub fail_next: Option<crate::failures::Failure>,
     /// The next connection is closed before its handshake.
@@ -96,6 +100,8 @@ impl Hub {
             conn: None,
             next_conn: 1,
             pairing: None,
+            code_request: None,
+            companion_ephemeral: None,
             fail_next: None,
             refuse_next: false,
         };
