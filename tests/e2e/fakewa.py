@@ -111,7 +111,7 @@ class LinkedDaemon(Daemon):
 
     def start(self, wait_connected=True):
         log = open(self.data_dir.parent / f"daemon-{self.port}.log", "ab")
-        env = {**self.fake.environment(), "WAMCP_LOG": "info"}
+        env = {**self.fake.environment(), "WAMCP_LOG": os.environ.get("FAKEWA_DAEMON_LOG", "info")}
         self.process = subprocess.Popen(
             [WAMCP_TEST_SERVER, "--data-dir", str(self.data_dir), "serve", "--listen", f"127.0.0.1:{self.port}",
              *self.extra],

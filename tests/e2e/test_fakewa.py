@@ -150,6 +150,21 @@ def test_a_photo_with_a_caption_is_downloaded_with_download_media_and_matches_wh
     assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(photo.read_bytes()).digest()
 
 
+@pytest.mark.xfail(strict=True, reason="defect: the link drops the library's Event::ContactUpdate (the phone's "
+                   "address book, from app state), so contacts are never named as the user saved them")
+def test_the_phones_address_book_names_people_through_app_state(world):
+    fake, daemon = world
+    fake.ok("POST", "/contacts", [{"phone": f"+{ALICE}", "full_name": "Alice Archer", "first_name": "Alice"},
+                                  {"phone": f"+{BOB}", "full_name": "Bob Baker"}])
+    named = "SELECT full_name FROM contacts WHERE jid = ? OR phone_jid = ?"
+    daemon.wait_until(lambda: daemon.query(named, ALICE_JID, ALICE_JID) == [("Alice Archer",)], "Alice is named",
+                      timeout=15)
+    assert daemon.query(named, f"{BOB}@s.whatsapp.net", f"{BOB}@s.whatsapp.net") == [("Bob Baker",)]
+    arrives(daemon, fake.incoming(**{"from": ALICE, "text": "It's me"}))
+    listed, = session_calls(daemon, [("list_chats", {"limit": 5})])
+    assert "Alice Archer" in text_of(listed)
+
+
 # --- 5. Sending ------------------------------------------------------------------------------------
 
 def test_sends_reach_the_phone_with_the_ids_wamcp_answered_and_receipts_raise_the_status(world):

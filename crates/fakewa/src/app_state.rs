@@ -1,29 +1,170 @@
-//! App state (`w:sync:app:state`): the phone shares the sync key with a newly linked device
-//! (a peer message with `appStateSyncKeyShare`, as phones do right after linking, so the client
-//! does not wait for it), and answers the client's collection syncs. Collections fakewa has no
-//! patches for are answered as they are: empty, at version 0.
+//! App state (`w:sync:app:state`), the server's and the phone's side. The phone shares the
+//! sync key with a newly linked device (a peer message with `appStateSyncKeyShare`, as phones do
+//! right after linking, so the client does not wait for it). Address-book changes
+//! (`POST /contacts`) become patches of the `critical_unblock_low` collection, encrypted and
+//! MACed with wacore-appstate's own encoder and LTHash exactly as the client checks them, and
+//! a `server_sync` notification tells the client to fetch them. A collection without patches is
+//! answered as it is: empty.
 
-use anyhow::Result;
-use buffa::MessageField;
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use buffa::{Message as _, MessageField};
+use serde::{Deserialize, Serialize};
+use wacore_appstate::hash::{HashState, generate_patch_mac};
+use wacore_appstate::keys::expand_app_state_keys;
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::node::Node;
 use waproto::whatsapp as wa;
 
 use crate::messaging::message_id;
 use crate::people::Who;
+use crate::signal::hex_bytes;
 use crate::wire::{self, attr, child, children};
 use crate::world::{World, now};
 
+/// Where contacts live.
+const CONTACTS: &str = "critical_unblock_low";
+
+/// One collection as the server keeps it: its patches and the state after the last.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SavedCollection {
+    pub state: HashState,
+    /// Index MAC (hex) → value MAC of the current value, for overwrites.
+    pub values: BTreeMap<String, Vec<u8>>,
+    /// Encoded `SyncdPatch`es, version 1 first.
+    pub patches: Vec<HexPatch>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HexPatch(#[serde(with = "hex_bytes")] pub Vec<u8>);
+
+/// `POST /contacts`: one address-book entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    pub phone: String,
+    #[serde(default)]
+    pub lid: Option<String>,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub push_name: Option<String>,
+}
+
 impl World {
+    /// `<iq xmlns="w:sync:app:state">`: the patches after the version each collection names.
     pub(crate) fn app_state(&mut self, node: &Node) -> Result<Node> {
-        let collections: Vec<Node> = child(node, "sync")
-            .map(children)
-            .unwrap_or(&[])
-            .iter()
-            .filter(|c| c.tag == "collection")
-            .map(|c| NodeBuilder::new("collection").attr("name", attr(c, "name")).attr("version", "0").build())
-            .collect();
-        Ok(wire::iq_result(node, vec![NodeBuilder::new("sync").children(collections).build()]))
+        let mut answers = Vec::new();
+        for asked in child(node, "sync").map(children).unwrap_or(&[]).iter().filter(|c| c.tag == "collection") {
+            let name = attr(asked, "name");
+            let from: u64 = attr(asked, "version").parse().unwrap_or(0);
+            let collection = self.saved.collections.get(&name);
+            let latest = collection.map_or(0, |c| c.patches.len() as u64);
+            let mut answer = NodeBuilder::new("collection").attr("name", name.clone()).attr("version", latest.max(from).to_string());
+            if let Some(collection) = collection
+                && latest > from
+            {
+                answer = answer.attr("has_more_patches", "false").children([NodeBuilder::new("patches")
+                    .children(collection.patches[from as usize..].iter().map(|p| NodeBuilder::new("patch").bytes(p.0.clone()).build()))
+                    .build()]);
+            }
+            answers.push(answer.build());
+        }
+        Ok(wire::iq_result(node, vec![NodeBuilder::new("sync").children(answers).build()]))
+    }
+
+    /// The phone's address book changes: the contacts are made (or updated) and sent to the
+    /// client as one app-state patch.
+    pub fn add_contacts(&mut self, entries: Vec<NewContact>) -> Result<Vec<String>> {
+        if entries.is_empty() {
+            bail!("send a list of contacts: [{{\"phone\": \"+44…\", \"full_name\": \"…\"}}]");
+        }
+        let mut records = Vec::new();
+        let mut jids = Vec::new();
+        for entry in entries {
+            let index = self.contact(&entry.phone)?;
+            let contact = &mut self.saved.contacts[index];
+            if let Some(lid) = entry.lid {
+                contact.lid = lid.trim_end_matches("@lid").to_string();
+            }
+            contact.full_name = entry.full_name.or(contact.full_name.take());
+            contact.first_name = entry.first_name.or(contact.first_name.take());
+            contact.push_name = entry.push_name.or(contact.push_name.take());
+            let jid = format!("{}@s.whatsapp.net", contact.phone);
+            let value = wa::SyncActionValue {
+                timestamp: Some(now() * 1000),
+                contact_action: MessageField::some(wa::sync_action_value::ContactAction {
+                    full_name: contact.full_name.clone(),
+                    first_name: contact.first_name.clone(),
+                    lid_jid: Some(format!("{}@lid", contact.lid)),
+                    pn_jid: Some(jid.clone()),
+                    save_on_primary_addressbook: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            records.push((serde_json::to_vec(&["contact", jid.as_str()])?, value));
+            jids.push(jid);
+        }
+        self.patch(CONTACTS, records, 2)?;
+        Ok(jids)
+    }
+
+    /// Appends a patch of SETs to `name` and tells the client.
+    fn patch(&mut self, name: &str, records: Vec<(Vec<u8>, wa::SyncActionValue)>, action_version: i32) -> Result<()> {
+        let device = self.saved.device.as_ref().context("no device is linked: the phone has no one to sync with")?;
+        if device.app_state_key.is_empty() {
+            bail!("the device has no app-state key yet: let it log in first");
+        }
+        let keys = expand_app_state_keys(&device.app_state_key);
+        let key_id = device.app_state_key_id.clone();
+        let collection = self.saved.collections.entry(name.to_string()).or_default();
+        let mut mutations = Vec::new();
+        for (index, value) in &records {
+            let (mutation, _) = wacore_appstate::encode::encode_record(
+                wa::syncd_mutation::SyncdOperation::SET,
+                index,
+                value,
+                &keys,
+                &key_id,
+                &rand::random::<[u8; 16]>(),
+                action_version,
+            );
+            mutations.push(mutation);
+        }
+        let values = &collection.values;
+        let (_, updated) = collection.state.update_hash(&mutations, |index_mac, _| Ok(values.get(&hex::encode(index_mac)).cloned()));
+        updated?;
+        for mutation in &mutations {
+            let record = mutation.record.as_option().context("a record")?;
+            let index_mac = record.index.blob.clone().unwrap_or_default();
+            let blob = record.value.blob.clone().unwrap_or_default();
+            collection.values.insert(hex::encode(index_mac), blob[blob.len() - 32..].to_vec());
+        }
+        let version = collection.patches.len() as u64 + 1;
+        collection.state.version = version;
+        let mut patch = wa::SyncdPatch {
+            version: MessageField::some(wa::SyncdVersion { version: Some(version) }),
+            mutations,
+            snapshot_mac: Some(collection.state.generate_snapshot_mac(name, &keys.snapshot_mac)),
+            key_id: MessageField::some(wa::KeyId { id: Some(key_id) }),
+            ..Default::default()
+        };
+        patch.patch_mac = Some(generate_patch_mac(&patch, name, &keys.patch_mac, version));
+        collection.patches.push(HexPatch(patch.encode_to_vec()));
+        let id = self.new_id();
+        self.push(
+            NodeBuilder::new("notification")
+                .attr("from", "s.whatsapp.net")
+                .attr("type", "server_sync")
+                .attr("id", id)
+                .attr("t", now().to_string())
+                .children([NodeBuilder::new("collection").attr("name", name.to_string()).attr("version", version.to_string()).build()])
+                .build(),
+        )
     }
 
     /// The phone sends the device the app-state sync key (made on first use).

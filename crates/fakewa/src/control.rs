@@ -30,6 +30,7 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
         .route("/receipt", post(receipt))
         .route("/groups", post(create_group))
         .route("/history", post(history))
+        .route("/contacts", post(contacts))
         .route("/drop", post(drop_connection))
         .route("/fail-next-connect", post(fail_next_connect))
         .route("/stream-replaced", post(stream_replaced))
@@ -193,4 +194,12 @@ struct Code {
 async fn code(State(hub): State<Arc<Hub>>, Json(code): Json<Code>) -> Result<Json<Value>, Refused> {
     hub.with(|world| world.enter_code(&code.code))?;
     Ok(Json(json!({"ok": true})))
+}
+
+async fn contacts(
+    State(hub): State<Arc<Hub>>,
+    Json(entries): Json<Vec<crate::app_state::NewContact>>,
+) -> Result<Json<Value>, Refused> {
+    let jids = hub.with(|world| world.add_contacts(entries))?;
+    Ok(Json(json!({"jids": jids})))
 }

@@ -34,9 +34,9 @@ pub struct Saved {
     /// Counter for the ids fakewa makes.
     #[serde(default)]
     pub next_id: u64,
-    /// App state: the version of each collection fakewa has sent.
+    /// App state: each collection's patches.
     #[serde(default)]
-    pub app_state: serde_json::Value,
+    pub collections: std::collections::BTreeMap<String, crate::app_state::SavedCollection>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

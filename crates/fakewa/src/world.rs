@@ -84,7 +84,7 @@ impl Hub {
                     offline: Vec::new(),
                     received: Vec::new(),
                     next_id: 1,
-                    app_state: serde_json::Value::Null,
+                    collections: Default::default(),
                 };
                 state::store(data_dir, &saved)?;
                 saved
