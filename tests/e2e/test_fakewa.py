@@ -3,14 +3,15 @@ real protocol: pairing, login, live messages both ways, receipts, reconnects and
 user would see them (exit statuses, the store, MCP tools, the REST API)."""
 
 import hashlib
+import pathlib
 import random
+import subprocess
 import threading
 import time
-import pathlib
 
 import pytest
 
-from conftest import WAMCP
+from conftest import ROOT, WAMCP
 from fakewa import FakeWA, LinkedDaemon, linked, login, pair_by_qr, wait_until
 from test_daemon import write_wav
 from test_mcp_send import session_calls, text_of
@@ -374,5 +375,30 @@ def test_a_final_failure_stops_serve_with_a_documented_status(world, state):
                       f"the state is {state}")
     code = daemon.process.wait(timeout=10)
     assert code not in (0, 1, 10)
-    readme = (pathlib.Path(WAMCP).parents[2] / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     assert f"{code} when" in readme
+
+
+# --- The test-server build stays out of releases ---------------------------------------------------
+
+def test_the_default_binary_ignores_the_test_server_variable(tmp_path):
+    fake = FakeWA(tmp_path / "fakewa").start()
+    try:
+        result = subprocess.run([WAMCP, "--data-dir", str(tmp_path / "data"), "login", "--timeout", "5"],
+                                capture_output=True, text=True, env=fake.environment(), timeout=60)
+        assert result.returncode in (1, 2), result.stderr  # no network here: 1; with one: timed out, 2
+        assert fake.state()["connections"] == 0
+    finally:
+        fake.stop()
+
+
+def test_a_release_build_has_no_test_server_feature():
+    def features(*extra):
+        tree = subprocess.run(["cargo", "tree", "-p", "wamcp", "-e", "features", "--release", "--locked", *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert tree.returncode == 0, tree.stderr
+        return tree.stdout
+
+    release = features()
+    assert "danger-skip" not in release and "test-server" not in release
+    assert "danger-skip-cert-chain-verify" in features("--features", "test-server")  # the check can see it

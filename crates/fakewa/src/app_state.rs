@@ -63,12 +63,17 @@ impl World {
             let from: u64 = attr(asked, "version").parse().unwrap_or(0);
             let collection = self.saved.collections.get(&name);
             let latest = collection.map_or(0, |c| c.patches.len() as u64);
-            let mut answer = NodeBuilder::new("collection").attr("name", name.clone()).attr("version", latest.max(from).to_string());
+            let mut answer =
+                NodeBuilder::new("collection").attr("name", name.clone()).attr("version", latest.max(from).to_string());
             if let Some(collection) = collection
                 && latest > from
             {
                 answer = answer.attr("has_more_patches", "false").children([NodeBuilder::new("patches")
-                    .children(collection.patches[from as usize..].iter().map(|p| NodeBuilder::new("patch").bytes(p.0.clone()).build()))
+                    .children(
+                        collection.patches[from as usize..]
+                            .iter()
+                            .map(|p| NodeBuilder::new("patch").bytes(p.0.clone()).build()),
+                    )
                     .build()]);
             }
             answers.push(answer.build());
@@ -113,6 +118,19 @@ impl World {
         Ok(jids)
     }
 
+    /// The account's own name (`setting_pushName` in `critical_block`), as every real account
+    /// has: a client that knows it does not wait for the app-state bootstrap at each login.
+    pub(crate) fn share_push_name(&mut self) -> Result<()> {
+        let value = wa::SyncActionValue {
+            timestamp: Some(now() * 1000),
+            push_name_setting: MessageField::some(wa::sync_action_value::PushNameSetting {
+                name: Some(self.saved.phone.push_name.clone()),
+            }),
+            ..Default::default()
+        };
+        self.patch("critical_block", vec![(serde_json::to_vec(&["setting_pushName"])?, value)], 1)
+    }
+
     /// Appends a patch of SETs to `name` and tells the client.
     fn patch(&mut self, name: &str, records: Vec<(Vec<u8>, wa::SyncActionValue)>, action_version: i32) -> Result<()> {
         let device = self.saved.device.as_ref().context("no device is linked: the phone has no one to sync with")?;
@@ -136,7 +154,8 @@ impl World {
             mutations.push(mutation);
         }
         let values = &collection.values;
-        let (_, updated) = collection.state.update_hash(&mutations, |index_mac, _| Ok(values.get(&hex::encode(index_mac)).cloned()));
+        let (_, updated) =
+            collection.state.update_hash(&mutations, |index_mac, _| Ok(values.get(&hex::encode(index_mac)).cloned()));
         updated?;
         for mutation in &mutations {
             let record = mutation.record.as_option().context("a record")?;
@@ -162,7 +181,10 @@ impl World {
                 .attr("type", "server_sync")
                 .attr("id", id)
                 .attr("t", now().to_string())
-                .children([NodeBuilder::new("collection").attr("name", name.to_string()).attr("version", version.to_string()).build()])
+                .children([NodeBuilder::new("collection")
+                    .attr("name", name.to_string())
+                    .attr("version", version.to_string())
+                    .build()])
                 .build(),
         )
     }
@@ -175,7 +197,9 @@ impl World {
             device.app_state_key_id = rand::random::<[u8; 6]>().to_vec();
         }
         let key = wa::message::AppStateSyncKey {
-            key_id: MessageField::some(wa::message::AppStateSyncKeyId { key_id: Some(device.app_state_key_id.clone()) }),
+            key_id: MessageField::some(wa::message::AppStateSyncKeyId {
+                key_id: Some(device.app_state_key_id.clone()),
+            }),
             key_data: MessageField::some(wa::message::AppStateSyncKeyData {
                 key_data: Some(device.app_state_key.clone()),
                 fingerprint: MessageField::some(wa::message::AppStateSyncKeyFingerprint {
@@ -194,11 +218,11 @@ impl World {
             }),
             ..Default::default()
         };
-        self.from_phone(&message)
+        self.send_from_phone(&message)
     }
 
     /// A peer message from the account's phone to the device.
-    pub(crate) fn from_phone(&mut self, message: &wa::Message) -> Result<()> {
+    pub(crate) fn send_from_phone(&mut self, message: &wa::Message) -> Result<()> {
         let padded = wacore::messages::MessageUtils::encode_and_pad(message);
         let enc = self.pairwise(Who::Phone, &padded)?;
         let stanza = NodeBuilder::new("message")

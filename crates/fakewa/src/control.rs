@@ -16,12 +16,6 @@ use tokio::net::TcpListener;
 use crate::world::Hub;
 
 pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
-    if let Ok(address) = listener.local_addr() {
-        let _ = hub.with(|world| {
-            world.media_host = address.to_string();
-            Ok(())
-        });
-    }
     let app = Router::new()
         .route("/phone/scan", post(scan))
         .route("/phone/code", post(code))
@@ -74,18 +68,30 @@ async fn scan(State(hub): State<Arc<Hub>>, Json(scan): Json<Scan>) -> Result<Jso
     Ok(Json(json!({"jid": jid})))
 }
 
-async fn received(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {
-    Ok(Json(hub.with(|world| Ok(Value::Array(world.saved.received.clone())))?))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Since {
+    /// Skip this many items (what the caller has already read).
+    #[serde(default)]
+    since: usize,
 }
 
-async fn status(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {
-    Ok(Json(hub.with(|world| {
-        Ok(json!({
+async fn received(
+    State(hub): State<Arc<Hub>>,
+    axum::extract::Query(Since { since }): axum::extract::Query<Since>,
+) -> Json<Value> {
+    Json(hub.read(|world| Value::Array(world.saved.received.iter().skip(since).cloned().collect())))
+}
+
+async fn status(State(hub): State<Arc<Hub>>) -> Json<Value> {
+    Json(hub.read(|world| {
+        json!({
             "phone": world.saved.phone.number,
             "device": world.saved.device.as_ref().map(|d| format!("{}:{}", world.saved.phone.number, d.id)),
             "connected": world.is_connected(),
-        }))
-    })?))
+            "connections": world.connections,
+        })
+    }))
 }
 
 async fn incoming(
@@ -118,16 +124,13 @@ async fn upload(
     axum::extract::Path((kind, _token)): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, Refused> {
-    let (data_dir, host) = hub.with(|world| Ok((world.data_dir.clone(), world.media_host.clone())))?;
+    let (data_dir, host) = hub.read(|world| (world.data_dir.clone(), world.media_host.clone()));
     let direct_path = crate::media::keep(&data_dir, &kind, &body)?;
     Ok(Json(json!({"url": format!("https://{host}{direct_path}"), "direct_path": direct_path})))
 }
 
 async fn download(State(hub): State<Arc<Hub>>, uri: axum::http::Uri) -> Response {
-    let data_dir = match hub.with(|world| Ok(world.data_dir.clone())) {
-        Ok(dir) => dir,
-        Err(e) => return Refused(e).into_response(),
-    };
+    let data_dir = hub.read(|world| world.data_dir.clone());
     match crate::media::fetch(&data_dir, uri.path()) {
         Some(bytes) => bytes.into_response(),
         None => StatusCode::NOT_FOUND.into_response(),

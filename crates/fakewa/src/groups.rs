@@ -35,8 +35,7 @@ impl World {
     fn group_node(&self, group: &SavedGroup) -> Node {
         let creator = format!("{}@s.whatsapp.net", group.participants[0]);
         let own = format!("{}@s.whatsapp.net", self.saved.phone.number);
-        let mut participants =
-            vec![NodeBuilder::new("participant").attr("jid", own).attr("type", "admin").build()];
+        let mut participants = vec![NodeBuilder::new("participant").attr("jid", own).attr("type", "admin").build()];
         for (i, member) in group.participants.iter().enumerate() {
             let mut node = NodeBuilder::new("participant").attr("jid", format!("{member}@s.whatsapp.net"));
             if i == 0 {

@@ -114,7 +114,10 @@ impl World {
             }
             conversations.push(wa::Conversation {
                 id: jid,
-                last_msg_timestamp: messages.last().and_then(|m| m.message.as_option()).and_then(|m| m.message_timestamp),
+                last_msg_timestamp: messages
+                    .last()
+                    .and_then(|m| m.message.as_option())
+                    .and_then(|m| m.message_timestamp),
                 messages,
                 ..Default::default()
             });
@@ -168,6 +171,6 @@ impl World {
             }),
             ..Default::default()
         };
-        self.from_phone(&message)
+        self.send_from_phone(&message)
     }
 }

@@ -19,18 +19,26 @@ impl World {
             return self.iq_answer(node);
         }
         let first = children(&node).first().map(|c| c.tag.to_string()).unwrap_or_default();
+        if xmlns != "w:p" {
+            // Keepalive pings would drown the rest.
+            self.saved.received.push(serde_json::json!({"kind": "iq", "type": xmlns, "text": first}));
+        }
         match (xmlns.as_str(), kind.as_str(), first.as_str()) {
             ("passive", "set", _) => {
                 self.send(wire::iq_result(&node, vec![]));
                 self.deliver_offline();
             }
             ("md", "set", "link_code_companion_reg") => self.link_code(&node)?,
-            ("abt", _, _) => self.send(wire::iq_result(&node, vec![NodeBuilder::new("props").attr("protocol", "1").build()])),
+            ("abt", _, _) => {
+                self.send(wire::iq_result(&node, vec![NodeBuilder::new("props").attr("protocol", "1").build()]))
+            }
             ("blocklist", _, _) => self.send(wire::iq_result(&node, vec![NodeBuilder::new("list").build()])),
             ("privacy", _, _) => self.send(wire::iq_result(&node, vec![NodeBuilder::new("privacy").build()])),
             ("w:p", _, _) => self.send(wire::iq_result(&node, vec![])),
             ("encrypt", "set", "rotate") => {
-                if let (Some(device), Some(skey)) = (self.saved.device.as_mut(), child(&node, "rotate").and_then(|r| child(r, "skey"))) {
+                if let (Some(device), Some(skey)) =
+                    (self.saved.device.as_mut(), child(&node, "rotate").and_then(|r| child(r, "skey")))
+                {
                     read_skey(skey, &mut device.keys);
                 }
                 self.send(wire::iq_result(&node, vec![]));
@@ -45,11 +53,15 @@ impl World {
                 {
                     device.logged_in = true;
                     self.share_app_state_key()?;
+                    self.share_push_name()?;
                 }
             }
             ("encrypt", "get", "count") => {
                 let left = self.saved.device.as_ref().map_or(0, |d| d.keys.prekeys.len());
-                self.send(wire::iq_result(&node, vec![NodeBuilder::new("count").attr("value", left.to_string()).build()]));
+                self.send(wire::iq_result(
+                    &node,
+                    vec![NodeBuilder::new("count").attr("value", left.to_string()).build()],
+                ));
             }
             // The cheapest answer the client only logs.
             ("encrypt", "get", "digest") => self.send(wire::iq_error(&node, 503, "service-unavailable")),

@@ -4,9 +4,14 @@
 //! Signal-encrypted messages, app state and history sync. A JSON control API plays the phone and
 //! the account's contacts, and shows what the client sent.
 //!
-//! Layout:
-//! - [`noise`]: the server's side of the handshake and the encrypted frames;
-//! - [`signal`]: the people fakewa plays, as Signal peers, and the client's uploaded keys.
+//! Layout (ARCHITECTURE.md has more):
+//! - [`server`] accepts sockets and runs [`noise`]; [`wire`] encodes nodes; [`world`] is the
+//!   account's state machine, kept on disk by [`state`];
+//! - the server's answers: [`iq`], [`people`] (usync, prekeys), [`groups`], [`app_state`],
+//!   [`media`], [`queue`] (the offline queue), [`failures`];
+//! - the phone and the contacts: [`pairing`], [`pair_code`], [`qr`], [`messaging`],
+//!   [`history`], all on [`signal`];
+//! - [`control`], the JSON control API.
 
 pub mod app_state;
 pub mod control;

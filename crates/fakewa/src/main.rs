@@ -13,10 +13,10 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "fakewa", version)]
 struct Args {
-    /// Where the client connects (WebSocket at /ws/chat; media at /mms and /v/t62…). Port 0 picks one.
+    /// Where the client connects (the WebSocket; any path). Port 0 picks one.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Where the control API listens (JSON). Port 0 picks one.
+    /// Where the control API listens (JSON), which is also the media host. Port 0 picks one.
     #[arg(long, default_value = "127.0.0.1:0")]
     control: SocketAddr,
     /// Where the account's state is kept between runs.
@@ -42,11 +42,13 @@ async fn main() -> Result<()> {
         }
     }
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let chat = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
-    let control = tokio::net::TcpListener::bind(args.control).await.with_context(|| format!("listening on {}", args.control))?;
+    let chat =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let control =
+        tokio::net::TcpListener::bind(args.control).await.with_context(|| format!("listening on {}", args.control))?;
     let chat_address = chat.local_addr()?;
-    let hub = Arc::new(fakewa::world::Hub::open(&args.data_dir, &args.phone, chat_address)?);
     let control_address = control.local_addr()?;
+    let hub = Arc::new(fakewa::world::Hub::open(&args.data_dir, &args.phone, control_address)?);
     tokio::spawn(fakewa::server::serve(chat, hub.clone()));
     tokio::spawn(fakewa::control::serve(control, hub.clone()));
     let mut out = std::io::stdout();

@@ -99,12 +99,16 @@ impl World {
         };
         let message = self.compose(&request, &chat, &sender_jid, media_host)?;
         let id = message_id();
-        let stanza_type = if message.reaction_message.is_set() { "reaction" } else if message.image_message.is_set() { "media" } else { "text" };
+        let stanza_type = if message.reaction_message.is_set() {
+            "reaction"
+        } else if message.image_message.is_set() {
+            "media"
+        } else {
+            "text"
+        };
         let push_name = self.saved.contacts[sender].push_name.clone().unwrap_or_default();
-        let mut stanza = NodeBuilder::new("message")
-            .attr("id", id.clone())
-            .attr("t", now().to_string())
-            .attr("type", stanza_type);
+        let mut stanza =
+            NodeBuilder::new("message").attr("id", id.clone()).attr("t", now().to_string()).attr("type", stanza_type);
         if !push_name.is_empty() {
             stanza = stanza.attr("notify", push_name);
         }
@@ -112,7 +116,8 @@ impl World {
             stanza = stanza.attr("offline", "1");
         }
         let encs = if request.chat.is_some() {
-            stanza = stanza.attr("from", chat.clone()).attr("participant", sender_jid.clone()).attr("addressing_mode", "pn");
+            stanza =
+                stanza.attr("from", chat.clone()).attr("participant", sender_jid.clone()).attr("addressing_mode", "pn");
             self.group_encs(sender, &chat, &sender_jid, &message)?
         } else {
             stanza = stanza.attr("from", sender_jid.clone());
@@ -145,7 +150,10 @@ impl World {
             message.protocol_message = MessageField::some(wa::message::ProtocolMessage {
                 key: MessageField::some(own_key(chat, &edit.id, sender_jid)),
                 r#type: Some(wa::message::protocol_message::Type::MESSAGE_EDIT),
-                edited_message: MessageField::some(wa::Message { conversation: Some(edit.text.clone()), ..Default::default() }),
+                edited_message: MessageField::some(wa::Message {
+                    conversation: Some(edit.text.clone()),
+                    ..Default::default()
+                }),
                 timestamp_ms: Some(now() * 1000),
                 ..Default::default()
             });
@@ -163,7 +171,8 @@ impl World {
             message.image_message = MessageField::some(self.upload_image(image, media_host)?);
             return Ok(message);
         }
-        let text = request.text.clone().context("say what the contact writes: text, image, reaction, edit or revoke")?;
+        let text =
+            request.text.clone().context("say what the contact writes: text, image, reaction, edit or revoke")?;
         match &request.reply_to {
             None => message.conversation = Some(text),
             Some(quoted) => {
@@ -277,7 +286,8 @@ impl World {
         let mut content: Option<wa::Message> = None;
         if let Some(enc) = group_enc {
             let (group, _) = split_jid(&to);
-            let members = self.saved.groups.iter().find(|g| g.id == group).map(|g| g.participants.clone()).unwrap_or_default();
+            let members =
+                self.saved.groups.iter().find(|g| g.id == group).map(|g| g.participants.clone()).unwrap_or_default();
             for member in members {
                 let Some(who) = self.who(&format!("{member}@s.whatsapp.net")) else { continue };
                 if let Ok(padded) = ready(self.peer_mut(who).group_decrypt(&to, &client, &bytes(enc))) {
@@ -297,7 +307,9 @@ impl World {
                 .find(|(who, m)| Some(*who) == recipient && !m.sender_key_distribution_message.is_set())
                 .map(|(_, m)| m.clone())
                 .or_else(|| {
-                    decrypted.iter().find_map(|(_, m)| m.device_sent_message.as_option().and_then(|d| d.message.as_option().cloned()))
+                    decrypted.iter().find_map(|(_, m)| {
+                        m.device_sent_message.as_option().and_then(|d| d.message.as_option().cloned())
+                    })
                 });
         }
         self.send(

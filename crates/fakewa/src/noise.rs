@@ -55,8 +55,6 @@ pub struct Handshaken {
     /// The client's static Noise key (its device's noise key).
     pub client_static: [u8; 32],
     pub transport: Transport,
-    /// Bytes of the next frames that arrived with the last handshake message.
-    pub leftover: FrameDecoder,
 }
 
 /// Reads frames from the client's bytes as they come (the first with the `WA` header).
@@ -141,7 +139,7 @@ pub fn frame(payload: &[u8]) -> Result<Vec<u8>> {
 /// The outcome of the client's first message.
 pub enum FirstReply {
     /// XX: the server hello to send; the client's finish completes it ([`Xx::finish`]).
-    Xx(Vec<u8>, Xx),
+    Xx(Vec<u8>, Box<Xx>),
     /// IK: done; the server hello to send.
     Ik(Vec<u8>, Box<Handshaken>),
 }
@@ -183,7 +181,6 @@ pub fn respond(key: &ServerKey, hello: &[u8]) -> Result<FirstReply> {
                     payload: wa::ClientPayload::decode_from_slice(&payload).context("the client payload")?,
                     client_static,
                     transport: Transport { read, write, read_counter: 0, write_counter: 0 },
-                    leftover: FrameDecoder::new(),
                 }),
             ))
         }
@@ -197,7 +194,7 @@ pub fn respond(key: &ServerKey, hello: &[u8]) -> Result<FirstReply> {
             noise.mix_shared_secret(key.pair.private_key.serialize(), &client_ephemeral)?;
             let certificates = noise.encrypt(&key.chain)?;
             let reply = server_hello(server_ephemeral_public, Some(encrypted_static), certificates);
-            Ok(FirstReply::Xx(reply, Xx { noise, server_ephemeral }))
+            Ok(FirstReply::Xx(reply, Box::new(Xx { noise, server_ephemeral })))
         }
     }
 }
@@ -219,7 +216,6 @@ impl Xx {
             payload: wa::ClientPayload::decode_from_slice(&payload).context("the client payload")?,
             client_static,
             transport: Transport { read, write, read_counter: 0, write_counter: 0 },
-            leftover: FrameDecoder::new(),
         })
     }
 }

@@ -52,9 +52,11 @@ impl World {
                 });
                 self.send(wire::iq_result(
                     node,
-                    vec![NodeBuilder::new("link_code_companion_reg")
-                        .children([NodeBuilder::new("link_code_pairing_ref").bytes(reference).build()])
-                        .build()],
+                    vec![
+                        NodeBuilder::new("link_code_companion_reg")
+                            .children([NodeBuilder::new("link_code_pairing_ref").bytes(reference).build()])
+                            .build(),
+                    ],
                 ));
             }
             "companion_finish" => {
@@ -72,14 +74,19 @@ impl World {
     /// The user typed `code` into the phone.
     pub fn enter_code(&mut self, code: &str) -> Result<()> {
         let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_uppercase();
-        let request = self.code_request.as_mut().context("no client asked for a pairing code: run `wamcp login --phone` first")?;
+        let request = self
+            .code_request
+            .as_mut()
+            .context("no client asked for a pairing code: run `wamcp login --phone` first")?;
         // Unwrapping with a wrong code gives a wrong key, which the client's key bundle then fails
         // to match; the phone itself cannot tell, as on a real phone.
-        let companion_ephemeral = PairCodeUtils::decrypt_primary_ephemeral_pub(&request.wrapped_companion_ephemeral, &code)
-            .map_err(|e| anyhow!("the client's wrapped key: {e}"))?;
+        let companion_ephemeral =
+            PairCodeUtils::decrypt_primary_ephemeral_pub(&request.wrapped_companion_ephemeral, &code)
+                .map_err(|e| anyhow!("the client's wrapped key: {e}"))?;
         let _ = PublicKey::from_djb_public_key_bytes(&companion_ephemeral)?;
         let ephemeral = KeyPair::generate(&mut rand::rng());
-        let wrapped = PairCodeUtils::encrypt_ephemeral_pub(&key32(ephemeral.public_key.public_key_bytes(), "a key")?, &code);
+        let wrapped =
+            PairCodeUtils::encrypt_ephemeral_pub(&key32(ephemeral.public_key.public_key_bytes(), "a key")?, &code);
         let reference = request.reference.clone();
         request.primary_ephemeral = Some(ephemeral);
         self.companion_ephemeral = Some(companion_ephemeral);
@@ -95,7 +102,9 @@ impl World {
                     .attr("stage", "primary_hello")
                     .children([
                         NodeBuilder::new("link_code_pairing_ref").bytes(reference).build(),
-                        NodeBuilder::new("link_code_pairing_wrapped_primary_ephemeral_pub").bytes(wrapped.to_vec()).build(),
+                        NodeBuilder::new("link_code_pairing_wrapped_primary_ephemeral_pub")
+                            .bytes(wrapped.to_vec())
+                            .build(),
                         NodeBuilder::new("primary_identity_pub").bytes(identity).build(),
                     ])
                     .build()])
@@ -138,7 +147,8 @@ impl World {
             .calculate_agreement(&PublicKey::from_djb_public_key_bytes(&companion_identity)?)?;
         let secret = [&ephemeral_shared[..], &identity_shared[..], &bundle[64..96]].concat();
         let mut adv_secret = [0u8; 32];
-        wacore::crypto::hkdf_sha256_into(&secret, None, b"adv_secret", &mut adv_secret).map_err(|e| anyhow!("{e:?}"))?;
+        wacore::crypto::hkdf_sha256_into(&secret, None, b"adv_secret", &mut adv_secret)
+            .map_err(|e| anyhow!("{e:?}"))?;
         self.link(request.companion_noise, companion_identity, &adv_secret)?;
         Ok(())
     }

@@ -102,7 +102,6 @@ impl World {
             account_signature_key: Some(self.phone.identity_public()),
             account_signature: Some(account_signature.to_vec()),
             device_signature: None,
-            ..Default::default()
         }
         .encode_to_vec();
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(adv_secret).expect("any key length");

@@ -90,7 +90,9 @@ impl World {
                 _ => {
                     // `<user><contact>+447…</contact></user>`
                     let number: String = child(user, "contact")
-                        .map(|c| String::from_utf8_lossy(&wire::bytes(c)).chars().filter(char::is_ascii_digit).collect())
+                        .map(|c| {
+                            String::from_utf8_lossy(&wire::bytes(c)).chars().filter(char::is_ascii_digit).collect()
+                        })
                         .unwrap_or_default();
                     format!("{number}@s.whatsapp.net")
                 }
@@ -129,13 +131,15 @@ impl World {
         }
         wire::iq_result(
             node,
-            vec![NodeBuilder::new("usync")
-                .attr("sid", attr(usync, "sid"))
-                .attr("mode", "query")
-                .attr("last", "true")
-                .attr("index", "0")
-                .children([NodeBuilder::new("list").children(users).build()])
-                .build()],
+            vec![
+                NodeBuilder::new("usync")
+                    .attr("sid", attr(usync, "sid"))
+                    .attr("mode", "query")
+                    .attr("last", "true")
+                    .attr("index", "0")
+                    .children([NodeBuilder::new("list").children(users).build()])
+                    .build(),
+            ],
         )
     }
 

@@ -9,6 +9,7 @@ pub fn read_png(path: &Path) -> Result<String> {
     let mut prepared = rqrr::PreparedImage::prepare(image);
     let grids = prepared.detect_grids();
     let grid = grids.first().with_context(|| format!("no QR code in {}", path.display()))?;
-    let (_, content) = grid.decode().map_err(|e| anyhow::anyhow!("the QR code in {} does not decode: {e}", path.display()))?;
+    let (_, content) =
+        grid.decode().map_err(|e| anyhow::anyhow!("the QR code in {} does not decode: {e}", path.display()))?;
     Ok(content)
 }

@@ -37,7 +37,9 @@ impl World {
             }
         }
         self.send(
-            NodeBuilder::new("ib").children([NodeBuilder::new("offline").attr("count", count.to_string()).build()]).build(),
+            NodeBuilder::new("ib")
+                .children([NodeBuilder::new("offline").attr("count", count.to_string()).build()])
+                .build(),
         );
     }
 

@@ -1,6 +1,7 @@
 //! The WebSocket side: accepts the client's connections, runs the Noise handshake, then moves
 //! nodes between the socket and the [`World`](crate::world::World) that answers them.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -36,14 +37,18 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
 }
 
 async fn connection(stream: TcpStream, hub: Arc<Hub>) -> Result<()> {
+    let refuse = hub.refuse_connect();
     let (_request, mut socket) = ServerBuilder::new().accept(stream).await.context("the WebSocket upgrade")?;
-    if hub.refuse_connect() {
+    if refuse {
         // The network "drops" this attempt: close before the handshake.
         let _ = socket.close().await;
         return Ok(());
     }
     let mut frames = Frames::default();
-    let hello = next_frame(&mut socket, &mut frames).await?;
+    // Frames that came in one message with the one awaited (the client may send its first
+    // encrypted frame right behind its handshake finish).
+    let mut queued = VecDeque::new();
+    let hello = next_frame(&mut socket, &mut frames, &mut queued).await?;
     let mut done = match noise::respond(&hub.server_key(), &hello)? {
         FirstReply::Ik(reply, done) => {
             send_raw(&mut socket, &noise::frame(&reply)?).await?;
@@ -51,13 +56,13 @@ async fn connection(stream: TcpStream, hub: Arc<Hub>) -> Result<()> {
         }
         FirstReply::Xx(reply, xx) => {
             send_raw(&mut socket, &noise::frame(&reply)?).await?;
-            let finish = next_frame(&mut socket, &mut frames).await?;
+            let finish = next_frame(&mut socket, &mut frames, &mut queued).await?;
             xx.finish(&finish)?
         }
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let id = hub.connected(&done, tx);
-    let result = exchange(&mut socket, &mut frames, &mut done, &hub, id, &mut rx).await;
+    let result = exchange(&mut socket, &mut frames, queued.into(), &mut done, &hub, id, &mut rx).await;
     hub.disconnected(id);
     let _ = socket.close().await;
     result
@@ -66,12 +71,12 @@ async fn connection(stream: TcpStream, hub: Arc<Hub>) -> Result<()> {
 async fn exchange(
     socket: &mut WebSocketStream<TcpStream>,
     frames: &mut Frames,
+    mut pending: Vec<Vec<u8>>,
     done: &mut Handshaken,
     hub: &Hub,
     id: u64,
     rx: &mut mpsc::UnboundedReceiver<Out>,
 ) -> Result<()> {
-    let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
         for frame in pending.drain(..) {
             let node = wire::decode(&done.transport.open(&frame)?)?;
@@ -101,15 +106,19 @@ async fn exchange(
     }
 }
 
-async fn next_frame(socket: &mut WebSocketStream<TcpStream>, frames: &mut Frames) -> Result<Vec<u8>> {
+async fn next_frame(
+    socket: &mut WebSocketStream<TcpStream>,
+    frames: &mut Frames,
+    queued: &mut VecDeque<Vec<u8>>,
+) -> Result<Vec<u8>> {
     loop {
+        if let Some(frame) = queued.pop_front() {
+            return Ok(frame);
+        }
         let Some(message) = socket.next().await else { bail!("the client left during the handshake") };
         let message = message?;
         if message.is_binary() {
-            let mut got = frames.feed(message.as_payload())?;
-            if !got.is_empty() {
-                return Ok(got.remove(0));
-            }
+            queued.extend(frames.feed(message.as_payload())?);
         }
     }
 }

@@ -42,10 +42,8 @@ pub fn bytes(node: &Node) -> Vec<u8> {
 
 /// `<iq type="result" id=… from="s.whatsapp.net">` with these children.
 pub fn iq_result(request: &Node, content: Vec<Node>) -> Node {
-    let mut builder = NodeBuilder::new("iq")
-        .attr("id", attr(request, "id"))
-        .attr("type", "result")
-        .attr("from", reply_from(request));
+    let mut builder =
+        NodeBuilder::new("iq").attr("id", attr(request, "id")).attr("type", "result").attr("from", reply_from(request));
     if !content.is_empty() {
         builder = builder.children(content);
     }

@@ -58,11 +58,14 @@ pub struct World {
     pub fail_next: Option<crate::failures::Failure>,
     /// The next connection is closed before its handshake.
     pub refuse_next: bool,
+    /// Connections accepted since start (a test's proof that a client did or did not come).
+    pub connections: u64,
 }
 
 impl Hub {
-    /// Opens the account in `data_dir`, or makes a new one for `phone`.
-    pub fn open(data_dir: &Path, phone: &str, _chat: SocketAddr) -> Result<Hub> {
+    /// Opens the account in `data_dir`, or makes a new one for `phone`; `media_host` is the
+    /// control listener, where the client uploads and downloads media.
+    pub fn open(data_dir: &Path, phone: &str, media_host: SocketAddr) -> Result<Hub> {
         let saved = match state::load(data_dir)? {
             Some(saved) => saved,
             None => {
@@ -75,7 +78,7 @@ impl Hub {
                     phone: SavedPhone {
                         lid: format!("1{}", &number[number.len() - 8..]) + "0000",
                         number,
-                        push_name: "Phone".into(),
+                        push_name: "Account Owner".into(),
                         peer: Peer::generate()?.save()?,
                     },
                     device: None,
@@ -93,7 +96,7 @@ impl Hub {
         let contacts = saved.contacts.iter().map(|c| Peer::load(&c.peer)).collect::<Result<Vec<_>>>()?;
         let world = World {
             data_dir: data_dir.to_path_buf(),
-            media_host: String::new(),
+            media_host: media_host.to_string(),
             phone: Peer::load(&saved.phone.peer)?,
             contacts,
             saved,
@@ -104,6 +107,7 @@ impl Hub {
             companion_ephemeral: None,
             fail_next: None,
             refuse_next: false,
+            connections: 0,
         };
         Ok(Hub { data_dir: data_dir.to_path_buf(), world: Mutex::new(world) })
     }
@@ -120,6 +124,12 @@ impl Hub {
         Ok(out)
     }
 
+    /// Runs `f` on the world without saving it (for reads).
+    pub fn read<T>(&self, f: impl FnOnce(&World) -> T) -> T {
+        let world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        f(&world)
+    }
+
     pub fn server_key(&self) -> ServerKey {
         let world = self.world.lock().unwrap_or_else(|e| e.into_inner());
         ServerKey::from_private(&world.saved.server_key).expect("a key read back")
@@ -129,6 +139,7 @@ impl Hub {
     /// failure the test asked for).
     pub fn refuse_connect(&self) -> bool {
         let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        world.connections += 1;
         std::mem::take(&mut world.refuse_next)
     }
 
@@ -185,7 +196,8 @@ impl World {
         let login = payload.username.is_some();
         self.conn = Some(Conn { id, tx, logged_in: false });
         if let Some(failure) = self.fail_next.take() {
-            let mut node = NodeBuilder::new("failure").attr("reason", failure.reason.to_string()).attr("location", "frc");
+            let mut node =
+                NodeBuilder::new("failure").attr("reason", failure.reason.to_string()).attr("location", "frc");
             if let Some(expire) = failure.expire {
                 node = node.attr("expire", expire.to_string());
             }
@@ -273,7 +285,6 @@ impl World {
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
-
 
 impl World {
     pub fn is_connected(&self) -> bool {
