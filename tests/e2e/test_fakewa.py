@@ -275,7 +275,8 @@ def test_kill_9_during_a_burst_loses_no_message_the_server_saw_acknowledged(worl
         restarted.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a send is marked sent when the library has written it to the "
+# Not strict: when the kill comes after the server acknowledged every send, nothing is lost.
+@pytest.mark.xfail(strict=False, reason="defect: a send is marked sent when the library has written it to the "
                    "socket, not when the server acknowledged it, so a kill -9 loses sends that wamcp reports as "
                    "sent")
 def test_kill_9_during_a_burst_loses_no_send_wamcp_acknowledged(world):
