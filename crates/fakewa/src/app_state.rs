@@ -6,12 +6,10 @@
 //! a `server_sync` notification tells the client to fetch them. A collection without patches is
 //! answered as it is: empty.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context, Result, bail};
 use buffa::{Message as _, MessageField};
-use serde::{Deserialize, Serialize};
-use wacore_appstate::hash::{HashState, generate_patch_mac};
+use serde::Deserialize;
+use wacore_appstate::hash::generate_patch_mac;
 use wacore_appstate::keys::expand_app_state_keys;
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::node::Node;
@@ -19,25 +17,12 @@ use waproto::whatsapp as wa;
 
 use crate::messaging::message_id;
 use crate::people::Who;
-use crate::signal::hex_bytes;
+use crate::state::HexPatch;
 use crate::wire::{self, attr, child, children};
 use crate::world::{World, now};
 
 /// Where contacts live.
 const CONTACTS: &str = "critical_unblock_low";
-
-/// One collection as the server keeps it: its patches and the state after the last.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SavedCollection {
-    pub state: HashState,
-    /// Index MAC (hex) → value MAC of the current value, for overwrites.
-    pub values: BTreeMap<String, Vec<u8>>,
-    /// Encoded `SyncdPatch`es, version 1 first.
-    pub patches: Vec<HexPatch>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HexPatch(#[serde(with = "hex_bytes")] pub Vec<u8>);
 
 /// `POST /contacts`: one address-book entry.
 #[derive(Debug, Deserialize)]

@@ -165,7 +165,7 @@ struct FailNext {
 }
 
 async fn fail_next_connect(State(hub): State<Arc<Hub>>, Json(fail): Json<FailNext>) -> Result<Json<Value>, Refused> {
-    let failure = crate::failures::Failure { reason: fail.code, expire: fail.expire, code: fail.ban_code };
+    let failure = crate::world::Failure { reason: fail.code, expire: fail.expire, code: fail.ban_code };
     hub.with(|world| world.fail_next_connect(failure))?;
     Ok(Json(json!({"ok": true})))
 }

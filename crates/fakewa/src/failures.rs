@@ -5,18 +5,8 @@
 use anyhow::{Result, bail};
 use wacore_binary::builder::NodeBuilder;
 
-use crate::server::Out;
-use crate::world::World;
-
-/// How the next login fails.
-#[derive(Debug, Clone, Default)]
-pub struct Failure {
-    pub reason: u16,
-    /// A ban's length in seconds (402).
-    pub expire: Option<u64>,
-    /// A ban's code (402: 101…106).
-    pub code: Option<u16>,
-}
+use crate::wire::Out;
+use crate::world::{Failure, World};
 
 impl World {
     /// Drops the socket without a word, as a network failure would.

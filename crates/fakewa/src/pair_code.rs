@@ -12,16 +12,7 @@ use wacore_binary::builder::NodeBuilder;
 use wacore_binary::node::Node;
 
 use crate::wire::{self, attr, bytes, child};
-use crate::world::{World, now};
-
-/// A pairing code the client asked for, waiting for the user to type it on the phone.
-pub(crate) struct CodeRequest {
-    wrapped_companion_ephemeral: Vec<u8>,
-    companion_noise: [u8; 32],
-    reference: Vec<u8>,
-    /// The phone's ephemeral key, once the user typed the code.
-    primary_ephemeral: Option<KeyPair>,
-}
+use crate::world::{CodeRequest, World, now};
 
 fn key32(b: &[u8], what: &str) -> Result<[u8; 32]> {
     b.try_into().map_err(|_| anyhow!("{what} is not 32 bytes"))

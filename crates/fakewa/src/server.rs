@@ -9,19 +9,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_websockets::{Message, ServerBuilder, WebSocketStream};
-use wacore_binary::node::Node;
 
 use crate::noise::{self, FirstReply, Frames, Handshaken};
-use crate::wire;
+use crate::wire::{self, Out};
 use crate::world::Hub;
-
-/// What the world asks of a connection.
-#[derive(Debug)]
-pub enum Out {
-    Node(Node),
-    /// Close the socket (after the nodes before it).
-    Close,
-}
 
 /// Accepts connections until the process ends.
 pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {

@@ -36,7 +36,7 @@ pub struct Saved {
     pub next_id: u64,
     /// App state: each collection's patches.
     #[serde(default)]
-    pub collections: std::collections::BTreeMap<String, crate::app_state::SavedCollection>,
+    pub collections: std::collections::BTreeMap<String, SavedCollection>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,6 +98,19 @@ pub struct Queued {
     #[serde(with = "hex_bytes")]
     pub node: Vec<u8>,
 }
+
+/// One collection as the server keeps it: its patches and the state after the last.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SavedCollection {
+    pub state: wacore_appstate::hash::HashState,
+    /// Index MAC (hex) → value MAC of the current value, for overwrites.
+    pub values: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Encoded `SyncdPatch`es, version 1 first.
+    pub patches: Vec<HexPatch>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HexPatch(#[serde(with = "hex_bytes")] pub Vec<u8>);
 
 pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("fakewa.json")

@@ -5,6 +5,14 @@ use anyhow::{Context, Result};
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::node::{Node, NodeContent};
 
+/// What the world asks of a connection.
+#[derive(Debug)]
+pub enum Out {
+    Node(Node),
+    /// Close the socket (after the nodes before it).
+    Close,
+}
+
 /// One decrypted frame from the client, as a node.
 pub fn decode(plaintext: &[u8]) -> Result<Node> {
     let unpacked = wacore_binary::util::unpack(plaintext).context("a frame's compression")?;

@@ -13,10 +13,9 @@ use wacore_binary::builder::NodeBuilder;
 use wacore_binary::node::Node;
 
 use crate::noise::{Handshaken, ServerKey};
-use crate::server::Out;
 use crate::signal::Peer;
 use crate::state::{self, Saved, SavedPhone};
-use crate::wire::{self, attr, child};
+use crate::wire::{self, Out, attr, child};
 
 /// The shared handle the listeners and the control API hold.
 pub struct Hub {
@@ -39,6 +38,25 @@ pub(crate) struct Pairing {
     pub(crate) success_id: Option<String>,
 }
 
+/// How the next login fails.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    pub reason: u16,
+    /// A ban's length in seconds (402).
+    pub expire: Option<u64>,
+    /// A ban's code (402: 101…106).
+    pub code: Option<u16>,
+}
+
+/// A pairing code the client asked for, waiting for the user to type it on the phone.
+pub(crate) struct CodeRequest {
+    pub(crate) wrapped_companion_ephemeral: Vec<u8>,
+    pub(crate) companion_noise: [u8; 32],
+    pub(crate) reference: Vec<u8>,
+    /// The phone's ephemeral key, once the user typed the code.
+    pub(crate) primary_ephemeral: Option<wacore::libsignal::protocol::KeyPair>,
+}
+
 pub struct World {
     pub data_dir: PathBuf,
     /// `127.0.0.1:PORT` of the media host (the control listener).
@@ -51,11 +69,11 @@ pub struct World {
     next_conn: u64,
     pub(crate) pairing: Option<Pairing>,
     /// A pairing code the client asked for.
-    pub(crate) code_request: Option<crate::pair_code::CodeRequest>,
+    pub(crate) code_request: Option<CodeRequest>,
     /// The client's ephemeral key from its code request, once unwrapped.
     pub(crate) companion_ephemeral: Option<[u8; 32]>,
     /// The next login fails so.
-    pub fail_next: Option<crate::failures::Failure>,
+    pub fail_next: Option<Failure>,
     /// The next connection is closed before its handshake.
     pub refuse_next: bool,
     /// Connections accepted since start (a test's proof that a client did or did not come).
