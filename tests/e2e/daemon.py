@@ -22,6 +22,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def exchange(host, port, method, path, data, headers) -> tuple:
+    """One HTTP request; returns (status, parsed JSON or text)."""
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request(method, path, body=data, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    try:
+        return response.status, json.loads(text)
+    except ValueError:
+        return response.status, text
+
+
 class Daemon:
     """A `wamcp demo` daemon on the sim link, in its own data dir."""
 
@@ -76,7 +89,6 @@ class Daemon:
     # --- HTTP -------------------------------------------------------------------------------
     def request(self, method, path, body=None, *, token="default", headers=None, raw=None):
         """Returns (status, parsed JSON or text)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         sent = {"Host": f"127.0.0.1:{self.port}"}
         if token == "default":
             token = self.token
@@ -87,14 +99,7 @@ class Daemon:
             data = json.dumps(body).encode()
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})
-        conn.request(method, path, body=data, headers=sent)
-        response = conn.getresponse()
-        text = response.read().decode()
-        conn.close()
-        try:
-            return response.status, json.loads(text)
-        except ValueError:
-            return response.status, text
+        return exchange("127.0.0.1", self.port, method, path, data, sent)
 
     def ok(self, method, path, body=None):
         status, answer = self.request(method, path, body)

@@ -3,7 +3,6 @@
 drive the phone and its contacts through fakewa's control API."""
 
 import contextlib
-import http.client
 import json
 import os
 import pathlib
@@ -12,7 +11,7 @@ import subprocess
 import time
 
 from conftest import ROOT
-from daemon import Daemon
+from daemon import Daemon, exchange
 
 # `cargo build -p wamcp --features test-server` then copied aside (scripts/test does it), and fakewa.
 WAMCP_TEST_SERVER = os.environ.get("WAMCP_TEST_SERVER_BIN", str(ROOT / "target" / "debug" / "wamcp-test-server"))
@@ -55,16 +54,8 @@ class FakeWA:
 
     def request(self, method, path, body=None):
         host, port = self.control.removeprefix("http://").split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
         data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        text = response.read().decode()
-        conn.close()
-        try:
-            return response.status, json.loads(text)
-        except ValueError:
-            return response.status, text
+        return exchange(host, int(port), method, path, data, {"Content-Type": "application/json"})
 
     def ok(self, method, path, body=None):
         status, answer = self.request(method, path, body)
