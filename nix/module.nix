@@ -208,7 +208,7 @@ in
         );
         Restart = "on-failure";
         RestartSec = "10s";
-        RestartPreventExitStatus = 10;
+        RestartPreventExitStatus = "10 11 12 13 14";
         TimeoutStopSec = "30s";
         EnvironmentFile = mkIf (cfg.environmentFile != null) cfg.environmentFile;
         User = "wamcp";
@@ -233,11 +233,14 @@ in
         unit="$1"
         status="''${MONITOR_EXIT_STATUS:-$(${config.systemd.package}/bin/systemctl show -p ExecMainStatus --value "$unit" || true)}"
         result="''${MONITOR_SERVICE_RESULT:-$(${config.systemd.package}/bin/systemctl show -p Result --value "$unit" || true)}"
-        if [ "$status" = 10 ]; then
-          echo "<1>$unit stopped: WhatsApp logged this device out, so it is not restarted. Link it again, as root: systemctl stop wamcp; ${loginCommand}; systemctl start wamcp"
-        else
-          echo "<1>$unit failed ($result, exit status $status) and is no longer restarted; see journalctl -u $unit"
-        fi
+        case "$status" in
+          10) echo "<1>$unit stopped: WhatsApp logged this device out, so it is not restarted. Link it again, as root: systemctl stop wamcp; ${loginCommand}; systemctl start wamcp" ;;
+          11) echo "<1>$unit stopped: WhatsApp refused this wamcp version as outdated. Upgrade wamcp, then systemctl start wamcp" ;;
+          12) echo "<1>$unit stopped: WhatsApp banned the account for a while; journalctl -u $unit says until when. Start it again after that: systemctl start wamcp" ;;
+          13) echo "<1>$unit stopped: another program connected with this WhatsApp session. Stop it, then systemctl start wamcp" ;;
+          14) echo "<1>$unit stopped: WhatsApp kept refusing the connection; journalctl -u $unit gives the code. Upgrade wamcp or link it again" ;;
+          *) echo "<1>$unit failed ($result, exit status $status) and is no longer restarted; see journalctl -u $unit" ;;
+        esac
       '';
       serviceConfig = sandbox // {
         Type = "oneshot";

@@ -328,6 +328,15 @@ def test_a_logged_out_session_raises_an_alert_that_says_how_to_log_in_again(eval
     assert login.replace("/usr/local/bin/wamcp", store_binary) in said
 
 
+def test_each_final_connection_failure_raises_its_own_alert(evaluated):
+    advice = {"11": "Upgrade wamcp", "12": "says until when", "13": "another program connected",
+              "14": "kept refusing the connection"}
+    for command in (unit_file_alert(), nixos_alert(evaluated)):
+        for status, words in advice.items():
+            said = run_alert(command, MONITOR_EXIT_STATUS=status, MONITOR_SERVICE_RESULT="exit-code")
+            assert said.startswith("<1>wamcp.service stopped: ") and words in said, (status, said)
+
+
 def test_other_failures_raise_an_alert_with_the_result(evaluated):
     for command in (unit_file_alert(), nixos_alert(evaluated)):
         said = run_alert(command, MONITOR_EXIT_STATUS="1", MONITOR_SERVICE_RESULT="start-limit-hit")

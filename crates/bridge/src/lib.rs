@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use tracing::info;
-use wamcp_core::MessageKind;
+use wamcp_core::{Disconnect, MessageKind};
 use wamcp_link::Link;
 use wamcp_link::sim::SimNetwork;
 use wamcp_mcp::audit::AuditTrail;
@@ -95,16 +95,17 @@ pub enum DaemonError {
 }
 
 /// Why the daemon stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stopped {
     /// Shutdown was asked for (SIGTERM, SIGINT, the end of a test).
     Requested,
-    /// WhatsApp logged this device out: nothing works until someone links it again, so the
-    /// daemon stops instead of serving a dead account (a service manager can alert on it).
-    LoggedOut,
+    /// The connection ended for a reason reconnecting cannot mend (logged out, client outdated,
+    /// banned, stream replaced, refused again and again): the daemon stops instead of serving a
+    /// dead account, and a service manager can tell which from the exit status.
+    Final(Disconnect),
 }
 
-/// Runs the daemon until `shutdown` completes or WhatsApp logs the device out, then stops taking
+/// Runs the daemon until `shutdown` completes or the connection ends for good, then stops taking
 /// requests, lets the writer commit what it has, and says why it stopped.
 pub async fn run(
     config: DaemonConfig,
@@ -163,21 +164,22 @@ pub async fn run(
     let connection_task = tokio::spawn({
         let (link, events, status) = (link.clone(), ingest.forward_link_events().0, status.clone());
         async move {
-            connection::keep_connected(link, events, status.clone()).await;
-            let _ = gave_up.send(status.connection().state);
+            if let Some(why) = connection::keep_connected(link, events, status).await {
+                let _ = gave_up.send(why);
+            }
         }
     });
     let watchdog_task = tokio::spawn(service_manager::watchdog(ingest.clone()));
     let stop = async move {
-        let logged_out = async {
+        let ended = async {
             match connection_ended.await {
-                Ok("logged_out") => {}
-                _ => std::future::pending().await,
+                Ok(why) => why,
+                Err(_) => std::future::pending().await,
             }
         };
         tokio::select! {
             _ = shutdown => Stopped::Requested,
-            _ = logged_out => Stopped::LoggedOut,
+            why = ended => Stopped::Final(why),
         }
     };
     let retention_task = config
@@ -254,9 +256,9 @@ pub async fn run(
         None => stop.await,
     };
     info!("shutting down ({stopped:?})");
-    service_manager::stopping(match stopped {
-        Stopped::Requested => "shutting down",
-        Stopped::LoggedOut => "WhatsApp logged this device out: run `wamcp login`",
+    service_manager::stopping(&match &stopped {
+        Stopped::Requested => "shutting down".to_string(),
+        Stopped::Final(why) => why.advice(),
     });
     link.disconnect().await;
     connection_task.abort();

@@ -11,7 +11,7 @@ use wamcp_core::{Disconnect, Jid, Timestamp};
 /// The connection as `/api/status` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectionStatus {
-    /// connecting, connected, disconnected, logged_out, client_outdated, stream_replaced, banned.
+    /// connecting, connected, disconnected, logged_out, client_outdated, stream_replaced, banned, refused.
     pub state: &'static str,
     /// What happened and what to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -20,6 +20,16 @@ pub struct ConnectionStatus {
     pub account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_event: Option<String>,
+}
+
+/// Where the connection stands, as the reconnect loop waits on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Starting, or a new client is on its way.
+    Connecting,
+    Connected,
+    /// Down, and why: a transient reason heals by itself, the others need a decision.
+    Down(Disconnect),
 }
 
 /// Counters for status and metrics.
@@ -56,6 +66,7 @@ pub struct Status {
     connection: Mutex<ConnectionStatus>,
     account: Mutex<Option<Jid>>,
     connected: watch::Sender<bool>,
+    link: watch::Sender<LinkState>,
     pub counters: Counters,
 }
 
@@ -70,6 +81,7 @@ impl Default for Status {
             }),
             account: Mutex::new(None),
             connected: watch::channel(false).0,
+            link: watch::channel(LinkState::Connecting).0,
             counters: Counters::default(),
         }
     }
@@ -90,6 +102,11 @@ impl Status {
         self.connected.subscribe()
     }
 
+    /// Waits on this to hear why the connection went down, not only that it did.
+    pub fn watch_link(&self) -> watch::Receiver<LinkState> {
+        self.link.subscribe()
+    }
+
     pub fn is_connected(&self) -> bool {
         *self.connected.borrow()
     }
@@ -105,21 +122,26 @@ impl Status {
             status.account = account;
         });
         self.connected.send_replace(true);
+        self.link.send_replace(LinkState::Connected);
     }
 
     pub fn set_disconnected(&self, why: &Disconnect) {
-        let state = match why {
-            Disconnect::Transient(_) => "disconnected",
-            Disconnect::LoggedOut(_) => "logged_out",
-            Disconnect::ClientOutdated => "client_outdated",
-            Disconnect::StreamReplaced => "stream_replaced",
-            Disconnect::TemporaryBan { .. } => "banned",
-        };
         self.update(|status| {
-            status.state = state;
+            status.state = why.state();
             status.detail = Some(why.advice());
         });
         self.connected.send_replace(false);
+        self.link.send_replace(LinkState::Down(why.clone()));
+    }
+
+    /// A new client is on its way; `detail` says why the last one was given up.
+    pub fn set_connecting(&self, detail: String) {
+        self.update(|status| {
+            status.state = "connecting";
+            status.detail = Some(detail);
+        });
+        self.connected.send_replace(false);
+        self.link.send_replace(LinkState::Connecting);
     }
 
     /// Notes that the link said something, for "last event" in status.

@@ -134,16 +134,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints the error; exits 1, or [`commands::daemon::LoggedOut::EXIT_CODE`] when WhatsApp logged
-/// the device out (a service manager must not just restart then). Standard output closed by its
+/// Prints the error; exits 1, or [`commands::daemon::ConnectionEnded::exit_code`] when the
+/// connection to WhatsApp ended for good (a service manager must not just restart then). Standard output closed by its
 /// reader (`| head`) is not an error: the reader has what it wanted.
 fn fail(error: anyhow::Error) -> ExitCode {
     if reader_went_away(&error) {
         return ExitCode::SUCCESS;
     }
     eprintln!("error: {error:#}");
-    if error.is::<commands::daemon::LoggedOut>() {
-        return ExitCode::from(commands::daemon::LoggedOut::EXIT_CODE);
+    if let Some(ended) = error.downcast_ref::<commands::daemon::ConnectionEnded>() {
+        return ExitCode::from(ended.exit_code());
     }
     ExitCode::FAILURE
 }

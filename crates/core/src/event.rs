@@ -67,6 +67,10 @@ pub enum Disconnect {
     StreamReplaced,
     /// WhatsApp banned the account for a while.
     TemporaryBan { reason: String, until: Option<Timestamp> },
+    /// WhatsApp refused the connection for a reason the client does not retry on its own (a
+    /// `<failure>` such as 400, 409 bad user agent, 413/414 expired or invalid token, 418 client
+    /// unknown): a new client may get through; the same refusal again and again means it will not.
+    Refused { code: u16, why: String },
 }
 
 impl Disconnect {
@@ -91,9 +95,31 @@ impl Disconnect {
                     .to_string()
             }
             Disconnect::TemporaryBan { reason, until } => match until {
-                Some(until) => format!("WhatsApp banned the account temporarily ({reason}) until {until}"),
-                None => format!("WhatsApp banned the account temporarily ({reason})"),
+                Some(until) => format!(
+                    "WhatsApp banned the account temporarily ({reason}) until {}; the phone's WhatsApp says why and \
+                     how to appeal; start `wamcp serve` again after that time",
+                    until.to_rfc3339()
+                ),
+                None => format!(
+                    "WhatsApp banned the account temporarily ({reason}); the phone's WhatsApp says why and until when"
+                ),
             },
+            Disconnect::Refused { code, why } => format!(
+                "WhatsApp refused the connection ({code} {why}); if it keeps refusing, upgrade wamcp, or pair again \
+                 with `wamcp login`"
+            ),
+        }
+    }
+
+    /// The state name status output uses for it.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Disconnect::Transient(_) => "disconnected",
+            Disconnect::LoggedOut(_) => "logged_out",
+            Disconnect::ClientOutdated => "client_outdated",
+            Disconnect::StreamReplaced => "stream_replaced",
+            Disconnect::TemporaryBan { .. } => "banned",
+            Disconnect::Refused { .. } => "refused",
         }
     }
 }

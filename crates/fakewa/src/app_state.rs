@@ -118,12 +118,13 @@ impl World {
 
     /// Appends a patch of SETs to `name` and tells the client.
     fn patch(&mut self, name: &str, records: Vec<(Vec<u8>, wa::SyncActionValue)>, action_version: i32) -> Result<()> {
-        let device = self.saved.device.as_ref().context("no device is linked: the phone has no one to sync with")?;
-        if device.app_state_key.is_empty() {
+        self.saved.device.as_ref().context("no device is linked: the phone has no one to sync with")?;
+        let account = &self.saved.phone;
+        if account.app_state_key.is_empty() {
             bail!("the device has no app-state key yet: let it log in first");
         }
-        let keys = expand_app_state_keys(&device.app_state_key);
-        let key_id = device.app_state_key_id.clone();
+        let keys = expand_app_state_keys(&account.app_state_key);
+        let key_id = account.app_state_key_id.clone();
         let collection = self.saved.collections.entry(name.to_string()).or_default();
         let mut mutations = Vec::new();
         for (index, value) in &records {
@@ -176,21 +177,23 @@ impl World {
 
     /// The phone sends the device the app-state sync key (made on first use).
     pub(crate) fn share_app_state_key(&mut self) -> Result<()> {
-        let Some(device) = self.saved.device.as_mut() else { return Ok(()) };
-        if device.app_state_key.is_empty() {
-            device.app_state_key = rand::random::<[u8; 32]>().to_vec();
-            device.app_state_key_id = rand::random::<[u8; 6]>().to_vec();
+        let Some(device) = self.saved.device.as_ref() else { return Ok(()) };
+        let device_id = device.id;
+        let account = &mut self.saved.phone;
+        if account.app_state_key.is_empty() {
+            account.app_state_key = rand::random::<[u8; 32]>().to_vec();
+            account.app_state_key_id = rand::random::<[u8; 6]>().to_vec();
         }
         let key = wa::message::AppStateSyncKey {
             key_id: MessageField::some(wa::message::AppStateSyncKeyId {
-                key_id: Some(device.app_state_key_id.clone()),
+                key_id: Some(account.app_state_key_id.clone()),
             }),
             key_data: MessageField::some(wa::message::AppStateSyncKeyData {
-                key_data: Some(device.app_state_key.clone()),
+                key_data: Some(account.app_state_key.clone()),
                 fingerprint: MessageField::some(wa::message::AppStateSyncKeyFingerprint {
                     raw_id: Some(1),
                     current_index: Some(0),
-                    device_indexes: vec![0, u32::from(device.id)],
+                    device_indexes: vec![0, u32::from(device_id)],
                 }),
                 timestamp: Some(now() * 1000),
             }),

@@ -162,10 +162,14 @@ struct FailNext {
     expire: Option<u64>,
     #[serde(default)]
     ban_code: Option<u16>,
+    /// Refuse this many logins in a row (1 when not given).
+    #[serde(default)]
+    times: Option<u32>,
 }
 
 async fn fail_next_connect(State(hub): State<Arc<Hub>>, Json(fail): Json<FailNext>) -> Result<Json<Value>, Refused> {
-    let failure = crate::world::Failure { reason: fail.code, expire: fail.expire, code: fail.ban_code };
+    let times = fail.times.unwrap_or(1).max(1);
+    let failure = crate::world::Failure { reason: fail.code, expire: fail.expire, code: fail.ban_code, times };
     hub.with(|world| world.fail_next_connect(failure))?;
     Ok(Json(json!({"ok": true})))
 }

@@ -82,7 +82,10 @@ impl World {
 
     /// Signs the device into the account and sends `<pair-success>`.
     pub(crate) fn link(&mut self, noise: [u8; 32], identity: [u8; 32], adv_secret: &[u8; 32]) -> Result<String> {
-        let device_id: u16 = self.saved.device.as_ref().map_or(1, |d| d.id + 1);
+        // Every device linked gets a new number, as on WhatsApp: the phone's Signal sessions with
+        // an unlinked device must not be mistaken for sessions with the next one.
+        self.saved.devices_linked += 1;
+        let device_id: u16 = self.saved.devices_linked;
         let details = wa::ADVDeviceIdentity {
             raw_id: Some(rand::random::<u32>() & 0x7FFF_FFFF),
             timestamp: Some(now() as u64),
@@ -138,8 +141,6 @@ impl World {
             noise_key: noise.to_vec(),
             keys: ClientKeys { identity: identity.to_vec(), ..Default::default() },
             push_name: String::new(),
-            app_state_key: Vec::new(),
-            app_state_key_id: Vec::new(),
             logged_in: false,
         });
         Ok(jid)

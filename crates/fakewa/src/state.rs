@@ -20,6 +20,9 @@ pub struct Saved {
     pub phone: SavedPhone,
     /// The linked companion device, once paired.
     pub device: Option<SavedDevice>,
+    /// How many devices were ever linked: the last one's device number.
+    #[serde(default)]
+    pub devices_linked: u16,
     #[serde(default)]
     pub contacts: Vec<SavedContact>,
     #[serde(default)]
@@ -47,6 +50,12 @@ pub struct SavedPhone {
     pub lid: String,
     pub push_name: String,
     pub peer: SavedPeer,
+    /// The account's app-state sync key, made on first use and shared with every device linked
+    /// since: the collections are encrypted with it, so a device linked later reads them too.
+    #[serde(with = "hex_bytes", default)]
+    pub app_state_key: Vec<u8>,
+    #[serde(with = "hex_bytes", default)]
+    pub app_state_key_id: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,11 +65,6 @@ pub struct SavedDevice {
     pub noise_key: Vec<u8>,
     pub keys: ClientKeys,
     pub push_name: String,
-    /// The app-state sync key the phone shared with the device.
-    #[serde(with = "hex_bytes", default)]
-    pub app_state_key: Vec<u8>,
-    #[serde(with = "hex_bytes", default)]
-    pub app_state_key_id: Vec<u8>,
     /// Set after the first login that followed pairing.
     #[serde(default)]
     pub logged_in: bool,

@@ -46,6 +46,8 @@ pub struct Failure {
     pub expire: Option<u64>,
     /// A ban's code (402: 101…106).
     pub code: Option<u16>,
+    /// How many logins in a row are refused so (at least one).
+    pub times: u32,
 }
 
 /// A pairing code the client asked for, waiting for the user to type it on the phone.
@@ -98,8 +100,11 @@ impl Hub {
                         number,
                         push_name: "Account Owner".into(),
                         peer: Peer::generate()?.save()?,
+                        app_state_key: Vec::new(),
+                        app_state_key_id: Vec::new(),
                     },
                     device: None,
+                    devices_linked: 0,
                     contacts: Vec::new(),
                     groups: Vec::new(),
                     offline: Vec::new(),
@@ -213,7 +218,11 @@ impl World {
         let payload = &done.payload;
         let login = payload.username.is_some();
         self.conn = Some(Conn { id, tx, logged_in: false });
-        if let Some(failure) = self.fail_next.take() {
+        if let Some(mut failure) = self.fail_next.take() {
+            if failure.times > 1 {
+                failure.times -= 1;
+                self.fail_next = Some(failure.clone());
+            }
             let mut node =
                 NodeBuilder::new("failure").attr("reason", failure.reason.to_string()).attr("location", "frc");
             if let Some(expire) = failure.expire {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use wamcp_bridge::{DaemonConfig, LinkChoice, Stopped};
-use wamcp_core::MessageKind;
+use wamcp_core::{Disconnect, MessageKind};
 use wamcp_store::DataDir;
 
 use super::desk::{DeskArgs, DeskSettings};
@@ -157,7 +157,7 @@ pub fn prepare(config: &DaemonConfig) -> anyhow::Result<()> {
 }
 
 /// Runs the daemon (with the desk, when it has settings) on a multi-threaded runtime until
-/// SIGTERM or SIGINT, or until WhatsApp logs the device out (the error [`LoggedOut`]).
+/// SIGTERM or SIGINT, or until the connection ends for good (the error [`ConnectionEnded`]).
 pub fn run(
     config: DaemonConfig,
     desk: Option<DeskSettings>,
@@ -174,22 +174,46 @@ pub fn run(
         let link = link()?;
         match wamcp_bridge::run(config, link, extension, shutdown_signal()).await? {
             Stopped::Requested => Ok(()),
-            Stopped::LoggedOut => Err(LoggedOut.into()),
+            Stopped::Final(why) => Err(ConnectionEnded(why).into()),
         }
     })
 }
 
-/// The daemon stopped because WhatsApp logged this device out. The process exits with
-/// [`LoggedOut::EXIT_CODE`], so a service manager can tell it from a crash: restarting cannot
-/// help, a person has to link the device again.
+/// The daemon stopped because the connection ended for good. The process exits with
+/// [`ConnectionEnded::exit_code`], so a service manager can tell it from a crash and from the
+/// other reasons: restarting cannot help, a person has to act.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "WhatsApp logged this device out (unlinked from the phone, or idle too long): link it again with `wamcp login`, then start the daemon again"
-)]
-pub struct LoggedOut;
+#[error("{}", self.message())]
+pub struct ConnectionEnded(pub Disconnect);
 
-impl LoggedOut {
-    pub const EXIT_CODE: u8 = 10;
+impl ConnectionEnded {
+    /// The exit statuses, as the README's command table documents them.
+    pub const LOGGED_OUT: u8 = 10;
+    pub const CLIENT_OUTDATED: u8 = 11;
+    pub const BANNED: u8 = 12;
+    pub const STREAM_REPLACED: u8 = 13;
+    pub const REFUSED: u8 = 14;
+
+    pub fn exit_code(&self) -> u8 {
+        match self.0 {
+            Disconnect::LoggedOut(_) => Self::LOGGED_OUT,
+            Disconnect::ClientOutdated => Self::CLIENT_OUTDATED,
+            Disconnect::TemporaryBan { .. } => Self::BANNED,
+            Disconnect::StreamReplaced => Self::STREAM_REPLACED,
+            // A transient drop never ends the daemon; were it to, a restart is what it needs.
+            Disconnect::Refused { .. } | Disconnect::Transient(_) => Self::REFUSED,
+        }
+    }
+
+    fn message(&self) -> String {
+        match &self.0 {
+            Disconnect::LoggedOut(why) => format!(
+                "WhatsApp logged this device out ({why}: unlinked from the phone, or idle too long): link it again \
+                 with `wamcp login`, then start the daemon again"
+            ),
+            other => format!("the connection to WhatsApp ended: {}", other.advice()),
+        }
+    }
 }
 
 pub async fn shutdown_signal() {

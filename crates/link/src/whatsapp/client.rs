@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc};
@@ -16,7 +17,7 @@ use whatsapp_rust::media::{AudioOptions, DocumentOptions, ImageOptions, VideoOpt
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Client, ClientError, RevokeType, SendError, SendOptions, UploadOptions};
+use whatsapp_rust::{Client, ClientError, EditOptions, SendError, SendOptions, UploadOptions};
 
 use super::events::translate;
 use crate::{GroupInfo, HistoryAnchor, Link, LinkError, LinkResult, MediaRequest};
@@ -30,11 +31,49 @@ pub struct WhatsAppLink {
     /// Pair by code for this phone number (digits) instead of by QR.
     pair_phone: Option<String>,
     running: Mutex<Option<(BotHandle, Arc<Client>)>>,
+    /// Where the running client's events go. Emptied on disconnect: the library's own tasks can
+    /// outlive the client by minutes, and a sender they keep would keep the daemon's store
+    /// writer waiting for more.
+    sink: Arc<std::sync::Mutex<Option<mpsc::Sender<LinkEvent>>>>,
+    /// Set when WhatsApp logged the device out: its keys are dead, and are set aside on disconnect.
+    logged_out: Arc<AtomicBool>,
+    /// Where the last unlinked session's files went.
+    set_aside: std::sync::Mutex<Option<PathBuf>>,
 }
 
 impl WhatsAppLink {
     pub fn new(session: PathBuf, pair_phone: Option<String>) -> WhatsAppLink {
-        WhatsAppLink { session, pair_phone, running: Mutex::new(None) }
+        WhatsAppLink {
+            session,
+            pair_phone,
+            running: Mutex::new(None),
+            sink: Arc::default(),
+            logged_out: Arc::default(),
+            set_aside: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The `replaced-<time>/` folder the last unlinked session was moved to, if one was.
+    pub fn unlinked_session_moved_to(&self) -> Option<PathBuf> {
+        self.set_aside.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// After a logout, with the client stopped: moves the dead session out of the way.
+    fn set_aside_if_logged_out(&self) {
+        if !self.logged_out.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        match super::session::set_aside(&self.session) {
+            Ok(Some(folder)) => {
+                tracing::warn!("the unlinked session's files are now in {}", folder.display());
+                *self.set_aside.lock().unwrap_or_else(|p| p.into_inner()) = Some(folder);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(
+                "cannot move the unlinked session {} aside ({e}); remove it by hand before `wamcp login`",
+                self.session.display()
+            ),
+        }
     }
 
     async fn client(&self) -> LinkResult<Arc<Client>> {
@@ -70,6 +109,24 @@ fn key(chat: &Jid, target: &MessageRef) -> wa::MessageKey {
         from_me: Some(target.from_me),
         id: Some(target.id.to_string()),
         participant: target.sender.as_ref().filter(|_| !target.from_me).map(ToString::to_string),
+    }
+}
+
+/// Deleting one's own message for everyone: the key names it as ours, with no participant, and
+/// the library marks the stanza as a sender revoke from that.
+fn revoke_own(chat: &Jid, target: &MessageRef) -> wa::Message {
+    wa::Message {
+        protocol_message: MessageField::some(wa::message::ProtocolMessage {
+            key: MessageField::some(wa::MessageKey {
+                remote_jid: Some(chat.to_string()),
+                from_me: Some(true),
+                id: Some(target.id.to_string()),
+                participant: None,
+            }),
+            r#type: Some(wa::message::protocol_message::Type::REVOKE),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 
@@ -166,9 +223,17 @@ impl Link for WhatsAppLink {
         let store = SqliteStore::new(session)
             .await
             .map_err(|e| LinkError::Refused(format!("cannot open the WhatsApp session {session}: {e}")))?;
+        let logged_out = self.logged_out.clone();
+        *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(events);
+        let sink = self.sink.clone();
         let mut builder = Bot::builder().with_backend(store).on_event(move |event, client| {
-            let events = events.clone();
+            let events = sink.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if matches!(&*event, whatsapp_rust::types::events::Event::LoggedOut(_)) {
+                logged_out.store(true, Ordering::SeqCst);
+            }
             async move {
+                // No sink: disconnected, nobody listens any more.
+                let Some(events) = events else { return };
                 for translated in translate(&event, &client) {
                     // The daemon gone means shutting down: nothing left to tell.
                     let _ = events.send(translated).await;
@@ -203,6 +268,8 @@ impl Link for WhatsAppLink {
         if let Some((handle, _)) = self.running.lock().await.take() {
             handle.shutdown().await;
         }
+        self.sink.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.set_aside_if_logged_out();
     }
 
     async fn send(&self, message: &Outgoing) -> LinkResult<Sent> {
@@ -222,19 +289,25 @@ impl Link for WhatsAppLink {
                 None => wa::Message { conversation: Some(text.clone()), ..Default::default() },
             },
             Content::Media(attachment) => self.media_message(&client, attachment, context(message)).await?,
-            Content::Reaction { target, emoji } => {
-                client.send_reaction(chat, key(&message.chat, target), emoji).await.map_err(send_error)?;
-                return Ok(Sent { id: message.id.clone(), at: now });
-            }
+            // Reactions, edits and revokes go out under the outbox's id, as every send does: a
+            // retried send is then the same message on the wire, never a second one.
+            Content::Reaction { target, emoji } => whatsapp_rust::wacore::proto_helpers::build_reaction_message(
+                key(&message.chat, target),
+                emoji,
+                now.millis(),
+            ),
             Content::Edit { target, text } => {
+                // The library's edit finds the account's own address in the group (LID or
+                // phone) for the key; only the stanza id is ours.
                 let edited = wa::Message { conversation: Some(text.clone()), ..Default::default() };
-                client.edit_message(chat, target.id.to_string(), edited).await.map_err(send_error)?;
+                let options = EditOptions::default().with_stanza_id(message.id.to_string());
+                client
+                    .edit_message_with_options(chat, target.id.to_string(), edited, options)
+                    .await
+                    .map_err(send_error)?;
                 return Ok(Sent { id: message.id.clone(), at: now });
             }
-            Content::Revoke { target } => {
-                client.revoke_message(chat, target.id.to_string(), RevokeType::Sender).await.map_err(send_error)?;
-                return Ok(Sent { id: message.id.clone(), at: now });
-            }
+            Content::Revoke { target } => revoke_own(&message.chat, target),
         };
         let options = SendOptions::default().with_message_id(message.id.to_string());
         let sent = client.send_message_with_options(chat, body, options).await.map_err(send_error)?;

@@ -2,10 +2,11 @@
 //! same [`message_update`], so a message looks the same however it arrived.
 
 use wamcp_core::{
-    Chat, Contact, DeliveryStatus, HistoryBatch, Jid, Media, Message, MessageId, MessageKind, Receipt, Timestamp,
-    Update,
+    Chat, Contact, DeliveryStatus, Disconnect, HistoryBatch, Jid, Media, Message, MessageId, MessageKind, Receipt,
+    Timestamp, Update,
 };
 use whatsapp_rust::prelude::MessageExt;
+use whatsapp_rust::types::events::ConnectFailureReason;
 use whatsapp_rust::types::message::MessageInfo;
 use whatsapp_rust::types::presence::ReceiptType;
 use whatsapp_rust::waproto::whatsapp as wa;
@@ -240,6 +241,46 @@ fn protocol_update(envelope: &Envelope, protocol: &wa::message::ProtocolMessage)
             Some(Update::Edited { chat: envelope.chat.clone(), id: target, text, at })
         }
         _ => None,
+    }
+}
+
+/// A `<failure>` reason's code and what it means, in words.
+pub fn failure(reason: ConnectFailureReason) -> (u16, &'static str) {
+    use ConnectFailureReason as R;
+    match reason {
+        R::Generic => (400, "bad request"),
+        R::LoggedOut => (401, "logged out"),
+        R::TempBanned => (402, "temporarily banned"),
+        R::AccountLocked => (403, "account locked"),
+        R::ClientOutdated => (405, "client outdated"),
+        R::UnknownLogout => (406, "logged out"),
+        R::BadUserAgent => (409, "bad user agent"),
+        R::CatExpired => (413, "token expired"),
+        R::CatInvalid => (414, "token invalid"),
+        R::NotFound => (415, "not found"),
+        R::ClientUnknown => (418, "client unknown"),
+        R::InternalServerError => (500, "internal server error"),
+        R::Experimental => (501, "experimental"),
+        R::ServiceUnavailable => (503, "service unavailable"),
+        R::Unknown(code) => (u16::try_from(code).unwrap_or(0), "unknown reason"),
+    }
+}
+
+/// A `<failure>` the client reports as `ConnectFailure` (it has its own events for logouts, bans
+/// and an outdated client). The client reconnects by itself only after a server error; a refused
+/// user agent is an outdated client by another name; anything else stopped the client for good.
+pub fn connect_failure(reason: ConnectFailureReason, message: Option<&str>) -> Disconnect {
+    let (code, words) = failure(reason);
+    let why = match message.filter(|m| !m.is_empty()) {
+        Some(message) => format!("{words}: {message}"),
+        None => words.to_string(),
+    };
+    if reason.should_reconnect() {
+        Disconnect::Transient(format!("{code} {why}"))
+    } else if reason == ConnectFailureReason::BadUserAgent {
+        Disconnect::ClientOutdated
+    } else {
+        Disconnect::Refused { code, why }
     }
 }
 

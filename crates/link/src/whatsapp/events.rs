@@ -20,7 +20,13 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
         }
         Event::Connected(_) => vec![LinkEvent::Connected { account: client.pn().as_ref().and_then(convert::jid) }],
         Event::Disconnected(why) => vec![LinkEvent::Disconnected(Disconnect::Transient(format!("{:?}", why.reason)))],
-        Event::LoggedOut(out) => vec![LinkEvent::Disconnected(Disconnect::LoggedOut(format!("{:?}", out.reason)))],
+        Event::LoggedOut(out) => {
+            let (code, why) = convert::failure(out.reason);
+            vec![LinkEvent::Disconnected(Disconnect::LoggedOut(format!("{code} {why}")))]
+        }
+        Event::ConnectFailure(failure) => {
+            vec![LinkEvent::Disconnected(convert::connect_failure(failure.reason, failure.message.as_deref()))]
+        }
         Event::StreamReplaced(_) => vec![LinkEvent::Disconnected(Disconnect::StreamReplaced)],
         Event::ClientOutdated(_) => vec![LinkEvent::Disconnected(Disconnect::ClientOutdated)],
         Event::TemporaryBan(ban) => vec![LinkEvent::Disconnected(Disconnect::TemporaryBan {

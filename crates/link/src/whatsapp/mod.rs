@@ -5,6 +5,7 @@
 pub mod client;
 pub mod convert;
 mod events;
+pub mod session;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 

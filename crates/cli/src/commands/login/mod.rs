@@ -79,7 +79,7 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
         }
         let link = WhatsAppLink::new(root.join(SESSION_FILE), phone.clone());
         let (events, mut received) = mpsc::channel(64);
-        link.connect(events).await?;
+        link.connect(events.clone()).await?;
         let outcome = tokio::time::timeout(Duration::from_secs(args.timeout), async {
             let mut pairing_seen = false;
             while let Some(event) = received.recv().await {
@@ -109,9 +109,24 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
                             ),
                         ));
                     }
-                    LinkEvent::Disconnected(
-                        why @ (Disconnect::LoggedOut(_) | Disconnect::ClientOutdated | Disconnect::TemporaryBan { .. }),
-                    ) => {
+                    // The stored session was unlinked while nothing ran: its keys are dead. Set
+                    // them aside and pair afresh with a new client.
+                    LinkEvent::Disconnected(Disconnect::LoggedOut(_)) if !pairing_seen => {
+                        link.disconnect().await;
+                        match link.unlinked_session_moved_to() {
+                            Some(folder) => eprintln!(
+                                "This data directory's session was unlinked from the phone; its files are now in {}. \
+                                 Pairing afresh.",
+                                folder.display()
+                            ),
+                            None => {
+                                eprintln!("This data directory's session was unlinked from the phone. Pairing afresh.")
+                            }
+                        }
+                        pairing_seen = true;
+                        link.connect(events.clone()).await?;
+                    }
+                    LinkEvent::Disconnected(why) if !why.is_transient() => {
                         return Err(anyhow::anyhow!("{}", why.advice()));
                     }
                     _ => {}

@@ -320,3 +320,21 @@ fn receipts_report_delivery_read_and_played_only() {
     assert_eq!((read.status, read.from.as_str()), (DeliveryStatus::Read, ALICE), "the device part is dropped");
     assert!(receipt(&chat, &device, &ids, &ReceiptType::Retry, Timestamp(5)).is_none());
 }
+
+#[test]
+fn connect_failures_are_transient_only_when_the_client_retries_them_itself() {
+    use whatsapp_rust::types::events::ConnectFailureReason as R;
+    assert!(
+        matches!(connect_failure(R::ServiceUnavailable, None), Disconnect::Transient(why) if why == "503 service unavailable")
+    );
+    assert_eq!(connect_failure(R::BadUserAgent, None), Disconnect::ClientOutdated);
+    assert_eq!(
+        connect_failure(R::ClientUnknown, Some("who are you")),
+        Disconnect::Refused { code: 418, why: "client unknown: who are you".into() }
+    );
+    assert_eq!(
+        connect_failure(R::Unknown(499), Some("")),
+        Disconnect::Refused { code: 499, why: "unknown reason".into() }
+    );
+    assert_eq!(failure(R::UnknownLogout), (406, "logged out"));
+}
