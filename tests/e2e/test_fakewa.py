@@ -151,8 +151,6 @@ def test_a_photo_with_a_caption_is_downloaded_with_download_media_and_matches_wh
     assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(photo.read_bytes()).digest()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: the link drops the library's Event::ContactUpdate (the phone's "
-                   "address book, from app state), so contacts are never named as the user saved them")
 def test_the_phones_address_book_names_people_through_app_state(world):
     fake, daemon = world
     fake.ok("POST", "/contacts", [{"phone": f"+{ALICE}", "full_name": "Alice Archer", "first_name": "Alice"},
@@ -162,8 +160,13 @@ def test_the_phones_address_book_names_people_through_app_state(world):
                       timeout=15)
     assert daemon.query(named, f"{BOB}@s.whatsapp.net", f"{BOB}@s.whatsapp.net") == [("Bob Baker",)]
     arrives(daemon, fake.incoming(**{"from": ALICE, "text": "It's me"}))
-    listed, = session_calls(daemon, [("list_chats", {"limit": 5})])
+    listed, found, sent = session_calls(daemon, [("list_chats", {"limit": 5}), ("search_contacts", {"query": "Archer"}),
+                                                 ("send_message", {"recipient": "Alice Archer", "message": "Hi Alice"})])
     assert "Alice Archer" in text_of(listed)
+    assert ALICE in text_of(found)
+    assert not sent.is_error, text_of(sent)
+    wait_until(lambda: any(m["text"] == "Hi Alice" and m["to"] == ALICE_JID for m in fake.received("message")),
+               "the message sent to the address-book name reaches Alice")
 
 
 # --- 5. Sending ------------------------------------------------------------------------------------
@@ -252,6 +255,42 @@ def test_an_edit_and_a_delete_go_out_with_the_ids_wamcp_answered_and_name_their_
     assert by_id[delete["id"]]["key"]["from_me"] is True and "participant" not in by_id[delete["id"]]["key"]
     ids = [m["id"] for m in fake.received("message")]
     assert sorted(ids) == sorted(set(ids))  # each once
+
+
+# --- How it shows on the phone ---------------------------------------------------------------------
+
+def presences(fake):
+    return [p["type"] for p in fake.received("presence") if not p["to"]]
+
+
+def test_the_device_is_wamcp_on_a_desktop_and_the_account_never_stays_online(world):
+    fake, daemon = world
+    assert fake.state()["shown"] == {"os": "wamcp", "platform": "DESKTOP", "require_full_sync": True}
+    daemon.wait_until(lambda: presences(fake)[-1:] == ["unavailable"], "the last presence said is unavailable")
+    fake.ok("POST", "/drop")
+    daemon.wait_until(lambda: fake.state()["connected"] and presences(fake).count("unavailable") >= 2,
+                      "unavailable again after the reconnect")
+    assert presences(fake)[-1] == "unavailable"
+
+
+def test_presence_available_and_history_recent_are_honoured(tmp_path):
+    fake = FakeWA(tmp_path / "fakewa").start()
+    try:
+        data = tmp_path / "data"
+        process = login(fake, data, "--history", "recent")
+        qr = data / "pair-qr.png"
+        wait_until(lambda: qr.exists() and qr.stat().st_size > 0, "the QR is written")
+        fake.ok("POST", "/phone/scan", {"png": str(qr)})
+        assert process.wait(timeout=60) == 0
+        assert fake.state()["shown"]["require_full_sync"] is False
+        daemon = LinkedDaemon(data, fake, "--presence", "available").start()
+        try:
+            daemon.wait_until(lambda: "available" in presences(fake), "available said")
+            assert "unavailable" not in presences(fake)
+        finally:
+            daemon.stop()
+    finally:
+        fake.stop()
 
 
 # --- 6. Durability --------------------------------------------------------------------------------

@@ -88,6 +88,7 @@ async fn status(State(hub): State<Arc<Hub>>) -> Json<Value> {
         json!({
             "phone": world.saved.phone.number,
             "device": world.saved.device.as_ref().map(|d| format!("{}:{}", world.saved.phone.number, d.id)),
+            "shown": world.saved.device.as_ref().and_then(|d| d.shown.clone()),
             "connected": world.is_connected(),
             "connections": world.connections,
         })

@@ -141,6 +141,7 @@ impl World {
             noise_key: noise.to_vec(),
             keys: ClientKeys { identity: identity.to_vec(), ..Default::default() },
             push_name: String::new(),
+            shown: self.offered.take(),
             logged_in: false,
         });
         Ok(jid)

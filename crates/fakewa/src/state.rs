@@ -65,6 +65,9 @@ pub struct SavedDevice {
     pub noise_key: Vec<u8>,
     pub keys: ClientKeys,
     pub push_name: String,
+    /// How it showed itself when it registered.
+    #[serde(default)]
+    pub shown: Option<crate::world::DeviceShown>,
     /// Set after the first login that followed pairing.
     #[serde(default)]
     pub logged_in: bool,

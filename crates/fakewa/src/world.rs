@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 use tokio::sync::mpsc::UnboundedSender;
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::node::Node;
+use waproto::whatsapp as wa;
 
 use crate::noise::{Handshaken, ServerKey};
 use crate::signal::Peer;
@@ -36,6 +37,26 @@ pub(crate) struct Pairing {
     pub(crate) refs: Vec<String>,
     /// The `pair-success` iq's id, once sent.
     pub(crate) success_id: Option<String>,
+}
+
+/// How a linked device shows itself to the phone: the device properties of its registration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceShown {
+    pub os: String,
+    pub platform: String,
+    pub require_full_sync: bool,
+}
+
+impl DeviceShown {
+    fn of(payload: &wa::ClientPayload) -> Option<DeviceShown> {
+        let bytes = payload.device_pairing_data.as_option()?.device_props.as_deref()?;
+        let props = <wa::DeviceProps as buffa::Message>::decode_from_slice(bytes).ok()?;
+        Some(DeviceShown {
+            os: props.os.unwrap_or_default(),
+            platform: props.platform_type.map(|p| format!("{p:?}")).unwrap_or_default(),
+            require_full_sync: props.require_full_sync.unwrap_or(false),
+        })
+    }
 }
 
 /// How the next login fails.
@@ -74,6 +95,9 @@ pub struct World {
     pub(crate) code_request: Option<CodeRequest>,
     /// The client's ephemeral key from its code request, once unwrapped.
     pub(crate) companion_ephemeral: Option<[u8; 32]>,
+    /// What the registering client said of itself (name, platform, history wanted), kept for
+    /// the device it becomes.
+    pub(crate) offered: Option<DeviceShown>,
     /// The next login fails so.
     pub fail_next: Option<Failure>,
     /// The next connection is closed before its handshake.
@@ -128,6 +152,7 @@ impl Hub {
             pairing: None,
             code_request: None,
             companion_ephemeral: None,
+            offered: None,
             fail_next: None,
             refuse_next: false,
             connections: 0,
@@ -236,6 +261,7 @@ impl World {
             return Ok(id);
         }
         if !login {
+            self.offered = DeviceShown::of(payload);
             self.offer_pairing();
             return Ok(id);
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use wamcp_bridge::LinkChoice;
-use wamcp_link::whatsapp::{SESSION_FILE, WhatsAppLink};
+use wamcp_link::whatsapp::{LinkOptions, Presence, SESSION_FILE, WhatsAppLink};
 
 use super::daemon::DaemonArgs;
 use crate::config::Layers;
@@ -13,6 +13,10 @@ use crate::config::Layers;
 pub struct ServeArgs {
     #[command(flatten)]
     daemon: DaemonArgs,
+    /// Whether the account shows as online while wamcp runs: unavailable (the default; the phone
+    /// keeps its notifications) or available
+    #[arg(long, env = "WAMCP_PRESENCE", value_name = "unavailable|available")]
+    presence: Option<Presence>,
     /// Print the configuration in effect (flags over WAMCP_* over wamcp.toml) and exit
     #[arg(long)]
     print_config: bool,
@@ -22,6 +26,8 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     let dir = layers.data_dir()?;
     let config = args.daemon.resolve(&mut layers, &dir)?;
     let desk = args.daemon.desk.resolve(&mut layers, false)?;
+    let presence_in_file = layers.file().presence;
+    let presence = layers.pick("presence", "WAMCP_PRESENCE", args.presence, presence_in_file, Presence::default);
     let token_file = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
     if args.print_config {
         out!("{}", layers.render(&token_file))?;
@@ -41,5 +47,6 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     if desk.is_some() {
         eprintln!("wamcp serve: support desk on (tickets in {})", dir.root().join(wamcp_desk::SQLITE_FILE).display());
     }
-    super::daemon::run(config, desk, move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, None)))))
+    let options = LinkOptions { presence, ..LinkOptions::default() };
+    super::daemon::run(config, desk, move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, options)))))
 }

@@ -28,6 +28,10 @@ pub struct ConfigFile {
     pub desk: Option<DeskFile>,
     pub kafka: Option<KafkaFile>,
     pub retention: Option<RetentionFile>,
+    /// Whether the account shows as online while `serve` runs.
+    pub presence: Option<wamcp_link::whatsapp::Presence>,
+    /// How much history `login` asks the phone for.
+    pub history: Option<wamcp_link::whatsapp::HistoryWindow>,
 }
 
 /// The `[retention]` table: how long messages are kept.

@@ -20,6 +20,7 @@ use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, ClientError, EditOptions, SendError, SendOptions, UploadOptions};
 
 use super::events::translate;
+use super::options::{LinkOptions, Presence};
 use crate::{GroupInfo, HistoryAnchor, Link, LinkError, LinkResult, MediaRequest};
 
 /// The session database's file name in the data directory.
@@ -28,8 +29,7 @@ pub const SESSION_FILE: &str = "whatsapp-session.db";
 /// A WhatsApp account linked as a companion device.
 pub struct WhatsAppLink {
     session: PathBuf,
-    /// Pair by code for this phone number (digits) instead of by QR.
-    pair_phone: Option<String>,
+    options: LinkOptions,
     running: Mutex<Option<(BotHandle, Arc<Client>)>>,
     /// Where the running client's events go. Emptied on disconnect: the library's own tasks can
     /// outlive the client by minutes, and a sender they keep would keep the daemon's store
@@ -42,10 +42,10 @@ pub struct WhatsAppLink {
 }
 
 impl WhatsAppLink {
-    pub fn new(session: PathBuf, pair_phone: Option<String>) -> WhatsAppLink {
+    pub fn new(session: PathBuf, options: LinkOptions) -> WhatsAppLink {
         WhatsAppLink {
             session,
-            pair_phone,
+            options,
             running: Mutex::new(None),
             sink: Arc::default(),
             logged_out: Arc::default(),
@@ -226,12 +226,16 @@ impl Link for WhatsAppLink {
         let logged_out = self.logged_out.clone();
         *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(events);
         let sink = self.sink.clone();
+        let presence = self.options.presence;
         let mut builder = Bot::builder().with_backend(store).on_event(move |event, client| {
             let events = sink.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if matches!(&*event, whatsapp_rust::types::events::Event::LoggedOut(_)) {
                 logged_out.store(true, Ordering::SeqCst);
             }
             async move {
+                if presence == Presence::Unavailable && super::presence::went_online(&event) {
+                    super::presence::go_offline(&client).await;
+                }
                 // No sink: disconnected, nobody listens any more.
                 let Some(events) = events else { return };
                 for translated in translate(&event, &client) {
@@ -240,7 +244,8 @@ impl Link for WhatsAppLink {
                 }
             }
         });
-        if let Some(phone) = &self.pair_phone {
+        builder = builder.with_device_props(super::options::device_props(self.options.history));
+        if let Some(phone) = &self.options.pair_phone {
             builder = builder.with_pair_code(PairCodeOptions { phone_number: phone.clone(), ..Default::default() });
         }
         #[cfg(feature = "test-server")]

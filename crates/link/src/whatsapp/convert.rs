@@ -2,8 +2,8 @@
 //! same [`message_update`], so a message looks the same however it arrived.
 
 use wamcp_core::{
-    Chat, Contact, DeliveryStatus, Disconnect, HistoryBatch, Jid, Media, Message, MessageId, MessageKind, Receipt,
-    Timestamp, Update,
+    Chat, Contact, DeliveryStatus, Disconnect, HistoryBatch, Jid, JidKind, Media, Message, MessageId, MessageKind,
+    Receipt, Timestamp, Update,
 };
 use whatsapp_rust::prelude::MessageExt;
 use whatsapp_rust::types::events::ConnectFailureReason;
@@ -242,6 +242,34 @@ fn protocol_update(envelope: &Envelope, protocol: &wa::message::ProtocolMessage)
         }
         _ => None,
     }
+}
+
+/// An address-book entry from the phone (app state's `contact` action): the name the user saved,
+/// filed under the phone JID with the LID beside it when both are known, so a message from either
+/// address finds it. `None` when the entry has no name to give.
+pub fn address_book(jid: &whatsapp_rust::Jid, action: &wa::sync_action_value::ContactAction) -> Option<Contact> {
+    let name = [&action.full_name, &action.first_name]
+        .into_iter()
+        .flatten()
+        .map(|n| n.trim())
+        .find(|n| !n.is_empty())?
+        .to_string();
+    let addressed = self::jid(jid)?;
+    let phone = action
+        .pn_jid
+        .as_deref()
+        .and_then(jid_text)
+        .or_else(|| Some(addressed.clone()).filter(|j| j.kind() == JidKind::Phone));
+    let lid = action
+        .lid_jid
+        .as_deref()
+        .and_then(jid_text)
+        .or_else(|| Some(addressed.clone()).filter(|j| j.kind() == JidKind::Lid));
+    let mut contact = Contact::new(phone.clone().or(lid.clone())?);
+    contact.phone_jid = phone;
+    contact.lid = lid;
+    contact.full_name = Some(name);
+    Some(contact)
 }
 
 /// A `<failure>` reason's code and what it means, in words.

@@ -84,6 +84,9 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
         Event::HistorySync(sync) => {
             sync.get().map(|history| LinkEvent::History(convert::history(history))).into_iter().collect()
         }
+        Event::ContactUpdate(update) => {
+            convert::address_book(&update.jid, &update.action).map(LinkEvent::Contact).into_iter().collect()
+        }
         Event::PushNameUpdate(update) => convert::jid(&update.jid)
             .map(|jid| {
                 let mut contact = Contact::new(jid);

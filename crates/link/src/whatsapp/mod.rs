@@ -5,11 +5,14 @@
 pub mod client;
 pub mod convert;
 mod events;
+pub mod options;
+mod presence;
 pub mod session;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
 pub use client::{SESSION_FILE, WhatsAppLink};
+pub use options::{HistoryWindow, LinkOptions, Presence};
 
 /// The host and port the client connects to: WhatsApp's chat host, or, in a `test-server` build
 /// with `WAMCP_TEST_SERVER` set, that local server.

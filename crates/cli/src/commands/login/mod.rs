@@ -19,7 +19,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 use wamcp_core::{Disconnect, LinkEvent, normalize_phone};
 use wamcp_link::Link;
-use wamcp_link::whatsapp::{SESSION_FILE, WhatsAppLink};
+use wamcp_link::whatsapp::{HistoryWindow, LinkOptions, SESSION_FILE, WhatsAppLink};
 
 use crate::config::Layers;
 
@@ -28,6 +28,9 @@ pub struct LoginArgs {
     /// Pair with a code sent for this phone number (with country code) instead of a QR code
     #[arg(long, value_name = "+NUMBER")]
     phone: Option<String>,
+    /// How much history to ask the phone for: full (the default, up to a year per chat) or recent
+    #[arg(long, env = "WAMCP_HISTORY", value_name = "full|recent")]
+    history: Option<HistoryWindow>,
     /// Give up after this many seconds
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     timeout: u64,
@@ -57,6 +60,8 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
     if let Some(digits) = &phone {
         phone::check(digits).map_err(|why| anyhow::anyhow!("--phone: {why}; nothing was sent"))?;
     }
+    let history_in_file = layers.file().history;
+    let history = layers.pick("history", "WAMCP_HISTORY", args.history, history_in_file, HistoryWindow::default);
     let named = layers.data_dir_named();
     let dir = super::data_dir(&mut layers)?;
     let again = retry_command(named.then(|| dir.root()), args.phone.as_deref());
@@ -77,7 +82,8 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
         if let Some(page) = &page {
             page.state.clear_problem();
         }
-        let link = WhatsAppLink::new(root.join(SESSION_FILE), phone.clone());
+        let options = LinkOptions { pair_phone: phone.clone(), history, ..LinkOptions::default() };
+        let link = WhatsAppLink::new(root.join(SESSION_FILE), options);
         let (events, mut received) = mpsc::channel(64);
         link.connect(events.clone()).await?;
         let outcome = tokio::time::timeout(Duration::from_secs(args.timeout), async {

@@ -338,3 +338,26 @@ fn connect_failures_are_transient_only_when_the_client_retries_them_itself() {
     );
     assert_eq!(failure(R::UnknownLogout), (406, "logged out"));
 }
+
+#[test]
+fn an_address_book_entry_names_the_person_under_both_addresses() {
+    let action = wa::sync_action_value::ContactAction {
+        full_name: Some("Alice Archer".into()),
+        first_name: Some("Alice".into()),
+        lid_jid: Some("123456789@lid".into()),
+        pn_jid: Some(ALICE.into()),
+        ..Default::default()
+    };
+    let by_phone: whatsapp_rust::Jid = ALICE.parse().unwrap();
+    let contact = address_book(&by_phone, &action).unwrap();
+    assert_eq!(contact.jid.as_str(), ALICE);
+    assert_eq!(contact.lid.as_ref().map(Jid::as_str), Some("123456789@lid"));
+    assert_eq!(contact.full_name.as_deref(), Some("Alice Archer"));
+    // Filed under a LID with no phone given, with only a first name.
+    let by_lid: whatsapp_rust::Jid = "987654321@lid".parse().unwrap();
+    let first_only = wa::sync_action_value::ContactAction { first_name: Some(" Bob ".into()), ..Default::default() };
+    let bob = address_book(&by_lid, &first_only).unwrap();
+    assert_eq!((bob.jid.as_str(), bob.phone_jid, bob.full_name.as_deref()), ("987654321@lid", None, Some("Bob")));
+    // A removal (no name) names nobody.
+    assert_eq!(address_book(&by_phone, &wa::sync_action_value::ContactAction::default()), None);
+}
