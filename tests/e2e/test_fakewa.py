@@ -316,10 +316,6 @@ def kill_during_a_burst(fake, daemon, sends: int):
     return seed, written, acknowledged, LinkedDaemon(daemon.data_dir, fake).start()
 
 
-# Not strict: only a kill between the library's receipt and wamcp's commit loses anything.
-@pytest.mark.xfail(strict=False, reason="defect: the library sends the delivery receipt when it hands the "
-                   "message to wamcp, before wamcp's store has committed it, so a kill -9 in between loses a "
-                   "message WhatsApp will never send again (seen: 12 of 500)")
 def test_kill_9_during_a_burst_loses_no_message_the_server_saw_acknowledged(world):
     fake, daemon = world
     seed, written, _, restarted = kill_during_a_burst(fake, daemon, sends=0)

@@ -168,6 +168,8 @@ struct AfterCommit {
     events: Vec<BridgeEvent>,
     /// History batches stored: new messages and the phone's percentage.
     history: Vec<(u64, Option<u8>)>,
+    /// Whether the transaction committed: only then are durable events' signals fired.
+    committed: bool,
     /// New live messages from others with an attachment: chat, id and kind.
     arrived_media: Vec<(Jid, String, MessageKind)>,
 }
@@ -226,7 +228,10 @@ impl WriterLoop {
             batch.commit()
         })();
         match all_at_once {
-            Ok(()) => self.finish(commands, after),
+            Ok(()) => {
+                after.committed = true;
+                self.finish(commands, after)
+            }
             Err(e) if commands.len() == 1 => {
                 error!("could not store an update: {e}");
                 self.finish(commands, AfterCommit::default());
@@ -259,6 +264,11 @@ impl WriterLoop {
     fn finish(&mut self, commands: Vec<Command>, mut after: AfterCommit) {
         for (index, command) in commands.into_iter().enumerate() {
             match command {
+                Command::Link(LinkEvent::Durable { committed, .. }) => {
+                    if after.committed {
+                        committed.fire();
+                    }
+                }
                 Command::Link(_) => {}
                 Command::Enqueue { reply, .. } => {
                     if let Some(entry) = after.enqueued.remove(&index) {
@@ -430,6 +440,11 @@ fn apply_link_event(
                 warn!("{}", why.advice());
             }
             status.set_disconnected(&why);
+        }
+        LinkEvent::Durable { events, .. } => {
+            for event in events {
+                apply_link_event(batch, event, status, progress, after)?;
+            }
         }
         LinkEvent::Paired { .. } | LinkEvent::Presence { .. } => {}
     }

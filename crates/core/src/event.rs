@@ -160,4 +160,69 @@ pub enum LinkEvent {
         available: bool,
         last_seen: Option<Timestamp>,
     },
+    /// Events the link may acknowledge to WhatsApp only once they are stored: `committed` fires
+    /// after the transaction holding them commits, and never if it fails.
+    Durable {
+        events: Vec<LinkEvent>,
+        committed: CommitSignal,
+    },
+}
+
+/// Told once, after a commit. Dropped without being fired (a failed write, a daemon going away),
+/// it tells nothing, and whoever waits for it learns that the events were not stored.
+#[derive(Clone)]
+pub struct CommitSignal(std::sync::Arc<std::sync::Mutex<Option<OnCommit>>>);
+
+/// What a [`CommitSignal`] does when fired.
+type OnCommit = Box<dyn FnOnce() + Send>;
+
+impl CommitSignal {
+    pub fn new(on_commit: impl FnOnce() + Send + 'static) -> CommitSignal {
+        CommitSignal(std::sync::Arc::new(std::sync::Mutex::new(Some(Box::new(on_commit)))))
+    }
+
+    /// Says the events were committed (the first call counts, later ones do nothing).
+    pub fn fire(&self) {
+        let on_commit = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(on_commit) = on_commit {
+            on_commit();
+        }
+    }
+}
+
+impl std::fmt::Debug for CommitSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitSignal")
+    }
+}
+
+/// Two signals are equal when they are the same signal.
+impl PartialEq for CommitSignal {
+    fn eq(&self, other: &CommitSignal) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CommitSignal {}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::CommitSignal;
+
+    #[test]
+    fn a_commit_signal_tells_once_and_a_dropped_one_tells_that_nothing_was_stored() {
+        let (told, heard) = mpsc::channel();
+        let signal = CommitSignal::new(move || told.send("committed").unwrap());
+        let copy = signal.clone();
+        assert_eq!(signal, copy);
+        copy.fire();
+        signal.fire();
+        assert_eq!(heard.try_iter().collect::<Vec<_>>(), ["committed"]);
+
+        let (told, heard) = mpsc::channel::<&str>();
+        drop(CommitSignal::new(move || told.send("committed").unwrap()));
+        assert!(heard.recv().is_err(), "the waiter learns nothing will come");
+    }
 }

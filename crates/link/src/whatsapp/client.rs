@@ -34,7 +34,7 @@ pub struct WhatsAppLink {
     /// Where the running client's events go. Emptied on disconnect: the library's own tasks can
     /// outlive the client by minutes, and a sender they keep would keep the daemon's store
     /// writer waiting for more.
-    sink: Arc<std::sync::Mutex<Option<mpsc::Sender<LinkEvent>>>>,
+    sink: super::durable::Sink,
     /// Set when WhatsApp logged the device out: its keys are dead, and are set aside on disconnect.
     logged_out: Arc<AtomicBool>,
     /// Where the last unlinked session's files went.
@@ -227,23 +227,26 @@ impl Link for WhatsAppLink {
         *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(events);
         let sink = self.sink.clone();
         let presence = self.options.presence;
-        let mut builder = Bot::builder().with_backend(store).on_event(move |event, client| {
-            let events = sink.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            if matches!(&*event, whatsapp_rust::types::events::Event::LoggedOut(_)) {
-                logged_out.store(true, Ordering::SeqCst);
-            }
-            async move {
-                if presence == Presence::Unavailable && super::presence::went_online(&event) {
-                    super::presence::go_offline(&client).await;
+        let mut builder = Bot::builder()
+            .with_backend(store)
+            .with_inbound_durability_hook(super::durable::StoreFirst(self.sink.clone()))
+            .on_event(move |event, client| {
+                let events = sink.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if matches!(&*event, whatsapp_rust::types::events::Event::LoggedOut(_)) {
+                    logged_out.store(true, Ordering::SeqCst);
                 }
-                // No sink: disconnected, nobody listens any more.
-                let Some(events) = events else { return };
-                for translated in translate(&event, &client) {
-                    // The daemon gone means shutting down: nothing left to tell.
-                    let _ = events.send(translated).await;
+                async move {
+                    if presence == Presence::Unavailable && super::presence::went_online(&event) {
+                        super::presence::go_offline(&client).await;
+                    }
+                    // No sink: disconnected, nobody listens any more.
+                    let Some(events) = events else { return };
+                    for translated in translate(&event, &client) {
+                        // The daemon gone means shutting down: nothing left to tell.
+                        let _ = events.send(translated).await;
+                    }
                 }
-            }
-        });
+            });
         builder = builder.with_device_props(super::options::device_props(self.options.history));
         if let Some(phone) = &self.options.pair_phone {
             builder = builder.with_pair_code(PairCodeOptions { phone_number: phone.clone(), ..Default::default() });

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use wamcp_core::{Contact, Disconnect, LinkEvent, Timestamp};
+use wamcp_core::{Contact, Disconnect, JidKind, LinkEvent, Timestamp};
 use whatsapp_rust::Client;
-use whatsapp_rust::types::events::Event;
+use whatsapp_rust::types::events::{Event, InboundMessage};
 
 use super::convert::{self, Envelope};
 
@@ -33,44 +33,10 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
             reason: ban.code.to_string(),
             until: Some(Timestamp(Timestamp::now().millis() + ban.expire.num_milliseconds())),
         })],
-        Event::Messages(batch) => {
-            let mut events = Vec::new();
-            let mut updates = Vec::new();
-            for inbound in batch.iter() {
-                let info = &inbound.info;
-                // The sender under their other address (phone or LID): the same person.
-                if let (Some(sender), Some(alt)) =
-                    (convert::jid(&info.source.sender), info.source.sender_alt.as_ref().and_then(convert::jid))
-                {
-                    match (sender.kind(), alt.kind()) {
-                        (wamcp_core::JidKind::Lid, wamcp_core::JidKind::Phone) => {
-                            events.push(LinkEvent::LidMapping { lid: sender.clone(), phone: alt })
-                        }
-                        (wamcp_core::JidKind::Phone, wamcp_core::JidKind::Lid) => {
-                            events.push(LinkEvent::LidMapping { lid: alt, phone: sender.clone() })
-                        }
-                        _ => {}
-                    }
-                }
-                if !info.source.is_from_me
-                    && !info.push_name.is_empty()
-                    && let Some(sender) = convert::jid(&info.source.sender)
-                {
-                    let mut contact = Contact::new(sender);
-                    contact.push_name = Some(info.push_name.clone());
-                    events.push(LinkEvent::Contact(contact));
-                }
-                if let Some(envelope) = Envelope::of_live(info)
-                    && let Some(update) = convert::message_update(&envelope, &inbound.message)
-                {
-                    updates.push(update);
-                }
-            }
-            if !updates.is_empty() {
-                events.push(LinkEvent::Updates(updates));
-            }
-            events
-        }
+        // Committed through the durability hook already (see `durable`); only what the hook does
+        // not see (channels, placeholder recoveries) comes this way.
+        Event::Messages(batch) if batch.hook_committed => Vec::new(),
+        Event::Messages(batch) => messages(batch.iter()),
         Event::Receipt(receipt) => convert::receipt(
             &receipt.source.chat,
             &receipt.source.sender,
@@ -105,4 +71,45 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// What a batch of received messages means: the senders' other addresses, their push names, and
+/// the messages' updates to the history.
+pub fn messages<'a>(batch: impl Iterator<Item = &'a InboundMessage>) -> Vec<LinkEvent> {
+    let mut events = Vec::new();
+    let mut updates = Vec::new();
+    for inbound in batch {
+        let info = &inbound.info;
+        // The sender under their other address (phone or LID): the same person.
+        if let (Some(sender), Some(alt)) =
+            (convert::jid(&info.source.sender), info.source.sender_alt.as_ref().and_then(convert::jid))
+        {
+            match (sender.kind(), alt.kind()) {
+                (JidKind::Lid, JidKind::Phone) => {
+                    events.push(LinkEvent::LidMapping { lid: sender.clone(), phone: alt })
+                }
+                (JidKind::Phone, JidKind::Lid) => {
+                    events.push(LinkEvent::LidMapping { lid: alt, phone: sender.clone() })
+                }
+                _ => {}
+            }
+        }
+        if !info.source.is_from_me
+            && !info.push_name.is_empty()
+            && let Some(sender) = convert::jid(&info.source.sender)
+        {
+            let mut contact = Contact::new(sender);
+            contact.push_name = Some(info.push_name.clone());
+            events.push(LinkEvent::Contact(contact));
+        }
+        if let Some(envelope) = Envelope::of_live(info)
+            && let Some(update) = convert::message_update(&envelope, &inbound.message)
+        {
+            updates.push(update);
+        }
+    }
+    if !updates.is_empty() {
+        events.push(LinkEvent::Updates(updates));
+    }
+    events
 }

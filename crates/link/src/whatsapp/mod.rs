@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod convert;
+mod durable;
 mod events;
 pub mod options;
 mod presence;
