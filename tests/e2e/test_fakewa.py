@@ -79,8 +79,22 @@ def test_a_pairing_code_typed_into_the_phone_links_the_device(tmp_path):
         assert process.returncode == 0, "".join(lines) + out + err
         assert "Linked to WhatsApp as 447911123456" in out + err
         assert fake.state()["device"] == "447911123456:1"
+        # The code only: no QR codes to bury it.
+        assert "Scan with your phone" not in "".join(lines) + err and not (data / "pair-qr.png").exists()
         daemon = LinkedDaemon(data, fake).start()
         daemon.stop()
+    finally:
+        fake.stop()
+
+
+def test_a_refused_pairing_code_request_says_why_and_what_to_do(tmp_path):
+    fake = FakeWA(tmp_path / "fakewa").start()
+    try:
+        process = login(fake, tmp_path / "data", "--phone", "+44 7912 345678")  # not fakewa's account
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 1, out + err
+        assert "WhatsApp refused the pairing code request" in err and "link with the QR code" in err, err
+        assert "Scan with your phone" not in err
     finally:
         fake.stop()
 

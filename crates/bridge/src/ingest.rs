@@ -433,7 +433,7 @@ fn apply_link_event(
             let connection = status.connection();
             after.events.push(BridgeEvent::Connection { state: connection.state.into(), detail: connection.detail });
         }
-        LinkEvent::PairingQr { .. } | LinkEvent::PairingCode { .. } => {
+        LinkEvent::PairingQr { .. } | LinkEvent::PairingCode { .. } | LinkEvent::PairingEnded { .. } => {
             // The daemon does not pair: the session it was given is not linked to a phone.
             let why = wamcp_core::Disconnect::LoggedOut("this session is not linked to a phone".into());
             if status.connection().state != "logged_out" {

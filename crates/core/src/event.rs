@@ -136,6 +136,12 @@ pub enum LinkEvent {
     PairingCode {
         code: String,
     },
+    /// Pairing cannot go on: the code was refused, the phone never answered, or every QR code
+    /// went unscanned (`timed_out`). `why` says what happened and what to do.
+    PairingEnded {
+        why: String,
+        timed_out: bool,
+    },
     /// Paired as `account`.
     Paired {
         account: Jid,

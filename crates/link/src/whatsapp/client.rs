@@ -227,6 +227,7 @@ impl Link for WhatsAppLink {
         *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(events);
         let sink = self.sink.clone();
         let presence = self.options.presence;
+        let pair_phone = self.options.pair_phone.clone();
         let mut builder = Bot::builder()
             .with_backend(store)
             .with_inbound_durability_hook(super::durable::StoreFirst(self.sink.clone()))
@@ -235,7 +236,19 @@ impl Link for WhatsAppLink {
                 if matches!(&*event, whatsapp_rust::types::events::Event::LoggedOut(_)) {
                     logged_out.store(true, Ordering::SeqCst);
                 }
+                let refresh_code = match &*event {
+                    whatsapp_rust::types::events::Event::PairingCodeRefresh(_) => pair_phone.clone(),
+                    _ => None,
+                };
                 async move {
+                    // The code in use expired (or the phone never answered): ask for a new one,
+                    // which arrives as the next `PairingCode`.
+                    if let Some(phone) = refresh_code
+                        && let Err(error) =
+                            client.pair_with_code(PairCodeOptions { phone_number: phone, ..Default::default() }).await
+                    {
+                        tracing::warn!("cannot get a new pairing code: {error}");
+                    }
                     if presence == Presence::Unavailable && super::presence::went_online(&event) {
                         super::presence::go_offline(&client).await;
                     }

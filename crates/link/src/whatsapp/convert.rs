@@ -9,6 +9,7 @@ use whatsapp_rust::prelude::MessageExt;
 use whatsapp_rust::types::events::ConnectFailureReason;
 use whatsapp_rust::types::message::MessageInfo;
 use whatsapp_rust::types::presence::ReceiptType;
+use whatsapp_rust::wacore::pair_code::PairCodeRejection;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 /// A whatsapp-rust JID as a core JID, without the device part (`1555…:12@s.whatsapp.net` is the
@@ -270,6 +271,28 @@ pub fn address_book(jid: &whatsapp_rust::Jid, action: &wa::sync_action_value::Co
     contact.lid = lid;
     contact.full_name = Some(name);
     Some(contact)
+}
+
+/// Why a pairing code request failed, and what to do about it.
+pub fn pairing_code_refused(rejection: Option<PairCodeRejection>, retry_after_secs: Option<u64>) -> String {
+    let wait = retry_after_secs.map(|s| format!("wait {s} seconds, then ")).unwrap_or_default();
+    match rejection {
+        Some(PairCodeRejection::FeatureNotAvailable) => {
+            "WhatsApp does not offer linking by phone number for this account (452): link with the QR code, \
+             `wamcp login` without --phone"
+                .to_string()
+        }
+        Some(rejection) if rejection.is_throttled() => format!(
+            "WhatsApp refused the pairing code request ({rejection:?}: too many requests for this number, or \
+             a malformed number); {wait}try again, or link with the QR code (`wamcp login` without --phone)"
+        ),
+        Some(rejection) => {
+            format!(
+                "WhatsApp refused the pairing code request ({rejection:?}); {wait}try again, or link with the QR code"
+            )
+        }
+        None => format!("the pairing code request got no answer from WhatsApp; {wait}try again"),
+    }
 }
 
 /// A `<failure>` reason's code and what it means, in words.

@@ -15,6 +15,18 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
             vec![LinkEvent::PairingQr { code: qr.code.clone(), valid_for_secs: qr.timeout.as_secs() }]
         }
         Event::PairingCode(code) => vec![LinkEvent::PairingCode { code: code.code.clone() }],
+        Event::PairingCodeError(error) => vec![LinkEvent::PairingEnded {
+            why: convert::pairing_code_refused(error.rejection, error.backoff.map(|b| b.as_secs())),
+            timed_out: false,
+        }],
+        Event::PairingQrCodesExhausted(_) => vec![LinkEvent::PairingEnded {
+            why: "no phone scanned the QR codes before WhatsApp stopped offering them".to_string(),
+            timed_out: true,
+        }],
+        Event::PairError(failed) => vec![LinkEvent::PairingEnded {
+            why: format!("the phone's answer could not be completed ({}); run `wamcp login` again", failed.error),
+            timed_out: false,
+        }],
         Event::PairSuccess(paired) => {
             convert::jid(&paired.id).map(|account| LinkEvent::Paired { account }).into_iter().collect()
         }

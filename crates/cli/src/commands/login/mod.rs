@@ -88,17 +88,36 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
         link.connect(events.clone()).await?;
         let outcome = tokio::time::timeout(Duration::from_secs(args.timeout), async {
             let mut pairing_seen = false;
+            let mut codes_shown = 0;
             while let Some(event) = received.recv().await {
                 match event {
+                    // With --phone the code is the way in: the QR codes WhatsApp offers meanwhile
+                    // would only bury it.
                     LinkEvent::PairingQr { code, .. } => {
                         pairing_seen = true;
-                        show_qr(&code, &root, page.as_ref().map(|p| &p.state), args.pair_page);
+                        if phone.is_none() {
+                            show_qr(&code, &root, page.as_ref().map(|p| &p.state), args.pair_page);
+                        }
                     }
                     LinkEvent::PairingCode { code } => {
+                        if codes_shown == 0 {
+                            eprintln!(
+                                "On your phone: WhatsApp > Linked devices > Link a device > Link with phone number"
+                            );
+                            eprintln!("instead, and enter this code: {code}");
+                        } else {
+                            eprintln!("That code expired. Enter this one instead: {code}");
+                        }
                         pairing_seen = true;
-                        eprintln!("On your phone: WhatsApp > Linked devices > Link a device > Link with phone number");
-                        eprintln!("instead, and enter this code: {code}");
+                        codes_shown += 1;
                     }
+                    LinkEvent::PairingEnded { why, timed_out: true } => {
+                        return Ok((
+                            ExitCode::from(2),
+                            format!("{why}. Run `{again}` again when your phone is at hand."),
+                        ));
+                    }
+                    LinkEvent::PairingEnded { why, timed_out: false } => return Err(anyhow::anyhow!("{why}")),
                     LinkEvent::Paired { account } => {
                         return Ok((
                             ExitCode::SUCCESS,

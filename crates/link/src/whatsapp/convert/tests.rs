@@ -361,3 +361,12 @@ fn an_address_book_entry_names_the_person_under_both_addresses() {
     // A removal (no name) names nobody.
     assert_eq!(address_book(&by_phone, &wa::sync_action_value::ContactAction::default()), None);
 }
+
+#[test]
+fn a_refused_pairing_code_says_what_to_do() {
+    use whatsapp_rust::wacore::pair_code::PairCodeRejection as R;
+    assert!(pairing_code_refused(Some(R::FeatureNotAvailable), None).contains("without --phone"));
+    let throttled = pairing_code_refused(Some(R::RateOverlimit), Some(30));
+    assert!(throttled.contains("wait 30 seconds, then try again"), "{throttled}");
+    assert!(pairing_code_refused(None, None).contains("no answer"));
+}
