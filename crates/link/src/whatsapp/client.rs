@@ -7,13 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc};
-use wamcp_core::{
-    Attachment, Content, Jid, LinkEvent, Media, MessageId, MessageKind, MessageRef, Outgoing, Sent, Timestamp,
-};
+use wamcp_core::{Content, Jid, LinkEvent, Media, MessageId, Outgoing, Sent, Timestamp};
 use whatsapp_rust::bot::{Bot, BotHandle};
-use whatsapp_rust::buffa::MessageField;
-use whatsapp_rust::download::{DownloadParams, MediaType};
-use whatsapp_rust::media::{AudioOptions, DocumentOptions, ImageOptions, VideoOptions};
+use whatsapp_rust::download::DownloadParams;
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::waproto::whatsapp as wa;
@@ -21,6 +17,7 @@ use whatsapp_rust::{Client, ClientError, EditOptions, SendError, SendOptions, Up
 
 use super::events::translate;
 use super::options::{LinkOptions, Presence};
+use super::outgoing;
 use crate::{GroupInfo, HistoryAnchor, Link, LinkError, LinkResult, MediaRequest};
 
 /// The session database's file name in the data directory.
@@ -100,115 +97,6 @@ fn send_error(error: SendError) -> LinkError {
 
 fn temporary(error: impl std::fmt::Display) -> LinkError {
     LinkError::Temporary(error.to_string())
-}
-
-/// The key naming a stored message, as reactions, quotes and deletions carry it.
-fn key(chat: &Jid, target: &MessageRef) -> wa::MessageKey {
-    wa::MessageKey {
-        remote_jid: Some(chat.to_string()),
-        from_me: Some(target.from_me),
-        id: Some(target.id.to_string()),
-        participant: target.sender.as_ref().filter(|_| !target.from_me).map(ToString::to_string),
-    }
-}
-
-/// Deleting one's own message for everyone: the key names it as ours, with no participant, and
-/// the library marks the stanza as a sender revoke from that.
-fn revoke_own(chat: &Jid, target: &MessageRef) -> wa::Message {
-    wa::Message {
-        protocol_message: MessageField::some(wa::message::ProtocolMessage {
-            key: MessageField::some(wa::MessageKey {
-                remote_jid: Some(chat.to_string()),
-                from_me: Some(true),
-                id: Some(target.id.to_string()),
-                participant: None,
-            }),
-            r#type: Some(wa::message::protocol_message::Type::REVOKE),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// The reply and mention context of an outgoing message, if it has any.
-fn context(message: &Outgoing) -> Option<wa::ContextInfo> {
-    if message.reply_to.is_none() && message.mentions.is_empty() {
-        return None;
-    }
-    let mut context = wa::ContextInfo {
-        mentioned_jid: message.mentions.iter().map(ToString::to_string).collect(),
-        ..Default::default()
-    };
-    if let Some(quoted) = &message.reply_to {
-        context.stanza_id = Some(quoted.id.to_string());
-        context.participant = quoted.sender.as_ref().map(ToString::to_string);
-        context.quoted_message =
-            MessageField::some(wa::Message { conversation: quoted.text.clone(), ..Default::default() });
-    }
-    Some(context)
-}
-
-fn media_type(kind: MessageKind) -> MediaType {
-    match kind {
-        MessageKind::Image => MediaType::Image,
-        MessageKind::Video => MediaType::Video,
-        MessageKind::Audio | MessageKind::Voice => MediaType::Audio,
-        MessageKind::Sticker => MediaType::Sticker,
-        _ => MediaType::Document,
-    }
-}
-
-impl WhatsAppLink {
-    async fn media_message(
-        &self,
-        client: &Client,
-        attachment: &Attachment,
-        context: Option<wa::ContextInfo>,
-    ) -> LinkResult<wa::Message> {
-        let upload = client
-            .upload(attachment.data.clone(), media_type(attachment.kind), UploadOptions::default())
-            .await
-            .map_err(temporary)?;
-        let context_info = context.map(Box::new);
-        let mimetype = Some(attachment.mimetype.clone());
-        Ok(match attachment.kind {
-            MessageKind::Image | MessageKind::Sticker => whatsapp_rust::media::image_message(
-                upload,
-                ImageOptions { caption: attachment.caption.clone(), mimetype, context_info, ..Default::default() },
-            ),
-            MessageKind::Video => whatsapp_rust::media::video_message(
-                upload,
-                VideoOptions {
-                    caption: attachment.caption.clone(),
-                    mimetype,
-                    duration_seconds: attachment.seconds,
-                    context_info,
-                    ..Default::default()
-                },
-            ),
-            MessageKind::Audio | MessageKind::Voice => whatsapp_rust::media::audio_message(
-                upload,
-                AudioOptions {
-                    mimetype,
-                    duration_seconds: attachment.seconds,
-                    ptt: Some(attachment.kind == MessageKind::Voice),
-                    waveform: attachment.waveform.clone(),
-                    context_info,
-                },
-            ),
-            _ => whatsapp_rust::media::document_message(
-                upload,
-                DocumentOptions {
-                    mimetype,
-                    file_name: attachment.file_name.clone(),
-                    title: attachment.file_name.clone(),
-                    caption: attachment.caption.clone(),
-                    context_info,
-                    ..Default::default()
-                },
-            ),
-        })
-    }
 }
 
 #[async_trait]
@@ -298,22 +186,18 @@ impl Link for WhatsAppLink {
         let chat = jid(&message.chat)?;
         let now = Timestamp::now();
         let body = match &message.content {
-            Content::Text(text) => match context(message) {
-                Some(context) => wa::Message {
-                    extended_text_message: MessageField::some(wa::message::ExtendedTextMessage {
-                        text: Some(text.clone()),
-                        context_info: MessageField::some(context),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                None => wa::Message { conversation: Some(text.clone()), ..Default::default() },
-            },
-            Content::Media(attachment) => self.media_message(&client, attachment, context(message)).await?,
+            Content::Text(text) => outgoing::text(text, outgoing::context(message, client.pn().as_ref())),
+            Content::Media(attachment) => {
+                let upload = client
+                    .upload(attachment.data.clone(), outgoing::media_type(attachment.kind), UploadOptions::default())
+                    .await
+                    .map_err(temporary)?;
+                outgoing::attachment(upload, attachment, outgoing::context(message, client.pn().as_ref()))
+            }
             // Reactions, edits and revokes go out under the outbox's id, as every send does: a
             // retried send is then the same message on the wire, never a second one.
             Content::Reaction { target, emoji } => whatsapp_rust::wacore::proto_helpers::build_reaction_message(
-                key(&message.chat, target),
+                outgoing::key(&message.chat, target),
                 emoji,
                 now.millis(),
             ),
@@ -328,7 +212,7 @@ impl Link for WhatsAppLink {
                     .map_err(send_error)?;
                 return Ok(Sent { id: message.id.clone(), at: now });
             }
-            Content::Revoke { target } => revoke_own(&message.chat, target),
+            Content::Revoke { target } => outgoing::revoke_own(&message.chat, target),
         };
         let options = SendOptions::default().with_message_id(message.id.to_string());
         let sent = client.send_message_with_options(chat, body, options).await.map_err(send_error)?;
@@ -362,7 +246,7 @@ impl Link for WhatsAppLink {
             media.sha256.as_deref().unwrap_or_default(),
             media.enc_sha256.as_deref().unwrap_or_default(),
             media.size.unwrap_or(0),
-            media_type(request.kind),
+            outgoing::media_type(request.kind),
         );
         client.download_from_params(&params).await.map_err(|error| {
             use whatsapp_rust::ErrorChainExt;
@@ -432,15 +316,15 @@ impl Link for WhatsAppLink {
         let client = self.client().await?;
         let jids: Vec<whatsapp_rust::Jid> = phones.iter().map(|p| whatsapp_rust::Jid::pn(p.as_str())).collect();
         let found = client.contacts().is_on_whatsapp(&jids).await.map_err(temporary)?;
-        Ok(phones
+        // The phone JID of each answer: `pn_jid` when the server answered with a LID.
+        let answers: Vec<(Option<Jid>, bool)> = found
             .iter()
-            .map(|phone| {
-                let registered = found
-                    .iter()
-                    .find(|r| r.is_registered && r.jid.user.as_str() == phone)
-                    .and_then(|r| super::convert::jid(&r.jid));
-                (phone.clone(), registered)
+            .map(|r| {
+                let phone = r.pn_jid.as_ref().or(Some(&r.jid).filter(|j| !j.is_lid()));
+                (phone.and_then(super::convert::jid), r.is_registered)
             })
-            .collect())
+            .collect();
+        let matched = super::convert::registered(phones, &answers);
+        Ok(phones.iter().cloned().zip(matched).collect())
     }
 }

@@ -273,6 +273,28 @@ pub fn address_book(jid: &whatsapp_rust::Jid, action: &wa::sync_action_value::Co
     Some(contact)
 }
 
+/// Which answer of an is-on-WhatsApp query belongs to which number asked about. `answers` are the
+/// phone JIDs the server gave back (it may write a number differently from how it was typed: a
+/// Brazilian mobile's ninth digit, Mexico's 1), each with whether it is registered, in the order
+/// of the query. A number is matched on the JID the server returned, else on its place in the
+/// answer when the server answered every number.
+pub fn registered(typed: &[String], answers: &[(Option<Jid>, bool)]) -> Vec<Option<Jid>> {
+    typed
+        .iter()
+        .enumerate()
+        .map(|(place, phone)| {
+            let same_number = answers.iter().find(|(jid, _)| jid.as_ref().is_some_and(|j| j.user() == phone.as_str()));
+            let answer = same_number.or_else(|| {
+                let at_place = answers.get(place).filter(|_| answers.len() == typed.len())?;
+                // Not when that answer is another typed number's own.
+                let claimed = at_place.0.as_ref().is_some_and(|j| typed.iter().any(|t| t.as_str() == j.user()));
+                (!claimed).then_some(at_place)
+            });
+            answer.filter(|(_, is_registered)| *is_registered).and_then(|(jid, _)| jid.clone())
+        })
+        .collect()
+}
+
 /// Why a pairing code request failed, and what to do about it.
 pub fn pairing_code_refused(rejection: Option<PairCodeRejection>, retry_after_secs: Option<u64>) -> String {
     let wait = retry_after_secs.map(|s| format!("wait {s} seconds, then ")).unwrap_or_default();

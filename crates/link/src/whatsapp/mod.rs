@@ -7,6 +7,7 @@ pub mod convert;
 mod durable;
 mod events;
 pub mod options;
+mod outgoing;
 mod presence;
 pub mod session;
 #[cfg(feature = "test-server")]

@@ -370,3 +370,23 @@ fn a_refused_pairing_code_says_what_to_do() {
     assert!(throttled.contains("wait 30 seconds, then try again"), "{throttled}");
     assert!(pairing_code_refused(None, None).contains("no answer"));
 }
+
+#[test]
+fn is_on_whatsapp_answers_match_the_numbers_as_the_server_wrote_them() {
+    let jid = |s: &str| Some(Jid::parse(s).unwrap());
+    // Brazil: typed without the ninth digit, answered with it, in the query's order.
+    let typed = vec!["551187654321".to_string(), "447700900123".to_string(), "15550000000".to_string()];
+    let answers = vec![
+        (jid("5511987654321@s.whatsapp.net"), true),
+        (jid("447700900123@s.whatsapp.net"), true),
+        (jid("15550000000@s.whatsapp.net"), false),
+    ];
+    let matched = registered(&typed, &answers);
+    assert_eq!(matched[0].as_ref().map(Jid::as_str), Some("5511987654321@s.whatsapp.net"));
+    assert_eq!(matched[1].as_ref().map(Jid::as_str), Some("447700900123@s.whatsapp.net"));
+    assert_eq!(matched[2], None, "not registered");
+    // Answers in another order, one missing: only exact numbers match.
+    let shuffled = vec![(jid("447700900123@s.whatsapp.net"), true), (jid("5511987654321@s.whatsapp.net"), true)];
+    let matched = registered(&typed, &shuffled);
+    assert_eq!((matched[0].clone(), matched[1].as_ref().map(Jid::as_str)), (None, Some("447700900123@s.whatsapp.net")));
+}

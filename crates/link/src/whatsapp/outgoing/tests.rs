@@ -1,0 +1,74 @@
+//! Outgoing messages built on real waproto values, as the phone will read them.
+
+use wamcp_core::{Content, Jid, MessageId, MessageKind, MessageRef, Outgoing};
+
+use super::*;
+
+const ALICE: &str = "447700900123@s.whatsapp.net";
+
+fn uploaded() -> Uploaded {
+    Uploaded {
+        url: "https://mmg.whatsapp.net/x".into(),
+        direct_path: "/v/t62/x".into(),
+        media_key: vec![1; 32],
+        file_sha256: vec![3; 32],
+        file_enc_sha256: vec![2; 32],
+        file_length: 4,
+        media_key_timestamp: 1_700_000_000,
+    }
+}
+
+#[test]
+fn a_sticker_goes_as_a_sticker_not_as_a_photo() {
+    let message = sticker(uploaded(), "image/webp", None);
+    let sticker = message.sticker_message.as_option().expect("a sticker message");
+    assert_eq!(sticker.mimetype.as_deref(), Some("image/webp"));
+    assert_eq!(sticker.direct_path.as_deref(), Some("/v/t62/x"));
+    assert!(message.image_message.as_option().is_none());
+    assert_eq!(media_type(MessageKind::Sticker), MediaType::Sticker);
+}
+
+#[test]
+fn a_document_with_a_caption_is_wrapped_so_the_phone_shows_the_caption() {
+    let document = wa::Message {
+        document_message: MessageField::some(wa::message::DocumentMessage {
+            caption: Some("Q3 figures".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let wrapped = captioned_document(document);
+    let inner = wrapped.document_with_caption_message.as_option().and_then(|w| w.message.as_option()).unwrap();
+    assert_eq!(inner.document_message.as_option().unwrap().caption.as_deref(), Some("Q3 figures"));
+}
+
+#[test]
+fn quoting_oneself_names_the_account_and_quoting_someone_names_them() {
+    let me: whatsapp_rust::Jid = "447911123456:3@s.whatsapp.net".parse().unwrap();
+    let mut reply = Outgoing {
+        chat: Jid::parse(ALICE).unwrap(),
+        id: MessageId("3EB0REPLY".into()),
+        content: Content::Text("yes".into()),
+        reply_to: Some(MessageRef {
+            id: MessageId("3EB0MINE".into()),
+            from_me: true,
+            sender: None,
+            text: Some("8?".into()),
+        }),
+        mentions: Vec::new(),
+    };
+    let own = context(&reply, Some(&me)).unwrap();
+    assert_eq!(own.participant.as_deref(), Some("447911123456@s.whatsapp.net"));
+    assert_eq!(own.stanza_id.as_deref(), Some("3EB0MINE"));
+    reply.reply_to = Some(MessageRef {
+        id: MessageId("3EB0HERS".into()),
+        from_me: false,
+        sender: Some(Jid::parse(ALICE).unwrap()),
+        text: Some("dinner?".into()),
+    });
+    let theirs = context(&reply, Some(&me)).unwrap();
+    assert_eq!(theirs.participant.as_deref(), Some(ALICE));
+    let wire = text("yes", Some(theirs));
+    assert_eq!(wire.extended_text_message.as_option().unwrap().text.as_deref(), Some("yes"));
+    assert_eq!(text("plain", None).conversation.as_deref(), Some("plain"));
+}
