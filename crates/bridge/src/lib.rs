@@ -22,6 +22,7 @@ pub mod api;
 pub mod auto_download;
 mod backoff;
 pub mod connection;
+pub mod event_store;
 pub mod events;
 pub mod extension;
 pub mod ingest;
@@ -279,19 +280,9 @@ pub async fn run(
 /// Connects once, stores everything the link hands over on connecting (a history sync), and
 /// disconnects. `wamcp demo --no-serve` fills a store this way.
 pub async fn sync_once(data_dir: &std::path::Path, link: Arc<dyn Link>) -> Result<(), DaemonError> {
-    let writer = Writer::open(&data_dir.join(wamcp_store::data_dir::STORE_FILE))?;
-    let (ingest, writer_thread) = Ingest::start(
-        writer,
-        Arc::new(Status::default()),
-        EventBus::default(),
-        ingest::WebhookTargets::default(),
-        AutoDownload::default(),
-    );
-    let (events, forwarder) = ingest.forward_link_events();
-    link.connect(events).await.map_err(|e| DaemonError::Setup(format!("cannot connect: {e}")))?;
+    let store = event_store::EventStore::open(data_dir)?;
+    link.connect(store.sender()).await.map_err(|e| DaemonError::Setup(format!("cannot connect: {e}")))?;
     link.disconnect().await;
-    let _ = forwarder.await;
-    drop(ingest);
-    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    store.close().await;
     Ok(())
 }

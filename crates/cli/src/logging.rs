@@ -34,8 +34,9 @@ pub fn init(format: LogFormat, content: bool) {
     }
 }
 
-/// The crates of whatsapp-rust, as tracing names their targets.
-const LIBRARY_TARGETS: [&str; 9] = [
+/// The crates of whatsapp-rust, as tracing names their targets, and the targets its log lines
+/// name themselves (`Client/PairCode`, `Bot/…`: a target is matched by its beginning).
+const LIBRARY_TARGETS: [&str; 22] = [
     "whatsapp_rust",
     "whatsapp_rust_tokio_transport",
     "whatsapp_rust_sqlite_storage",
@@ -45,6 +46,19 @@ const LIBRARY_TARGETS: [&str; 9] = [
     "wacore_noise",
     "wacore_libsignal",
     "wacore_appstate",
+    "Client",
+    "Bot",
+    "AppState",
+    "usync",
+    "Blocking",
+    "UnifiedSession",
+    "ChatstateHandler",
+    "blocklist",
+    "TcToken",
+    "PresenceHandler",
+    "MessageQueue",
+    "Mex",
+    "Chatstate",
 ];
 
 /// The filter with the library's crates turned off, unless it asks for debug or trace overall or
@@ -52,7 +66,8 @@ const LIBRARY_TARGETS: [&str; 9] = [
 fn quiet_library(filter: &str) -> String {
     let directives: Vec<String> = filter.split(',').map(|d| d.trim().to_ascii_lowercase()).collect();
     let verbose = directives.iter().any(|d| d == "debug" || d == "trace");
-    let names_library = directives.iter().any(|d| LIBRARY_TARGETS.iter().any(|target| d.starts_with(target)));
+    let names_library =
+        directives.iter().any(|d| LIBRARY_TARGETS.iter().any(|target| d.starts_with(&target.to_ascii_lowercase())));
     if verbose || names_library {
         return filter.to_string();
     }

@@ -116,6 +116,7 @@ impl Link for WhatsAppLink {
         let sink = self.sink.clone();
         let presence = self.options.presence;
         let pair_phone = self.options.pair_phone.clone();
+        let session_path = self.session.clone();
         let mut builder = Bot::builder()
             .with_backend(store)
             .with_inbound_durability_hook(super::durable::StoreFirst(self.sink.clone()))
@@ -124,6 +125,7 @@ impl Link for WhatsAppLink {
                 if matches!(&*event, whatsapp_rust::types::events::Event::LoggedOut(_)) {
                     logged_out.store(true, Ordering::SeqCst);
                 }
+                let session = session_path.clone();
                 let refresh_code = match &*event {
                     whatsapp_rust::types::events::Event::PairingCodeRefresh(_) => pair_phone.clone(),
                     _ => None,
@@ -145,6 +147,10 @@ impl Link for WhatsAppLink {
                     for translated in translate(&event, &client) {
                         // The daemon gone means shutting down: nothing left to tell.
                         let _ = events.send(translated).await;
+                    }
+                    // After `Connected` is told: the sync's changes arrive as events of their own.
+                    if matches!(&*event, whatsapp_rust::types::events::Event::Connected(_)) {
+                        super::initial_sync::run_if_requested(&session, &client).await;
                     }
                 }
             });

@@ -6,6 +6,7 @@ pub mod client;
 pub mod convert;
 mod durable;
 mod events;
+pub mod initial_sync;
 pub mod options;
 mod outgoing;
 mod presence;

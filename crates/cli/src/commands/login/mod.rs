@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use clap::Args;
 use tokio::sync::mpsc;
-use wamcp_core::{Disconnect, LinkEvent, normalize_phone};
+use wamcp_bridge::event_store::EventStore;
+use wamcp_core::{Disconnect, Jid, LinkEvent, normalize_phone};
 use wamcp_link::Link;
-use wamcp_link::whatsapp::{HistoryWindow, LinkOptions, SESSION_FILE, WhatsAppLink};
+use wamcp_link::whatsapp::{HistoryWindow, LinkOptions, SESSION_FILE, WhatsAppLink, initial_sync};
 
 use crate::config::Layers;
 
@@ -62,6 +63,7 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
     }
     let history_in_file = layers.file().history;
     let history = layers.pick("history", "WAMCP_HISTORY", args.history, history_in_file, HistoryWindow::default);
+    let presence = layers.file().presence.unwrap_or_default();
     let named = layers.data_dir_named();
     let dir = super::data_dir(&mut layers)?;
     let again = retry_command(named.then(|| dir.root()), args.phone.as_deref());
@@ -82,12 +84,16 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
         if let Some(page) = &page {
             page.state.clear_problem();
         }
-        let options = LinkOptions { pair_phone: phone.clone(), history, ..LinkOptions::default() };
+        // The daemon's presence setting, so a login does not contradict it meanwhile.
+        let options = LinkOptions { pair_phone: phone.clone(), history, presence };
         let link = WhatsAppLink::new(root.join(SESSION_FILE), options);
         let (events, mut received) = mpsc::channel(64);
         link.connect(events.clone()).await?;
+        let store = EventStore::open(&root)?;
+        let stored = store.sender();
         let outcome = tokio::time::timeout(Duration::from_secs(args.timeout), async {
             let mut pairing_seen = false;
+            let mut paired: Option<Jid> = None;
             let mut codes_shown = 0;
             while let Some(event) = received.recv().await {
                 match event {
@@ -118,10 +124,23 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
                         ));
                     }
                     LinkEvent::PairingEnded { why, timed_out: false } => return Err(anyhow::anyhow!("{why}")),
+                    // Linked, but not yet logged in: WhatsApp restarts the stream, and the first
+                    // login syncs the contacts. Staying until then shows that linking worked.
                     LinkEvent::Paired { account } => {
+                        if let Err(e) = initial_sync::request(&root.join(SESSION_FILE)) {
+                            eprintln!("(could not note that the first sync is due: {e})");
+                        }
+                        eprintln!("Linked to WhatsApp as {}. Logging in and syncing contacts...", shown(&account));
+                        paired = Some(account);
+                    }
+                    LinkEvent::Connected { .. } if paired.is_some() => {
+                        let account = paired.take().map(|a| shown(&a)).unwrap_or_default();
                         return Ok((
                             ExitCode::SUCCESS,
-                            format!("Linked to WhatsApp as {account}. Start the daemon with `wamcp serve`."),
+                            format!(
+                                "Logged in as {account}; contacts synced. Start the daemon with `wamcp serve`: chats \
+                                 and history arrive there."
+                            ),
                         ));
                     }
                     LinkEvent::Connected { account } if !pairing_seen => {
@@ -154,13 +173,21 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
                     LinkEvent::Disconnected(why) if !why.is_transient() => {
                         return Err(anyhow::anyhow!("{}", why.advice()));
                     }
-                    _ => {}
+                    // What arrives once linked (contacts, messages, the first history) is stored:
+                    // the library does not hand it over twice.
+                    other => {
+                        if paired.is_some() || pairing_seen {
+                            let _ = stored.send(other).await;
+                        }
+                    }
                 }
             }
             Err(anyhow::anyhow!("the connection to WhatsApp ended before pairing"))
         })
         .await;
         link.disconnect().await;
+        drop(stored);
+        store.close().await;
         let _ = std::fs::remove_file(root.join(QR_PNG));
         match outcome {
             Ok(Ok((code, message))) => {
@@ -177,6 +204,14 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
             }
         }
     })
+}
+
+/// An account as a person reads it: `+447911123456`.
+fn shown(account: &Jid) -> String {
+    match account.kind() {
+        wamcp_core::JidKind::Phone => format!("+{}", account.user()),
+        _ => account.to_string(),
+    }
 }
 
 /// The command to run again, with the flags that matter that the user gave: `wamcp --data-dir
