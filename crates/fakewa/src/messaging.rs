@@ -254,18 +254,43 @@ impl World {
     pub(crate) fn client_message(&mut self, node: Node) -> Result<()> {
         let id = attr(&node, "id");
         let to = attr(&node, "to");
+        // The server takes a message without reading it: it acknowledges first, and a message
+        // whose id it already has is acknowledged again but not delivered twice.
+        self.send(
+            NodeBuilder::new("ack")
+                .attr("class", "message")
+                .attr("id", id.clone())
+                .attr("from", to.clone())
+                .attr("t", now().to_string())
+                .build(),
+        );
+        let seen = |r: &Value| r["kind"] == "message" && r["id"] == id.as_str();
+        if attr(&node, "category") != "peer" && self.saved.received.iter().any(seen) {
+            tracing::info!("{id} again: already delivered, not twice");
+            return Ok(());
+        }
+        if let Err(error) = self.deliver(&node, &id, &to) {
+            // The recipient would ask for it again (a retry receipt); fakewa only says so.
+            tracing::warn!("the recipient could not read {id}: {error:#}");
+        }
+        Ok(())
+    }
+
+    /// The recipient (the phone, a contact, a group's members) reads a message the client sent.
+    fn deliver(&mut self, node: &Node, id: &str, to: &str) -> Result<()> {
+        let (id, to) = (id.to_string(), to.to_string());
         let client = self.client_name()?;
         let mut decrypted: Vec<(Who, wa::Message)> = Vec::new();
         let mut copies: Vec<(String, &Node)> = Vec::new();
-        if let Some(participants) = child(&node, "participants") {
+        if let Some(participants) = child(node, "participants") {
             for target in children(participants) {
                 if let Some(enc) = child(target, "enc") {
                     copies.push((attr(target, "jid"), enc));
                 }
             }
         }
-        let group_enc = children(&node).iter().find(|c| c.tag == "enc" && attr(c, "type") == "skmsg");
-        for enc in children(&node).iter().filter(|c| c.tag == "enc" && attr(c, "type") != "skmsg") {
+        let group_enc = children(node).iter().find(|c| c.tag == "enc" && attr(c, "type") == "skmsg");
+        for enc in children(node).iter().filter(|c| c.tag == "enc" && attr(c, "type") != "skmsg") {
             copies.push((to.clone(), enc));
         }
         for (jid, enc) in copies {
@@ -312,15 +337,7 @@ impl World {
                     })
                 });
         }
-        self.send(
-            NodeBuilder::new("ack")
-                .attr("class", "message")
-                .attr("id", id.clone())
-                .attr("from", to.clone())
-                .attr("t", now().to_string())
-                .build(),
-        );
-        if attr(&node, "category") == "peer" {
+        if attr(node, "category") == "peer" {
             tracing::info!("a peer message to the phone: {:?}", content.as_ref().map(summary));
             return self.peer_message(content);
         }
@@ -329,7 +346,7 @@ impl World {
             "kind": "message",
             "id": id,
             "to": to,
-            "type": attr(&node, "type"),
+            "type": attr(node, "type"),
             "text": text_of(&message),
             "proto": lean(serde_json::to_value(&message).unwrap_or(Value::Null)),
         });

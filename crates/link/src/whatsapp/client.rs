@@ -32,6 +32,8 @@ pub struct WhatsAppLink {
     /// outlive the client by minutes, and a sender they keep would keep the daemon's store
     /// writer waiting for more.
     sink: super::durable::Sink,
+    /// Sends waiting for the server's acknowledgement.
+    acks: super::acks::ServerAcks,
     /// Set when WhatsApp logged the device out: its keys are dead, and are set aside on disconnect.
     logged_out: Arc<AtomicBool>,
     /// Where the last unlinked session's files went.
@@ -45,6 +47,7 @@ impl WhatsAppLink {
             options,
             running: Mutex::new(None),
             sink: Arc::default(),
+            acks: Default::default(),
             logged_out: Arc::default(),
             set_aside: std::sync::Mutex::new(None),
         }
@@ -53,6 +56,28 @@ impl WhatsAppLink {
     /// The `replaced-<time>/` folder the last unlinked session was moved to, if one was.
     pub fn unlinked_session_moved_to(&self) -> Option<PathBuf> {
         self.set_aside.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sends (through `send`) and waits for the server to acknowledge message `id`; answers the
+    /// server's time for it, when it gave one.
+    async fn acknowledged(
+        &self,
+        id: &MessageId,
+        send: impl std::future::Future<Output = Result<(), SendError>>,
+    ) -> LinkResult<Option<Timestamp>> {
+        let answered = self.acks.expect(id.as_str());
+        if let Err(error) = send.await {
+            self.acks.forget(id.as_str());
+            return Err(send_error(error));
+        }
+        match tokio::time::timeout(super::acks::ACK_WAIT, answered).await {
+            Ok(Ok(Ok(at))) => Ok(at),
+            Ok(Ok(Err(code))) => Err(LinkError::Temporary(format!("WhatsApp did not take the message (error {code})"))),
+            Ok(Err(_)) | Err(_) => {
+                self.acks.forget(id.as_str());
+                Err(LinkError::Temporary("WhatsApp did not acknowledge the message in time".into()))
+            }
+        }
     }
 
     /// After a logout, with the client stopped: moves the dead session out of the way.
@@ -117,6 +142,7 @@ impl Link for WhatsAppLink {
         let presence = self.options.presence;
         let pair_phone = self.options.pair_phone.clone();
         let session_path = self.session.clone();
+        let acks = self.acks.clone();
         let mut builder = Bot::builder()
             .with_backend(store)
             .with_inbound_durability_hook(super::durable::StoreFirst(self.sink.clone()))
@@ -124,6 +150,9 @@ impl Link for WhatsAppLink {
                 let events = sink.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 if matches!(&*event, whatsapp_rust::types::events::Event::LoggedOut(_)) {
                     logged_out.store(true, Ordering::SeqCst);
+                }
+                if let whatsapp_rust::types::events::Event::ServerAck(ack) = &*event {
+                    acks.heard(ack);
                 }
                 let session = session_path.clone();
                 let refresh_code = match &*event {
@@ -212,17 +241,16 @@ impl Link for WhatsAppLink {
                 // phone) for the key; only the stanza id is ours.
                 let edited = wa::Message { conversation: Some(text.clone()), ..Default::default() };
                 let options = EditOptions::default().with_stanza_id(message.id.to_string());
-                client
-                    .edit_message_with_options(chat, target.id.to_string(), edited, options)
-                    .await
-                    .map_err(send_error)?;
-                return Ok(Sent { id: message.id.clone(), at: now });
+                let edit = client.edit_message_with_options(chat, target.id.to_string(), edited, options);
+                let at = self.acknowledged(&message.id, async { edit.await.map(|_| ()) }).await?;
+                return Ok(Sent { id: message.id.clone(), at: at.unwrap_or(now) });
             }
             Content::Revoke { target } => outgoing::revoke_own(&message.chat, target),
         };
         let options = SendOptions::default().with_message_id(message.id.to_string());
-        let sent = client.send_message_with_options(chat, body, options).await.map_err(send_error)?;
-        Ok(Sent { id: MessageId(sent.message_id), at: now })
+        let send = client.send_message_with_options(chat, body, options);
+        let at = self.acknowledged(&message.id, async { send.await.map(|_| ()) }).await?;
+        Ok(Sent { id: message.id.clone(), at: at.unwrap_or(now) })
     }
 
     async fn mark_read(&self, chat: &Jid, sender: Option<&Jid>, ids: &[MessageId]) -> LinkResult<()> {

@@ -2,6 +2,7 @@
 //! place in wamcp that knows whatsapp-rust's types: [`convert`] turns its values into core types
 //! (one tested function per kind), `events` its events into link events, and [`client`] drives it.
 
+mod acks;
 pub mod client;
 pub mod convert;
 mod durable;
