@@ -256,11 +256,8 @@ pub fn address_book(jid: &whatsapp_rust::Jid, action: &wa::sync_action_value::Co
         .find(|n| !n.is_empty())?
         .to_string();
     let addressed = self::jid(jid)?;
-    let phone = action
-        .pn_jid
-        .as_deref()
-        .and_then(jid_text)
-        .or_else(|| Some(addressed.clone()).filter(|j| j.kind() == JidKind::Phone));
+    let phone =
+        action.pn_jid.as_deref().and_then(jid_text).or_else(|| Some(addressed.clone()).filter(|j| j.phone().is_some()));
     let lid = action
         .lid_jid
         .as_deref()

@@ -208,10 +208,7 @@ fn login(mut layers: Layers, args: LoginArgs) -> anyhow::Result<ExitCode> {
 
 /// An account as a person reads it: `+447911123456`.
 fn shown(account: &Jid) -> String {
-    match account.kind() {
-        wamcp_core::JidKind::Phone => format!("+{}", account.user()),
-        _ => account.to_string(),
-    }
+    account.phone().map(|digits| format!("+{digits}")).unwrap_or_else(|| account.to_string())
 }
 
 /// The command to run again, with the flags that matter that the user gave: `wamcp --data-dir
