@@ -188,6 +188,89 @@ def test_the_phones_address_book_names_people_through_app_state(world):
                "the message sent to the address-book name reaches Alice")
 
 
+def chat_row(daemon, jid):
+    rows = daemon.query("SELECT name, unread_count, archived, pinned, muted_until IS NOT NULL FROM chats WHERE jid = ?",
+                        jid)
+    return rows[0] if rows else None
+
+
+def test_a_group_the_history_left_out_is_named_from_its_metadata_and_a_rename_shows(world):
+    fake, daemon = world
+    group = fake.ok("POST", "/groups", {"subject": "Climbing", "participants": [ALICE, BOB]})["jid"]
+    arrives(daemon, fake.incoming(**{"from": BOB, "chat": group, "text": "Saturday at 10?"}))
+    daemon.wait_until(lambda: chat_row(daemon, group)[0] == "Climbing", "the group is named from its metadata")
+    fake.ok("POST", f"/groups/{group}/subject", {"by": ALICE, "subject": "Climbing 🧗"})
+    daemon.wait_until(lambda: chat_row(daemon, group)[0] == "Climbing 🧗", "the rename shows")
+    notices = daemon.query("SELECT text, sender_jid FROM messages WHERE chat_jid = ? AND kind = 'system'", group)
+    assert notices == [('changed the group name to "Climbing 🧗"', ALICE_JID)]
+    listed, = session_calls(daemon, [("list_chats", {"query": "climbing"})])
+    assert "Climbing 🧗" in text_of(listed)
+
+
+def test_reading_archiving_pinning_and_muting_on_the_phone_show_in_wamcp(world):
+    fake, daemon = world
+    first = fake.incoming(**{"from": ALICE, "text": "one"})
+    second = fake.incoming(**{"from": ALICE, "text": "two"})
+    arrives(daemon, first)
+    arrives(daemon, second)
+    assert chat_row(daemon, ALICE_JID)[1] == 2, "two unread messages"
+    fake.ok("POST", "/read-on-phone", {"chat": ALICE, "ids": [first]})
+    daemon.wait_until(lambda: chat_row(daemon, ALICE_JID)[1] == 1, "reading the first on the phone leaves one unread")
+    fake.ok("POST", "/chat-state", {"chat": ALICE, "archived": True, "pinned": True, "muted_until_ms": -1})
+    daemon.wait_until(lambda: chat_row(daemon, ALICE_JID)[2:] == (1, 1, 1), "archived, pinned and muted", timeout=15)
+    listed, = session_calls(daemon, [("list_chats", {"query": ALICE})])
+    chat, = listed.structured_content["chats"]
+    assert (chat["archived"], chat["pinned"], chat["muted"], chat["unread_count"]) == (True, True, True, 1)
+    fake.ok("POST", "/chat-state", {"chat": ALICE, "archived": False, "muted_until_ms": 0, "read": True})
+    daemon.wait_until(lambda: chat_row(daemon, ALICE_JID)[1:] == (0, 0, 1, 0), "unarchived, unmuted, all read",
+                      timeout=15)
+
+
+def test_a_message_deleted_for_me_on_the_phone_leaves_wamcp(world):
+    fake, daemon = world
+    gone = fake.incoming(**{"from": ALICE, "text": "a secret I regret"})
+    kept = fake.incoming(**{"from": ALICE, "text": "hello"})
+    arrives(daemon, gone)
+    arrives(daemon, kept)
+    fake.ok("POST", "/delete-for-me", {"chat": ALICE, "id": gone})
+    daemon.wait_until(lambda: stored(daemon, gone) == [], "the message is gone", timeout=15)
+    assert stored(daemon, kept) != []
+    found, = session_calls(daemon, [("list_messages", {"query": "regret"})])
+    assert "regret" not in text_of(found)
+
+
+def test_a_message_that_could_not_be_decrypted_shows_as_waiting_and_is_replaced_when_it_comes_again(world):
+    fake, daemon = world
+    arrives(daemon, fake.incoming(**{"from": ALICE, "text": "first, to start a session"}))
+    # Once wamcp has answered, Alice's phone writes in the session (not a new one each time).
+    answer = daemon.send(ALICE, "hello")
+    wait_until(lambda: answer["id"] in {m["id"] for m in fake.received("message")}, "the answer reaches Alice")
+    garbled = fake.incoming(**{"from": ALICE, "text": "the words that got lost", "garbled_first": True})
+    daemon.wait_until(lambda: any(r["type"] == "retry" and r["id"] == garbled for r in fake.received("receipt")),
+                      "the client asks for the message again")
+    daemon.wait_until(lambda: stored(daemon, garbled) and stored(daemon, garbled)[0][2] == "text",
+                      "the message itself replaces the notice")
+    assert stored(daemon, garbled)[0][:4] == ("the words that got lost", None, "text", ALICE_JID)
+    found, = session_calls(daemon, [("list_messages", {"query": "lost"})])
+    assert "the words that got lost" in text_of(found)
+
+
+def test_a_contact_who_changed_number_keeps_their_name_and_the_old_chat_says_where_they_went(world):
+    fake, daemon = world
+    new_number = "447700900789"
+    fake.ok("POST", "/contacts", [{"phone": f"+{ALICE}", "full_name": "Alice Archer"}])
+    named = "SELECT full_name FROM contacts WHERE jid = ?"
+    daemon.wait_until(lambda: daemon.query(named, ALICE_JID) == [("Alice Archer",)], "Alice is named", timeout=15)
+    arrives(daemon, fake.incoming(**{"from": ALICE, "text": "my number changes tomorrow"}))
+    fake.ok("POST", "/number-changed", {"old": ALICE, "new": new_number})
+    daemon.wait_until(lambda: daemon.query(named, f"{new_number}@s.whatsapp.net") == [("Alice Archer",)],
+                      "the new number has Alice's name")
+    notices = daemon.query("SELECT text FROM messages WHERE chat_jid = ? AND kind = 'system'", ALICE_JID)
+    assert notices == [(f"changed their phone number to +{new_number}",)]
+    found, = session_calls(daemon, [("search_contacts", {"query": "Archer"})])
+    assert new_number in text_of(found)
+
+
 # --- 5. Sending ------------------------------------------------------------------------------------
 
 def test_sends_reach_the_phone_with_the_ids_wamcp_answered_and_receipts_raise_the_status(world):
@@ -213,6 +296,7 @@ def test_sends_reach_the_phone_with_the_ids_wamcp_answered_and_receipts_raise_th
     daemon.ok("POST", "/api/read", {"chat_jid": ALICE_JID, "message_ids": [incoming], "sender": ALICE_JID})
     wait_until(lambda: any(r["id"] == incoming and r["type"] == "read" for r in fake.received("receipt")),
                "the read receipt reaches the phone")
+    daemon.wait_until(lambda: chat_row(daemon, ALICE_JID)[1] == 0, "read with mark_read: nothing unread")
 
 
 def test_a_photo_and_a_voice_note_reach_the_phone_as_whatsapp_expects_them(world):

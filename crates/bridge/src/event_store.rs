@@ -12,6 +12,7 @@ use wamcp_store::Writer;
 use crate::DaemonError;
 use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
+use crate::group_names::GroupNames;
 use crate::ingest::{self, Ingest};
 use crate::status::Status;
 
@@ -33,6 +34,7 @@ impl EventStore {
             EventBus::default(),
             ingest::WebhookTargets::default(),
             AutoDownload::default(),
+            GroupNames::default(),
         );
         let (events, forwarder) = ingest.forward_link_events();
         Ok(EventStore { events, forwarder, ingest, writer })

@@ -12,6 +12,7 @@ use wamcp_store::{Batch, Enqueued, Erased, Inserted, OutboxState, Writer};
 
 use crate::auto_download::AutoDownload;
 use crate::events::{BridgeEvent, EventBus, MessageEvent};
+use crate::group_names::GroupNames;
 use crate::progress::HistoryProgress;
 use crate::status::{Counters, Status};
 
@@ -103,6 +104,7 @@ impl Ingest {
         events: EventBus,
         webhooks: WebhookTargets,
         downloads: AutoDownload,
+        group_names: GroupNames,
     ) -> (Ingest, std::thread::JoinHandle<()>) {
         // Small queues: a history batch holds thousands of messages, and a full queue makes the link
         // wait (backpressure) instead of piling the whole history up in memory.
@@ -115,6 +117,7 @@ impl Ingest {
                     large_cache: false,
                     webhooks,
                     downloads,
+                    group_names,
                     status,
                     events,
                     progress: HistoryProgress::new(),
@@ -172,6 +175,10 @@ struct AfterCommit {
     committed: bool,
     /// New live messages from others with an attachment: chat, id and kind.
     arrived_media: Vec<(Jid, String, MessageKind)>,
+    /// Groups a live message arrived in that have no subject stored.
+    unnamed_groups: Vec<Jid>,
+    /// Attachment files of messages deleted for me, relative to the data directory.
+    deleted_files: Vec<String>,
 }
 
 /// Where the writer queues webhook deliveries, and whom it wakes to send them.
@@ -187,6 +194,7 @@ struct WriterLoop {
     large_cache: bool,
     webhooks: WebhookTargets,
     downloads: AutoDownload,
+    group_names: GroupNames,
     status: Arc<Status>,
     events: EventBus,
     progress: HistoryProgress,
@@ -298,6 +306,15 @@ impl WriterLoop {
                 counters.history_percent.store(u64::from(percent), std::sync::atomic::Ordering::Relaxed);
             }
         }
+        for group in after.unnamed_groups {
+            self.group_names.ask(group);
+        }
+        if !after.deleted_files.is_empty()
+            && let Some(data_dir) = self.writer.path().parent()
+            && let Err(e) = wamcp_store::erase::remove_media_files(data_dir, &after.deleted_files)
+        {
+            warn!("could not remove the attachment of a message deleted for me: {e}");
+        }
         for (chat, id, kind) in after.arrived_media {
             if self.downloads.wants(kind) {
                 self.downloads.queue(chat, id);
@@ -337,7 +354,7 @@ fn apply(
                 after.events.push(BridgeEvent::Message(MessageEvent::from(message)));
             }
             if let Some(update) = then {
-                apply_update(batch, update, None)?;
+                apply_update(batch, update, None, after)?;
             }
             batch.outbox_finish(*seq, OutboxState::Sent, None, Timestamp::now())?;
             Counters::add(&status.counters.messages_sent, 1);
@@ -385,8 +402,14 @@ fn apply_link_event(
     match event {
         LinkEvent::Updates(updates) => {
             for update in updates {
-                if let Some(message) = apply_update(batch, update, status.account().as_ref())? {
+                if let Some(message) = apply_update(batch, update, status.account().as_ref(), after)? {
                     Counters::add(&status.counters.messages_received, 1);
+                    if !message.from_me && message.kind != MessageKind::System {
+                        batch.count_unread(&message.chat)?;
+                    }
+                    if message.chat.kind() == wamcp_core::JidKind::Group && !batch.chat_has_name(&message.chat)? {
+                        after.unnamed_groups.push(message.chat.clone());
+                    }
                     if let Some(text) = message.text.as_deref().or(message.caption.as_deref()) {
                         debug!(chat = %message.chat, id = %message.id, "received: {}", wamcp_core::log_privacy::text(text));
                     }
@@ -398,7 +421,7 @@ fn apply_link_event(
             }
         }
         LinkEvent::History(history) => {
-            let stored = apply_history(batch, history, status.account().as_ref())?;
+            let stored = apply_history(batch, history, status.account().as_ref(), after)?;
             progress.batch(stored, history.progress);
             after.history.push((stored, history.progress));
         }
@@ -421,6 +444,33 @@ fn apply_link_event(
         }
         LinkEvent::LidMapping { lid, phone } => {
             batch.merge_lid(lid, phone)?;
+        }
+        LinkEvent::Chat { chat, change } => {
+            let chat = batch.canonical(chat)?;
+            batch.change_chat(&chat, change)?;
+        }
+        LinkEvent::Read { ids } => {
+            let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+            batch.read_up_to(&ids)?;
+        }
+        LinkEvent::NumberChanged { old, new, new_lid, at } => {
+            batch.number_changed(old, new, new_lid.as_ref())?;
+            // What the phone shows in the old chat, so a reader knows where the person went.
+            let notice = wamcp_core::Message {
+                kind: MessageKind::System,
+                ..Message::text(
+                    old.clone(),
+                    &format!("number-changed-{}-{}", new.user(), at.millis()),
+                    Some(old.clone()),
+                    false,
+                    *at,
+                    &format!(
+                        "changed their phone number to {}",
+                        new.phone().map_or(new.to_string(), |p| format!("+{p}"))
+                    ),
+                )
+            };
+            batch.insert_message(&notice)?;
         }
         LinkEvent::Connected { account } => {
             status.set_connected(account.clone());
@@ -453,7 +503,12 @@ fn apply_link_event(
 
 /// Stores a history batch: names and identities first, so its messages land in merged chats.
 /// Returns how many messages were new.
-fn apply_history(batch: &mut Batch<'_>, history: &HistoryBatch, account: Option<&Jid>) -> wamcp_store::Result<u64> {
+fn apply_history(
+    batch: &mut Batch<'_>,
+    history: &HistoryBatch,
+    account: Option<&Jid>,
+    after: &mut AfterCommit,
+) -> wamcp_store::Result<u64> {
     for contact in &history.contacts {
         batch.upsert_contact(contact)?;
     }
@@ -467,7 +522,7 @@ fn apply_history(batch: &mut Batch<'_>, history: &HistoryBatch, account: Option<
     }
     let mut stored = 0;
     for update in &history.updates {
-        if apply_update(batch, update, account)?.is_some() {
+        if apply_update(batch, update, account, after)?.is_some() {
             stored += 1;
         }
     }
@@ -475,7 +530,12 @@ fn apply_history(batch: &mut Batch<'_>, history: &HistoryBatch, account: Option<
 }
 
 /// Stores one update under canonical JIDs. Returns the message if it was new.
-fn apply_update(batch: &mut Batch<'_>, update: &Update, account: Option<&Jid>) -> wamcp_store::Result<Option<Message>> {
+fn apply_update(
+    batch: &mut Batch<'_>,
+    update: &Update,
+    account: Option<&Jid>,
+    after: &mut AfterCommit,
+) -> wamcp_store::Result<Option<Message>> {
     match update {
         Update::Message(message) => {
             let mut message = message.clone();
@@ -503,6 +563,11 @@ fn apply_update(batch: &mut Batch<'_>, update: &Update, account: Option<&Jid>) -
             let chat = batch.canonical(chat)?;
             let sender = batch.canonical(sender)?;
             batch.set_reaction(&chat, id.as_str(), &sender, emoji, *at)?;
+            Ok(None)
+        }
+        Update::DeletedForMe { chat, id } => {
+            let chat = batch.canonical(chat)?;
+            after.deleted_files.extend(batch.delete_for_me(&chat, id.as_str())?);
             Ok(None)
         }
     }

@@ -8,6 +8,7 @@
 //! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names;
 //!   [`auto_download`] saves the chosen kinds as they arrive; [`voice`] makes any audio a voice
 //!   note (ffmpeg) with its real length and waveform.
+//! - [`group_names`]: subjects fetched for groups the history did not name.
 //! - [`retention`]: messages older than `retention.days` removed daily, with their files.
 //! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
 //! - [`api`]: the REST API and event stream, behind the token/Host/Origin/JSON guard;
@@ -25,6 +26,7 @@ pub mod connection;
 pub mod event_store;
 pub mod events;
 pub mod extension;
+pub mod group_names;
 pub mod ingest;
 pub mod mcp_http;
 pub mod media;
@@ -55,6 +57,7 @@ use wamcp_store::{AuditLog, Reader, Writer};
 
 use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
+use crate::group_names::GroupNames;
 use crate::ingest::Ingest;
 use crate::status::Status;
 
@@ -125,7 +128,9 @@ pub async fn run(
     let events = EventBus::default();
     let targets = ingest::WebhookTargets { urls: config.webhooks.clone(), ..Default::default() };
     let (downloads, queued_downloads) = AutoDownload::new(config.auto_download.clone());
-    let (ingest, writer_thread) = Ingest::start(writer, status.clone(), events.clone(), targets.clone(), downloads);
+    let (group_names, unnamed_groups) = GroupNames::new();
+    let (ingest, writer_thread) =
+        Ingest::start(writer, status.clone(), events.clone(), targets.clone(), downloads, group_names);
     let webhook_task = if config.webhooks.is_empty() {
         None
     } else {
@@ -161,6 +166,7 @@ pub async fn run(
         Mutex::new(Reader::open(&store_path)?),
         ingest.clone(),
     ));
+    let group_names_task = tokio::spawn(group_names::run(unnamed_groups, link.clone(), ingest.clone()));
     let (gave_up, connection_ended) = tokio::sync::oneshot::channel();
     let connection_task = tokio::spawn({
         let (link, events, status) = (link.clone(), ingest.forward_link_events().0, status.clone());
@@ -265,6 +271,7 @@ pub async fn run(
     connection_task.abort();
     outbox_task.abort();
     download_task.abort();
+    group_names_task.abort();
     for task in [webhook_task, retention_task, Some(watchdog_task)].into_iter().flatten() {
         task.abort();
         let _ = task.await;
@@ -272,6 +279,7 @@ pub async fn run(
     let _ = connection_task.await;
     let _ = outbox_task.await;
     let _ = download_task.await;
+    let _ = group_names_task.await;
     // The writer ends once every handle to it is gone, after committing what it was given.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(stopped)

@@ -18,6 +18,8 @@ pub enum Update {
     Revoked { chat: Jid, id: MessageId, at: Timestamp },
     /// Someone reacted to a message; an empty emoji takes their reaction back.
     Reaction { chat: Jid, id: MessageId, sender: Jid, emoji: String, at: Timestamp },
+    /// The account deleted a message for itself on another device: it leaves this history too.
+    DeletedForMe { chat: Jid, id: MessageId },
 }
 
 impl Update {
@@ -25,7 +27,10 @@ impl Update {
     pub fn chat(&self) -> &Jid {
         match self {
             Update::Message(message) => &message.chat,
-            Update::Edited { chat, .. } | Update::Revoked { chat, .. } | Update::Reaction { chat, .. } => chat,
+            Update::Edited { chat, .. }
+            | Update::Revoked { chat, .. }
+            | Update::Reaction { chat, .. }
+            | Update::DeletedForMe { chat, .. } => chat,
         }
     }
 }
@@ -51,6 +56,20 @@ pub struct Receipt {
     pub from: Jid,
     pub status: DeliveryStatus,
     pub at: Timestamp,
+}
+
+/// A change to a chat's state: made on another of the account's devices (archive, pin, mute,
+/// read) or by a group's members (its subject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatChange {
+    /// The group's name, from its metadata or from a member renaming it.
+    Subject(String),
+    Archived(bool),
+    Pinned(bool),
+    /// Muted until then; `None` unmutes. A mute "always" is a time far ahead.
+    Muted(Option<Timestamp>),
+    /// The whole chat marked read (`true`: nothing unread) or unread (`false`) on another device.
+    MarkedRead(bool),
 }
 
 /// Why the connection is down and what would bring it back.
@@ -159,6 +178,25 @@ pub enum LinkEvent {
     LidMapping {
         lid: Jid,
         phone: Jid,
+    },
+    /// A chat's state changed elsewhere.
+    Chat {
+        chat: Jid,
+        change: ChatChange,
+    },
+    /// The account read these messages, on another device (the phone's read receipts) or through
+    /// wamcp's own mark_read: they no longer count as unread. Their chats are found by id
+    /// (WhatsApp's receipt for a direct chat names the account, not the chat).
+    Read {
+        ids: Vec<MessageId>,
+    },
+    /// A contact moved to a new phone number: the same person, under a new JID.
+    NumberChanged {
+        old: Jid,
+        new: Jid,
+        /// Their LID under the new number, when WhatsApp says.
+        new_lid: Option<Jid>,
+        at: Timestamp,
     },
     /// A person came online or went away.
     Presence {

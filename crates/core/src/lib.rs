@@ -20,7 +20,7 @@ pub mod time;
 pub mod view;
 
 pub use chat::{Chat, ChatKind, Contact};
-pub use event::{CommitSignal, Disconnect, HistoryBatch, LinkEvent, Receipt, Update};
+pub use event::{ChatChange, CommitSignal, Disconnect, HistoryBatch, LinkEvent, Receipt, Update};
 pub use jid::{Jid, JidError, JidKind, normalize_phone};
 pub use message::{DeliveryStatus, Media, Message, MessageId, MessageKind};
 pub use outgoing::{Attachment, Content, MessageRef, Outgoing, Sent};

@@ -116,6 +116,17 @@ impl World {
         self.patch("critical_block", vec![(serde_json::to_vec(&["setting_pushName"])?, value)], 1)
     }
 
+    /// One SET patch of `name` under an index written as the client reads it (a JSON array).
+    pub(crate) fn patch_of(
+        &mut self,
+        name: &str,
+        index: &[&str],
+        value: wa::SyncActionValue,
+        action_version: i32,
+    ) -> Result<()> {
+        self.patch(name, vec![(serde_json::to_vec(index)?, value)], action_version)
+    }
+
     /// Appends a patch of SETs to `name` and tells the client.
     fn patch(&mut self, name: &str, records: Vec<(Vec<u8>, wa::SyncActionValue)>, action_version: i32) -> Result<()> {
         self.saved.device.as_ref().context("no device is linked: the phone has no one to sync with")?;

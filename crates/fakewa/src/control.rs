@@ -23,6 +23,11 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
         .route("/incoming", post(incoming))
         .route("/receipt", post(receipt))
         .route("/groups", post(create_group))
+        .route("/groups/{jid}/subject", post(rename_group))
+        .route("/chat-state", post(chat_state))
+        .route("/delete-for-me", post(delete_for_me))
+        .route("/read-on-phone", post(read_on_phone))
+        .route("/number-changed", post(number_changed))
         .route("/history", post(history))
         .route("/contacts", post(contacts))
         .route("/drop", post(drop_connection))
@@ -148,6 +153,47 @@ struct NewGroup {
 async fn create_group(State(hub): State<Arc<Hub>>, Json(group): Json<NewGroup>) -> Result<Json<Value>, Refused> {
     let jid = hub.with(|world| world.create_group(&group.subject, &group.participants))?;
     Ok(Json(json!({"jid": jid})))
+}
+
+async fn rename_group(
+    State(hub): State<Arc<Hub>>,
+    axum::extract::Path(jid): axum::extract::Path<String>,
+    Json(rename): Json<crate::phone_actions::Rename>,
+) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.rename_group(&jid, rename))?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn chat_state(
+    State(hub): State<Arc<Hub>>,
+    Json(change): Json<crate::phone_actions::ChatState>,
+) -> Result<Json<Value>, Refused> {
+    let jid = hub.with(|world| world.change_chat_state(change))?;
+    Ok(Json(json!({"jid": jid})))
+}
+
+async fn delete_for_me(
+    State(hub): State<Arc<Hub>>,
+    Json(delete): Json<crate::phone_actions::DeleteForMe>,
+) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.delete_for_me(delete))?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn read_on_phone(
+    State(hub): State<Arc<Hub>>,
+    Json(read): Json<crate::phone_actions::ReadOnPhone>,
+) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.read_on_phone(read))?;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn number_changed(
+    State(hub): State<Arc<Hub>>,
+    Json(change): Json<crate::phone_actions::NumberChanged>,
+) -> Result<Json<Value>, Refused> {
+    hub.with(|world| world.number_changed(change))?;
+    Ok(Json(json!({"ok": true})))
 }
 
 async fn drop_connection(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, Refused> {

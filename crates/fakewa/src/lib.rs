@@ -10,7 +10,8 @@
 //! - the server's answers: [`iq`], [`people`] (usync, prekeys), [`groups`], [`app_state`],
 //!   [`media`], [`queue`] (the offline queue), [`failures`];
 //! - the phone and the contacts: [`pairing`], [`pair_code`], [`qr`], [`messaging`],
-//!   [`history`], all on [`signal`];
+//!   [`history`], [`phone_actions`] (archive, pin, mute, read, delete for me, renames), all on
+//!   [`signal`];
 //! - [`control`], the JSON control API.
 
 pub mod app_state;
@@ -25,6 +26,7 @@ pub mod noise;
 pub mod pair_code;
 pub mod pairing;
 pub mod people;
+pub mod phone_actions;
 pub mod qr;
 pub mod queue;
 pub mod server;

@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wacore_binary::builder::NodeBuilder;
-use wacore_binary::node::Node;
+use wacore_binary::node::{Node, NodeContent};
 use waproto::whatsapp as wa;
 
 use crate::people::{Who, split_jid};
@@ -47,6 +47,21 @@ pub struct Incoming {
     /// Delivered while the client was away (the stanza carries `offline`).
     #[serde(default)]
     pub offline: bool,
+    /// The first copy arrives so that the client cannot decrypt it (its MAC is wrong, as after
+    /// a corruption in transit); the copy sent again when the client asks for it (a retry
+    /// receipt) is whole. Only in direct chats, once the writer has a session with the client.
+    #[serde(default)]
+    pub garbled_first: bool,
+}
+
+/// A message to send again, whole, when the client's retry receipt asks for it.
+#[derive(Debug, Clone)]
+pub struct Resend {
+    pub sender: usize,
+    /// The message, encoded and padded, to encrypt again.
+    pub padded: Vec<u8>,
+    /// The stanza without its `<enc>`.
+    pub stanza: Node,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +84,16 @@ pub struct Edit {
 /// Runs a Signal store operation: fakewa's stores are in memory, so it never waits.
 pub(crate) fn ready<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     future.now_or_never().ok_or_else(|| anyhow!("a Signal store operation waited"))?
+}
+
+/// An `<enc>` whose message MAC (its last byte) is wrong.
+fn garble(mut enc: Node) -> Node {
+    if let Some(NodeContent::Bytes(bytes)) = enc.content.as_mut()
+        && let Some(last) = bytes.last_mut()
+    {
+        *last ^= 0xff;
+    }
+    enc
 }
 
 /// A message id as a phone makes them: 16 random bytes, upper-case hex.
@@ -115,6 +140,9 @@ impl World {
         if request.offline {
             stanza = stanza.attr("offline", "1");
         }
+        if request.garbled_first && request.chat.is_some() {
+            bail!("garbled_first is for direct chats only");
+        }
         let encs = if request.chat.is_some() {
             stanza =
                 stanza.attr("from", chat.clone()).attr("participant", sender_jid.clone()).attr("addressing_mode", "pn");
@@ -122,10 +150,35 @@ impl World {
         } else {
             stanza = stanza.attr("from", sender_jid.clone());
             let padded = wacore::messages::MessageUtils::encode_and_pad(&message);
-            vec![self.pairwise(Who::Contact(sender), &padded)?]
+            if request.garbled_first && !self.contacts[sender].has_session(&self.client_name()?) {
+                bail!("garbled_first needs a session: let {} write once before", request.from);
+            }
+            let enc = self.pairwise(Who::Contact(sender), &padded)?;
+            if request.garbled_first {
+                let whole = stanza.build();
+                let garbled = garble(enc);
+                self.resends.insert(id.clone(), Resend { sender, padded, stanza: whole.clone() });
+                let mut node = whole;
+                node.content = Some(NodeContent::Nodes(vec![garbled]));
+                self.push(node)?;
+                return Ok(id);
+            }
+            vec![enc]
         };
         self.push(stanza.children(encs).build())?;
         Ok(id)
+    }
+
+    /// The client could not decrypt a message and asks for it again (`<receipt type="retry">`):
+    /// a garbled one is sent again, whole, under the same id. Returns whether it was one.
+    pub(crate) fn retry_asked(&mut self, id: &str) -> Result<bool> {
+        let Some(resend) = self.resends.remove(id) else { return Ok(false) };
+        let enc = self.pairwise(Who::Contact(resend.sender), &resend.padded)?;
+        let mut node = resend.stanza;
+        node.content = Some(NodeContent::Nodes(vec![enc]));
+        tracing::info!("sending {id} again, whole, as the client asked");
+        self.push(node)?;
+        Ok(true)
     }
 
     /// The message a request describes.

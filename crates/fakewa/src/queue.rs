@@ -49,6 +49,9 @@ impl World {
         if node.tag == "receipt" {
             // Receipts for the client's own messages from fakewa's people are answered with an ack.
             let kind = attr(&node, "type");
+            if kind == "retry" {
+                self.retry_asked(&id)?;
+            }
             self.saved.received.push(json!({
                 "kind": "receipt",
                 "id": id,

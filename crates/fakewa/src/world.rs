@@ -104,6 +104,8 @@ pub struct World {
     pub refuse_next: bool,
     /// Connections accepted since start (a test's proof that a client did or did not come).
     pub connections: u64,
+    /// Garbled messages to send again, whole, when the client asks, by id.
+    pub(crate) resends: std::collections::HashMap<String, crate::messaging::Resend>,
 }
 
 impl Hub {
@@ -156,6 +158,7 @@ impl Hub {
             fail_next: None,
             refuse_next: false,
             connections: 0,
+            resends: Default::default(),
         };
         Ok(Hub { data_dir: data_dir.to_path_buf(), world: Mutex::new(world) })
     }

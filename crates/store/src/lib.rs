@@ -8,6 +8,8 @@
 //!   outbox and the importers use it. One writer, many readers (WAL).
 //! - [`outbox`]: sends written down before they are acknowledged, with their retry schedule;
 //!   [`webhook_queue`]: webhook deliveries, written with the change they announce.
+//! - `chat_state`: archived, pinned, muted, unread and a group's subject, as changed on the
+//!   account's other devices.
 //! - `delivery`, `identity_merge`: receipts raising our messages' status; a LID's chat merged into
 //!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
@@ -33,6 +35,7 @@ pub mod snapshot;
 pub mod webhook_queue;
 pub mod write;
 
+mod chat_state;
 mod connection;
 #[cfg(feature = "testing")]
 pub mod testing;

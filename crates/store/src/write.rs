@@ -259,7 +259,7 @@ impl Batch<'_> {
             match self.insert_row(seq, message) {
                 Ok(()) => break,
                 Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == SQLITE_CONSTRAINT_UNIQUE => {
-                    return Ok(Inserted::Duplicate);
+                    return Ok(if self.replace_stand_in(message)? { Inserted::New } else { Inserted::Duplicate });
                 }
                 Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == SQLITE_CONSTRAINT_PRIMARYKEY => {
                     // Another message has the same millisecond: take the next free slot.
@@ -325,6 +325,44 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// A system row stands in for a message that could not be decrypted yet, under the message's
+    /// own id: when the message itself arrives (the sender's phone sent it again), it takes the
+    /// stand-in's place. Returns whether it did.
+    fn replace_stand_in(&self, m: &Message) -> Result<bool> {
+        if m.kind == wamcp_core::MessageKind::System {
+            return Ok(false);
+        }
+        let media = m.media.as_ref();
+        let replaced = self
+            .conn
+            .prepare_cached(
+                "UPDATE messages SET sender_jid = ?3, from_me = ?4, kind = ?5, text = ?6, caption = ?7, quoted_id = ?8,
+                    status = ?9, mimetype = ?10, file_name = ?11, file_size = ?12, file_sha256 = ?13,
+                    file_enc_sha256 = ?14, media_key = ?15, direct_path = ?16, url = ?17
+                 WHERE chat_jid = ?1 AND id = ?2 AND kind = 'system'",
+            )?
+            .execute(params![
+                m.chat.as_str(),
+                m.id.as_str(),
+                m.sender.as_ref().map(Jid::as_str),
+                m.from_me,
+                m.kind.as_str(),
+                m.text,
+                m.caption,
+                m.quoted_id.as_ref().map(|q| q.as_str()),
+                m.status.map(|s| s.as_str()),
+                media.and_then(|x| x.mimetype.as_deref()),
+                media.and_then(|x| x.file_name.as_deref()),
+                media.and_then(|x| x.size).map(|s| s as i64),
+                media.and_then(|x| x.sha256.as_deref()),
+                media.and_then(|x| x.enc_sha256.as_deref()),
+                media.and_then(|x| x.media_key.as_deref()),
+                media.and_then(|x| x.direct_path.as_deref()),
+                media.and_then(|x| x.url.as_deref()),
+            ])?;
+        Ok(replaced > 0)
+    }
+
     /// Records a reaction; an empty emoji removes the sender's reaction.
     pub fn set_reaction(
         &mut self,
@@ -380,6 +418,46 @@ impl Batch<'_> {
             )?
             .execute(params![chat.as_str(), message_id])?;
         Ok(changed > 0)
+    }
+
+    /// Removes a message the account deleted for itself on another device, with its reactions and
+    /// receipts. Returns the path of its saved attachment, if any, for the caller to delete once
+    /// committed; `None` as well when the message was not stored.
+    pub fn delete_for_me(&mut self, chat: &Jid, message_id: &str) -> Result<Option<String>> {
+        let local_path: Option<Option<String>> = self
+            .conn
+            .prepare_cached("DELETE FROM messages WHERE chat_jid = ?1 AND id = ?2 RETURNING local_path")?
+            .query_row(params![chat.as_str(), message_id], |row| row.get(0))
+            .optional()?;
+        for table in ["reactions", "receipts"] {
+            self.conn
+                .prepare_cached(&format!("DELETE FROM {table} WHERE chat_jid = ?1 AND message_id = ?2"))?
+                .execute(params![chat.as_str(), message_id])?;
+        }
+        Ok(local_path.flatten())
+    }
+
+    /// A contact moved to a new number: the new JID is filed under the names the old one had
+    /// (names the new JID already has stay), and its LID, when known, is mapped to it.
+    pub fn number_changed(&mut self, old: &Jid, new: &Jid, new_lid: Option<&Jid>) -> Result<()> {
+        let [full, push, business] = self.names_of(old)?;
+        let [known_full, known_push, known_business] = self.names_of(new)?;
+        let mut contact = Contact::new(new.clone());
+        contact.lid = new_lid.cloned();
+        contact.full_name = known_full.or(full);
+        contact.push_name = known_push.or(push);
+        contact.business_name = known_business.or(business);
+        self.upsert_contact(&contact)
+    }
+
+    /// A stored contact's full, push and business names (all `None` when unknown).
+    fn names_of(&self, jid: &Jid) -> Result<[Option<String>; 3]> {
+        let names = self
+            .conn
+            .prepare_cached("SELECT full_name, push_name, business_name FROM contacts WHERE jid = ?1")?
+            .query_row([jid.as_str()], |row| Ok([row.get(0)?, row.get(1)?, row.get(2)?]))
+            .optional()?;
+        Ok(names.unwrap_or_default())
     }
 
     /// Applies the derived columns and commits. Until this returns, nothing of the batch is durable.

@@ -100,3 +100,70 @@ fn a_bulk_load_is_searchable_and_indexed_when_it_returns() {
     assert_eq!(chats[0].jid, GROUP);
     assert_eq!(chats[0].last_message_time, Some(at(99)));
 }
+
+#[test]
+fn a_message_that_arrives_after_its_stand_in_takes_its_place_and_is_searchable() {
+    let mut store = Fixture::empty();
+    let mut stand_in = text(ALICE, "U1", Some(ALICE), 0, "waiting for this message");
+    stand_in.kind = wamcp_core::MessageKind::System;
+    let mut batch = store.writer.batch().unwrap();
+    assert_eq!(batch.insert_message(&stand_in).unwrap(), Inserted::New);
+    assert_eq!(batch.insert_message(&stand_in).unwrap(), Inserted::Duplicate, "a stand-in does not replace itself");
+    assert_eq!(batch.insert_message(&text(ALICE, "U1", Some(ALICE), 0, "the real words")).unwrap(), Inserted::New);
+    assert_eq!(
+        batch.insert_message(&text(ALICE, "U1", Some(ALICE), 0, "a second copy")).unwrap(),
+        Inserted::Duplicate,
+        "a real message is never replaced"
+    );
+    batch.commit().unwrap();
+    let found = store
+        .reader()
+        .list_messages(&MessageFilter { query: Some("real".into()), limit: 10, ..MessageFilter::default() })
+        .unwrap();
+    assert_eq!(found.matches.len(), 1);
+    assert_eq!(found.matches[0].message.text.as_deref(), Some("the real words"));
+    assert_eq!(found.matches[0].message.kind, wamcp_core::MessageKind::Text);
+    let waiting = store
+        .reader()
+        .list_messages(&MessageFilter { query: Some("waiting".into()), limit: 10, ..MessageFilter::default() })
+        .unwrap();
+    assert!(waiting.matches.is_empty(), "the stand-in's words left the search index");
+}
+
+#[test]
+fn a_message_deleted_for_me_leaves_the_history_and_its_search() {
+    let mut store = Fixture::empty();
+    store.add(&[text(ALICE, "D1", Some(ALICE), 0, "delete me"), text(ALICE, "D2", Some(ALICE), 1, "keep me")]);
+    let mut batch = store.writer.batch().unwrap();
+    batch.set_reaction(&jid(ALICE), "D1", &jid(ALICE), "👍", at(2)).unwrap();
+    assert_eq!(batch.delete_for_me(&jid(ALICE), "D1").unwrap(), None);
+    assert_eq!(batch.delete_for_me(&jid(ALICE), "never-stored").unwrap(), None);
+    batch.commit().unwrap();
+    let left = store.reader().list_messages(&MessageFilter { limit: 10, ..MessageFilter::default() }).unwrap();
+    let ids: Vec<&str> = left.matches.iter().map(|m| m.message.id.as_str()).collect();
+    assert_eq!(ids, ["D2"]);
+    let found = store
+        .reader()
+        .list_messages(&MessageFilter { query: Some("delete".into()), limit: 10, ..MessageFilter::default() })
+        .unwrap();
+    assert!(found.matches.is_empty());
+}
+
+#[test]
+fn a_contact_who_changed_number_keeps_their_name_under_the_new_one() {
+    let mut store = Fixture::empty();
+    let new = jid("447700900999@s.whatsapp.net");
+    let lid = jid("99887766554433@lid");
+    let mut batch = store.writer.batch().unwrap();
+    let mut old = wamcp_core::Contact::new(jid(ALICE));
+    old.full_name = Some("Alice Smith".into());
+    old.push_name = Some("Ali".into());
+    batch.upsert_contact(&old).unwrap();
+    batch.number_changed(&jid(ALICE), &new, Some(&lid)).unwrap();
+    batch.commit().unwrap();
+    let found = store.reader().search_contacts("Alice Smith").unwrap();
+    let jids: Vec<&str> = found.iter().map(|c| c.jid.as_str()).collect();
+    assert!(jids.contains(&new.as_str()), "the new number is found by the old name: {jids:?}");
+    let moved = found.iter().find(|c| c.jid == new.as_str()).unwrap();
+    assert_eq!(moved.lid.as_deref(), Some(lid.as_str()));
+}

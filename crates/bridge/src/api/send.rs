@@ -138,6 +138,11 @@ pub async fn mark_read(
         .map_err(|e| ApiError::bad_request(format!("sender: {e}")))?;
     let ids: Vec<MessageId> = body.message_ids.into_iter().map(MessageId).collect();
     app.link.mark_read(&chat, sender.as_ref(), &ids).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    // Read here is read everywhere: list_chats stops counting them as unread.
+    app.ingest
+        .send(crate::ingest::Command::Link(wamcp_core::LinkEvent::Read { ids: ids.clone() }))
+        .await
+        .map_err(ApiError::unavailable)?;
     Ok(Json(json!({"success": true, "message": format!("marked {} message(s) read", ids.len())})))
 }
 

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use wamcp_core::{Contact, Disconnect, JidKind, LinkEvent, Timestamp};
+use wamcp_core::{Contact, Disconnect, JidKind, LinkEvent, MessageId, Timestamp};
 use whatsapp_rust::Client;
 use whatsapp_rust::types::events::{Event, InboundMessage};
+use whatsapp_rust::types::presence::ReceiptType;
 
+use super::changes;
 use super::convert::{self, Envelope};
 
 /// What one library event means for wamcp (often nothing).
@@ -49,6 +51,10 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
         // not see (channels, placeholder recoveries) comes this way.
         Event::Messages(batch) if batch.hook_committed => Vec::new(),
         Event::Messages(batch) => messages(batch.iter()),
+        // The phone read messages: a direct chat's receipt names the account, not the chat.
+        Event::Receipt(receipt) if receipt.r#type == ReceiptType::ReadSelf => {
+            vec![LinkEvent::Read { ids: receipt.message_ids.iter().cloned().map(MessageId).collect() }]
+        }
         Event::Receipt(receipt) => convert::receipt(
             &receipt.source.chat,
             &receipt.source.sender,
@@ -81,6 +87,14 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
             })
             .into_iter()
             .collect(),
+        Event::ArchiveUpdate(update) => changes::archived(update).into_iter().collect(),
+        Event::PinUpdate(update) => changes::pinned(update).into_iter().collect(),
+        Event::MuteUpdate(update) => changes::muted(update).into_iter().collect(),
+        Event::MarkChatAsReadUpdate(update) => changes::marked_read(update).into_iter().collect(),
+        Event::DeleteMessageForMeUpdate(update) => changes::deleted_for_me(update).into_iter().collect(),
+        Event::ContactNumberChanged(change) => changes::number_changed(change).into_iter().collect(),
+        Event::UndecryptableMessage(failed) => changes::undecryptable(failed).into_iter().collect(),
+        Event::GroupUpdate(update) => changes::group(update),
         _ => Vec::new(),
     }
 }

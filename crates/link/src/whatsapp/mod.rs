@@ -1,8 +1,10 @@
 //! The link to the real WhatsApp network, on the whatsapp-rust library. This module is the only
 //! place in wamcp that knows whatsapp-rust's types: [`convert`] turns its values into core types
-//! (one tested function per kind), `events` its events into link events, and [`client`] drives it.
+//! (one tested function per kind), `events` its events into link events (`changes` those that
+//! change chats and people rather than add messages), and [`client`] drives it.
 
 mod acks;
+mod changes;
 pub mod client;
 pub mod convert;
 mod durable;
