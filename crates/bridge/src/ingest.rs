@@ -537,8 +537,8 @@ fn apply_update(
     after: &mut AfterCommit,
 ) -> wamcp_store::Result<Option<Message>> {
     match update {
-        Update::Message(message) => {
-            let mut message = message.clone();
+        Update::Message(arrived) => {
+            let mut message = arrived.clone();
             message.chat = batch.canonical(&message.chat)?;
             message.sender = match &message.sender {
                 Some(sender) => Some(batch.canonical(sender)?),
@@ -547,6 +547,14 @@ fn apply_update(
             };
             let inserted =
                 if message.from_me { batch.insert_sent(&message)? } else { batch.insert_message(&message)? };
+            if inserted == Inserted::New {
+                // Filed under the phone JID, answered as WhatsApp addressed it.
+                let wire_chat = Some(&arrived.chat).filter(|c| **c != message.chat);
+                let wire_sender = arrived.sender.as_ref().filter(|s| Some(*s) != message.sender.as_ref());
+                if wire_chat.is_some() || wire_sender.is_some() {
+                    batch.set_wire_address(&message.chat, message.id.as_str(), wire_chat, wire_sender)?;
+                }
+            }
             Ok((inserted == Inserted::New).then_some(message))
         }
         Update::Edited { chat, id, text, at } => {

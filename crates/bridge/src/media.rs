@@ -72,7 +72,7 @@ pub async fn download(
     stored: StoredMedia,
 ) -> Result<Downloaded, LinkError> {
     let mut request = MediaRequest {
-        chat: chat.clone(),
+        chat: stored.wire_chat,
         id: MessageId(id.to_string()),
         from_me: stored.from_me,
         sender: stored.sender,

@@ -16,6 +16,9 @@ pub struct StoredRef {
     pub sender: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The chat as the message arrived, when not the one it is filed under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_chat: Option<String>,
 }
 
 /// What is sent.
@@ -70,6 +73,7 @@ impl StoredRef {
             from_me: self.from_me,
             sender: self.sender.as_deref().map(parse_jid).transpose()?,
             text: self.text.clone(),
+            wire_chat: self.wire_chat.as_deref().map(parse_jid).transpose()?,
         })
     }
 }

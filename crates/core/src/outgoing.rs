@@ -21,8 +21,11 @@ pub struct Outgoing {
 pub struct MessageRef {
     pub id: MessageId,
     pub from_me: bool,
-    /// Who wrote it (needed in groups).
+    /// Who wrote it (needed in groups), as the message named them (a LID where WhatsApp used one).
     pub sender: Option<Jid>,
+    /// The chat as the message arrived, when WhatsApp addressed it otherwise than the chat it is
+    /// filed under (a LID chat filed under the phone JID).
+    pub wire_chat: Option<Jid>,
     /// Its text, shown above a reply.
     pub text: Option<String>,
 }

@@ -33,7 +33,9 @@ impl Batch<'_> {
             .query_row([lid], |r| r.get(0))?;
         let moved_senders = self
             .conn
-            .prepare_cached("UPDATE messages SET sender_jid = ?2 WHERE sender_jid = ?1")?
+            .prepare_cached(
+                "UPDATE messages SET wire_sender = coalesce(wire_sender, sender_jid), sender_jid = ?2 WHERE sender_jid = ?1",
+            )?
             .execute(params![lid, phone])?;
         if moved_senders > 0 {
             self.conn.prepare_cached("DELETE FROM chat_senders WHERE sender_jid = ?1")?.execute([lid])?;
@@ -65,7 +67,7 @@ impl Batch<'_> {
             .execute(params![lid, phone])?;
         for sql in [
             // A message stored under both addresses stays once, under the phone JID.
-            "UPDATE OR IGNORE messages SET chat_jid = ?2 WHERE chat_jid = ?1",
+            "UPDATE OR IGNORE messages SET wire_chat = coalesce(wire_chat, chat_jid), chat_jid = ?2 WHERE chat_jid = ?1",
             "UPDATE OR IGNORE reactions SET chat_jid = ?2 WHERE chat_jid = ?1",
             "UPDATE OR IGNORE receipts SET chat_jid = ?2 WHERE chat_jid = ?1",
             "UPDATE OR IGNORE outbox SET chat_jid = ?2 WHERE chat_jid = ?1",

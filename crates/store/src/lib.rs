@@ -44,7 +44,7 @@ pub use audit::{AuditEntry, AuditLog};
 pub use data_dir::{DataDir, Holder};
 pub use erase::Erased;
 pub use outbox::{Enqueued, OutboxEntry, OutboxState};
-pub use read::{MessageFilter, NamedRecipient, OldestMessage, Personal, Reader, StoredMedia};
+pub use read::{MessageFilter, NamedRecipient, OldestMessage, Personal, Reader, StoredMedia, WireAddress};
 pub use webhook_queue::WebhookDelivery;
 pub use write::{Batch, Inserted, Writer};
 

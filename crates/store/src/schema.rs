@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// Every migration, in order. The store's version is the number applied.
-const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE, V3_AUDIT];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE, V3_AUDIT, V4_WIRE_ADDRESSES];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -216,6 +216,14 @@ CREATE TABLE audit (
     detail    TEXT                                -- the error, or the id of what was sent
 );
 CREATE INDEX audit_by_tool ON audit (tool, seq);
+"#;
+
+const V4_WIRE_ADDRESSES: &str = r#"
+-- The chat and sender a message arrived with, when they differ from chat_jid and sender_jid (a
+-- LID filed under its phone JID): reactions, quotes, read receipts, media retries and history
+-- requests name a message the way WhatsApp addressed it.
+ALTER TABLE messages ADD COLUMN wire_chat TEXT;
+ALTER TABLE messages ADD COLUMN wire_sender TEXT;
 "#;
 
 /// The version a store is at.

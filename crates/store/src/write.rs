@@ -363,6 +363,24 @@ impl Batch<'_> {
         Ok(replaced > 0)
     }
 
+    /// Records the chat and sender a message arrived with, when they are not the ones it is filed
+    /// under (a LID filed under its phone JID). `None` leaves that one as it is.
+    pub fn set_wire_address(
+        &mut self,
+        chat: &Jid,
+        message_id: &str,
+        wire_chat: Option<&Jid>,
+        wire_sender: Option<&Jid>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE messages SET wire_chat = coalesce(?3, wire_chat), wire_sender = coalesce(?4, wire_sender)
+                 WHERE chat_jid = ?1 AND id = ?2",
+            )?
+            .execute(params![chat.as_str(), message_id, wire_chat.map(Jid::as_str), wire_sender.map(Jid::as_str)])?;
+        Ok(())
+    }
+
     /// Records a reaction; an empty emoji removes the sender's reaction.
     pub fn set_reaction(
         &mut self,

@@ -167,3 +167,28 @@ fn a_contact_who_changed_number_keeps_their_name_under_the_new_one() {
     let moved = found.iter().find(|c| c.jid == new.as_str()).unwrap();
     assert_eq!(moved.lid.as_deref(), Some(lid.as_str()));
 }
+
+#[test]
+fn a_message_filed_under_the_phone_jid_keeps_the_addresses_it_arrived_with() {
+    let mut store = Fixture::empty();
+    // Written from a LID before anyone knew whose it was, then merged into the phone chat.
+    store.add(&[text(NOA_LID, "L1", Some(NOA_LID), 0, "from my LID")]);
+    let mut batch = store.writer.batch().unwrap();
+    batch.merge_lid(&jid(NOA_LID), &jid(NOA_PHONE)).unwrap();
+    // Arrived from the LID in a group, filed under her phone JID.
+    batch.insert_message(&text(GROUP, "G1", Some(NOA_PHONE), 1, "in the group")).unwrap();
+    batch.set_wire_address(&jid(GROUP), "G1", None, Some(&jid(NOA_LID))).unwrap();
+    batch.insert_message(&text(ALICE, "A1", Some(ALICE), 2, "plain")).unwrap();
+    batch.commit().unwrap();
+    let reader = store.reader();
+    let wire = |chat: &str, id: &str| {
+        let found = reader.wire_address(&jid(chat), id).unwrap().expect("stored");
+        (found.chat.to_string(), found.sender.map(|s| s.to_string()))
+    };
+    assert_eq!(wire(NOA_PHONE, "L1"), (NOA_LID.to_string(), Some(NOA_LID.to_string())));
+    assert_eq!(wire(GROUP, "G1"), (GROUP.to_string(), Some(NOA_LID.to_string())));
+    assert_eq!(wire(ALICE, "A1"), (ALICE.to_string(), Some(ALICE.to_string())), "no other address: the stored one");
+    assert_eq!(reader.wire_address(&jid(ALICE), "missing").unwrap(), None);
+    assert_eq!(reader.oldest_message(&jid(NOA_PHONE)).unwrap().unwrap().wire_chat, jid(NOA_LID));
+    assert!(reader.media(&jid(NOA_PHONE), "L1").is_err(), "a text has no media");
+}

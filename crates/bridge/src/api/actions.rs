@@ -135,7 +135,7 @@ pub async fn history(
         .oldest_message(&chat)?
         .ok_or_else(|| ApiError::not_found(format!("{chat} has no messages yet: there is nothing to go back from")))?;
     let anchor = HistoryAnchor {
-        chat: chat.clone(),
+        chat: oldest.wire_chat.clone(),
         oldest_id: MessageId(oldest.id),
         oldest_from_me: oldest.from_me,
         oldest_at: oldest.at,

@@ -137,6 +137,12 @@ pub async fn mark_read(
         .transpose()
         .map_err(|e| ApiError::bad_request(format!("sender: {e}")))?;
     let ids: Vec<MessageId> = body.message_ids.into_iter().map(MessageId).collect();
+    // The receipt names the chat and sender as the messages arrived (a LID where WhatsApp used one).
+    let wire = app.reader()?.wire_address(&chat, ids[0].as_str())?;
+    let (chat, sender) = match wire {
+        Some(wire) => (wire.chat, wire.sender.filter(|_| sender.is_some()).or(sender)),
+        None => (chat, sender),
+    };
     app.link.mark_read(&chat, sender.as_ref(), &ids).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
     // Read here is read everywhere: list_chats stops counting them as unread.
     app.ingest
@@ -218,13 +224,17 @@ impl AppState {
 
     /// A stored message of `chat`, as a reply or reaction refers to it.
     pub(super) fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
-        let found = self.reader()?.message_context(id, Some(chat), 0, 0)?;
-        let message = found.message;
+        let reader = self.reader()?;
+        let message = reader.message_context(id, Some(chat), 0, 0)?.message;
+        // Named as WhatsApp addressed it: a LID group's member by their LID.
+        let wire = reader.wire_address(chat, &message.id)?;
+        let wire_chat = wire.as_ref().map(|w| w.chat.to_string()).filter(|c| c != chat.as_str());
         Ok(StoredRef {
+            sender: wire.and_then(|w| w.sender).map(|s| s.to_string()).or(message.sender_jid),
             id: message.id,
             from_me: message.is_from_me,
-            sender: message.sender_jid,
             text: message.text.or(message.caption),
+            wire_chat,
         })
     }
 }

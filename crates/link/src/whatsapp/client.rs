@@ -255,7 +255,8 @@ impl Link for WhatsAppLink {
 
     async fn mark_read(&self, chat: &Jid, sender: Option<&Jid>, ids: &[MessageId]) -> LinkResult<()> {
         let client = self.client().await?;
-        let sender = sender.map(jid).transpose()?;
+        // The sender goes in the receipt only in a group, as whatsmeow sends it.
+        let sender = sender.filter(|_| chat.kind() == wamcp_core::JidKind::Group).map(jid).transpose()?;
         let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
         client.mark_as_read(&jid(chat)?, sender.as_ref(), &ids).await.map_err(temporary)
     }
@@ -295,7 +296,13 @@ impl Link for WhatsAppLink {
     async fn request_reupload(&self, request: &MediaRequest) -> LinkResult<Media> {
         let client = self.client().await?;
         let chat = jid(&request.chat)?;
-        let participant = request.sender.as_ref().map(jid).transpose()?;
+        // A participant only in a group, as whatsmeow's media retry receipt has it.
+        let participant = request
+            .sender
+            .as_ref()
+            .filter(|_| request.chat.kind() == wamcp_core::JidKind::Group)
+            .map(jid)
+            .transpose()?;
         let media_key = request.media.media_key.clone().ok_or_else(|| LinkError::Refused("no media key".into()))?;
         let answer = client
             .media_reupload()

@@ -2,20 +2,27 @@
 //! of attachment as the phone expects it (a sticker as a sticker, a document with a caption
 //! wrapped as `documentWithCaptionMessage`), reaction keys and the revoke of one's own message.
 
-use wamcp_core::{Attachment, Jid, MessageKind, MessageRef, Outgoing};
+use wamcp_core::{Attachment, Jid, JidKind, MessageKind, MessageRef, Outgoing};
 use whatsapp_rust::buffa::MessageField;
 use whatsapp_rust::download::MediaType;
 use whatsapp_rust::media::{AudioOptions, DocumentOptions, ImageOptions, VideoOptions};
 use whatsapp_rust::upload::UploadResponse;
 use whatsapp_rust::waproto::whatsapp as wa;
 
-/// The key naming a stored message, as reactions, quotes and deletions carry it.
+/// The key naming a stored message, as reactions carry it: the chat as the message arrived (a
+/// LID where WhatsApp used one), and its author as `participant` only in a group, as whatsmeow
+/// and WhatsApp's own clients write it.
 pub fn key(chat: &Jid, target: &MessageRef) -> wa::MessageKey {
+    let chat = target.wire_chat.as_ref().unwrap_or(chat);
     wa::MessageKey {
         remote_jid: Some(chat.to_string()),
         from_me: Some(target.from_me),
         id: Some(target.id.to_string()),
-        participant: target.sender.as_ref().filter(|_| !target.from_me).map(ToString::to_string),
+        participant: target
+            .sender
+            .as_ref()
+            .filter(|_| !target.from_me && chat.kind() == JidKind::Group)
+            .map(ToString::to_string),
     }
 }
 

@@ -11,6 +11,9 @@ use crate::{Result, StoreError};
 pub struct StoredMedia {
     pub kind: MessageKind,
     pub from_me: bool,
+    /// The chat and sender as the message arrived (a LID where WhatsApp used one): a re-upload
+    /// request names the message so.
+    pub wire_chat: Jid,
     pub sender: Option<Jid>,
     pub media: Media,
 }
@@ -22,8 +25,8 @@ impl Reader {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT kind, from_me, sender_jid, mimetype, file_name, file_size, file_sha256, file_enc_sha256,
-                        media_key, direct_path, url, local_path, revoked
+                "SELECT kind, from_me, coalesce(wire_sender, sender_jid), mimetype, file_name, file_size, file_sha256, file_enc_sha256,
+                        media_key, direct_path, url, local_path, revoked, coalesce(wire_chat, chat_jid)
                  FROM messages WHERE chat_jid = ?1 AND id = ?2",
             )?
             .query_row(params![chat.as_str(), id], |row| {
@@ -43,10 +46,11 @@ impl Reader {
                         local_path: row.get(11)?,
                     },
                     row.get::<_, bool>(12)?,
+                    row.get::<_, String>(13)?,
                 ))
             })
             .optional()?;
-        let Some((kind, from_me, sender, media, revoked)) = row else {
+        let Some((kind, from_me, sender, media, revoked, wire_chat)) = row else {
             return Err(StoreError::NotFound(format!("no message with id {id} in chat {chat}")));
         };
         let kind = MessageKind::parse(&kind).unwrap_or(MessageKind::Text);
@@ -56,6 +60,12 @@ impl Reader {
         if !kind.has_media() {
             return Err(StoreError::Invalid(format!("message {id} is a {} message: it has no media", kind.as_str())));
         }
-        Ok(StoredMedia { kind, from_me, sender: sender.and_then(|s| Jid::parse(&s).ok()), media })
+        Ok(StoredMedia {
+            kind,
+            from_me,
+            wire_chat: Jid::parse(&wire_chat).unwrap_or_else(|_| chat.clone()),
+            sender: sender.and_then(|s| Jid::parse(&s).ok()),
+            media,
+        })
     }
 }

@@ -24,7 +24,7 @@ pub use chats::ChatOrder;
 pub use media::StoredMedia;
 pub use messages::{MessageFilter, MessagePage};
 pub use personal::Personal;
-pub use recipients::{NamedRecipient, OldestMessage};
+pub use recipients::{NamedRecipient, OldestMessage, WireAddress};
 
 use crate::{Result, Writer, connection, schema};
 

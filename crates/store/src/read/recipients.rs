@@ -92,6 +92,16 @@ pub struct OldestMessage {
     pub id: String,
     pub from_me: bool,
     pub at: wamcp_core::Timestamp,
+    /// The chat as that message arrived (a LID where WhatsApp used one).
+    pub wire_chat: Jid,
+}
+
+/// The chat and sender a stored message arrived with: a LID where WhatsApp used one, though the
+/// store files it under the phone JID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireAddress {
+    pub chat: Jid,
+    pub sender: Option<Jid>,
 }
 
 impl Reader {
@@ -99,10 +109,32 @@ impl Reader {
         use rusqlite::OptionalExtension;
         Ok(self
             .conn
-            .prepare_cached("SELECT id, from_me, ts FROM messages WHERE chat_jid = ?1 ORDER BY seq LIMIT 1")?
+            .prepare_cached("SELECT id, from_me, ts, wire_chat FROM messages WHERE chat_jid = ?1 ORDER BY seq LIMIT 1")?
             .query_row(params![chat.as_str()], |row| {
-                Ok(OldestMessage { id: row.get(0)?, from_me: row.get(1)?, at: wamcp_core::Timestamp(row.get(2)?) })
+                let wire_chat: Option<String> = row.get(3)?;
+                Ok(OldestMessage {
+                    id: row.get(0)?,
+                    from_me: row.get(1)?,
+                    at: wamcp_core::Timestamp(row.get(2)?),
+                    wire_chat: wire_chat.and_then(|j| Jid::parse(&j).ok()).unwrap_or_else(|| chat.clone()),
+                })
             })
             .optional()?)
+    }
+
+    /// The chat and sender message `id` of `chat` arrived with; `None` when it is not stored.
+    pub fn wire_address(&self, chat: &Jid, id: &str) -> Result<Option<WireAddress>> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(Option<String>, Option<String>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT wire_chat, coalesce(wire_sender, sender_jid) FROM messages WHERE chat_jid = ?1 AND id = ?2",
+            )?
+            .query_row(params![chat.as_str(), id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        Ok(row.map(|(wire_chat, sender)| WireAddress {
+            chat: wire_chat.and_then(|j| Jid::parse(&j).ok()).unwrap_or_else(|| chat.clone()),
+            sender: sender.and_then(|j| Jid::parse(&j).ok()),
+        }))
     }
 }

@@ -54,6 +54,7 @@ fn quoting_oneself_names_the_account_and_quoting_someone_names_them() {
             from_me: true,
             sender: None,
             text: Some("8?".into()),
+            wire_chat: None,
         }),
         mentions: Vec::new(),
     };
@@ -65,10 +66,31 @@ fn quoting_oneself_names_the_account_and_quoting_someone_names_them() {
         from_me: false,
         sender: Some(Jid::parse(ALICE).unwrap()),
         text: Some("dinner?".into()),
+        wire_chat: None,
     });
     let theirs = context(&reply, Some(&me)).unwrap();
     assert_eq!(theirs.participant.as_deref(), Some(ALICE));
     let wire = text("yes", Some(theirs));
     assert_eq!(wire.extended_text_message.as_option().unwrap().text.as_deref(), Some("yes"));
     assert_eq!(text("plain", None).conversation.as_deref(), Some("plain"));
+}
+
+#[test]
+fn a_reaction_key_names_the_chat_as_the_message_arrived_and_a_participant_only_in_groups() {
+    const GROUP: &str = "120363025246125486@g.us";
+    const ALICE_LID: &str = "184467440737095@lid";
+    let from = |sender: &str, wire_chat: Option<&str>| MessageRef {
+        id: MessageId("3EB0TARGET".into()),
+        from_me: false,
+        sender: Some(Jid::parse(sender).unwrap()),
+        text: None,
+        wire_chat: wire_chat.map(|c| Jid::parse(c).unwrap()),
+    };
+    let direct = key(&Jid::parse(ALICE).unwrap(), &from(ALICE, Some(ALICE_LID)));
+    assert_eq!((direct.remote_jid.as_deref(), direct.participant.as_deref()), (Some(ALICE_LID), None));
+    let in_group = key(&Jid::parse(GROUP).unwrap(), &from(ALICE_LID, None));
+    assert_eq!((in_group.remote_jid.as_deref(), in_group.participant.as_deref()), (Some(GROUP), Some(ALICE_LID)));
+    let mut own = from(ALICE, None);
+    own.from_me = true;
+    assert_eq!(key(&Jid::parse(GROUP).unwrap(), &own).participant, None, "our own message names no author");
 }
