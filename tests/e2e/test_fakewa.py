@@ -360,6 +360,33 @@ def test_an_edit_and_a_delete_go_out_with_the_ids_wamcp_answered_and_name_their_
     assert sorted(ids) == sorted(set(ids))  # each once
 
 
+def test_a_group_admin_deletes_someone_elses_message_for_everyone(world):
+    fake, daemon = world
+    group = fake.ok("POST", "/groups", {"subject": "Climbing", "participants": [ALICE, BOB]})["jid"]
+    spam = fake.incoming(**{"from": BOB, "chat": group, "text": "buy cheap watches"})
+    arrives(daemon, spam)
+    delete = daemon.ok("POST", "/api/delete", {"chat_jid": group, "message_id": spam})
+    wait_until(lambda: delete["id"] in {m["id"] for m in fake.received("message")}, "the delete reaches the group")
+    sent, = [m for m in fake.received("message") if m["id"] == delete["id"]]
+    revoke = sent["proto"]["protocol_message"]
+    assert revoke["type"] == "REVOKE" and revoke["key"]["id"] == spam
+    assert revoke["key"]["from_me"] is False and revoke["key"]["participant"] == f"{BOB}@s.whatsapp.net"
+    assert sent["edit"] == "8", "an admin revoke"
+    daemon.wait_until(lambda: stored(daemon, spam)[0][6] == 1, "the message shows as deleted")
+    # In a direct chat, someone else's message stays.
+    theirs = fake.incoming(**{"from": ALICE, "text": "mine to keep"})
+    arrives(daemon, theirs)
+    status, answer = daemon.request("POST", "/api/delete", {"chat_jid": ALICE_JID, "message_id": theirs})
+    assert status == 400 and "only your own messages" in answer["message"], answer
+    # Nor in a group where the account is not an admin.
+    other = fake.ok("POST", "/groups", {"subject": "Book club", "participants": [ALICE], "account_is_admin": False})["jid"]
+    not_ours = fake.incoming(**{"from": ALICE, "chat": other, "text": "chapter 3"})
+    arrives(daemon, not_ours)
+    status, answer = daemon.request("POST", "/api/delete", {"chat_jid": other, "message_id": not_ours})
+    assert status == 400 and "not an admin" in answer["message"], answer
+    assert stored(daemon, not_ours)[0][6] == 0
+
+
 # --- How it shows on the phone ---------------------------------------------------------------------
 
 def presences(fake):

@@ -148,10 +148,14 @@ async fn download(State(hub): State<Arc<Hub>>, uri: axum::http::Uri) -> Response
 struct NewGroup {
     subject: String,
     participants: Vec<String>,
+    /// Whether the account is an admin (default: yes).
+    #[serde(default)]
+    account_is_admin: Option<bool>,
 }
 
 async fn create_group(State(hub): State<Arc<Hub>>, Json(group): Json<NewGroup>) -> Result<Json<Value>, Refused> {
-    let jid = hub.with(|world| world.create_group(&group.subject, &group.participants))?;
+    let admin = group.account_is_admin.unwrap_or(true);
+    let jid = hub.with(|world| world.create_group(&group.subject, &group.participants, admin))?;
     Ok(Json(json!({"jid": jid})))
 }
 

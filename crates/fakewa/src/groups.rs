@@ -12,8 +12,9 @@ use crate::wire::{self, attr, child, children};
 use crate::world::{World, now};
 
 impl World {
-    /// Makes a group of the account and `participants` (phone numbers); returns its jid.
-    pub fn create_group(&mut self, subject: &str, participants: &[String]) -> Result<String> {
+    /// Makes a group of the account (an admin of it, or not) and `participants` (phone
+    /// numbers); returns its jid.
+    pub fn create_group(&mut self, subject: &str, participants: &[String], account_is_admin: bool) -> Result<String> {
         if participants.is_empty() {
             bail!("a group needs at least one participant besides the account");
         }
@@ -28,6 +29,7 @@ impl World {
             subject: subject.to_string(),
             participants: numbers,
             created: now(),
+            account_is_admin,
         });
         Ok(format!("{id}@g.us"))
     }
@@ -35,7 +37,11 @@ impl World {
     fn group_node(&self, group: &SavedGroup) -> Node {
         let creator = format!("{}@s.whatsapp.net", group.participants[0]);
         let own = format!("{}@s.whatsapp.net", self.saved.phone.number);
-        let mut participants = vec![NodeBuilder::new("participant").attr("jid", own).attr("type", "admin").build()];
+        let mut account = NodeBuilder::new("participant").attr("jid", own);
+        if group.account_is_admin {
+            account = account.attr("type", "admin");
+        }
+        let mut participants = vec![account.build()];
         for (i, member) in group.participants.iter().enumerate() {
             let mut node = NodeBuilder::new("participant").attr("jid", format!("{member}@s.whatsapp.net"));
             if i == 0 {

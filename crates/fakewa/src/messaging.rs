@@ -400,6 +400,7 @@ impl World {
             "id": id,
             "to": to,
             "type": attr(node, "type"),
+            "edit": attr(node, "edit"),
             "text": text_of(&message),
             "proto": lean(serde_json::to_value(&message).unwrap_or(Value::Null)),
         });

@@ -97,6 +97,13 @@ pub struct SavedGroup {
     /// Phone numbers, digits only.
     pub participants: Vec<String>,
     pub created: i64,
+    /// Whether the account is one of the group's admins (it is, unless made otherwise).
+    #[serde(default = "yes")]
+    pub account_is_admin: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

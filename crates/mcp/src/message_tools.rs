@@ -35,7 +35,7 @@ impl Tools {
         )
     }
 
-    /// Delete one of your own messages for everyone in the chat.
+    /// Delete a message for everyone in the chat: one of your own, or, as a group admin, anyone's.
     #[tool(
         input_schema = schema::input::<DeleteArgs>(),
         output_schema = schema::output::<SendOut>(),

@@ -65,7 +65,7 @@ pub async fn delete(
     let chat = parse_recipient(&body.chat_jid)?;
     let target = app.message_ref(&chat, &body.message_id)?;
     if !target.from_me {
-        return Err(ApiError::bad_request("message_id: only your own messages can be deleted for everyone"));
+        app.check_group_admin(&chat).await?;
     }
     Ok(Json(app.enqueue_change(&chat, Body::Revoke { target }, body.idempotency_key).await?))
 }

@@ -222,6 +222,26 @@ impl AppState {
         self.enqueue(chat, request, idempotency_key).await
     }
 
+    /// Someone else's message may be deleted for everyone only by an admin of its group: asks
+    /// WhatsApp whether the account is one, and refuses clearly when it is not.
+    pub(super) async fn check_group_admin(&self, chat: &Jid) -> Result<(), ApiError> {
+        if chat.kind() != wamcp_core::JidKind::Group {
+            return Err(ApiError::bad_request(
+                "message_id: it is someone else's message; in a direct chat only your own messages can be deleted \
+                 for everyone (in a group, an admin may delete anyone's)",
+            ));
+        }
+        let account = self.status.account().ok_or_else(|| ApiError::unavailable("not logged in to WhatsApp yet"))?;
+        let group = self.link.group_info(chat).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        if !group.admins.contains(&account) {
+            return Err(ApiError::bad_request(format!(
+                "message_id: it is someone else's message, and only a group admin may delete others' messages; \
+                 you are not an admin of {chat}"
+            )));
+        }
+        Ok(())
+    }
+
     /// A stored message of `chat`, as a reply or reaction refers to it.
     pub(super) fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
         let reader = self.reader()?;

@@ -245,7 +245,8 @@ impl Link for WhatsAppLink {
                 let at = self.acknowledged(&message.id, async { edit.await.map(|_| ()) }).await?;
                 return Ok(Sent { id: message.id.clone(), at: at.unwrap_or(now) });
             }
-            Content::Revoke { target } => outgoing::revoke_own(&message.chat, target),
+            Content::Revoke { target } if target.from_me => outgoing::revoke_own(&message.chat, target),
+            Content::Revoke { target } => outgoing::revoke_as_admin(&message.chat, target),
         };
         let options = SendOptions::default().with_message_id(message.id.to_string());
         let send = client.send_message_with_options(chat, body, options);
@@ -333,8 +334,8 @@ impl Link for WhatsAppLink {
             jid: group.clone(),
             subject: metadata.subject.clone(),
             description: metadata.description.clone(),
-            participants: participants.clone().filter_map(|p| super::convert::jid(&p.jid)).collect(),
-            admins: participants.filter(|p| p.is_admin()).filter_map(|p| super::convert::jid(&p.jid)).collect(),
+            participants: participants.clone().filter_map(member).collect(),
+            admins: participants.filter(|p| p.is_admin()).filter_map(member).collect(),
         })
     }
 
@@ -368,4 +369,11 @@ impl Link for WhatsAppLink {
         let matched = super::convert::registered(phones, &answers);
         Ok(phones.iter().cloned().zip(matched).collect())
     }
+}
+
+/// A group member as wamcp files people: by phone number when the group gives it (a LID group
+/// names members by LID).
+fn member(participant: &whatsapp_rust::features::GroupParticipant) -> Option<Jid> {
+    let phone = participant.phone_number.as_ref().filter(|j| !j.is_lid());
+    super::convert::jid(phone.unwrap_or(&participant.jid))
 }

@@ -44,6 +44,25 @@ pub fn revoke_own(chat: &Jid, target: &MessageRef) -> wa::Message {
     }
 }
 
+/// A group admin deleting someone else's message for everyone: the key names its author as
+/// `participant`, as the message arrived, and is not ours; the library marks the stanza as an
+/// admin revoke from that (`edit="8"`), as whatsmeow sends it.
+pub fn revoke_as_admin(chat: &Jid, target: &MessageRef) -> wa::Message {
+    wa::Message {
+        protocol_message: MessageField::some(wa::message::ProtocolMessage {
+            key: MessageField::some(wa::MessageKey {
+                remote_jid: Some(target.wire_chat.as_ref().unwrap_or(chat).to_string()),
+                from_me: Some(false),
+                id: Some(target.id.to_string()),
+                participant: target.sender.as_ref().map(ToString::to_string),
+            }),
+            r#type: Some(wa::message::protocol_message::Type::REVOKE),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The reply and mention context of an outgoing message, if it has any. A quote names its
 /// author: the sender, or `me` (the account, without its device) when quoting oneself.
 pub fn context(message: &Outgoing, me: Option<&whatsapp_rust::Jid>) -> Option<wa::ContextInfo> {
