@@ -170,6 +170,21 @@ def test_a_photo_with_a_caption_is_downloaded_with_download_media_and_matches_wh
     assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(photo.read_bytes()).digest()
 
 
+def test_a_reply_to_a_photo_quotes_the_photo_itself(world, tmp_path):
+    fake, daemon = world
+    photo = tmp_path / "beach.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40)
+    sent = fake.incoming(**{"from": ALICE, "image": {"path": str(photo), "caption": "the beach"}})
+    arrives(daemon, sent)
+    reply = daemon.send(ALICE, "Lovely!", reply_to=sent)
+    wait_until(lambda: reply["id"] in {m["id"] for m in fake.received("message")}, "the reply reaches Alice")
+    answer, = [m for m in fake.received("message") if m["id"] == reply["id"]]
+    context = answer["proto"]["extended_text_message"]["context_info"]
+    quoted = context["quoted_message"]["image_message"]
+    assert context["stanza_id"] == sent and context["participant"] == ALICE_JID
+    assert quoted["caption"] == "the beach" and quoted["direct_path"] and quoted["mimetype"] == "image/jpeg"
+
+
 def test_the_phones_address_book_names_people_through_app_state(world):
     fake, daemon = world
     fake.ok("POST", "/contacts", [{"phone": f"+{ALICE}", "full_name": "Alice Archer", "first_name": "Alice"},

@@ -19,6 +19,11 @@ pub struct StoredRef {
     /// The chat as the message arrived, when not the one it is filed under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wire_chat: Option<String>,
+    /// What it is (a text when not said) and its attachment, for a reply to quote it whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MessageKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<wamcp_core::Media>,
 }
 
 /// What is sent.
@@ -74,6 +79,8 @@ impl StoredRef {
             sender: self.sender.as_deref().map(parse_jid).transpose()?,
             text: self.text.clone(),
             wire_chat: self.wire_chat.as_deref().map(parse_jid).transpose()?,
+            kind: self.kind.unwrap_or(MessageKind::Text),
+            media: self.media.clone(),
         })
     }
 }

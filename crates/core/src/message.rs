@@ -132,7 +132,8 @@ impl DeliveryStatus {
 }
 
 /// An attachment's description and the keys to fetch and decrypt it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Media {
     pub mimetype: Option<String>,
     pub file_name: Option<String>,

@@ -1,7 +1,7 @@
 //! What wamcp asks a link to send: a message with a chosen id, so a send retried after a crash
 //! reuses the id and WhatsApp keeps one copy.
 
-use crate::{Jid, MessageId, MessageKind, Timestamp};
+use crate::{Jid, Media, MessageId, MessageKind, Timestamp};
 
 /// A message on its way out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,10 @@ pub struct MessageRef {
     /// The chat as the message arrived, when WhatsApp addressed it otherwise than the chat it is
     /// filed under (a LID chat filed under the phone JID).
     pub wire_chat: Option<Jid>,
+    /// What it is, and its attachment: a reply carries the quoted message itself, so the phone
+    /// shows a quoted photo as a photo.
+    pub kind: MessageKind,
+    pub media: Option<Media>,
     /// Its text, shown above a reply.
     pub text: Option<String>,
 }

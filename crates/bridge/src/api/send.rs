@@ -249,7 +249,12 @@ impl AppState {
         // Named as WhatsApp addressed it: a LID group's member by their LID.
         let wire = reader.wire_address(chat, &message.id)?;
         let wire_chat = wire.as_ref().map(|w| w.chat.to_string()).filter(|c| c != chat.as_str());
+        // A photo is quoted as a photo: with what the phone needs to show it.
+        let media = if message.kind.has_media() { reader.media(chat, &message.id).ok().map(|m| m.media) } else { None };
+        let media = media.map(|m| wamcp_core::Media { local_path: None, ..m });
         Ok(StoredRef {
+            kind: Some(message.kind),
+            media,
             sender: wire.and_then(|w| w.sender).map(|s| s.to_string()).or(message.sender_jid),
             id: message.id,
             from_me: message.is_from_me,

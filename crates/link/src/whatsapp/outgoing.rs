@@ -80,10 +80,91 @@ pub fn context(message: &Outgoing, me: Option<&whatsapp_rust::Jid>) -> Option<wa
         } else {
             quoted.sender.as_ref().map(ToString::to_string)
         };
-        context.quoted_message =
-            MessageField::some(wa::Message { conversation: quoted.text.clone(), ..Default::default() });
+        context.quoted_message = MessageField::some(quoted_message(quoted));
     }
     Some(context)
+}
+
+/// The quoted message itself, as a reply carries it: a photo, video, voice note, document or
+/// sticker with the keys the phone needs to show it, else its words.
+pub fn quoted_message(quoted: &MessageRef) -> wa::Message {
+    let text = quoted.text.clone();
+    let Some(media) = quoted.media.as_ref().filter(|_| quoted.kind.has_media()) else {
+        return wa::Message { conversation: text, ..Default::default() };
+    };
+    let m = media.clone();
+    match quoted.kind {
+        MessageKind::Image => wa::Message {
+            image_message: MessageField::some(wa::message::ImageMessage {
+                url: m.url,
+                mimetype: m.mimetype,
+                caption: text,
+                file_sha256: m.sha256,
+                file_length: m.size,
+                media_key: m.media_key,
+                file_enc_sha256: m.enc_sha256,
+                direct_path: m.direct_path,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        MessageKind::Video => wa::Message {
+            video_message: MessageField::some(wa::message::VideoMessage {
+                url: m.url,
+                mimetype: m.mimetype,
+                caption: text,
+                file_sha256: m.sha256,
+                file_length: m.size,
+                media_key: m.media_key,
+                file_enc_sha256: m.enc_sha256,
+                direct_path: m.direct_path,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        MessageKind::Audio | MessageKind::Voice => wa::Message {
+            audio_message: MessageField::some(wa::message::AudioMessage {
+                url: m.url,
+                mimetype: m.mimetype,
+                file_sha256: m.sha256,
+                file_length: m.size,
+                ptt: Some(quoted.kind == MessageKind::Voice),
+                media_key: m.media_key,
+                file_enc_sha256: m.enc_sha256,
+                direct_path: m.direct_path,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        MessageKind::Document => wa::Message {
+            document_message: MessageField::some(wa::message::DocumentMessage {
+                url: m.url,
+                mimetype: m.mimetype,
+                file_sha256: m.sha256,
+                file_length: m.size,
+                media_key: m.media_key,
+                file_name: m.file_name,
+                file_enc_sha256: m.enc_sha256,
+                direct_path: m.direct_path,
+                caption: text,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        _ => wa::Message {
+            sticker_message: MessageField::some(wa::message::StickerMessage {
+                url: m.url,
+                file_sha256: m.sha256,
+                file_enc_sha256: m.enc_sha256,
+                media_key: m.media_key,
+                mimetype: m.mimetype,
+                direct_path: m.direct_path,
+                file_length: m.size,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    }
 }
 
 /// A text message: plain, or extended when it replies or mentions.

@@ -55,6 +55,8 @@ fn quoting_oneself_names_the_account_and_quoting_someone_names_them() {
             sender: None,
             text: Some("8?".into()),
             wire_chat: None,
+            kind: MessageKind::Text,
+            media: None,
         }),
         mentions: Vec::new(),
     };
@@ -67,6 +69,8 @@ fn quoting_oneself_names_the_account_and_quoting_someone_names_them() {
         sender: Some(Jid::parse(ALICE).unwrap()),
         text: Some("dinner?".into()),
         wire_chat: None,
+        kind: MessageKind::Text,
+        media: None,
     });
     let theirs = context(&reply, Some(&me)).unwrap();
     assert_eq!(theirs.participant.as_deref(), Some(ALICE));
@@ -85,6 +89,8 @@ fn a_reaction_key_names_the_chat_as_the_message_arrived_and_a_participant_only_i
         sender: Some(Jid::parse(sender).unwrap()),
         text: None,
         wire_chat: wire_chat.map(|c| Jid::parse(c).unwrap()),
+        kind: MessageKind::Text,
+        media: None,
     };
     let direct = key(&Jid::parse(ALICE).unwrap(), &from(ALICE, Some(ALICE_LID)));
     assert_eq!((direct.remote_jid.as_deref(), direct.participant.as_deref()), (Some(ALICE_LID), None));
@@ -93,4 +99,40 @@ fn a_reaction_key_names_the_chat_as_the_message_arrived_and_a_participant_only_i
     let mut own = from(ALICE, None);
     own.from_me = true;
     assert_eq!(key(&Jid::parse(GROUP).unwrap(), &own).participant, None, "our own message names no author");
+}
+
+#[test]
+fn a_reply_quotes_the_message_itself_a_photo_as_a_photo() {
+    let photo = wamcp_core::Media {
+        mimetype: Some("image/jpeg".into()),
+        size: Some(2048),
+        sha256: Some(vec![1; 32]),
+        enc_sha256: Some(vec![2; 32]),
+        media_key: Some(vec![3; 32]),
+        direct_path: Some("/v/t62/abc".into()),
+        url: Some("https://mmg.whatsapp.net/v/t62/abc".into()),
+        ..Default::default()
+    };
+    let quoted = |kind, media| MessageRef {
+        id: MessageId("3EB0PHOTO".into()),
+        from_me: false,
+        sender: Some(Jid::parse(ALICE).unwrap()),
+        text: Some("the beach".into()),
+        wire_chat: None,
+        kind,
+        media,
+    };
+    let image = quoted_message(&quoted(MessageKind::Image, Some(photo.clone())));
+    let image = image.image_message.as_option().expect("quoted as an image");
+    assert_eq!(image.caption.as_deref(), Some("the beach"));
+    assert_eq!(image.media_key.as_deref(), Some(&[3u8; 32][..]));
+    assert_eq!(image.direct_path.as_deref(), Some("/v/t62/abc"));
+    assert_eq!((image.mimetype.as_deref(), image.file_length), (Some("image/jpeg"), Some(2048)));
+
+    let voice = quoted_message(&quoted(MessageKind::Voice, Some(photo.clone())));
+    assert_eq!(voice.audio_message.as_option().and_then(|a| a.ptt), Some(true));
+    let document = quoted_message(&quoted(MessageKind::Document, Some(photo)));
+    assert_eq!(document.document_message.as_option().and_then(|d| d.caption.as_deref()), Some("the beach"));
+    let without_keys = quoted_message(&quoted(MessageKind::Image, None));
+    assert_eq!(without_keys.conversation.as_deref(), Some("the beach"), "no attachment known: its words");
 }
