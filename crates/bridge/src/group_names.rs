@@ -15,8 +15,6 @@ use tracing::{debug, warn};
 use wamcp_core::{ChatChange, Jid, LinkEvent};
 use wamcp_link::Link;
 
-use crate::ingest::{Command, Ingest};
-
 /// The least time between two metadata queries.
 const MIN_GAP: Duration = Duration::from_secs(1);
 
@@ -41,8 +39,9 @@ impl GroupNames {
     }
 }
 
-/// The worker: fetches subjects until the writer's side is gone, and stores them as chat names.
-pub async fn run(mut asked: mpsc::UnboundedReceiver<Jid>, link: Arc<dyn Link>, ingest: Ingest) {
+/// The worker: fetches subjects until the writer's side is gone, and hands them to the store as
+/// link events (`store`, from `Ingest::forward_link_events`).
+pub async fn run(mut asked: mpsc::UnboundedReceiver<Jid>, link: Arc<dyn Link>, store: mpsc::Sender<LinkEvent>) {
     let mut answered = HashSet::new();
     while let Some(group) = asked.recv().await {
         if answered.contains(&group) {
@@ -53,7 +52,7 @@ pub async fn run(mut asked: mpsc::UnboundedReceiver<Jid>, link: Arc<dyn Link>, i
                 answered.insert(group.clone());
                 debug!("named group {group} from its metadata");
                 let named = LinkEvent::Chat { chat: group, change: ChatChange::Subject(info.subject) };
-                if ingest.send(Command::Link(named)).await.is_err() {
+                if store.send(named).await.is_err() {
                     return;
                 }
             }

@@ -166,7 +166,7 @@ pub async fn run(
         Mutex::new(Reader::open(&store_path)?),
         ingest.clone(),
     ));
-    let group_names_task = tokio::spawn(group_names::run(unnamed_groups, link.clone(), ingest.clone()));
+    let group_names_task = tokio::spawn(group_names::run(unnamed_groups, link.clone(), ingest.forward_link_events().0));
     let (gave_up, connection_ended) = tokio::sync::oneshot::channel();
     let connection_task = tokio::spawn({
         let (link, events, status) = (link.clone(), ingest.forward_link_events().0, status.clone());

@@ -16,7 +16,7 @@ use waproto::whatsapp as wa;
 use crate::people::{Who, split_jid};
 use crate::signal::EncType;
 use crate::wire::{attr, bytes, child, children};
-use crate::world::{World, now};
+use crate::world::{Resend, World, now};
 
 /// `POST /incoming`: what a contact writes.
 #[derive(Debug, Default, Deserialize)]
@@ -52,16 +52,6 @@ pub struct Incoming {
     /// receipt) is whole. Only in direct chats, once the writer has a session with the client.
     #[serde(default)]
     pub garbled_first: bool,
-}
-
-/// A message to send again, whole, when the client's retry receipt asks for it.
-#[derive(Debug, Clone)]
-pub struct Resend {
-    pub sender: usize,
-    /// The message, encoded and padded, to encrypt again.
-    pub padded: Vec<u8>,
-    /// The stanza without its `<enc>`.
-    pub stanza: Node,
 }
 
 #[derive(Debug, Deserialize)]

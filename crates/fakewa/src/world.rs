@@ -105,7 +105,18 @@ pub struct World {
     /// Connections accepted since start (a test's proof that a client did or did not come).
     pub connections: u64,
     /// Garbled messages to send again, whole, when the client asks, by id.
-    pub(crate) resends: std::collections::HashMap<String, crate::messaging::Resend>,
+    pub(crate) resends: std::collections::HashMap<String, Resend>,
+}
+
+/// A message to send again, whole, when the client's retry receipt asks for it.
+#[derive(Debug, Clone)]
+pub struct Resend {
+    /// The writer, an index of `saved.contacts`.
+    pub sender: usize,
+    /// The message, encoded and padded, to encrypt again.
+    pub padded: Vec<u8>,
+    /// The stanza without its `<enc>`.
+    pub stanza: Node,
 }
 
 impl Hub {
