@@ -332,35 +332,16 @@ impl Batch<'_> {
         if m.kind == wamcp_core::MessageKind::System {
             return Ok(false);
         }
-        let media = m.media.as_ref();
-        let replaced = self
+        let stand_in: Option<i64> = self
             .conn
-            .prepare_cached(
-                "UPDATE messages SET sender_jid = ?3, from_me = ?4, kind = ?5, text = ?6, caption = ?7, quoted_id = ?8,
-                    status = ?9, mimetype = ?10, file_name = ?11, file_size = ?12, file_sha256 = ?13,
-                    file_enc_sha256 = ?14, media_key = ?15, direct_path = ?16, url = ?17
-                 WHERE chat_jid = ?1 AND id = ?2 AND kind = 'system'",
-            )?
-            .execute(params![
-                m.chat.as_str(),
-                m.id.as_str(),
-                m.sender.as_ref().map(Jid::as_str),
-                m.from_me,
-                m.kind.as_str(),
-                m.text,
-                m.caption,
-                m.quoted_id.as_ref().map(|q| q.as_str()),
-                m.status.map(|s| s.as_str()),
-                media.and_then(|x| x.mimetype.as_deref()),
-                media.and_then(|x| x.file_name.as_deref()),
-                media.and_then(|x| x.size).map(|s| s as i64),
-                media.and_then(|x| x.sha256.as_deref()),
-                media.and_then(|x| x.enc_sha256.as_deref()),
-                media.and_then(|x| x.media_key.as_deref()),
-                media.and_then(|x| x.direct_path.as_deref()),
-                media.and_then(|x| x.url.as_deref()),
-            ])?;
-        Ok(replaced > 0)
+            .prepare_cached("SELECT seq FROM messages WHERE chat_jid = ?1 AND id = ?2 AND kind = 'system'")?
+            .query_row(params![m.chat.as_str(), m.id.as_str()], |row| row.get(0))
+            .optional()?;
+        let Some(seq) = stand_in else { return Ok(false) };
+        // In its place: the same seq keeps it where the stand-in stood in the chat.
+        self.conn.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute([seq])?;
+        self.insert_row(seq, m)?;
+        Ok(true)
     }
 
     /// Records the chat and sender a message arrived with, when they are not the ones it is filed
