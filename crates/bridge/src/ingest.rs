@@ -453,24 +453,8 @@ fn apply_link_event(
             let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
             batch.read_up_to(&ids)?;
         }
-        LinkEvent::NumberChanged { old, new, new_lid, at } => {
+        LinkEvent::NumberChanged { old, new, new_lid, .. } => {
             batch.number_changed(old, new, new_lid.as_ref())?;
-            // What the phone shows in the old chat, so a reader knows where the person went.
-            let notice = wamcp_core::Message {
-                kind: MessageKind::System,
-                ..Message::text(
-                    old.clone(),
-                    &format!("number-changed-{}-{}", new.user(), at.millis()),
-                    Some(old.clone()),
-                    false,
-                    *at,
-                    &format!(
-                        "changed their phone number to {}",
-                        new.phone().map_or(new.to_string(), |p| format!("+{p}"))
-                    ),
-                )
-            };
-            batch.insert_message(&notice)?;
         }
         LinkEvent::Connected { account } => {
             status.set_connected(account.clone());

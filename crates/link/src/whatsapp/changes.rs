@@ -44,14 +44,19 @@ pub fn deleted_for_me(update: &DeleteMessageForMeUpdate) -> Option<LinkEvent> {
     Some(LinkEvent::Updates(vec![Update::DeletedForMe { chat, id: wamcp_core::MessageId(update.message_id.clone()) }]))
 }
 
-/// A contact's new number: the same person under a new JID.
-pub fn number_changed(change: &ContactNumberChanged) -> Option<LinkEvent> {
-    Some(LinkEvent::NumberChanged {
-        old: jid(&change.old_jid)?,
-        new: jid(&change.new_jid)?,
-        new_lid: change.new_lid.as_ref().and_then(jid),
-        at: Timestamp(change.timestamp.timestamp_millis()),
-    })
+/// A contact's new number: the same person under a new JID, and the notice the phone shows in
+/// the old chat, so a reader knows where the person went.
+pub fn number_changed(change: &ContactNumberChanged) -> Vec<LinkEvent> {
+    let (Some(old), Some(new)) = (jid(&change.old_jid), jid(&change.new_jid)) else { return Vec::new() };
+    let at = Timestamp(change.timestamp.timestamp_millis());
+    let id = format!("number-changed-{}-{}", new.user(), at.millis());
+    let text = format!("changed their phone number to {}", new.phone().map_or(new.to_string(), |p| format!("+{p}")));
+    let notice =
+        Message { kind: MessageKind::System, ..Message::text(old.clone(), &id, Some(old.clone()), false, at, &text) };
+    vec![
+        LinkEvent::NumberChanged { old, new, new_lid: change.new_lid.as_ref().and_then(jid), at },
+        LinkEvent::Updates(vec![Update::Message(notice)]),
+    ]
 }
 
 /// A message that could not be decrypted: stored as a notice under its own id, which the message
@@ -232,15 +237,20 @@ mod tests {
             .new_lid(wire("99887766554433@lid"))
             .timestamp(when())
             .build();
+        let events = number_changed(&change);
         assert_eq!(
-            number_changed(&change),
-            Some(LinkEvent::NumberChanged {
+            events[0],
+            LinkEvent::NumberChanged {
                 old: Jid::parse(ALICE).unwrap(),
                 new: Jid::parse(BRUNO).unwrap(),
                 new_lid: Some(Jid::parse("99887766554433@lid").unwrap()),
                 at: Timestamp(1_700_000_000_000),
-            })
+            }
         );
+        let Some(LinkEvent::Updates(updates)) = events.get(1) else { panic!("a notice: {events:?}") };
+        let [Update::Message(notice)] = updates.as_slice() else { panic!("one message") };
+        assert_eq!(notice.chat.as_str(), ALICE);
+        assert_eq!(notice.text.as_deref(), Some("changed their phone number to +5511987654321"));
     }
 
     fn failed(mode: DecryptFailMode, unavailable: bool) -> UndecryptableMessage {

@@ -92,7 +92,7 @@ pub fn translate(event: &Event, client: &Arc<Client>) -> Vec<LinkEvent> {
         Event::MuteUpdate(update) => changes::muted(update).into_iter().collect(),
         Event::MarkChatAsReadUpdate(update) => changes::marked_read(update).into_iter().collect(),
         Event::DeleteMessageForMeUpdate(update) => changes::deleted_for_me(update).into_iter().collect(),
-        Event::ContactNumberChanged(change) => changes::number_changed(change).into_iter().collect(),
+        Event::ContactNumberChanged(change) => changes::number_changed(change),
         Event::UndecryptableMessage(failed) => changes::undecryptable(failed).into_iter().collect(),
         Event::GroupUpdate(update) => changes::group(update),
         _ => Vec::new(),
