@@ -179,6 +179,33 @@ struct AfterCommit {
     unnamed_groups: Vec<Jid>,
     /// Attachment files of messages deleted for me, relative to the data directory.
     deleted_files: Vec<String>,
+    /// Whether the link said anything (for "last event" in status).
+    link_spoke: bool,
+    /// New messages received, sent, and sends given up: counted once, after the commit.
+    received: u64,
+    sent: u64,
+    sends_failed: u64,
+    /// The connection's changes, in order.
+    connection: Vec<ConnectionChange>,
+}
+
+/// A change of the connection a transaction carried, made to the status once it committed.
+enum ConnectionChange {
+    Connected(Option<Jid>),
+    Down(wamcp_core::Disconnect),
+    /// The session has no phone: the daemon does not pair, so this is a logout.
+    NotLinked,
+}
+
+impl AfterCommit {
+    /// The account's JID, as this transaction leaves it (a connection in it may name it first).
+    fn account(&self, status: &Status) -> Option<Jid> {
+        let named = self.connection.iter().rev().find_map(|change| match change {
+            ConnectionChange::Connected(account) => account.clone(),
+            _ => None,
+        });
+        named.or_else(|| status.account())
+    }
 }
 
 /// Where the writer queues webhook deliveries, and whom it wakes to send them.
@@ -223,7 +250,7 @@ impl WriterLoop {
         let all_at_once = (|| -> wamcp_store::Result<()> {
             let mut batch = self.writer.batch()?;
             for (index, command) in commands.iter().enumerate() {
-                apply(&mut batch, index, command, &self.status, &mut self.progress, &mut after)?;
+                apply(&mut batch, index, command, &self.status, &mut after)?;
             }
             // Deliveries are queued with the changes they announce: both or neither.
             let now = Timestamp::now();
@@ -248,6 +275,37 @@ impl WriterLoop {
                 warn!("a batch of {} updates failed ({e}); storing them one by one", commands.len());
                 for command in commands {
                     self.write(vec![command]);
+                }
+            }
+        }
+    }
+
+    /// Counters and the connection, from what a committed transaction stored: once, so a batch
+    /// that failed and was stored again one by one is not counted twice.
+    fn update_status(&self, after: &AfterCommit) {
+        let (status, counters) = (&self.status, &self.status.counters);
+        if after.link_spoke {
+            status.touch(Timestamp::now());
+        }
+        Counters::add(&counters.messages_received, after.received);
+        Counters::add(&counters.messages_sent, after.sent);
+        Counters::add(&counters.sends_failed, after.sends_failed);
+        for change in &after.connection {
+            match change {
+                ConnectionChange::Connected(account) => {
+                    status.set_connected(account.clone());
+                    info!("connected to WhatsApp");
+                }
+                ConnectionChange::Down(why) => {
+                    status.set_disconnected(why);
+                    warn!("{}", why.advice());
+                }
+                ConnectionChange::NotLinked => {
+                    let why = not_linked();
+                    if status.connection().state != "logged_out" {
+                        warn!("{}", why.advice());
+                    }
+                    status.set_disconnected(&why);
                 }
             }
         }
@@ -298,8 +356,10 @@ impl WriterLoop {
                 }
             }
         }
+        self.update_status(&after);
         let counters = &self.status.counters;
         for (messages, percent) in after.history {
+            self.progress.batch(messages, percent);
             Counters::add(&counters.history_batches, 1);
             Counters::add(&counters.history_messages, messages);
             if let Some(percent) = percent {
@@ -335,11 +395,10 @@ fn apply(
     index: usize,
     command: &Command,
     status: &Status,
-    progress: &mut HistoryProgress,
     after: &mut AfterCommit,
 ) -> wamcp_store::Result<()> {
     match command {
-        Command::Link(event) => apply_link_event(batch, event, status, progress, after),
+        Command::Link(event) => apply_link_event(batch, event, status, after),
         Command::Enqueue { chat, message_id, idempotency_key, request, pending, .. } => {
             let entry = batch.enqueue(chat, message_id, idempotency_key.as_deref(), request, Timestamp::now())?;
             if let (Enqueued::New(_), Some(message)) = (&entry, pending) {
@@ -357,7 +416,7 @@ fn apply(
                 apply_update(batch, update, None, after)?;
             }
             batch.outbox_finish(*seq, OutboxState::Sent, None, Timestamp::now())?;
-            Counters::add(&status.counters.messages_sent, 1);
+            after.sent += 1;
             Ok(())
         }
         Command::Retry { seq, error, next_attempt, .. } => {
@@ -366,7 +425,7 @@ fn apply(
         Command::Failed { seq, chat, message_id, error, .. } => {
             batch.outbox_finish(*seq, OutboxState::Failed, Some(error), Timestamp::now())?;
             batch.raise_status(chat, message_id, wamcp_core::DeliveryStatus::Failed)?;
-            Counters::add(&status.counters.sends_failed, 1);
+            after.sends_failed += 1;
             after.events.push(BridgeEvent::Send {
                 chat_jid: chat.to_string(),
                 id: message_id.clone(),
@@ -395,15 +454,15 @@ fn apply_link_event(
     batch: &mut Batch<'_>,
     event: &LinkEvent,
     status: &Status,
-    progress: &mut HistoryProgress,
     after: &mut AfterCommit,
 ) -> wamcp_store::Result<()> {
-    status.touch(Timestamp::now());
+    after.link_spoke = true;
     match event {
         LinkEvent::Updates(updates) => {
             for update in updates {
-                if let Some(message) = apply_update(batch, update, status.account().as_ref(), after)? {
-                    Counters::add(&status.counters.messages_received, 1);
+                let account = after.account(status);
+                if let Some(message) = apply_update(batch, update, account.as_ref(), after)? {
+                    after.received += 1;
                     if !message.from_me && message.kind != MessageKind::System {
                         batch.count_unread(&message.chat)?;
                     }
@@ -421,8 +480,8 @@ fn apply_link_event(
             }
         }
         LinkEvent::History(history) => {
-            let stored = apply_history(batch, history, status.account().as_ref(), after)?;
-            progress.batch(stored, history.progress);
+            let account = after.account(status);
+            let stored = apply_history(batch, history, account.as_ref(), after)?;
             after.history.push((stored, history.progress));
         }
         LinkEvent::Receipt(receipt) => {
@@ -457,32 +516,29 @@ fn apply_link_event(
             batch.number_changed(old, new, new_lid.as_ref())?;
         }
         LinkEvent::Connected { account } => {
-            status.set_connected(account.clone());
-            info!("connected to WhatsApp");
+            after.connection.push(ConnectionChange::Connected(account.clone()));
             after.events.push(BridgeEvent::Connection { state: "connected".into(), detail: None });
         }
         LinkEvent::Disconnected(why) => {
-            status.set_disconnected(why);
-            warn!("{}", why.advice());
-            let connection = status.connection();
-            after.events.push(BridgeEvent::Connection { state: connection.state.into(), detail: connection.detail });
+            after.connection.push(ConnectionChange::Down(why.clone()));
+            after.events.push(BridgeEvent::Connection { state: why.state().into(), detail: Some(why.advice()) });
         }
         LinkEvent::PairingQr { .. } | LinkEvent::PairingCode { .. } | LinkEvent::PairingEnded { .. } => {
-            // The daemon does not pair: the session it was given is not linked to a phone.
-            let why = wamcp_core::Disconnect::LoggedOut("this session is not linked to a phone".into());
-            if status.connection().state != "logged_out" {
-                warn!("{}", why.advice());
-            }
-            status.set_disconnected(&why);
+            after.connection.push(ConnectionChange::NotLinked);
         }
         LinkEvent::Durable { events, .. } => {
             for event in events {
-                apply_link_event(batch, event, status, progress, after)?;
+                apply_link_event(batch, event, status, after)?;
             }
         }
         LinkEvent::Paired { .. } | LinkEvent::Presence { .. } => {}
     }
     Ok(())
+}
+
+/// Why a session the daemon was given cannot connect: it does not pair.
+fn not_linked() -> wamcp_core::Disconnect {
+    wamcp_core::Disconnect::LoggedOut("this session is not linked to a phone".into())
 }
 
 /// Stores a history batch: names and identities first, so its messages land in merged chats.
@@ -562,5 +618,52 @@ fn apply_update(
             after.deleted_files.extend(batch.delete_for_me(&chat, id.as_str())?);
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer_loop(dir: &std::path::Path) -> WriterLoop {
+        WriterLoop {
+            writer: Writer::open(&dir.join("wamcp.db")).expect("the store opens"),
+            large_cache: false,
+            webhooks: WebhookTargets::default(),
+            downloads: AutoDownload::new(Vec::new()).0,
+            group_names: GroupNames::new().0,
+            status: Arc::new(Status::default()),
+            events: EventBus::default(),
+            progress: HistoryProgress::new(),
+        }
+    }
+
+    fn arrived(id: &str, at: Timestamp) -> Command {
+        let chat = Jid::parse("447700900123@s.whatsapp.net").expect("a JID");
+        let message = Message::text(chat.clone(), id, Some(chat), false, at, "hello");
+        Command::Link(LinkEvent::Updates(vec![Update::Message(message)]))
+    }
+
+    #[test]
+    fn a_batch_that_fails_and_is_stored_one_by_one_counts_each_message_once() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut writer = writer_loop(dir.path());
+        // Fill every slot of one millisecond, so one more message in it cannot be stored.
+        let crowded = Timestamp(1_700_000_000_000);
+        let full: Vec<Command> =
+            (0..wamcp_store::write::SEQ_SLOTS).map(|n| arrived(&format!("FULL{n}"), crowded)).collect();
+        writer.write(full);
+        let received = || Counters::get(&writer.status.counters.messages_received);
+        assert_eq!(received(), wamcp_store::write::SEQ_SLOTS as u64);
+
+        writer.write(vec![
+            arrived("GOOD1", Timestamp(1_700_000_100_000)),
+            arrived("ONE-TOO-MANY", crowded),
+            Command::Link(LinkEvent::Connected { account: None }),
+            arrived("GOOD2", Timestamp(1_700_000_200_000)),
+        ]);
+        let received = Counters::get(&writer.status.counters.messages_received);
+        assert_eq!(received, wamcp_store::write::SEQ_SLOTS as u64 + 2, "the two good messages count once each");
+        assert_eq!(writer.status.connection().state, "connected", "the connection is taken from its own commit");
     }
 }

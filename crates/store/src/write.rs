@@ -16,7 +16,7 @@ use crate::{Result, StoreError, connection, schema};
 /// SQLite's default page cache, what a writer goes back to after a bulk load.
 pub const DEFAULT_CACHE_MIB: u32 = 2;
 /// How many rows may share one millisecond before the time key runs out of room.
-pub(crate) const SEQ_SLOTS: i64 = 1024;
+pub const SEQ_SLOTS: i64 = 1024;
 const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
 const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
 

@@ -7,8 +7,7 @@ use super::text_match::{TextMatch, restrict, text_match};
 use super::{MESSAGE_SELECT, Reader, message_fields, page, placeholders};
 use crate::{Result, StoreError};
 
-/// Rows per millisecond in the seq key (see the crate docs).
-const SEQ_SLOTS: i64 = 1024;
+use crate::write::SEQ_SLOTS;
 
 /// Which messages `list_messages` returns. Empty lists mean "any".
 #[derive(Debug, Clone, Default)]
