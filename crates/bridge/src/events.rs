@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use wamcp_core::{DeliveryStatus, Message};
+use wamcp_api::ConnectionState;
+use wamcp_core::{DeliveryStatus, Message, MessageKind, Timestamp};
 
 /// How many events a slow listener may fall behind before it misses some.
 const BACKLOG: usize = 1024;
@@ -24,12 +25,12 @@ pub enum BridgeEvent {
     Send {
         chat_jid: String,
         id: String,
-        status: String,
+        status: DeliveryStatus,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
     Connection {
-        state: String,
+        state: ConnectionState,
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
@@ -43,8 +44,8 @@ pub struct MessageEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_jid: Option<String>,
     pub is_from_me: bool,
-    pub timestamp: String,
-    pub kind: String,
+    pub timestamp: Timestamp,
+    pub kind: MessageKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,8 +63,8 @@ impl From<&Message> for MessageEvent {
             chat_jid: m.chat.to_string(),
             sender_jid: m.sender.as_ref().map(ToString::to_string),
             is_from_me: m.from_me,
-            timestamp: m.timestamp.to_rfc3339(),
-            kind: m.kind.as_str().to_string(),
+            timestamp: m.timestamp,
+            kind: m.kind,
             text: m.text.clone(),
             caption: m.caption.clone(),
             quoted_id: m.quoted_id.as_ref().map(ToString::to_string),

@@ -55,7 +55,13 @@ impl TextOutbox for ApiOutbox {
     fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, idempotency_key: &'a str) -> QueueFuture<'a> {
         Box::pin(async move {
             let app = self.0.upgrade().ok_or_else(|| QueueError::Unavailable("the daemon is stopping".into()))?;
-            app.enqueue_text(to, text, idempotency_key).await.map_err(|e| {
+            let request = wamcp_api::SendMessage {
+                recipient: to.to_string(),
+                message: text.to_string(),
+                idempotency_key: Some(idempotency_key.to_string()),
+                ..Default::default()
+            };
+            app.send_message(request).await.map(|queued| queued.id).map_err(|e| {
                 if e.status.is_client_error() {
                     QueueError::Refused(e.message)
                 } else {

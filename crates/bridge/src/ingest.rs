@@ -14,7 +14,7 @@ use crate::auto_download::AutoDownload;
 use crate::events::{BridgeEvent, EventBus, MessageEvent};
 use crate::group_names::GroupNames;
 use crate::progress::HistoryProgress;
-use crate::status::{Counters, Status};
+use crate::status::{ConnectionState, Counters, Status};
 
 /// How many commands at most go into one transaction.
 const MAX_BATCH: usize = 512;
@@ -302,7 +302,7 @@ impl WriterLoop {
                 }
                 ConnectionChange::NotLinked => {
                     let why = not_linked();
-                    if status.connection().state != "logged_out" {
+                    if status.connection().state != ConnectionState::LoggedOut {
                         warn!("{}", why.advice());
                     }
                     status.set_disconnected(&why);
@@ -429,7 +429,7 @@ fn apply(
             after.events.push(BridgeEvent::Send {
                 chat_jid: chat.to_string(),
                 id: message_id.clone(),
-                status: "failed".into(),
+                status: wamcp_core::DeliveryStatus::Failed,
                 error: Some(error.clone()),
             });
             Ok(())
@@ -517,11 +517,11 @@ fn apply_link_event(
         }
         LinkEvent::Connected { account } => {
             after.connection.push(ConnectionChange::Connected(account.clone()));
-            after.events.push(BridgeEvent::Connection { state: "connected".into(), detail: None });
+            after.events.push(BridgeEvent::Connection { state: ConnectionState::Connected, detail: None });
         }
         LinkEvent::Disconnected(why) => {
             after.connection.push(ConnectionChange::Down(why.clone()));
-            after.events.push(BridgeEvent::Connection { state: why.state().into(), detail: Some(why.advice()) });
+            after.events.push(BridgeEvent::Connection { state: ConnectionState::of(why), detail: Some(why.advice()) });
         }
         LinkEvent::PairingQr { .. } | LinkEvent::PairingCode { .. } | LinkEvent::PairingEnded { .. } => {
             after.connection.push(ConnectionChange::NotLinked);
@@ -664,6 +664,10 @@ mod tests {
         ]);
         let received = Counters::get(&writer.status.counters.messages_received);
         assert_eq!(received, wamcp_store::write::SEQ_SLOTS as u64 + 2, "the two good messages count once each");
-        assert_eq!(writer.status.connection().state, "connected", "the connection is taken from its own commit");
+        assert_eq!(
+            writer.status.connection().state,
+            ConnectionState::Connected,
+            "the connection is taken from its own commit"
+        );
     }
 }

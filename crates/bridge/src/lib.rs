@@ -215,7 +215,7 @@ pub async fn run(
             let audit = AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string());
             let policy = Arc::new(SendPolicy::new(config.send_policy.clone(), config.sends_per_minute));
             let (mcp, end_sessions) =
-                mcp_http::service(store_path.clone(), routes.clone(), policy, Arc::new(audit), guard.hosts().to_vec());
+                mcp_http::service(store_path.clone(), app.clone(), policy, Arc::new(audit), guard.hosts().to_vec());
             let mcp =
                 axum::Router::new().fallback_service(mcp).layer(axum::middleware::from_fn(mcp_http::json_rpc_errors));
             let mut router = api::guarded(routes.nest_service("/mcp", mcp), guard.clone());

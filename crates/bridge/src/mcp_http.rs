@@ -2,8 +2,8 @@
 //! the API's guard (token, Host, Origin).
 //!
 //! Each MCP session gets its own store reader; the send policy (with its rate limit) and the
-//! audit trail are shared by all sessions. The tools reach the daemon's actions the way the stdio
-//! server does, through the REST routes, only called in-process instead of over a socket.
+//! audit trail are shared by all sessions. The tools reach the daemon's actions with the same
+//! typed requests the stdio server sends over HTTP, handed to the daemon in process.
 //!
 //! A body that is not JSON-RPC is answered here, as the specification asks (400 with a JSON-RPC
 //! error: -32700 for text that is not JSON, -32600 for JSON that is not a request), before rmcp,
@@ -12,76 +12,33 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::Value;
-use tower::ServiceExt;
+use wamcp_api::Daemon;
 use wamcp_mcp::Tools;
 use wamcp_mcp::audit::AuditTrail;
-use wamcp_mcp::daemon::{Daemon, DaemonError, read_answer};
 use wamcp_mcp::policy::SendPolicy;
 use wamcp_store::Reader;
 
-/// Largest answer read back from an in-process call.
-const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 /// Largest request body taken at `/mcp`.
 const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
-
-/// The REST routes, called without a socket (the caller already passed the guard at `/mcp`).
-pub struct InProcessDaemon {
-    routes: Router,
-}
-
-impl InProcessDaemon {
-    pub fn new(routes: Router) -> InProcessDaemon {
-        InProcessDaemon { routes }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, DaemonError> {
-        let mut request = Request::builder().method(method).uri(path);
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
-        let request = request
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
-            .map_err(|e| DaemonError::Refused(e.to_string()))?;
-        let response =
-            self.routes.clone().oneshot(request).await.map_err(|e| DaemonError::Unreachable(e.to_string()))?;
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
-            .await
-            .map_err(|e| DaemonError::Unreachable(e.to_string()))?;
-        read_answer(path, status.as_u16(), &bytes)
-    }
-}
-
-#[async_trait::async_trait]
-impl Daemon for InProcessDaemon {
-    async fn get(&self, path: &str) -> Result<Value, DaemonError> {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Result<Value, DaemonError> {
-        self.call(Method::POST, path, Some(body)).await
-    }
-}
 
 /// The `/mcp` service: a fresh set of tools per session over shared policy and audit; and what
 /// ends its sessions, for shutdown (an open session would keep the server from stopping).
 pub fn service(
     store: PathBuf,
-    routes: Router,
+    app: Arc<crate::api::AppState>,
     policy: Arc<SendPolicy>,
     audit: Arc<AuditTrail>,
     allowed_hosts: Vec<String>,
 ) -> (StreamableHttpService<Tools, LocalSessionManager>, impl FnOnce() + Send + 'static) {
-    let daemon: Arc<dyn Daemon> = Arc::new(InProcessDaemon::new(routes));
+    let daemon: Arc<dyn Daemon> = Arc::new(crate::api::InProcess(app));
     let factory = move || {
         let reader = Reader::open(&store).map_err(std::io::Error::other)?;
         Ok(Tools::with_daemon(reader, daemon.clone(), policy.clone()).with_audit(audit.clone()))

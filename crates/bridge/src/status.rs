@@ -4,23 +4,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
 use tokio::sync::watch;
+pub use wamcp_api::{ConnectionReport, ConnectionState};
 use wamcp_core::{Disconnect, Jid, Timestamp};
-
-/// The connection as `/api/status` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConnectionStatus {
-    /// connecting, connected, disconnected, logged_out, client_outdated, stream_replaced, banned, refused.
-    pub state: &'static str,
-    /// What happened and what to do about it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_event: Option<String>,
-}
 
 /// Where the connection stands, as the reconnect loop waits on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +49,7 @@ impl Counters {
 }
 
 pub struct Status {
-    connection: Mutex<ConnectionStatus>,
+    connection: Mutex<ConnectionReport>,
     account: Mutex<Option<Jid>>,
     connected: watch::Sender<bool>,
     link: watch::Sender<LinkState>,
@@ -73,8 +59,8 @@ pub struct Status {
 impl Default for Status {
     fn default() -> Status {
         Status {
-            connection: Mutex::new(ConnectionStatus {
-                state: "connecting",
+            connection: Mutex::new(ConnectionReport {
+                state: ConnectionState::Connecting,
                 detail: None,
                 account: None,
                 last_event: None,
@@ -88,7 +74,7 @@ impl Default for Status {
 }
 
 impl Status {
-    pub fn connection(&self) -> ConnectionStatus {
+    pub fn connection(&self) -> ConnectionReport {
         self.connection.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -117,7 +103,7 @@ impl Status {
         }
         let account = self.account().map(|jid| jid.to_string());
         self.update(|status| {
-            status.state = "connected";
+            status.state = ConnectionState::Connected;
             status.detail = None;
             status.account = account;
         });
@@ -127,7 +113,7 @@ impl Status {
 
     pub fn set_disconnected(&self, why: &Disconnect) {
         self.update(|status| {
-            status.state = why.state();
+            status.state = ConnectionState::of(why);
             status.detail = Some(why.advice());
         });
         self.connected.send_replace(false);
@@ -137,7 +123,7 @@ impl Status {
     /// A new client is on its way; `detail` says why the last one was given up.
     pub fn set_connecting(&self, detail: String) {
         self.update(|status| {
-            status.state = "connecting";
+            status.state = ConnectionState::Connecting;
             status.detail = Some(detail);
         });
         self.connected.send_replace(false);
@@ -149,7 +135,7 @@ impl Status {
         self.update(|status| status.last_event = Some(now.to_rfc3339()));
     }
 
-    fn update(&self, change: impl FnOnce(&mut ConnectionStatus)) {
+    fn update(&self, change: impl FnOnce(&mut ConnectionReport)) {
         change(&mut self.connection.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }

@@ -129,18 +129,6 @@ impl Disconnect {
             ),
         }
     }
-
-    /// The state name status output uses for it.
-    pub fn state(&self) -> &'static str {
-        match self {
-            Disconnect::Transient(_) => "disconnected",
-            Disconnect::LoggedOut(_) => "logged_out",
-            Disconnect::ClientOutdated => "client_outdated",
-            Disconnect::StreamReplaced => "stream_replaced",
-            Disconnect::TemporaryBan { .. } => "banned",
-            Disconnect::Refused { .. } => "refused",
-        }
-    }
 }
 
 /// Everything a link reports.

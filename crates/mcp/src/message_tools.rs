@@ -3,7 +3,7 @@
 
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
-use serde_json::json;
+use wamcp_api::{Delete, Edit, RequestHistory, Typing};
 
 use crate::args;
 use crate::output::{self, DoneOut, SendOut};
@@ -28,8 +28,13 @@ impl Tools {
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, chat.as_str())?;
                 let preview = format!("In {chat}: change message {} to: {}", a.message_id, a.message);
-                let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id, "message": a.message});
-                self.dispatch(sending, "/api/edit", body, preview).await
+                let request = Edit {
+                    chat_jid: chat.to_string(),
+                    message_id: a.message_id,
+                    message: a.message,
+                    idempotency_key: None,
+                };
+                self.dispatch(sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -49,8 +54,8 @@ impl Tools {
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, chat.as_str())?;
                 let preview = format!("In {chat}: delete message {} for everyone", a.message_id);
-                let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id});
-                self.dispatch(sending, "/api/delete", body, preview).await
+                let request = Delete { chat_jid: chat.to_string(), message_id: a.message_id, idempotency_key: None };
+                self.dispatch(sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -72,9 +77,9 @@ impl Tools {
                     let reader = self.reader();
                     sending.policy.allows(&reader, &chat)?;
                 }
-                let body = json!({"chat_jid": chat.to_string(), "typing": a.typing});
-                let answer = sending.daemon.post("/api/typing", body).await.map_err(|e| e.to_string())?;
-                let out = DoneOut { success: true, message: answer["message"].as_str().unwrap_or("done").to_string() };
+                let request = Typing { chat_jid: chat.to_string(), typing: a.typing };
+                let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
+                let out = DoneOut { success: true, message: answer.message };
                 let text = out.message.clone();
                 Ok(output::success(&out, text))
             }
@@ -95,9 +100,9 @@ impl Tools {
                 let a: HistoryArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
-                let body = json!({"chat_jid": chat.to_string(), "count": a.count});
-                let answer = sending.daemon.post("/api/history", body).await.map_err(|e| e.to_string())?;
-                let out = DoneOut { success: true, message: answer["message"].as_str().unwrap_or("asked").to_string() };
+                let request = RequestHistory { chat_jid: chat.to_string(), count: a.count };
+                let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
+                let out = DoneOut { success: true, message: answer.message };
                 let text = out.message.clone();
                 Ok(output::success(&out, text))
             }

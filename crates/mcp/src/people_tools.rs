@@ -3,7 +3,7 @@
 
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
-use serde_json::json;
+use wamcp_api::{GetGroup, IsOnWhatsApp};
 use wamcp_core::Jid;
 
 use crate::args::{self, MAX_CHATS};
@@ -77,9 +77,13 @@ impl Tools {
                 let a: GroupInfoArgs = args::parse(arguments)?;
                 let group = args::chat_jid("jid", &a.jid)?;
                 let sending = self.sending()?;
-                let answer = sending.daemon.get(&format!("/api/groups/{group}")).await.map_err(|e| e.to_string())?;
-                let mut participants: Vec<Participant> = serde_json::from_value(answer["participants"].clone())
-                    .map_err(|e| format!("unexpected answer from the daemon: {e}"))?;
+                let answer =
+                    sending.daemon.call(GetGroup { jid: group.to_string() }).await.map_err(|e| e.to_string())?;
+                let mut participants: Vec<Participant> = answer
+                    .participants
+                    .into_iter()
+                    .map(|member| Participant { jid: member.jid, is_admin: member.is_admin, name: None })
+                    .collect();
                 {
                     let reader = self.reader();
                     for participant in &mut participants {
@@ -94,8 +98,8 @@ impl Tools {
                 }
                 let out = GroupOut {
                     jid: group.to_string(),
-                    subject: answer["subject"].as_str().unwrap_or_default().to_string(),
-                    description: answer["description"].as_str().map(str::to_string),
+                    subject: answer.subject,
+                    description: answer.description,
                     participants,
                 };
                 // The subject and description are set by the group's members: fenced like messages.
@@ -127,13 +131,12 @@ impl Tools {
             async {
                 let a: NumbersArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
-                let answer = sending
-                    .daemon
-                    .post("/api/is-on-whatsapp", json!({"phones": a.phones}))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let results: Vec<NumberOut> = serde_json::from_value(answer["results"].clone())
-                    .map_err(|e| format!("unexpected answer from the daemon: {e}"))?;
+                let answer = sending.daemon.call(IsOnWhatsApp { phones: a.phones }).await.map_err(|e| e.to_string())?;
+                let results: Vec<NumberOut> = answer
+                    .results
+                    .into_iter()
+                    .map(|r| NumberOut { phone: r.phone, on_whatsapp: r.on_whatsapp, jid: r.jid })
+                    .collect();
                 let text = results
                     .iter()
                     .map(|r| format!("{}: {}", r.phone, if r.on_whatsapp { "on WhatsApp" } else { "not on WhatsApp" }))

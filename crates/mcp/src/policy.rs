@@ -63,8 +63,7 @@ pub const CONFIRM_WITHIN: Duration = Duration::from_secs(5 * 60);
 /// A send waiting for `confirm_send`: exactly what will be asked of the daemon.
 #[derive(Debug, Clone)]
 pub struct PendingSend {
-    pub path: String,
-    pub body: Value,
+    pub request: wamcp_api::Request,
     pub preview: String,
     expires: Instant,
 }
@@ -147,16 +146,16 @@ impl SendPolicy {
     }
 
     /// Keeps a send for `confirm_send`; returns its one-time token.
-    pub fn hold(&self, path: &str, body: Value, preview: String) -> String {
-        self.hold_until(path, body, preview, Instant::now() + CONFIRM_WITHIN)
+    pub fn hold(&self, request: wamcp_api::Request, preview: String) -> String {
+        self.hold_until(request, preview, Instant::now() + CONFIRM_WITHIN)
     }
 
-    fn hold_until(&self, path: &str, body: Value, preview: String, expires: Instant) -> String {
+    fn hold_until(&self, request: wamcp_api::Request, preview: String, expires: Instant) -> String {
         let token = format!("confirm-{:016x}{:016x}", rand_u64(), rand_u64());
         let mut pending = lock(&self.pending);
         let now = Instant::now();
         pending.retain(|_, held| held.expires > now);
-        pending.insert(token.clone(), PendingSend { path: path.to_string(), body, preview, expires });
+        pending.insert(token.clone(), PendingSend { request, preview, expires });
         token
     }
 
@@ -294,8 +293,12 @@ mod tests {
     #[test]
     fn a_confirmation_token_works_once() {
         let policy = SendPolicy::new(PolicyMode::Confirm, 20);
-        let token = policy.hold("/api/send", serde_json::json!({"message": "hi"}), "hi".into());
-        assert_eq!(policy.release(&token).unwrap().body["message"], "hi");
+        let send =
+            wamcp_api::SendMessage { recipient: "447700900123".into(), message: "hi".into(), ..Default::default() };
+        let token = policy.hold(send.clone().into(), "hi".into());
+        assert!(
+            matches!(policy.release(&token).unwrap().request, wamcp_api::Request::SendMessage(held) if held == send)
+        );
         assert!(policy.release(&token).unwrap_err().contains("already used"));
         assert!(policy.release("confirm-guessed").is_err());
     }
@@ -303,7 +306,7 @@ mod tests {
     #[test]
     fn an_expired_token_sends_nothing() {
         let policy = SendPolicy::new(PolicyMode::Confirm, 20);
-        let token = policy.hold_until("/api/send", serde_json::json!({}), "hi".into(), Instant::now());
+        let token = policy.hold_until(wamcp_api::SendMessage::default().into(), "hi".into(), Instant::now());
         assert!(policy.release(&token).unwrap_err().contains("expired"));
         assert!(policy.release(&token).unwrap_err().contains("already used"));
     }

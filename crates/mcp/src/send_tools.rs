@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
-use serde_json::{Value, json};
+use serde_json::Value;
+use wamcp_api::{Answer, Download, GetStatus, MarkRead, React, Request, SendMessage};
 use wamcp_core::Jid;
 use wamcp_store::MessageFilter;
 
@@ -62,12 +63,12 @@ impl Tools {
         Ok(chat)
     }
 
-    /// Sends (or edits, deletes, reacts: the daemon endpoint is `path`) within the rate limit;
-    /// under the `confirm` policy, only previews it and hands out a token for `confirm_send`.
-    pub(crate) async fn dispatch(&self, sending: &Sending, path: &str, body: Value, preview: String) -> Outcome {
+    /// Sends (or edits, deletes, reacts) within the rate limit; under the `confirm` policy, only
+    /// previews it and hands out a token for `confirm_send`.
+    pub(crate) async fn dispatch(&self, sending: &Sending, chat: &Jid, request: Request, preview: String) -> Outcome {
         if sending.policy.mode == PolicyMode::Confirm {
-            let chat_jid = body["recipient"].as_str().or(body["chat_jid"].as_str()).unwrap_or_default().to_string();
-            let token = sending.policy.hold(path, body, preview.clone());
+            let chat_jid = chat.to_string();
+            let token = sending.policy.hold(request, preview.clone());
             let out = SendOut {
                 success: true,
                 message: format!(
@@ -83,18 +84,23 @@ impl Tools {
             return Ok(output::success(&out, text));
         }
         sending.policy.take_send()?;
-        self.queue(sending, path, body).await
+        self.queue(sending, request).await
     }
 
     /// Hands a send to the daemon and reports it.
-    async fn queue(&self, sending: &Sending, path: &str, body: Value) -> Outcome {
-        let answer = sending.daemon.post(path, body).await.map_err(|e| e.to_string())?;
+    async fn queue(&self, sending: &Sending, request: Request) -> Outcome {
+        let queued = match sending.daemon.handle(request).await.map_err(|e| e.to_string())? {
+            Answer::SendMessage(queued) | Answer::React(queued) | Answer::Edit(queued) | Answer::Delete(queued) => {
+                queued
+            }
+            other => return Err(format!("the daemon answered a send with {other:?}")),
+        };
         let out = SendOut {
             success: true,
-            message: answer["message"].as_str().unwrap_or("queued").to_string(),
-            id: answer["id"].as_str().map(str::to_string),
-            chat_jid: answer["chat_jid"].as_str().unwrap_or_default().to_string(),
-            status: answer["status"].as_str().unwrap_or("pending").to_string(),
+            message: queued.message,
+            id: Some(queued.id),
+            chat_jid: queued.chat_jid,
+            status: queued.status.as_str().to_string(),
             confirm_token: None,
             preview: None,
         };
@@ -151,9 +157,14 @@ impl Tools {
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, &a.recipient)?;
                 let preview = format!("To {chat}: {}", a.message);
-                let body = json!({"recipient": chat.to_string(), "message": a.message,
-                                  "reply_to": a.reply_to, "mentions": a.mentions});
-                self.dispatch(sending, "/api/send", body, preview).await
+                let request = SendMessage {
+                    recipient: chat.to_string(),
+                    message: a.message,
+                    reply_to: a.reply_to,
+                    mentions: a.mentions,
+                    ..SendMessage::default()
+                };
+                self.dispatch(sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -173,8 +184,13 @@ impl Tools {
                 let chat = self.clear_to_send(sending, &a.recipient)?;
                 let caption = a.caption.unwrap_or_default();
                 let preview = format!("To {chat}: the file {} with the caption \"{caption}\"", a.media_path);
-                let body = json!({"recipient": chat.to_string(), "message": caption, "media_path": a.media_path});
-                self.dispatch(sending, "/api/send", body, preview).await
+                let request = SendMessage {
+                    recipient: chat.to_string(),
+                    message: caption,
+                    media_path: Some(a.media_path),
+                    ..SendMessage::default()
+                };
+                self.dispatch(sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -193,8 +209,13 @@ impl Tools {
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, &a.recipient)?;
                 let preview = format!("To {chat}: {} as a voice note", a.media_path);
-                let body = json!({"recipient": chat.to_string(), "media_path": a.media_path, "voice": true});
-                self.dispatch(sending, "/api/send", body, preview).await
+                let request = SendMessage {
+                    recipient: chat.to_string(),
+                    media_path: Some(a.media_path),
+                    voice: true,
+                    ..SendMessage::default()
+                };
+                self.dispatch(sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -214,8 +235,13 @@ impl Tools {
                 let sending = self.sending()?;
                 let chat = self.clear_to_send(sending, chat.as_str())?;
                 let preview = format!("In {chat}: react {:?} to message {}", a.emoji, a.message_id);
-                let body = json!({"chat_jid": chat.to_string(), "message_id": a.message_id, "emoji": a.emoji});
-                self.dispatch(sending, "/api/react", body, preview).await
+                let request = React {
+                    chat_jid: chat.to_string(),
+                    message_id: a.message_id,
+                    emoji: a.emoji,
+                    idempotency_key: None,
+                };
+                self.dispatch(sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -235,7 +261,7 @@ impl Tools {
                 let sending = self.sending()?;
                 let held = sending.policy.release(&a.token)?;
                 sending.policy.take_send()?;
-                self.queue(sending, &held.path, held.body).await
+                self.queue(sending, held.request).await
             }
             .await,
         )
@@ -257,9 +283,9 @@ impl Tools {
                 let by_sender = self.unread_candidates(&chat, a.message_ids)?;
                 let mut marked = 0;
                 for (sender, ids) in by_sender {
-                    let body = json!({"chat_jid": chat.to_string(), "message_ids": ids, "sender": sender});
-                    sending.daemon.post("/api/read", body).await.map_err(|e| e.to_string())?;
                     marked += ids.len();
+                    let request = MarkRead { chat_jid: chat.to_string(), message_ids: ids, sender };
+                    sending.daemon.call(request).await.map_err(|e| e.to_string())?;
                 }
                 let out = DoneOut { success: true, message: format!("marked {marked} message(s) read in {chat}") };
                 let text = out.message.clone();
@@ -281,13 +307,9 @@ impl Tools {
                 let a: DownloadArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
-                let body = json!({"message_id": a.message_id, "chat_jid": chat.to_string()});
-                let answer = sending.daemon.post("/api/download", body).await.map_err(|e| e.to_string())?;
-                let out = DownloadOut {
-                    success: true,
-                    message: "Media downloaded".into(),
-                    file_path: answer["path"].as_str().unwrap_or_default().to_string(),
-                };
+                let request = Download { message_id: a.message_id, chat_jid: chat.to_string() };
+                let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
+                let out = DownloadOut { success: true, message: answer.message, file_path: answer.path };
                 let text = format!("Saved to {}", out.file_path);
                 Ok(output::success(&out, text))
             }
@@ -307,8 +329,10 @@ impl Tools {
             async {
                 let _: NoArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
-                let status = sending.daemon.get("/api/status").await.map_err(|e| e.to_string())?;
-                let Value::Object(status) = status else { return Err("the daemon's status is not an object".into()) };
+                let status = sending.daemon.call(GetStatus {}).await.map_err(|e| e.to_string())?;
+                let Ok(Value::Object(status)) = serde_json::to_value(status) else {
+                    return Err("the daemon's status is not an object".into());
+                };
                 let text = serde_json::to_string_pretty(&status).unwrap_or_default();
                 Ok(output::success(&StatusOut { status }, text))
             }

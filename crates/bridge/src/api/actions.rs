@@ -1,18 +1,16 @@
-//! Endpoints for the rest of what a WhatsApp client does: edit and delete own messages, show
-//! typing, look up a group, ask the phone for older history, check numbers.
+//! The rest of what a WhatsApp client does: edit and delete messages, show typing, look up a
+//! group, ask the phone for older history, check numbers.
 
-use std::sync::Arc;
-
-use axum::Json;
-use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use wamcp_api::http::ApiError;
+use wamcp_api::{
+    Delete, Done, Edit, GetGroup, GroupInfo, GroupMember, IsOnWhatsApp, NumberCheck, NumbersChecked, Queued,
+    RequestHistory, Typing,
+};
 use wamcp_core::{Jid, MessageId};
 use wamcp_link::HistoryAnchor;
 
-use super::AppState;
-use super::error::{ApiError, JsonBody};
 use super::send::parse_recipient;
+use super::{AppState, store_error};
 use crate::send_request::Body;
 
 /// Most older messages one history request asks for.
@@ -20,162 +18,106 @@ const MAX_HISTORY_REQUEST: u32 = 500;
 /// Most numbers one check takes.
 const MAX_NUMBERS: usize = 50;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EditBody {
-    pub chat_jid: String,
-    pub message_id: String,
-    /// The new text.
-    pub message: String,
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-}
-
-/// Changes the text of one of our own messages.
-pub async fn edit(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<EditBody>,
-) -> Result<Json<Value>, ApiError> {
-    let chat = parse_recipient(&body.chat_jid)?;
-    let target = app.message_ref(&chat, &body.message_id)?;
-    if !target.from_me {
-        return Err(ApiError::bad_request("message_id: only your own messages can be edited"));
+impl AppState {
+    /// Changes the text of one of our own messages.
+    pub(super) async fn edit(&self, request: Edit) -> Result<Queued, ApiError> {
+        let chat = parse_recipient(&request.chat_jid)?;
+        let target = self.message_ref(&chat, &request.message_id)?;
+        if !target.from_me {
+            return Err(ApiError::bad_request("message_id: only your own messages can be edited"));
+        }
+        let text = request.message.trim_end().to_string();
+        if text.is_empty() {
+            return Err(ApiError::bad_request("message: empty; to remove a message, delete it"));
+        }
+        self.enqueue_change(&chat, Body::Edit { target, text }, request.idempotency_key).await
     }
-    let text = body.message.trim_end().to_string();
-    if text.is_empty() {
-        return Err(ApiError::bad_request("message: empty; to remove a message, delete it"));
+
+    /// Deletes a message for everyone: one of our own, or anyone's in a group we are admin of.
+    pub(super) async fn delete(&self, request: Delete) -> Result<Queued, ApiError> {
+        let chat = parse_recipient(&request.chat_jid)?;
+        let target = self.message_ref(&chat, &request.message_id)?;
+        if !target.from_me {
+            self.check_group_admin(&chat).await?;
+        }
+        self.enqueue_change(&chat, Body::Revoke { target }, request.idempotency_key).await
     }
-    Ok(Json(app.enqueue_change(&chat, Body::Edit { target, text }, body.idempotency_key).await?))
-}
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteBody {
-    pub chat_jid: String,
-    pub message_id: String,
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-}
-
-/// Deletes one of our own messages for everyone.
-pub async fn delete(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<DeleteBody>,
-) -> Result<Json<Value>, ApiError> {
-    let chat = parse_recipient(&body.chat_jid)?;
-    let target = app.message_ref(&chat, &body.message_id)?;
-    if !target.from_me {
-        app.check_group_admin(&chat).await?;
+    pub(super) async fn typing(&self, request: Typing) -> Result<Done, ApiError> {
+        let chat = parse_recipient(&request.chat_jid)?;
+        self.link.set_typing(&chat, request.typing).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let shown = if request.typing { "shown" } else { "cleared" };
+        Ok(Done::new(format!("typing {shown} in {chat}")))
     }
-    Ok(Json(app.enqueue_change(&chat, Body::Revoke { target }, body.idempotency_key).await?))
-}
 
-fn default_true() -> bool {
-    true
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TypingBody {
-    pub chat_jid: String,
-    /// true shows "typing…", false clears it.
-    #[serde(default = "default_true")]
-    pub typing: bool,
-}
-
-pub async fn typing(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<TypingBody>,
-) -> Result<Json<Value>, ApiError> {
-    let chat = parse_recipient(&body.chat_jid)?;
-    app.link.set_typing(&chat, body.typing).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let shown = if body.typing { "shown" } else { "cleared" };
-    Ok(Json(json!({"success": true, "message": format!("typing {shown} in {chat}")})))
-}
-
-/// A group's subject, description and members (with who is admin), from WhatsApp.
-pub async fn group(State(app): State<Arc<AppState>>, Path(jid): Path<String>) -> Result<Json<Value>, ApiError> {
-    let group = Jid::parse(&jid).ok().filter(|j| j.kind() == wamcp_core::JidKind::Group).ok_or_else(|| {
-        ApiError::bad_request(format!("'{jid}' is not a group JID; group JIDs end in @g.us (list_groups shows them)"))
-    })?;
-    let info = app.link.group_info(&group).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let participants: Vec<Value> =
-        info.participants.iter().map(|p| json!({"jid": p.to_string(), "is_admin": info.admins.contains(p)})).collect();
-    Ok(Json(json!({
-        "success": true,
-        "jid": info.jid.to_string(),
-        "subject": info.subject,
-        "description": info.description,
-        "participants": participants,
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryBody {
-    pub chat_jid: String,
-    /// How many older messages to ask for (1 to 500).
-    pub count: u32,
-}
-
-/// Asks the phone for messages older than the oldest stored; they arrive as a history batch.
-pub async fn history(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<HistoryBody>,
-) -> Result<Json<Value>, ApiError> {
-    let chat = parse_recipient(&body.chat_jid)?;
-    if body.count == 0 || body.count > MAX_HISTORY_REQUEST {
-        return Err(ApiError::bad_request(format!(
-            "count: {} is out of range; ask for 1 to {MAX_HISTORY_REQUEST} messages",
-            body.count
-        )));
+    /// A group's subject, description and members (with who is admin), from WhatsApp.
+    pub(super) async fn group(&self, request: GetGroup) -> Result<GroupInfo, ApiError> {
+        let jid = request.jid;
+        let group = Jid::parse(&jid).ok().filter(|j| j.kind() == wamcp_core::JidKind::Group).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "'{jid}' is not a group JID; group JIDs end in @g.us (list_groups shows them)"
+            ))
+        })?;
+        let info = self.link.group_info(&group).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let participants = info
+            .participants
+            .iter()
+            .map(|p| GroupMember { jid: p.to_string(), is_admin: info.admins.contains(p) })
+            .collect();
+        Ok(GroupInfo {
+            success: true,
+            jid: info.jid.to_string(),
+            subject: info.subject,
+            description: info.description,
+            participants,
+        })
     }
-    let oldest = app
-        .reader()?
-        .oldest_message(&chat)?
-        .ok_or_else(|| ApiError::not_found(format!("{chat} has no messages yet: there is nothing to go back from")))?;
-    let anchor = HistoryAnchor {
-        chat: oldest.wire_chat.clone(),
-        oldest_id: MessageId(oldest.id),
-        oldest_from_me: oldest.from_me,
-        oldest_at: oldest.at,
-    };
-    app.link.request_history(&anchor, body.count).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("asked the phone for {} messages of {chat} before {}; they arrive in the background", body.count, oldest.at),
-    })))
-}
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NumbersBody {
-    /// Phone numbers with country code, in any notation.
-    pub phones: Vec<String>,
-}
+    /// Asks the phone for messages older than the oldest stored; they arrive as a history batch.
+    pub(super) async fn history(&self, request: RequestHistory) -> Result<Done, ApiError> {
+        let chat = parse_recipient(&request.chat_jid)?;
+        if request.count == 0 || request.count > MAX_HISTORY_REQUEST {
+            return Err(ApiError::bad_request(format!(
+                "count: {} is out of range; ask for 1 to {MAX_HISTORY_REQUEST} messages",
+                request.count
+            )));
+        }
+        let oldest = self.reader()?.oldest_message(&chat).map_err(store_error)?.ok_or_else(|| {
+            ApiError::not_found(format!("{chat} has no messages yet: there is nothing to go back from"))
+        })?;
+        let anchor = HistoryAnchor {
+            chat: oldest.wire_chat.clone(),
+            oldest_id: MessageId(oldest.id),
+            oldest_from_me: oldest.from_me,
+            oldest_at: oldest.at,
+        };
+        self.link.request_history(&anchor, request.count).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        Ok(Done::new(format!(
+            "asked the phone for {} messages of {chat} before {}; they arrive in the background",
+            request.count, oldest.at
+        )))
+    }
 
-/// Which numbers have WhatsApp.
-pub async fn is_on_whatsapp(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<NumbersBody>,
-) -> Result<Json<Value>, ApiError> {
-    if body.phones.is_empty() || body.phones.len() > MAX_NUMBERS {
-        return Err(ApiError::bad_request(format!("phones: give 1 to {MAX_NUMBERS} phone numbers")));
+    /// Which numbers have WhatsApp.
+    pub(super) async fn is_on_whatsapp(&self, request: IsOnWhatsApp) -> Result<NumbersChecked, ApiError> {
+        if request.phones.is_empty() || request.phones.len() > MAX_NUMBERS {
+            return Err(ApiError::bad_request(format!("phones: give 1 to {MAX_NUMBERS} phone numbers")));
+        }
+        let mut digits = Vec::with_capacity(request.phones.len());
+        for phone in &request.phones {
+            let jid =
+                Jid::parse_person(phone).ok().filter(|j| j.kind() == wamcp_core::JidKind::Phone).ok_or_else(|| {
+                    ApiError::bad_request(format!("phones: '{phone}' is not a phone number with country code"))
+                })?;
+            digits.push(jid.user().to_string());
+        }
+        let found = self.link.is_on_whatsapp(&digits).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let results = request
+            .phones
+            .into_iter()
+            .zip(found)
+            .map(|(phone, (_, jid))| NumberCheck { phone, on_whatsapp: jid.is_some(), jid: jid.map(|j| j.to_string()) })
+            .collect();
+        Ok(NumbersChecked { success: true, results })
     }
-    let mut digits = Vec::with_capacity(body.phones.len());
-    for phone in &body.phones {
-        let jid =
-            Jid::parse_person(phone).ok().filter(|j| j.kind() == wamcp_core::JidKind::Phone).ok_or_else(|| {
-                ApiError::bad_request(format!("phones: '{phone}' is not a phone number with country code"))
-            })?;
-        digits.push(jid.user().to_string());
-    }
-    let found = app.link.is_on_whatsapp(&digits).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let results: Vec<Value> = body
-        .phones
-        .iter()
-        .zip(found)
-        .map(|(asked, (_, jid))| json!({"phone": asked, "on_whatsapp": jid.is_some(), "jid": jid.map(|j| j.to_string())}))
-        .collect();
-    Ok(Json(json!({"success": true, "results": results})))
 }

@@ -12,8 +12,8 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
 use crate::token;
+use wamcp_api::http::ApiError;
 
 /// Paths anyone on the machine may ask without the token.
 const OPEN_PATHS: &[&str] = &["/api/health"];

@@ -1,7 +1,13 @@
 //! The local REST API (axum): lharries' endpoints and wamcp's, behind one guard (token, Host,
 //! Origin, JSON only; see [`guard`]).
+//!
+//! Each endpoint of `wamcp_api` is served by one generic handler that reads the typed request
+//! and hands it to [`AppState::handle`], the same function the daemon's own `/mcp` calls in
+//! process ([`dispatch::InProcess`]). The handlers behind it take and answer the API's types and
+//! know nothing of HTTP.
 
 mod actions;
+mod dispatch;
 mod erase;
 mod error;
 pub mod guard;
@@ -20,7 +26,12 @@ use wamcp_link::Link;
 use wamcp_link::sim::SimNetwork;
 use wamcp_store::Reader;
 
-pub use error::ApiError;
+pub use dispatch::InProcess;
+pub use error::store_error;
+pub use wamcp_api::http::ApiError;
+use wamcp_api::{
+    Delete, Download, Edit, Endpoint, Forget, IsOnWhatsApp, MarkRead, React, RequestHistory, SendMessage, Typing,
+};
 
 use crate::events::EventBus;
 use crate::ingest::Ingest;
@@ -57,20 +68,20 @@ pub fn routes(app: Arc<AppState>) -> Router {
     let mut routes = Router::new()
         .route("/api/health", get(query::health))
         .route("/metrics", get(query::metrics))
-        .route("/api/status", get(query::status))
+        .route(wamcp_api::GetStatus::PATH, get(dispatch::status))
+        .route(wamcp_api::GetGroup::PATH, get(dispatch::group))
         .route("/api/messages/{chat}/{id}", get(query::message))
         .route("/api/events", get(stream::events))
-        .route("/api/send", post(send::send))
-        .route("/api/react", post(send::react))
-        .route("/api/read", post(send::mark_read))
-        .route("/api/download", post(query::download))
-        .route("/api/edit", post(actions::edit))
-        .route("/api/delete", post(actions::delete))
-        .route("/api/typing", post(actions::typing))
-        .route("/api/groups/{jid}", get(actions::group))
-        .route("/api/history", post(actions::history))
-        .route("/api/is-on-whatsapp", post(actions::is_on_whatsapp))
-        .route("/api/forget", post(erase::forget));
+        .route(SendMessage::PATH, post(dispatch::serve::<SendMessage>))
+        .route(React::PATH, post(dispatch::serve::<React>))
+        .route(MarkRead::PATH, post(dispatch::serve::<MarkRead>))
+        .route(Download::PATH, post(dispatch::serve::<Download>))
+        .route(Edit::PATH, post(dispatch::serve::<Edit>))
+        .route(Delete::PATH, post(dispatch::serve::<Delete>))
+        .route(Typing::PATH, post(dispatch::serve::<Typing>))
+        .route(RequestHistory::PATH, post(dispatch::serve::<RequestHistory>))
+        .route(IsOnWhatsApp::PATH, post(dispatch::serve::<IsOnWhatsApp>))
+        .route(Forget::PATH, post(dispatch::serve::<Forget>));
     if app.sim.is_some() {
         routes = routes
             .route("/api/sim/incoming", post(sim::incoming))

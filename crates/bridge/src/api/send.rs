@@ -1,21 +1,17 @@
-//! Endpoints that change the chat: send (lharries' body plus replies, mentions and an
-//! idempotency key), react and mark read. A send is answered once it is in the outbox on disk;
-//! delivery happens after, and its progress shows in `/api/messages/{chat}/{id}` and the events.
+//! Sending: a text or a file (lharries' body plus replies, mentions and an idempotency key),
+//! reactions, and read receipts. A send is answered once it is in the outbox on disk; delivery
+//! happens after, and its progress shows in `/api/messages/{chat}/{id}` and the events.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use wamcp_api::http::ApiError;
+use wamcp_api::{Done, MarkRead, Queued, React, SendMessage};
 use wamcp_core::{DeliveryStatus, Jid, MessageId, MessageKind, Sent, Timestamp};
 use wamcp_store::Enqueued;
 
-use super::AppState;
-use super::error::{ApiError, JsonBody};
+use super::{AppState, store_error};
 use crate::ingest::Command;
-use crate::send_request::{Body, SendRequest, StoredRef};
+use crate::send_request::{Body, SendRequest as OutboxRequest, StoredRef};
 use crate::voice::{self, VoiceError};
 
 /// Longest text WhatsApp accepts in one message.
@@ -26,130 +22,80 @@ const QUEUED_FILES: &str = "sending";
 /// Largest attachment accepted (WhatsApp's limit for documents).
 const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SendBody {
-    /// A phone number (any notation, with country code) or a JID.
-    pub recipient: String,
-    /// The text, or the caption when `media_path` is given.
-    #[serde(default)]
-    pub message: String,
-    /// A file to send, under one of the allowed media directories.
-    #[serde(default)]
-    pub media_path: Option<String>,
-    /// The id of a message in the same chat to reply to.
-    #[serde(default)]
-    pub reply_to: Option<String>,
-    /// People to @mention (phone numbers or JIDs).
-    #[serde(default)]
-    pub mentions: Vec<String>,
-    /// Sending the same key again returns the first send instead of sending twice.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// Send the audio file in `media_path` as a voice note (any format ffmpeg reads; `.ogg` and
-    /// `.opus` files are voice notes anyway).
-    #[serde(default)]
-    pub voice: bool,
-}
-
-pub async fn send(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<SendBody>,
-) -> Result<Json<Value>, ApiError> {
-    let chat = parse_recipient(&body.recipient)?;
-    let id = new_message_id();
-    let reply_to = match &body.reply_to {
-        Some(quoted) => Some(app.message_ref(&chat, quoted)?),
-        None => None,
-    };
-    let mentions = body
-        .mentions
-        .iter()
-        .map(|m| {
-            Jid::parse_person(m).map(|j| j.to_string()).map_err(|e| ApiError::bad_request(format!("mentions: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let text = body.message.trim_end().to_string();
-    if text.len() > MAX_TEXT {
-        return Err(ApiError::bad_request(format!(
-            "message: {} bytes is longer than the {MAX_TEXT} WhatsApp accepts",
-            text.len()
-        )));
-    }
-    let request_body = match &body.media_path {
-        Some(path) => attach(&app, path, &id, (!text.is_empty()).then_some(text), body.voice).await?,
-        None if body.voice => return Err(ApiError::bad_request("voice: give the audio file in media_path")),
-        None if text.is_empty() => {
-            return Err(ApiError::bad_request("message: empty; give a text, or a media_path to send a file"));
+impl AppState {
+    /// Sends a text or a file: checks it, copies the file into the data directory (off the
+    /// runtime), chooses the message id and puts it in the outbox. REST, `/mcp` and the desk all
+    /// send through here; the answer comes once the send is on disk.
+    pub async fn send_message(&self, request: SendMessage) -> Result<Queued, ApiError> {
+        let chat = parse_recipient(&request.recipient)?;
+        let id = new_message_id();
+        let reply_to = match &request.reply_to {
+            Some(quoted) => Some(self.message_ref(&chat, quoted)?),
+            None => None,
+        };
+        let mentions = request
+            .mentions
+            .iter()
+            .map(|m| {
+                Jid::parse_person(m).map(|j| j.to_string()).map_err(|e| ApiError::bad_request(format!("mentions: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let text = request.message.trim_end().to_string();
+        if text.len() > MAX_TEXT {
+            return Err(ApiError::bad_request(format!(
+                "message: {} bytes is longer than the {MAX_TEXT} WhatsApp accepts",
+                text.len()
+            )));
         }
-        None => Body::Text { text },
-    };
-    let request = SendRequest { chat: chat.to_string(), id: id.clone(), body: request_body, reply_to, mentions };
-    let answer = app.enqueue(&chat, request, body.idempotency_key).await?;
-    Ok(Json(answer))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReactBody {
-    pub chat_jid: String,
-    pub message_id: String,
-    /// An emoji; empty takes our reaction back.
-    pub emoji: String,
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-}
-
-pub async fn react(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<ReactBody>,
-) -> Result<Json<Value>, ApiError> {
-    let chat = parse_recipient(&body.chat_jid)?;
-    if body.emoji.chars().count() > 8 {
-        return Err(ApiError::bad_request("emoji: give one emoji (or an empty string to remove the reaction)"));
+        let body = match &request.media_path {
+            Some(path) => attach(self, path, &id, (!text.is_empty()).then_some(text), request.voice).await?,
+            None if request.voice => return Err(ApiError::bad_request("voice: give the audio file in media_path")),
+            None if text.is_empty() => {
+                return Err(ApiError::bad_request("message: empty; give a text, or a media_path to send a file"));
+            }
+            None => Body::Text { text },
+        };
+        let outgoing = OutboxRequest { chat: chat.to_string(), id, body, reply_to, mentions };
+        self.enqueue(&chat, outgoing, request.idempotency_key).await
     }
-    let target = app.message_ref(&chat, &body.message_id)?;
-    Ok(Json(app.enqueue_change(&chat, Body::Reaction { target, emoji: body.emoji }, body.idempotency_key).await?))
-}
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReadBody {
-    pub chat_jid: String,
-    pub message_ids: Vec<String>,
-    /// Who wrote them (needed in groups).
-    #[serde(default)]
-    pub sender: Option<String>,
-}
-
-pub async fn mark_read(
-    State(app): State<Arc<AppState>>,
-    JsonBody(body): JsonBody<ReadBody>,
-) -> Result<Json<Value>, ApiError> {
-    let chat = parse_recipient(&body.chat_jid)?;
-    if body.message_ids.is_empty() {
-        return Err(ApiError::bad_request("message_ids: give at least one message id"));
+    /// An emoji on a stored message; an empty one takes ours back.
+    pub(super) async fn react(&self, request: React) -> Result<Queued, ApiError> {
+        let chat = parse_recipient(&request.chat_jid)?;
+        if request.emoji.chars().count() > 8 {
+            return Err(ApiError::bad_request("emoji: give one emoji (or an empty string to remove the reaction)"));
+        }
+        let target = self.message_ref(&chat, &request.message_id)?;
+        self.enqueue_change(&chat, Body::Reaction { target, emoji: request.emoji }, request.idempotency_key).await
     }
-    let sender = body
-        .sender
-        .as_deref()
-        .map(Jid::parse_person)
-        .transpose()
-        .map_err(|e| ApiError::bad_request(format!("sender: {e}")))?;
-    let ids: Vec<MessageId> = body.message_ids.into_iter().map(MessageId).collect();
-    // The receipt names the chat and sender as the messages arrived (a LID where WhatsApp used one).
-    let wire = app.reader()?.wire_address(&chat, ids[0].as_str())?;
-    let (chat, sender) = match wire {
-        Some(wire) => (wire.chat, wire.sender.filter(|_| sender.is_some()).or(sender)),
-        None => (chat, sender),
-    };
-    app.link.mark_read(&chat, sender.as_ref(), &ids).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
-    // Read here is read everywhere: list_chats stops counting them as unread.
-    app.ingest
-        .send(crate::ingest::Command::Link(wamcp_core::LinkEvent::Read { ids: ids.clone() }))
-        .await
-        .map_err(ApiError::unavailable)?;
-    Ok(Json(json!({"success": true, "message": format!("marked {} message(s) read", ids.len())})))
+
+    /// Read receipts, sent at once (they are not queued), and the messages no longer unread.
+    pub(super) async fn mark_read(&self, request: MarkRead) -> Result<Done, ApiError> {
+        let chat = parse_recipient(&request.chat_jid)?;
+        if request.message_ids.is_empty() {
+            return Err(ApiError::bad_request("message_ids: give at least one message id"));
+        }
+        let sender = request
+            .sender
+            .as_deref()
+            .map(Jid::parse_person)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("sender: {e}")))?;
+        let ids: Vec<MessageId> = request.message_ids.into_iter().map(MessageId).collect();
+        // The receipt names the chat and sender as the messages arrived (a LID where WhatsApp used one).
+        let wire = self.reader()?.wire_address(&chat, ids[0].as_str()).map_err(store_error)?;
+        let (chat, sender) = match wire {
+            Some(wire) => (wire.chat, wire.sender.filter(|_| sender.is_some()).or(sender)),
+            None => (chat, sender),
+        };
+        self.link.mark_read(&chat, sender.as_ref(), &ids).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        // Read here is read everywhere: list_chats stops counting them as unread.
+        self.ingest
+            .send(Command::Link(wamcp_core::LinkEvent::Read { ids: ids.clone() }))
+            .await
+            .map_err(ApiError::unavailable)?;
+        Ok(Done::new(format!("marked {} message(s) read", ids.len())))
+    }
 }
 
 impl AppState {
@@ -157,9 +103,9 @@ impl AppState {
     async fn enqueue(
         &self,
         chat: &Jid,
-        request: SendRequest,
+        request: OutboxRequest,
         idempotency_key: Option<String>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Queued, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let queued = Sent { id: MessageId(request.id.clone()), at: Timestamp::now() };
         let pending = request.sent_message(&queued, self.status.account()).map(|mut message| {
@@ -186,27 +132,13 @@ impl AppState {
                 (entry, format!("Message to {chat} was already queued with this idempotency key"))
             }
         };
-        Ok(json!({
-            "success": true,
-            "message": message,
-            "id": entry.message_id,
-            "chat_jid": entry.chat,
-            "status": entry.state.delivery().as_str(),
-        }))
-    }
-
-    /// Queues a plain text to `chat` for a part of wamcp in this process (the desk); answers
-    /// with the message id once committed.
-    pub(crate) async fn enqueue_text(&self, chat: &Jid, text: &str, idempotency_key: &str) -> Result<String, ApiError> {
-        let request = SendRequest {
-            chat: chat.to_string(),
-            id: new_message_id(),
-            body: Body::Text { text: text.to_string() },
-            reply_to: None,
-            mentions: Vec::new(),
-        };
-        let answer = self.enqueue(chat, request, Some(idempotency_key.to_string())).await?;
-        Ok(answer["id"].as_str().unwrap_or_default().to_string())
+        Ok(Queued {
+            success: true,
+            message,
+            id: entry.message_id,
+            chat_jid: entry.chat,
+            status: entry.state.delivery(),
+        })
     }
 
     /// Queues a change to a stored message (reaction, edit, deletion): a send of its own, under
@@ -216,9 +148,9 @@ impl AppState {
         chat: &Jid,
         body: Body,
         idempotency_key: Option<String>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Queued, ApiError> {
         let request =
-            SendRequest { chat: chat.to_string(), id: new_message_id(), body, reply_to: None, mentions: Vec::new() };
+            OutboxRequest { chat: chat.to_string(), id: new_message_id(), body, reply_to: None, mentions: Vec::new() };
         self.enqueue(chat, request, idempotency_key).await
     }
 
@@ -245,9 +177,9 @@ impl AppState {
     /// A stored message of `chat`, as a reply or reaction refers to it.
     pub(super) fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
         let reader = self.reader()?;
-        let message = reader.message_context(id, Some(chat), 0, 0)?.message;
+        let message = reader.message_context(id, Some(chat), 0, 0).map_err(store_error)?.message;
         // Named as WhatsApp addressed it: a LID group's member by their LID.
-        let wire = reader.wire_address(chat, &message.id)?;
+        let wire = reader.wire_address(chat, &message.id).map_err(store_error)?;
         let wire_chat = wire.as_ref().map(|w| w.chat.to_string()).filter(|c| c != chat.as_str());
         // A photo is quoted as a photo: with what the phone needs to show it.
         let media = if message.kind.has_media() { reader.media(chat, &message.id).ok().map(|m| m.media) } else { None };
@@ -323,9 +255,14 @@ async fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>, v
     }
     let relative = format!("{QUEUED_FILES}/{id}.{}", if extension.is_empty() { "bin" } else { &extension });
     let copy = app.data_dir.join(&relative);
-    std::fs::copy(&source, &copy)
-        .and_then(|_| std::fs::File::open(&copy)?.sync_all())
-        .map_err(|e| ApiError::internal(format!("cannot copy {} into the outbox: {e}", source.display())))?;
+    // Up to 100 MiB, synced: on a blocking thread, so other requests go on meanwhile.
+    let copied = source.clone();
+    tokio::task::spawn_blocking(move || {
+        std::fs::copy(&copied, &copy).and_then(|_| std::fs::File::open(&copy)?.sync_all())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(format!("cannot copy {} into the outbox: {e}", source.display())))?;
     Ok(Body::Media {
         media_kind: kind,
         file: relative,
@@ -350,14 +287,11 @@ pub fn resolve_allowed(path: &str, roots: &[PathBuf]) -> Result<PathBuf, ApiErro
     let allowed = roots.iter().filter_map(|root| root.canonicalize().ok()).any(|root| resolved.starts_with(root));
     if !allowed {
         let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            format!(
-                "media_path: {} is outside the directories files may be sent from ({}); add a directory with --media-root or media_roots in wamcp.toml",
-                resolved.display(),
-                roots.join(", ")
-            ),
-        ));
+        return Err(ApiError::forbidden(format!(
+            "media_path: {} is outside the directories files may be sent from ({}); add a directory with --media-root or media_roots in wamcp.toml",
+            resolved.display(),
+            roots.join(", ")
+        )));
     }
     Ok(resolved)
 }

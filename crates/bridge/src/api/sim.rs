@@ -11,8 +11,8 @@ use wamcp_core::{MessageKind, Timestamp};
 use wamcp_link::sim::{SimIncoming, SimMedia};
 
 use super::AppState;
-use super::error::{ApiError, JsonBody};
 use super::send::parse_recipient;
+use wamcp_api::http::{ApiError, JsonBody};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::Value;
+use wamcp_api::{Endpoint, GetStatus, Method, Request, SendMessage, read_http_answer};
 
 use super::{ms, percentiles};
 
@@ -27,15 +27,14 @@ pub fn run(work: &Path, messages: u64) -> anyhow::Result<()> {
     let mut daemon = start(&data, port, messages)?;
     let api = Api::connect(&data, port, &mut daemon)?;
     let mut api = api;
-    loop {
-        let status = api.get("/api/status")?;
-        if status["history_sync"]["percent"] == 100 {
-            break;
+    let stored = loop {
+        let status = api.call(GetStatus {})?;
+        if status.history_sync.percent == 100 {
+            break status.history_sync.messages;
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
     let took = started.elapsed();
-    let stored = api.get("/api/status")?["history_sync"]["messages"].as_u64().unwrap_or(0);
     outln!(
         "history sync  {stored} messages stored in {:.1} s: {:.0} messages/s (target >= 100000)",
         took.as_secs_f64(),
@@ -50,13 +49,14 @@ pub fn run(work: &Path, messages: u64) -> anyhow::Result<()> {
     outln!("daemon RSS    {} MB idle on the full store (target <= 40)", rss_mb(daemon.id(), "VmRSS:"))?;
     let mut times = Vec::with_capacity(SENDS);
     for n in 0..SENDS {
-        let body = format!("{{\"recipient\":\"+1 555 100 {:04}\",\"message\":\"benchmark {n}\"}}", n % 1000);
+        let send = SendMessage {
+            recipient: format!("+1 555 100 {:04}", n % 1000),
+            message: format!("benchmark {n}"),
+            ..SendMessage::default()
+        };
         let begun = Instant::now();
-        let answer = api.post("/api/send", &body)?;
+        api.call(send).context("a send failed")?;
         times.push(begun.elapsed());
-        if answer["success"] != true {
-            bail!("a send failed: {answer}");
-        }
     }
     let (p50, p99) = percentiles(&mut times);
     outln!("REST send     p50 {} p99 {} over {SENDS} sends (target p50 <= 2 ms)", ms(p50), ms(p99))?;
@@ -125,19 +125,24 @@ impl Api {
         }
     }
 
-    fn get(&mut self, path: &str) -> anyhow::Result<Value> {
-        self.request("GET", path, None)
+    /// One request, answered with its own type (a refusal is an error).
+    fn call<E: Endpoint>(&mut self, request: E) -> anyhow::Result<E::Answer> {
+        let request: Request = request.into();
+        let (status, body) = self.exchange(&request)?;
+        let answer = read_http_answer(&request, status, &body)?;
+        E::answer_of(answer).context("the daemon answered another request")
     }
 
-    fn post(&mut self, path: &str, body: &str) -> anyhow::Result<Value> {
-        self.request("POST", path, Some(body))
-    }
-
-    fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<Value> {
-        let body = body.unwrap_or("");
+    fn exchange(&mut self, request: &Request) -> anyhow::Result<(u16, Vec<u8>)> {
+        let method = match request.method() {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        };
+        let body = request.body().unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {}\r\n\
+            "{method} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {}\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            request.path(),
             self.port,
             self.token,
             body.len()
@@ -145,6 +150,8 @@ impl Api {
         self.stream.get_mut().write_all(request.as_bytes())?;
         let mut length = 0usize;
         let mut line = String::new();
+        self.stream.read_line(&mut line)?;
+        let status: u16 = line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).context("status line")?;
         loop {
             line.clear();
             self.stream.read_line(&mut line)?;
@@ -159,6 +166,6 @@ impl Api {
         }
         let mut answer = vec![0u8; length];
         self.stream.read_exact(&mut answer)?;
-        Ok(serde_json::from_slice(&answer)?)
+        Ok((status, answer))
     }
 }

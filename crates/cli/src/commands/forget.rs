@@ -167,20 +167,20 @@ fn print_counts(erased: &Erased, files: u64, desk: Option<&Forgotten>) -> anyhow
 
 /// Asks the running daemon to erase the person; what it removed, and how many files.
 fn through_daemon(daemon: HttpDaemon, person: &Jid) -> anyhow::Result<(Erased, u64)> {
+    let daemon: &dyn Daemon = &daemon;
     let answer = super::runtime()?
-        .block_on(daemon.post("/api/forget", serde_json::json!({"jid": person.to_string()})))
+        .block_on(daemon.call(wamcp_api::Forget { jid: person.to_string() }))
         .context("the daemon runs on this data directory but could not erase")?;
-    let count = |key: &str| answer[key].as_u64().unwrap_or(0);
     let erased = Erased {
-        messages: count("messages"),
-        chats: count("chats"),
-        contacts: count("contacts"),
-        reactions: count("reactions"),
-        receipts: count("receipts"),
-        outbox_entries: count("outbox_entries"),
+        messages: answer.messages,
+        chats: answer.chats,
+        contacts: answer.contacts,
+        reactions: answer.reactions,
+        receipts: answer.receipts,
+        outbox_entries: answer.outbox_entries,
         media_files: Vec::new(),
     };
-    Ok((erased, count("files")))
+    Ok((erased, answer.files))
 }
 
 fn store_summary(erased: &Erased) -> String {

@@ -1,29 +1,13 @@
-//! Desk API errors as JSON, in the daemon's shape: `{"success": false, "message": "..."}`.
+//! Desk errors as the daemon's API answers errors (`wamcp_api::http::ApiError`, one shape for
+//! both), and bodies that may be a web form.
 
-use axum::Json;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+pub use wamcp_api::http::{ApiError, JsonBody};
 
 use crate::DeskError;
 
-#[derive(Debug)]
-pub struct HttpError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl HttpError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> HttpError {
-        HttpError { status, message: message.into() }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> HttpError {
-        HttpError::new(StatusCode::BAD_REQUEST, message)
-    }
-}
-
-impl From<DeskError> for HttpError {
-    fn from(error: DeskError) -> HttpError {
+impl From<DeskError> for ApiError {
+    fn from(error: DeskError) -> ApiError {
         let status = match &error {
             DeskError::BadInput(_) => StatusCode::BAD_REQUEST,
             DeskError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -33,31 +17,7 @@ impl From<DeskError> for HttpError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("desk: {error}");
         }
-        HttpError::new(status, error.to_string())
-    }
-}
-
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({"success": false, "message": self.message}))).into_response()
-    }
-}
-
-/// A JSON body, or an error naming what was wrong with it.
-pub struct JsonBody<T>(pub T);
-
-impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = HttpError;
-
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(HttpError::new(rejection.status(), rejection.body_text())),
-        }
+        ApiError::new(status, error.to_string())
     }
 }
 
@@ -70,7 +30,7 @@ where
     T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = HttpError;
+    type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = request
@@ -82,7 +42,7 @@ where
         if content_type.starts_with("application/x-www-form-urlencoded") {
             match axum::Form::<T>::from_request(request, state).await {
                 Ok(axum::Form(value)) => Ok(FormOrJson(value)),
-                Err(rejection) => Err(HttpError::new(rejection.status(), rejection.body_text())),
+                Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
             }
         } else {
             JsonBody::<T>::from_request(request, state).await.map(|JsonBody(value)| FormOrJson(value))

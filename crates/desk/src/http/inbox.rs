@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::DeskApp;
-use super::error::HttpError;
+use super::error::ApiError;
 use super::{present, sessions};
 use crate::model::{DeliveryStatus, TicketStatus};
 use crate::reads::{self, InboxFilter};
@@ -42,7 +42,7 @@ pub async fn require_session(
     State(app): State<Arc<DeskApp>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
-) -> Result<Response, HttpError> {
+) -> Result<Response, ApiError> {
     let live = match session_cookie(request.headers()) {
         Some(id) => sessions::check(&app.desk.db, &id, &app.token).await?,
         None => false,
@@ -94,7 +94,7 @@ pub struct LoginForm {
     pub token: String,
 }
 
-pub async fn login(State(app): State<Arc<DeskApp>>, Form(form): Form<LoginForm>) -> Result<Response, HttpError> {
+pub async fn login(State(app): State<Arc<DeskApp>>, Form(form): Form<LoginForm>) -> Result<Response, ApiError> {
     if !wamcp_core::secrets_match(form.token.trim(), &app.token) {
         return Ok((StatusCode::UNAUTHORIZED, login_form(Some("That is not the token."))).into_response());
     }
@@ -103,7 +103,7 @@ pub async fn login(State(app): State<Arc<DeskApp>>, Form(form): Form<LoginForm>)
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/desk")).into_response())
 }
 
-pub async fn logout(State(app): State<Arc<DeskApp>>, headers: HeaderMap) -> Result<Response, HttpError> {
+pub async fn logout(State(app): State<Arc<DeskApp>>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(id) = session_cookie(&headers) {
         sessions::close(&app.desk.db, &id).await?;
     }
@@ -152,7 +152,7 @@ pub struct ListQuery {
     pub status: Option<String>,
 }
 
-pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery>) -> Result<Response, HttpError> {
+pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery>) -> Result<Response, ApiError> {
     let filter = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None | Some("active") => InboxFilter::Active,
         Some(name) => match TicketStatus::parse(name) {
@@ -224,7 +224,7 @@ pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery
 /// How the inbox marks a ticket whose answer waits for the customer's next message.
 const WINDOW_CLOSED: &str = "window closed: customer must write first";
 
-pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, HttpError> {
+pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let Some(ticket) = reads::ticket(&app.desk.db, &id).await? else {
         return Ok((StatusCode::NOT_FOUND, page("Not found", "<h1>No such ticket</h1>")).into_response());
     };
@@ -319,17 +319,17 @@ pub async fn reply(
     State(app): State<Arc<DeskApp>>,
     Path(id): Path<String>,
     Form(form): Form<ReplyForm>,
-) -> Result<Response, HttpError> {
+) -> Result<Response, ApiError> {
     app.desk.reply(&id, &form.message).await?;
     Ok(Redirect::to(&format!("/desk/tickets/{id}")).into_response())
 }
 
-pub async fn resolve(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, HttpError> {
+pub async fn resolve(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     app.desk.resolve(&id).await?;
     Ok(Redirect::to("/desk").into_response())
 }
 
-pub async fn merge(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, HttpError> {
+pub async fn merge(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     app.desk.merge_customers(&id, None).await?;
     Ok(Redirect::to(&format!("/desk/tickets/{id}")).into_response())
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use wamcp_core::Timestamp;
 
 use super::DeskApp;
-use super::error::{FormOrJson, HttpError, JsonBody};
+use super::error::{ApiError, FormOrJson, JsonBody};
 use crate::{Channel, Identity, Inbound, Via};
 
 /// The longest message taken in, in characters.
@@ -31,7 +31,7 @@ pub struct WhatsappBody {
 pub async fn whatsapp(
     State(app): State<Arc<DeskApp>>,
     JsonBody(body): JsonBody<WhatsappBody>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Value>, ApiError> {
     // The token proves the caller is the business's own WhatsApp integration.
     let mut from = Identity::default().with_phone(&body.phone)?.with_name(body.name.as_deref()).proven();
     // The number is a WhatsApp account: the bridge will see it under this JID.
@@ -66,9 +66,9 @@ pub struct EmailBody {
 pub async fn email(
     State(app): State<Arc<DeskApp>>,
     JsonBody(body): JsonBody<EmailBody>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Value>, ApiError> {
     let (name, address) = split_mailbox(&body.from);
-    let from = Identity::default().with_email(address).map_err(|e| HttpError::bad_request(format!("from: {e}")))?;
+    let from = Identity::default().with_email(address).map_err(|e| ApiError::bad_request(format!("from: {e}")))?;
     // The mail system behind the token-protected webhook vouches for the sender.
     let from = from.with_name(name).proven();
     let inbound = Inbound {
@@ -99,9 +99,9 @@ pub struct WebFormBody {
 pub async fn web_form(
     State(app): State<Arc<DeskApp>>,
     FormOrJson(body): FormOrJson<WebFormBody>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Value>, ApiError> {
     if body.name.trim().is_empty() {
-        return Err(HttpError::bad_request("name: give your name"));
+        return Err(ApiError::bad_request("name: give your name"));
     }
     // Anyone can fill in the form: what it says about who they are is a claim (see customers.rs).
     let mut from = Identity::default().with_email(&body.email)?.with_name(Some(&body.name));
@@ -122,7 +122,7 @@ pub async fn web_form(
     received(&app, &inbound).await
 }
 
-async fn received(app: &DeskApp, inbound: &Inbound) -> Result<Json<Value>, HttpError> {
+async fn received(app: &DeskApp, inbound: &Inbound) -> Result<Json<Value>, ApiError> {
     let received = app.desk.receive(inbound).await?;
     Ok(Json(json!({
         "status": "received",
@@ -132,14 +132,14 @@ async fn received(app: &DeskApp, inbound: &Inbound) -> Result<Json<Value>, HttpE
     })))
 }
 
-fn message_text(field: &str, text: &str) -> Result<String, HttpError> {
+fn message_text(field: &str, text: &str) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(HttpError::bad_request(format!("{field}: the message is empty")));
+        return Err(ApiError::bad_request(format!("{field}: the message is empty")));
     }
     let chars = text.chars().count();
     if chars > MAX_MESSAGE_CHARS {
-        return Err(HttpError::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "{field}: {chars} characters is too long; at most {MAX_MESSAGE_CHARS} are taken"
         )));
     }

@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use error::HttpError;
+pub use error::ApiError;
 
 use crate::Desk;
 
@@ -79,7 +79,7 @@ async fn require_token(State(app): State<Arc<DeskApp>>, request: Request, next: 
     if wamcp_core::secrets_match(given.trim(), &app.token) {
         next.run(request).await
     } else {
-        HttpError::new(
+        ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,
             "missing or wrong token: send 'Authorization: Bearer <token>' with the token from <data dir>/api-token",
         )

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::DeskApp;
-use super::error::{HttpError, JsonBody};
+use super::error::{ApiError, JsonBody};
 use crate::model::IdentifierKind;
 use crate::{Identity, reads};
 
-pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {
+pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let ticket = reads::ticket(&app.desk.db, &id).await?;
     ticket.map(Json).ok_or_else(|| not_found(format!("no ticket '{id}'")))
 }
@@ -30,18 +30,18 @@ pub struct LookupQuery {
 pub async fn lookup(
     State(app): State<Arc<DeskApp>>,
     Query(query): Query<LookupQuery>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Value>, ApiError> {
     let (kind, value) = match (&query.email, &query.phone) {
         (Some(email), None) => (IdentifierKind::Email, Identity::default().with_email(email)?.email),
         (None, Some(phone)) => (IdentifierKind::Phone, Identity::default().with_phone(phone)?.phone),
-        _ => return Err(HttpError::bad_request("give exactly one of ?email= or ?phone=")),
+        _ => return Err(ApiError::bad_request("give exactly one of ?email= or ?phone=")),
     };
     let value = value.unwrap_or_default();
     let customer = reads::customer_by(&app.desk.db, kind, &value).await?;
     customer.map(Json).ok_or_else(|| not_found(format!("no customer with {} {value}", kind.as_str())))
 }
 
-pub async fn conversation(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {
+pub async fn conversation(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let conversation = reads::conversation(&app.desk.db, &id).await?;
     conversation.map(Json).ok_or_else(|| not_found(format!("no conversation '{id}'")))
 }
@@ -49,12 +49,12 @@ pub async fn conversation(State(app): State<Arc<DeskApp>>, Path(id): Path<String
 /// The desk's Prometheus metrics (the daemon also adds them to its own `/metrics`).
 pub async fn prometheus(
     State(app): State<Arc<DeskApp>>,
-) -> Result<([(axum::http::HeaderName, &'static str); 1], String), HttpError> {
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
     let body = crate::metrics::render(&app.desk).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }
 
-pub async fn channel_metrics(State(app): State<Arc<DeskApp>>) -> Result<Json<Value>, HttpError> {
+pub async fn channel_metrics(State(app): State<Arc<DeskApp>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(reads::channel_metrics(&app.desk.db).await?))
 }
 
@@ -96,12 +96,12 @@ pub async fn reply(
     State(app): State<Arc<DeskApp>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ReplyBody>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Value>, ApiError> {
     let message_id = app.desk.reply(&id, &body.message).await?;
     Ok(Json(json!({"success": true, "ticket_id": id, "message_id": message_id})))
 }
 
-pub async fn resolve(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, HttpError> {
+pub async fn resolve(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     app.desk.resolve(&id).await?;
     Ok(Json(json!({"success": true, "ticket_id": id, "status": "resolved"})))
 }
@@ -119,11 +119,11 @@ pub async fn merge(
     State(app): State<Arc<DeskApp>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<MergeBody>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Value>, ApiError> {
     let customer = app.desk.merge_customers(&id, body.into.as_deref()).await?;
     Ok(Json(json!({"success": true, "ticket_id": id, "customer_id": customer})))
 }
 
-fn not_found(message: String) -> HttpError {
-    HttpError::new(axum::http::StatusCode::NOT_FOUND, message)
+fn not_found(message: String) -> ApiError {
+    ApiError::new(axum::http::StatusCode::NOT_FOUND, message)
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use wamcp_core::Timestamp;
 
 use super::DeskApp;
-use super::error::HttpError;
+use super::error::ApiError;
 use crate::twilio::{Route, Twilio};
 use crate::twilio_delivery::StatusReport;
 use crate::{Channel, Identity, Inbound, Via};
@@ -26,16 +26,16 @@ fn signed_form(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Vec<(String, String)>, HttpError> {
+) -> Result<Vec<(String, String)>, ApiError> {
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
-        HttpError::bad_request(format!("the body is not a form (application/x-www-form-urlencoded): {e}"))
+        ApiError::bad_request(format!("the body is not a form (application/x-www-form-urlencoded): {e}"))
     })?;
     let given = headers.get("x-twilio-signature").and_then(|h| h.to_str().ok()).unwrap_or("");
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let urls = [format!("https://{host}{path}"), format!("http://{host}{path}")];
     if given.is_empty() || !twilio.verify(route, given, &urls, &params) {
-        return Err(HttpError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "X-Twilio-Signature is missing or does not match: the request is not from Twilio (or \
              desk.twilio_webhook_url differs from the URL set at Twilio)",
@@ -44,9 +44,9 @@ fn signed_form(
     Ok(params)
 }
 
-fn twilio_of(app: &DeskApp) -> Result<Arc<Twilio>, HttpError> {
+fn twilio_of(app: &DeskApp) -> Result<Arc<Twilio>, ApiError> {
     app.desk.twilio().ok_or_else(|| {
-        HttpError::new(
+        ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Twilio is not set up: give TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the environment",
         )
@@ -63,13 +63,13 @@ pub async fn status(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, HttpError> {
+) -> Result<Response, ApiError> {
     let twilio = twilio_of(&app)?;
     let params = signed_form(&twilio, Route::Status, &uri, &headers, &body)?;
     let sid = field(&params, "MessageSid").filter(|s| !s.is_empty());
     let status = field(&params, "MessageStatus").filter(|s| !s.is_empty());
     let (Some(sid), Some(status)) = (sid, status) else {
-        return Err(HttpError::bad_request("a status callback needs MessageSid and MessageStatus"));
+        return Err(ApiError::bad_request("a status callback needs MessageSid and MessageStatus"));
     };
     let error_code = field(&params, "ErrorCode").and_then(|code| code.parse().ok());
     let report = StatusReport { sid, status, error_code };
@@ -82,13 +82,13 @@ pub async fn whatsapp(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, HttpError> {
+) -> Result<Response, ApiError> {
     let twilio = twilio_of(&app)?;
     let params = signed_form(&twilio, Route::Inbound, &uri, &headers, &body)?;
     let field = |name: &str| field(&params, name);
     let from = field("From").unwrap_or_default();
     let Some(phone) = from.strip_prefix("whatsapp:") else {
-        return Err(HttpError::bad_request(format!("From: '{from}' is not a WhatsApp sender (whatsapp:+NUMBER)")));
+        return Err(ApiError::bad_request(format!("From: '{from}' is not a WhatsApp sender (whatsapp:+NUMBER)")));
     };
     // Twilio's signature (checked above) proves the sender's number.
     let mut identity = Identity::default().with_phone(phone)?.with_name(field("ProfileName").as_deref()).proven();
@@ -97,7 +97,7 @@ pub async fn whatsapp(
     let text = match field("Body").filter(|b| !b.is_empty()) {
         Some(text) => text,
         None if media > 0 => format!("[{media} attachment(s)]"),
-        None => return Err(HttpError::bad_request("Body: the message is empty")),
+        None => return Err(ApiError::bad_request("Body: the message is empty")),
     };
     let inbound = Inbound {
         channel: Channel::Whatsapp,

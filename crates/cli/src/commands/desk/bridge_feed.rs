@@ -74,16 +74,15 @@ async fn forward_messages(
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
         let BridgeEvent::Message(m) = event else { continue };
-        *source.last_message.lock().unwrap_or_else(|p| p.into_inner()) = Some(m.timestamp.clone());
-        let at = Timestamp::parse_user(&m.timestamp).unwrap_or_else(|_| Timestamp::now());
+        *source.last_message.lock().unwrap_or_else(|p| p.into_inner()) = Some(m.timestamp.to_rfc3339());
         let inbound = super::whatsapp_inbound(
             &m.chat_jid,
             &m.id,
             m.is_from_me,
-            &m.kind,
+            m.kind,
             m.text.as_deref(),
             m.caption.as_deref(),
-            at,
+            m.timestamp,
             Via::Bridge,
         );
         let Some(inbound) = inbound else { continue };
@@ -140,7 +139,7 @@ async fn read_missed(desk: &Desk, source: &BridgeSource) -> anyhow::Result<usize
                 &m.chat_jid,
                 &m.id,
                 m.is_from_me,
-                m.kind.as_str(),
+                m.kind,
                 m.text.as_deref(),
                 m.caption.as_deref(),
                 m.timestamp,

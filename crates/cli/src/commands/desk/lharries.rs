@@ -101,7 +101,7 @@ impl Poller {
                     message.chat.as_str(),
                     message.id.as_str(),
                     message.from_me,
-                    message.kind.as_str(),
+                    message.kind,
                     message.text.as_deref(),
                     message.caption.as_deref(),
                     message.timestamp,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use wamcp_core::{Jid, JidKind, Timestamp};
+use wamcp_core::{Jid, JidKind, MessageKind, Timestamp};
 use wamcp_desk::agent::gemini::{self, Gemini};
 use wamcp_desk::agent::llm::HttpSettings;
 use wamcp_desk::agent::offline::Offline;
@@ -379,7 +379,7 @@ pub fn whatsapp_inbound(
     chat: &str,
     id: &str,
     from_me: bool,
-    kind: &str,
+    kind: MessageKind,
     text: Option<&str>,
     caption: Option<&str>,
     at: Timestamp,
@@ -391,9 +391,9 @@ pub fn whatsapp_inbound(
     }
     let body = match text.or(caption).map(str::trim).filter(|t| !t.is_empty()) {
         Some(text) => text.to_string(),
-        None if kind == "text" => return None,
+        None if kind == MessageKind::Text => return None,
         // An attachment without words still reaches a person's queue.
-        None => format!("[{kind}]"),
+        None => format!("[{}]", kind.as_str()),
     };
     Some(Inbound {
         channel: Channel::Whatsapp,

@@ -1,0 +1,24 @@
+//! The daemon's API as types. Each endpoint is a request type paired with its answer type by
+//! [`Endpoint`], so a caller names the request and gets the answer, typed, whether it reaches
+//! the daemon over HTTP or in the same process (see [`Daemon`]).
+//!
+//! The JSON of each type is what the REST API takes and answers, field for field: lharries'
+//! bodies and answers, plus wamcp's own endpoints.
+
+mod answers;
+mod daemon;
+mod endpoint;
+#[cfg(feature = "http")]
+pub mod http;
+mod requests;
+
+pub use answers::{
+    ConnectionReport, ConnectionState, DaemonStatus, Done, Downloaded, Forgotten, GroupInfo, GroupMember, HistorySync,
+    NumberCheck, NumbersChecked, Queued, RetentionReport,
+};
+pub use daemon::{Daemon, DaemonError, read_http_answer};
+pub use endpoint::{Answer, Endpoint, Method, Request};
+pub use requests::{
+    Delete, Download, Edit, Forget, GetGroup, GetStatus, IsOnWhatsApp, MarkRead, React, RequestHistory, SendMessage,
+    Typing,
+};
