@@ -1,60 +1,58 @@
 //! Saving attachments as they arrive, for the kinds the user chose (`--auto-download`).
 //!
-//! The writer hands over each new live message with such an attachment after it is committed;
-//! this worker fetches them one at a time, so a burst of photos does not open a burst of
-//! connections. History is not fetched: most of its media has long expired on the server, and a
-//! first sync would download years of attachments. A failed download is logged and can be
-//! retried with `POST /api/download`.
+//! The worker listens to the event bus, which publishes each new live message once it is
+//! committed, and fetches the chosen kinds one at a time, so a burst of photos does not open a
+//! burst of connections. History is not published, so it is not fetched: most of its media has
+//! long expired on the server, and a first sync would download years of attachments. A failed
+//! download is logged and can be retried with `POST /api/download`, as can one the worker fell
+//! too far behind to see (the bus keeps a bounded backlog).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 use tracing::{debug, warn};
 use wamcp_core::{Jid, MessageKind};
 use wamcp_link::Link;
 use wamcp_store::Reader;
 
+use crate::events::BridgeEvent;
 use crate::ingest::Ingest;
 
-/// Which attachments to save, and where the writer sends them.
-#[derive(Clone, Default)]
+/// What the worker needs to fetch and store attachments.
 pub struct AutoDownload {
+    /// The kinds to save (images, voice notes, …).
     pub kinds: Vec<MessageKind>,
-    queue: Option<mpsc::UnboundedSender<(Jid, String)>>,
+    pub link: Arc<dyn Link>,
+    pub data_dir: PathBuf,
+    pub reader: Mutex<Reader>,
+    pub ingest: Ingest,
 }
 
 impl AutoDownload {
-    /// An `AutoDownload` for `kinds` and the receiver its worker reads.
-    pub fn new(kinds: Vec<MessageKind>) -> (AutoDownload, mpsc::UnboundedReceiver<(Jid, String)>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        (AutoDownload { kinds, queue: Some(sender) }, receiver)
-    }
-
-    pub fn wants(&self, kind: MessageKind) -> bool {
-        self.queue.is_some() && self.kinds.contains(&kind)
-    }
-
-    /// Queues a committed message for download.
-    pub fn queue(&self, chat: Jid, id: String) {
-        if let Some(queue) = &self.queue {
-            let _ = queue.send((chat, id));
-        }
-    }
-}
-
-/// The worker: fetches queued attachments until the writer's side is gone.
-pub async fn run(
-    mut queued: mpsc::UnboundedReceiver<(Jid, String)>,
-    link: Arc<dyn Link>,
-    data_dir: PathBuf,
-    reader: Mutex<Reader>,
-    ingest: Ingest,
-) {
-    while let Some((chat, id)) = queued.recv().await {
-        match crate::media::save(link.as_ref(), &data_dir, &reader, &ingest, &chat, &id).await {
-            Ok(path) => debug!("saved the attachment of {chat}/{id} to {path}"),
-            Err(e) => warn!("could not save the attachment of {chat}/{id} automatically: {e}"),
+    /// Fetches the chosen attachments of new messages from others until the bus closes.
+    pub async fn run(self, mut events: broadcast::Receiver<BridgeEvent>) {
+        loop {
+            let message = match events.recv().await {
+                Ok(BridgeEvent::Message(message)) => message,
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    warn!(
+                        "auto-download fell behind: {missed} events went by unseen; POST /api/download fetches any it missed"
+                    );
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if message.is_from_me || !self.kinds.contains(&message.kind) {
+                continue;
+            }
+            let Ok(chat) = Jid::parse(&message.chat_jid) else { continue };
+            let id = message.id;
+            match crate::media::save(self.link.as_ref(), &self.data_dir, &self.reader, &self.ingest, &chat, &id).await {
+                Ok(path) => debug!("saved the attachment of {chat}/{id} to {path}"),
+                Err(e) => warn!("could not save the attachment of {chat}/{id} automatically: {e}"),
+            }
         }
     }
 }

@@ -10,7 +10,6 @@ use wamcp_core::LinkEvent;
 use wamcp_store::Writer;
 
 use crate::DaemonError;
-use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
 use crate::group_names::GroupNames;
 use crate::ingest::{self, Ingest};
@@ -33,7 +32,6 @@ impl EventStore {
             Arc::new(Status::default()),
             EventBus::default(),
             ingest::WebhookTargets::default(),
-            AutoDownload::default(),
             GroupNames::default(),
         );
         let (events, forwarder) = ingest.forward_link_events();

@@ -4,15 +4,13 @@
 //! Origin checks like every route, but choose their own authentication (a public web form, a
 //! signed webhook, the token).
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 
 use axum::Router;
 use wamcp_core::{Jid, QueueError, QueueFuture, TextOutbox};
 
-use crate::api::AppState;
+use crate::api::{AppState, MetricsSlot, StatusSlot};
 use crate::events::EventBus;
 use crate::status::Status;
 
@@ -30,18 +28,6 @@ pub struct Parts {
     /// Where the plug may put a section of `/api/status`.
     pub status_section: StatusSlot,
 }
-
-/// Renders more Prometheus lines for `/metrics`.
-pub type ExtraMetrics = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
-
-/// Set once by a plug, read by every `/metrics` request.
-pub type MetricsSlot = Arc<OnceLock<ExtraMetrics>>;
-
-/// A plug's section of `/api/status`: its name and what it reports now.
-pub type StatusSection = (&'static str, Arc<dyn Fn() -> serde_json::Value + Send + Sync>);
-
-/// Set once by a plug, read by every `/api/status` request.
-pub type StatusSlot = Arc<OnceLock<StatusSection>>;
 
 /// A plug: called once, when the API starts.
 pub type Extension = Box<dyn FnOnce(Parts) -> Router + Send>;

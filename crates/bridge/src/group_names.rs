@@ -17,31 +17,35 @@ use wamcp_link::Link;
 
 /// The least time between two metadata queries.
 const MIN_GAP: Duration = Duration::from_secs(1);
+/// Groups waiting to be asked about. When it is full a group is not queued: its next message
+/// asks again.
+const QUEUE: usize = 256;
 
 /// Where the writer sends groups without a subject.
 #[derive(Clone, Default)]
 pub struct GroupNames {
-    queue: Option<mpsc::UnboundedSender<Jid>>,
+    queue: Option<mpsc::Sender<Jid>>,
 }
 
 impl GroupNames {
     /// A `GroupNames` and the receiver its worker reads.
-    pub fn new() -> (GroupNames, mpsc::UnboundedReceiver<Jid>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
+    pub fn new() -> (GroupNames, mpsc::Receiver<Jid>) {
+        let (sender, receiver) = mpsc::channel(QUEUE);
         (GroupNames { queue: Some(sender) }, receiver)
     }
 
     /// Asks for the group's subject (once per run, however often it is asked).
     pub fn ask(&self, group: Jid) {
         if let Some(queue) = &self.queue {
-            let _ = queue.send(group);
+            // Never waits: the writer must not stall on a slow metadata query.
+            let _ = queue.try_send(group);
         }
     }
 }
 
 /// The worker: fetches subjects until the writer's side is gone, and hands them to the store as
 /// link events (`store`, from `Ingest::forward_link_events`).
-pub async fn run(mut asked: mpsc::UnboundedReceiver<Jid>, link: Arc<dyn Link>, store: mpsc::Sender<LinkEvent>) {
+pub async fn run(mut asked: mpsc::Receiver<Jid>, link: Arc<dyn Link>, store: mpsc::Sender<LinkEvent>) {
     let mut answered = HashSet::new();
     while let Some(group) = asked.recv().await {
         if answered.contains(&group) {

@@ -10,7 +10,6 @@ use tracing::{debug, error, info, warn};
 use wamcp_core::{HistoryBatch, Jid, LinkEvent, Message, MessageKind, Timestamp, Update};
 use wamcp_store::{Batch, Enqueued, Erased, Inserted, OutboxState, Writer};
 
-use crate::auto_download::AutoDownload;
 use crate::events::{BridgeEvent, EventBus, MessageEvent};
 use crate::group_names::GroupNames;
 use crate::progress::HistoryProgress;
@@ -103,7 +102,6 @@ impl Ingest {
         status: Arc<Status>,
         events: EventBus,
         webhooks: WebhookTargets,
-        downloads: AutoDownload,
         group_names: GroupNames,
     ) -> (Ingest, std::thread::JoinHandle<()>) {
         // Small queues: a history batch holds thousands of messages, and a full queue makes the link
@@ -116,7 +114,6 @@ impl Ingest {
                     writer,
                     large_cache: false,
                     webhooks,
-                    downloads,
                     group_names,
                     status,
                     events,
@@ -173,8 +170,6 @@ struct AfterCommit {
     history: Vec<(u64, Option<u8>)>,
     /// Whether the transaction committed: only then are durable events' signals fired.
     committed: bool,
-    /// New live messages from others with an attachment: chat, id and kind.
-    arrived_media: Vec<(Jid, String, MessageKind)>,
     /// Groups a live message arrived in that have no subject stored.
     unnamed_groups: Vec<Jid>,
     /// Attachment files of messages deleted for me, relative to the data directory.
@@ -220,7 +215,6 @@ struct WriterLoop {
     /// Whether the page cache is the large one of a history sync.
     large_cache: bool,
     webhooks: WebhookTargets,
-    downloads: AutoDownload,
     group_names: GroupNames,
     status: Arc<Status>,
     events: EventBus,
@@ -375,11 +369,6 @@ impl WriterLoop {
         {
             warn!("could not remove the attachment of a message deleted for me: {e}");
         }
-        for (chat, id, kind) in after.arrived_media {
-            if self.downloads.wants(kind) {
-                self.downloads.queue(chat, id);
-            }
-        }
         if !after.events.is_empty() && !self.webhooks.urls.is_empty() {
             self.webhooks.wake.notify_one();
         }
@@ -471,9 +460,6 @@ fn apply_link_event(
                     }
                     if let Some(text) = message.text.as_deref().or(message.caption.as_deref()) {
                         debug!(chat = %message.chat, id = %message.id, "received: {}", wamcp_core::log_privacy::text(text));
-                    }
-                    if message.kind.has_media() && !message.from_me {
-                        after.arrived_media.push((message.chat.clone(), message.id.to_string(), message.kind));
                     }
                     after.events.push(BridgeEvent::Message(MessageEvent::from(&message)));
                 }
@@ -630,7 +616,6 @@ mod tests {
             writer: Writer::open(&dir.join("wamcp.db")).expect("the store opens"),
             large_cache: false,
             webhooks: WebhookTargets::default(),
-            downloads: AutoDownload::new(Vec::new()).0,
             group_names: GroupNames::new().0,
             status: Arc::new(Status::default()),
             events: EventBus::default(),

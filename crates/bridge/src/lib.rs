@@ -127,10 +127,10 @@ pub async fn run(
     let status = Arc::new(Status::default());
     let events = EventBus::default();
     let targets = ingest::WebhookTargets { urls: config.webhooks.clone(), ..Default::default() };
-    let (downloads, queued_downloads) = AutoDownload::new(config.auto_download.clone());
+    // Subscribed before the writer starts, so no message it commits goes by unseen.
+    let arrivals = events.subscribe();
     let (group_names, unnamed_groups) = GroupNames::new();
-    let (ingest, writer_thread) =
-        Ingest::start(writer, status.clone(), events.clone(), targets.clone(), downloads, group_names);
+    let (ingest, writer_thread) = Ingest::start(writer, status.clone(), events.clone(), targets.clone(), group_names);
     let webhook_task = if config.webhooks.is_empty() {
         None
     } else {
@@ -159,13 +159,20 @@ pub async fn run(
         wake: outbox_wake.clone(),
     };
     let outbox_task = tokio::spawn(outbox.run());
-    let download_task = tokio::spawn(auto_download::run(
-        queued_downloads,
-        link.clone(),
-        config.data_dir.clone(),
-        Mutex::new(Reader::open(&store_path)?),
-        ingest.clone(),
-    ));
+    let download_task = if config.auto_download.is_empty() {
+        None
+    } else {
+        {
+            let downloads = AutoDownload {
+                kinds: config.auto_download.clone(),
+                link: link.clone(),
+                data_dir: config.data_dir.clone(),
+                reader: Mutex::new(Reader::open(&store_path)?),
+                ingest: ingest.clone(),
+            };
+            Some(tokio::spawn(downloads.run(arrivals)))
+        }
+    };
     let group_names_task = tokio::spawn(group_names::run(unnamed_groups, link.clone(), ingest.forward_link_events().0));
     let (gave_up, connection_ended) = tokio::sync::oneshot::channel();
     let connection_task = tokio::spawn({
@@ -270,15 +277,13 @@ pub async fn run(
     link.disconnect().await;
     connection_task.abort();
     outbox_task.abort();
-    download_task.abort();
     group_names_task.abort();
-    for task in [webhook_task, retention_task, Some(watchdog_task)].into_iter().flatten() {
+    for task in [webhook_task, retention_task, download_task, Some(watchdog_task)].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }
     let _ = connection_task.await;
     let _ = outbox_task.await;
-    let _ = download_task.await;
     let _ = group_names_task.await;
     // The writer ends once every handle to it is gone, after committing what it was given.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

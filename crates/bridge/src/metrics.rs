@@ -2,28 +2,8 @@
 //! connection state, reconnects and store size.
 
 use std::fmt::Write;
-use wamcp_core::histogram::Histogram;
 
 use crate::status::{Counters, Status};
-
-/// Upper bounds of the send latency buckets, in seconds (queued to taken by the server).
-const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
-
-/// Send latencies.
-#[derive(Debug)]
-pub struct LatencyHistogram(Histogram);
-
-impl Default for LatencyHistogram {
-    fn default() -> LatencyHistogram {
-        LatencyHistogram(Histogram::new(&LATENCY_BUCKETS))
-    }
-}
-
-impl LatencyHistogram {
-    pub fn observe(&self, seconds: f64) {
-        self.0.observe(seconds);
-    }
-}
 
 /// The metrics page. `outbox_depth` and `store_bytes` are read by the caller.
 pub fn render(status: &Status, outbox_depth: u64, store_bytes: u64) -> String {
@@ -61,7 +41,7 @@ pub fn render(status: &Status, outbox_depth: u64, store_bytes: u64) -> String {
     metric("wamcp_outbox_depth", "gauge", "Sends waiting to go out.", outbox_depth);
     metric("wamcp_connected", "gauge", "1 while connected to WhatsApp.", u64::from(status.is_connected()));
     metric("wamcp_store_bytes", "gauge", "Size of the store file.", store_bytes);
-    counters.send_latency.0.write(
+    counters.send_latency.histogram().write(
         &mut out,
         "wamcp_send_latency_seconds",
         "Time from queueing a send to the server taking it.",

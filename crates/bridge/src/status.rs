@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 pub use wamcp_api::{ConnectionReport, ConnectionState};
+use wamcp_core::histogram::Histogram;
 use wamcp_core::{Disconnect, Jid, Timestamp};
 
 /// Where the connection stands, as the reconnect loop waits on it.
@@ -35,7 +36,30 @@ pub struct Counters {
     pub retention_messages: AtomicU64,
     pub retention_files: AtomicU64,
     /// From queueing a send to the server taking it.
-    pub send_latency: crate::metrics::LatencyHistogram,
+    pub send_latency: LatencyHistogram,
+}
+
+/// Upper bounds of the send latency buckets, in seconds (queued to taken by the server).
+const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+/// Send latencies.
+#[derive(Debug)]
+pub struct LatencyHistogram(Histogram);
+
+impl Default for LatencyHistogram {
+    fn default() -> LatencyHistogram {
+        LatencyHistogram(Histogram::new(&LATENCY_BUCKETS))
+    }
+}
+
+impl LatencyHistogram {
+    pub fn observe(&self, seconds: f64) {
+        self.0.observe(seconds);
+    }
+
+    pub fn histogram(&self) -> &Histogram {
+        &self.0
+    }
 }
 
 impl Counters {

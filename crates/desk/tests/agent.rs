@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use serde_json::Value;
 use wamcp_core::Timestamp;
-use wamcp_desk::agent::llm::KnowledgeSearch;
+use wamcp_desk::agent::provider::KnowledgeSearch;
 use wamcp_desk::agent::provider::{DraftRequest, Provider, ProviderError};
 use wamcp_desk::{Decision, Reason, Step, reads};
 

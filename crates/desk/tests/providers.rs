@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use wamcp_desk::Channel;
 use wamcp_desk::agent::gemini::Gemini;
-use wamcp_desk::agent::llm::{HttpSettings, KnowledgeSearch};
+use wamcp_desk::agent::llm::HttpSettings;
 use wamcp_desk::agent::openai::OpenAi;
+use wamcp_desk::agent::provider::KnowledgeSearch;
 use wamcp_desk::agent::provider::{DraftRequest, HistoryItem, Provider};
 use wamcp_desk::kb::Article;
 

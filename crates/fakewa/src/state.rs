@@ -8,10 +8,32 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use waproto::whatsapp as wa;
+
 use crate::signal::{ClientKeys, SavedPeer, hex_bytes};
 
 /// The account's phone number fakewa plays unless told otherwise.
 pub const DEFAULT_PHONE: &str = "447911123456";
+
+/// How a linked device shows itself to the phone: the device properties of its registration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceShown {
+    pub os: String,
+    pub platform: String,
+    pub require_full_sync: bool,
+}
+
+impl DeviceShown {
+    pub(crate) fn of(payload: &wa::ClientPayload) -> Option<DeviceShown> {
+        let bytes = payload.device_pairing_data.as_option()?.device_props.as_deref()?;
+        let props = <wa::DeviceProps as buffa::Message>::decode_from_slice(bytes).ok()?;
+        Some(DeviceShown {
+            os: props.os.unwrap_or_default(),
+            platform: props.platform_type.map(|p| format!("{p:?}")).unwrap_or_default(),
+            require_full_sync: props.require_full_sync.unwrap_or(false),
+        })
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Saved {
@@ -67,7 +89,7 @@ pub struct SavedDevice {
     pub push_name: String,
     /// How it showed itself when it registered.
     #[serde(default)]
-    pub shown: Option<crate::world::DeviceShown>,
+    pub shown: Option<DeviceShown>,
     /// Set after the first login that followed pairing.
     #[serde(default)]
     pub logged_in: bool,

@@ -11,11 +11,10 @@ use anyhow::{Result, bail};
 use tokio::sync::mpsc::UnboundedSender;
 use wacore_binary::builder::NodeBuilder;
 use wacore_binary::node::Node;
-use waproto::whatsapp as wa;
 
 use crate::noise::{Handshaken, ServerKey};
 use crate::signal::Peer;
-use crate::state::{self, Saved, SavedPhone};
+use crate::state::{self, DeviceShown, Saved, SavedPhone};
 use crate::wire::{self, Out, attr, child};
 
 /// The shared handle the listeners and the control API hold.
@@ -37,26 +36,6 @@ pub(crate) struct Pairing {
     pub(crate) refs: Vec<String>,
     /// The `pair-success` iq's id, once sent.
     pub(crate) success_id: Option<String>,
-}
-
-/// How a linked device shows itself to the phone: the device properties of its registration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DeviceShown {
-    pub os: String,
-    pub platform: String,
-    pub require_full_sync: bool,
-}
-
-impl DeviceShown {
-    fn of(payload: &wa::ClientPayload) -> Option<DeviceShown> {
-        let bytes = payload.device_pairing_data.as_option()?.device_props.as_deref()?;
-        let props = <wa::DeviceProps as buffa::Message>::decode_from_slice(bytes).ok()?;
-        Some(DeviceShown {
-            os: props.os.unwrap_or_default(),
-            platform: props.platform_type.map(|p| format!("{p:?}")).unwrap_or_default(),
-            require_full_sync: props.require_full_sync.unwrap_or(false),
-        })
-    }
 }
 
 /// How the next login fails.

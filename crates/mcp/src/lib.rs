@@ -8,10 +8,11 @@
 //!   structured content, and one text block with the readable rendering, in which everything
 //!   other people wrote is fenced; [`schema`]: the JSON Schemas, kept to standard formats.
 //! - [`tools`]: the server and the read tools, each a thin call into the store's query for it.
-//! - [`send_tools`] (with [`send_args`]): sending, reacting, marking read, downloading and the
-//!   daemon's status, each checked by the [`policy`] and carried out by the daemon ([`daemon`]);
-//!   [`message_tools`]: edits, deletions, typing, older history; [`people_tools`]: contacts,
-//!   groups, who is on WhatsApp.
+//! - The tools that act through the daemon ([`daemon`]), grouped by what they may do, so the
+//!   server lists a group or not by the send [`policy`]: [`send_tools`] (with [`send_args`]) and
+//!   [`message_tools`] message people (sending, reacting, marking read; edits, deletions,
+//!   typing) and are not listed under the policy `off`; [`daemon_tools`] only fetch (downloads,
+//!   status, older history); [`people_tools`]: contacts, groups, who is on WhatsApp.
 //!
 //! - [`audit`]: every call recorded in the store's audit log, message text hashed.
 //!
@@ -21,6 +22,7 @@
 pub mod args;
 pub mod audit;
 pub mod daemon;
+pub mod daemon_tools;
 pub mod message_tools;
 pub mod output;
 pub mod people_tools;

@@ -1,14 +1,15 @@
 //! Tools that change messages already sent or show activity: `edit_message`, `delete_message`
-//! (own messages only), `send_typing`, and `request_history` (older messages from the phone).
+//! (own messages, or anyone's as a group admin) and `send_typing`. They message people, so
+//! they are not listed when the send policy is `off`.
 
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
-use wamcp_api::{Delete, Edit, RequestHistory, Typing};
+use wamcp_api::{Delete, Edit, Typing};
 
 use crate::args;
 use crate::output::{self, DoneOut, SendOut};
 use crate::schema;
-use crate::send_args::{DeleteArgs, EditArgs, HistoryArgs, TypingArgs};
+use crate::send_args::{DeleteArgs, EditArgs, TypingArgs};
 use crate::send_tools::finish;
 use crate::tools::{ToolResult, Tools};
 
@@ -78,29 +79,6 @@ impl Tools {
                     sending.policy.allows(&reader, &chat)?;
                 }
                 let request = Typing { chat_jid: chat.to_string(), typing: a.typing };
-                let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
-                let out = DoneOut { success: true, message: answer.message };
-                let text = out.message.clone();
-                Ok(output::success(&out, text))
-            }
-            .await,
-        )
-    }
-
-    /// Ask the phone for messages of a chat older than the oldest stored; they arrive in the
-    /// background and show in list_messages once stored.
-    #[tool(
-        input_schema = schema::input::<HistoryArgs>(),
-        output_schema = schema::output::<DoneOut>(),
-        annotations(title = "Request history", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn request_history(&self, arguments: JsonObject) -> ToolResult {
-        finish(
-            async {
-                let a: HistoryArgs = args::parse(arguments)?;
-                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
-                let sending = self.sending()?;
-                let request = RequestHistory { chat_jid: chat.to_string(), count: a.count };
                 let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
                 let out = DoneOut { success: true, message: answer.message };
                 let text = out.message.clone();

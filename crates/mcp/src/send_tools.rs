@@ -1,5 +1,6 @@
-//! The tools that act on WhatsApp: lharries' `send_message`, `send_file`, `send_audio_message`
-//! and `download_media`, plus `send_reaction`, `mark_read` and `get_status`.
+//! The tools that message someone: lharries' `send_message`, `send_file` and
+//! `send_audio_message`, plus `send_reaction` and `mark_read` (and `confirm_send`, listed under
+//! the `confirm` policy only).
 //!
 //! Each one resolves who it is for, asks the send policy, and hands the action to the daemon,
 //! which queues it durably and answers with the message id and its status. A refusal or a
@@ -9,32 +10,17 @@ use std::collections::BTreeMap;
 
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
-use serde_json::Value;
-use wamcp_api::{Answer, Download, GetStatus, MarkRead, React, Request, SendMessage};
+use wamcp_api::{Answer, MarkRead, React, Request, SendMessage};
 use wamcp_core::Jid;
 use wamcp_store::MessageFilter;
 
 use crate::args;
-use crate::output::{self, DoneOut, DownloadOut, SendOut, StatusOut};
+use crate::output::{self, DoneOut, SendOut};
 use crate::policy::PolicyMode;
 use crate::schema;
 use crate::send_args::ConfirmArgs;
-use crate::send_args::{
-    DownloadArgs, MarkReadArgs, NoArgs, ReactionArgs, SendAudioArgs, SendFileArgs, SendMessageArgs,
-};
+use crate::send_args::{MarkReadArgs, ReactionArgs, SendAudioArgs, SendFileArgs, SendMessageArgs};
 use crate::tools::{Sending, ToolResult, Tools};
-
-/// The tools that message someone (or tell them something was read): not listed when sending is off.
-pub const MESSAGING_TOOLS: [&str; 8] = [
-    "send_message",
-    "send_file",
-    "send_audio_message",
-    "send_reaction",
-    "mark_read",
-    "edit_message",
-    "delete_message",
-    "send_typing",
-];
 
 /// How many recent messages `mark_read` marks when given no ids.
 const MARK_READ_RECENT: u32 = 50;
@@ -247,26 +233,6 @@ impl Tools {
         )
     }
 
-    /// Send what a send tool previewed under the `confirm` policy, once the user has agreed. A
-    /// token works once and for a few minutes.
-    #[tool(
-        input_schema = schema::input::<ConfirmArgs>(),
-        output_schema = schema::output::<SendOut>(),
-        annotations(title = "Confirm send", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
-    )]
-    async fn confirm_send(&self, arguments: JsonObject) -> ToolResult {
-        finish(
-            async {
-                let a: ConfirmArgs = args::parse(arguments)?;
-                let sending = self.sending()?;
-                let held = sending.policy.release(&a.token)?;
-                sending.policy.take_send()?;
-                self.queue(sending, held.request).await
-            }
-            .await,
-        )
-    }
-
     /// Mark messages of a chat as read on WhatsApp (the senders see blue ticks). Without
     /// message_ids, the chat's latest messages from others.
     #[tool(
@@ -294,47 +260,26 @@ impl Tools {
             .await,
         )
     }
+}
 
-    /// Download a message's image, video, audio or document; returns the local file path.
+/// Listed only under the `confirm` policy.
+#[tool_router(router = confirm_router, vis = "pub(crate)")]
+impl Tools {
+    /// Send what a send tool previewed under the `confirm` policy, once the user has agreed. A
+    /// token works once and for a few minutes.
     #[tool(
-        input_schema = schema::input::<DownloadArgs>(),
-        output_schema = schema::output::<DownloadOut>(),
-        annotations(title = "Download media", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+        input_schema = schema::input::<ConfirmArgs>(),
+        output_schema = schema::output::<SendOut>(),
+        annotations(title = "Confirm send", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn download_media(&self, arguments: JsonObject) -> ToolResult {
+    async fn confirm_send(&self, arguments: JsonObject) -> ToolResult {
         finish(
             async {
-                let a: DownloadArgs = args::parse(arguments)?;
-                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let a: ConfirmArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
-                let request = Download { message_id: a.message_id, chat_jid: chat.to_string() };
-                let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
-                let out = DownloadOut { success: true, message: answer.message, file_path: answer.path };
-                let text = format!("Saved to {}", out.file_path);
-                Ok(output::success(&out, text))
-            }
-            .await,
-        )
-    }
-
-    /// The bridge's state: WhatsApp connection (and what to do when it is down), account, outbox
-    /// depth, history sync progress.
-    #[tool(
-        input_schema = schema::input::<NoArgs>(),
-        output_schema = schema::output::<StatusOut>(),
-        annotations(title = "Get status", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
-    )]
-    async fn get_status(&self, arguments: JsonObject) -> ToolResult {
-        finish(
-            async {
-                let _: NoArgs = args::parse(arguments)?;
-                let sending = self.sending()?;
-                let status = sending.daemon.call(GetStatus {}).await.map_err(|e| e.to_string())?;
-                let Ok(Value::Object(status)) = serde_json::to_value(status) else {
-                    return Err("the daemon's status is not an object".into());
-                };
-                let text = serde_json::to_string_pretty(&status).unwrap_or_default();
-                Ok(output::success(&StatusOut { status }, text))
+                let held = sending.policy.release(&a.token)?;
+                sending.policy.take_send()?;
+                self.queue(sending, held.request).await
             }
             .await,
         )

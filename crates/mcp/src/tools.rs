@@ -63,16 +63,14 @@ impl Tools {
     /// the policy `off`, the tools that message anyone are not listed at all.
     pub fn with_daemon(reader: Reader, daemon: Arc<dyn Daemon>, policy: Arc<SendPolicy>) -> Tools {
         let mut router = Tools::tool_router();
-        router.merge(Tools::send_router());
-        router.merge(Tools::message_router());
         router.merge(Tools::people_router());
-        if policy.mode == PolicyMode::Off {
-            for name in crate::send_tools::MESSAGING_TOOLS {
-                router.remove_route(name);
-            }
+        router.merge(Tools::daemon_router());
+        if policy.mode != PolicyMode::Off {
+            router.merge(Tools::send_router());
+            router.merge(Tools::message_router());
         }
-        if policy.mode != PolicyMode::Confirm {
-            router.remove_route("confirm_send");
+        if policy.mode == PolicyMode::Confirm {
+            router.merge(Tools::confirm_router());
         }
         let sending = Some(Arc::new(Sending { daemon, policy }));
         Tools { reader: Arc::new(Mutex::new(reader)), sending, audit: None, tool_router: router }
@@ -82,9 +80,15 @@ impl Tools {
     /// log can hold.
     pub fn all_names() -> Vec<String> {
         let mut router = Tools::tool_router();
-        router.merge(Tools::send_router());
-        router.merge(Tools::message_router());
-        router.merge(Tools::people_router());
+        for more in [
+            Tools::people_router(),
+            Tools::daemon_router(),
+            Tools::send_router(),
+            Tools::message_router(),
+            Tools::confirm_router(),
+        ] {
+            router.merge(more);
+        }
         let mut names: Vec<String> = router.list_all().into_iter().map(|tool| tool.name.to_string()).collect();
         names.sort();
         names

@@ -16,8 +16,10 @@ mod send;
 mod sim;
 mod stream;
 
+use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -37,6 +39,18 @@ use crate::events::EventBus;
 use crate::ingest::Ingest;
 use crate::status::Status;
 
+/// Renders more Prometheus lines for `/metrics`.
+pub type ExtraMetrics = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
+
+/// Set once by a plug, read by every `/metrics` request.
+pub type MetricsSlot = Arc<OnceLock<ExtraMetrics>>;
+
+/// A plug's section of `/api/status`: its name and what it reports now.
+pub type StatusSection = (&'static str, Arc<dyn Fn() -> serde_json::Value + Send + Sync>);
+
+/// Set once by a plug, read by every `/api/status` request.
+pub type StatusSlot = Arc<OnceLock<StatusSection>>;
+
 /// What the handlers share.
 pub struct AppState {
     pub link: Arc<dyn Link>,
@@ -52,9 +66,9 @@ pub struct AppState {
     pub media_roots: Vec<PathBuf>,
     pub outbox_wake: Arc<Notify>,
     /// More lines for `/metrics`, from a plug (the desk).
-    pub extra_metrics: crate::extension::MetricsSlot,
+    pub extra_metrics: MetricsSlot,
     /// A section of `/api/status`, from a plug (the desk).
-    pub extra_status: crate::extension::StatusSlot,
+    pub extra_status: StatusSlot,
 }
 
 impl AppState {

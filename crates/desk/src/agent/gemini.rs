@@ -9,7 +9,8 @@
 
 use serde_json::{Value, json};
 
-use super::llm::{self, HttpSettings, KnowledgeSearch, MAX_TOOL_ROUNDS};
+use super::llm::{self, HttpSettings, MAX_TOOL_ROUNDS};
+use super::provider::KnowledgeSearch;
 use super::provider::{DraftRequest, FailureKind, Provider, ProviderError};
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::provider::{DraftRequest, FailureKind, ProviderError};
+use super::provider::{DraftRequest, FailureKind, KnowledgeSearch, ProviderError};
 use crate::kb::Article;
 use crate::model::Channel;
 
@@ -83,12 +83,6 @@ pub fn search_parameters() -> Value {
         "properties": {"query": {"type": "string", "description": "What to look for, in a few words"}},
         "required": ["query"]
     })
-}
-
-/// Searches the knowledge base for a model's tool call.
-#[async_trait::async_trait]
-pub trait KnowledgeSearch: Send + Sync {
-    async fn search(&self, query: &str) -> Result<Vec<Article>, String>;
 }
 
 /// A tool call's answer: the articles found, as the model reads them.

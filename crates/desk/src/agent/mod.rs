@@ -366,7 +366,7 @@ impl Agent {
 struct DbSearch(Db);
 
 #[async_trait::async_trait]
-impl llm::KnowledgeSearch for DbSearch {
+impl provider::KnowledgeSearch for DbSearch {
     async fn search(&self, query: &str) -> Result<Vec<kb::Article>, String> {
         kb::search(&self.0, query, ARTICLES).await.map_err(|e| e.to_string())
     }

@@ -2,7 +2,7 @@
 //! template, or asks the customer for more detail when nothing matched. It cannot fail, which is
 //! why every other provider falls back to it.
 
-use super::llm::KnowledgeSearch;
+use super::provider::KnowledgeSearch;
 use super::provider::{DraftRequest, Provider, ProviderError};
 use crate::language::{ENGLISH, Lang, Phrases};
 use crate::model::Channel;

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
-use super::llm::{self, CallError, HttpSettings, KnowledgeSearch, MAX_TOOL_ROUNDS};
+use super::llm::{self, CallError, HttpSettings, MAX_TOOL_ROUNDS};
+use super::provider::KnowledgeSearch;
 use super::provider::{DraftRequest, FailureKind, Provider, ProviderError};
 
 /// OpenAI's own API.

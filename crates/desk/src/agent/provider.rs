@@ -6,7 +6,6 @@
 use crate::language::Lang;
 use serde::Serialize;
 
-use super::llm::KnowledgeSearch;
 use crate::kb::Article;
 use crate::model::Channel;
 
@@ -114,6 +113,12 @@ impl FailureKind {
     pub fn is_configuration(self) -> bool {
         matches!(self, FailureKind::ModelNotFound | FailureKind::Credentials)
     }
+}
+
+/// Searches the knowledge base for a model's tool call.
+#[async_trait::async_trait]
+pub trait KnowledgeSearch: Send + Sync {
+    async fn search(&self, query: &str) -> Result<Vec<Article>, String>;
 }
 
 #[async_trait::async_trait]
