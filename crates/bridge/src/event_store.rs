@@ -33,6 +33,7 @@ impl EventStore {
             EventBus::default(),
             ingest::WebhookTargets::default(),
             GroupNames::default(),
+            Arc::new(wamcp_core::SystemClock),
         );
         let (events, forwarder) = ingest.forward_link_events();
         Ok(EventStore { events, forwarder, ingest, writer })

@@ -27,6 +27,10 @@ pub struct Parts {
     pub metrics: MetricsSlot,
     /// Where the plug may put a section of `/api/status`.
     pub status_section: StatusSlot,
+    /// Cancelled when the daemon stops: the plug's workers finish what they are doing and return.
+    pub stop: tokio_util::sync::CancellationToken,
+    /// Where the plug spawns its workers, so the daemon joins them when it stops.
+    pub workers: tokio_util::task::TaskTracker,
 }
 
 /// A plug: called once, when the API starts.

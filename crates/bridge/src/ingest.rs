@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
-use wamcp_core::{HistoryBatch, Jid, LinkEvent, Message, MessageKind, Timestamp, Update};
+use wamcp_core::{Clock, HistoryBatch, Jid, LinkEvent, Message, MessageKind, Timestamp, Update};
 use wamcp_store::{Batch, Enqueued, Erased, Inserted, OutboxState, Writer};
 
 use crate::events::{BridgeEvent, EventBus, MessageEvent};
@@ -103,6 +103,7 @@ impl Ingest {
         events: EventBus,
         webhooks: WebhookTargets,
         group_names: GroupNames,
+        clock: Arc<dyn Clock>,
     ) -> (Ingest, std::thread::JoinHandle<()>) {
         // Small queues: a history batch holds thousands of messages, and a full queue makes the link
         // wait (backpressure) instead of piling the whole history up in memory.
@@ -115,6 +116,7 @@ impl Ingest {
                     large_cache: false,
                     webhooks,
                     group_names,
+                    clock,
                     status,
                     events,
                     progress: HistoryProgress::new(),
@@ -174,8 +176,9 @@ struct AfterCommit {
     unnamed_groups: Vec<Jid>,
     /// Attachment files of messages deleted for me, relative to the data directory.
     deleted_files: Vec<String>,
-    /// Whether the link said anything (for "last event" in status).
+    /// Whether the link said anything (for "last event" in status), and when it committed.
     link_spoke: bool,
+    at: Option<Timestamp>,
     /// New messages received, sent, and sends given up: counted once, after the commit.
     received: u64,
     sent: u64,
@@ -212,6 +215,8 @@ pub struct WebhookTargets {
 
 struct WriterLoop {
     writer: Writer,
+    /// What every change committed is stamped with.
+    clock: Arc<dyn Clock>,
     /// Whether the page cache is the large one of a history sync.
     large_cache: bool,
     webhooks: WebhookTargets,
@@ -241,13 +246,13 @@ impl WriterLoop {
     fn write(&mut self, commands: Vec<Command>) {
         self.size_cache_for(&commands);
         let mut after = AfterCommit::default();
+        let now = self.clock.now();
         let all_at_once = (|| -> wamcp_store::Result<()> {
             let mut batch = self.writer.batch()?;
             for (index, command) in commands.iter().enumerate() {
-                apply(&mut batch, index, command, &self.status, &mut after)?;
+                apply(&mut batch, index, command, now, &self.status, &mut after)?;
             }
             // Deliveries are queued with the changes they announce: both or neither.
-            let now = Timestamp::now();
             for event in &after.events {
                 let body = serde_json::to_string(event).expect("events serialize");
                 for url in &self.webhooks.urls {
@@ -259,6 +264,7 @@ impl WriterLoop {
         match all_at_once {
             Ok(()) => {
                 after.committed = true;
+                after.at = Some(now);
                 self.finish(commands, after)
             }
             Err(e) if commands.len() == 1 => {
@@ -278,8 +284,8 @@ impl WriterLoop {
     /// that failed and was stored again one by one is not counted twice.
     fn update_status(&self, after: &AfterCommit) {
         let (status, counters) = (&self.status, &self.status.counters);
-        if after.link_spoke {
-            status.touch(Timestamp::now());
+        if let (true, Some(at)) = (after.link_spoke, after.at) {
+            status.touch(at);
         }
         Counters::add(&counters.messages_received, after.received);
         Counters::add(&counters.messages_sent, after.sent);
@@ -383,13 +389,14 @@ fn apply(
     batch: &mut Batch<'_>,
     index: usize,
     command: &Command,
+    now: Timestamp,
     status: &Status,
     after: &mut AfterCommit,
 ) -> wamcp_store::Result<()> {
     match command {
         Command::Link(event) => apply_link_event(batch, event, status, after),
         Command::Enqueue { chat, message_id, idempotency_key, request, pending, .. } => {
-            let entry = batch.enqueue(chat, message_id, idempotency_key.as_deref(), request, Timestamp::now())?;
+            let entry = batch.enqueue(chat, message_id, idempotency_key.as_deref(), request, now)?;
             if let (Enqueued::New(_), Some(message)) = (&entry, pending) {
                 batch.insert_sent(message)?;
             }
@@ -404,15 +411,13 @@ fn apply(
             if let Some(update) = then {
                 apply_update(batch, update, None, after)?;
             }
-            batch.outbox_finish(*seq, OutboxState::Sent, None, Timestamp::now())?;
+            batch.outbox_finish(*seq, OutboxState::Sent, None, now)?;
             after.sent += 1;
             Ok(())
         }
-        Command::Retry { seq, error, next_attempt, .. } => {
-            batch.outbox_retry_at(*seq, error, *next_attempt, Timestamp::now())
-        }
+        Command::Retry { seq, error, next_attempt, .. } => batch.outbox_retry_at(*seq, error, *next_attempt, now),
         Command::Failed { seq, chat, message_id, error, .. } => {
-            batch.outbox_finish(*seq, OutboxState::Failed, Some(error), Timestamp::now())?;
+            batch.outbox_finish(*seq, OutboxState::Failed, Some(error), now)?;
             batch.raise_status(chat, message_id, wamcp_core::DeliveryStatus::Failed)?;
             after.sends_failed += 1;
             after.events.push(BridgeEvent::Send {
@@ -614,6 +619,7 @@ mod tests {
     fn writer_loop(dir: &std::path::Path) -> WriterLoop {
         WriterLoop {
             writer: Writer::open(&dir.join("wamcp.db")).expect("the store opens"),
+            clock: Arc::new(wamcp_core::SystemClock),
             large_cache: false,
             webhooks: WebhookTargets::default(),
             group_names: GroupNames::new().0,

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
-use wamcp_core::{Jid, MessageId, Timestamp, Update};
+use wamcp_core::{Clock, Jid, MessageId, Timestamp, Update};
 use wamcp_link::{Link, LinkError};
 use wamcp_store::{OutboxEntry, Reader};
 
@@ -46,20 +47,24 @@ pub struct Outbox {
     pub data_dir: PathBuf,
     /// Woken when a send is queued.
     pub wake: Arc<Notify>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Outbox {
-    /// Runs until the writer stops.
-    pub async fn run(self) {
+    /// Runs until `stop` is cancelled or the writer stops. A send under way when `stop` comes is
+    /// finished and recorded first: none is cut off between the server taking it and the store
+    /// saying so.
+    pub async fn run(self, stop: CancellationToken) {
         let mut connected = self.status.watch_connected();
-        loop {
+        while !stop.is_cancelled() {
             if !*connected.borrow_and_update() {
-                if connected.changed().await.is_err() {
-                    return;
+                tokio::select! {
+                    changed = connected.changed() => if changed.is_err() { return },
+                    _ = stop.cancelled() => return,
                 }
                 continue;
             }
-            let wait = match self.send_due().await {
+            let wait = match self.send_due(&stop).await {
                 Ok(wait) => wait,
                 Err(stopped) => {
                     debug!("outbox stops: {stopped}");
@@ -70,13 +75,15 @@ impl Outbox {
                 _ = self.wake.notified() => {}
                 _ = connected.changed() => {}
                 _ = tokio::time::sleep(wait) => {}
+                _ = stop.cancelled() => {}
             }
         }
+        debug!("outbox stopped");
     }
 
     /// Sends everything that is due, page after page; returns how long until the next retry is
     /// due. Queued sends come soonest-due first, so the first one not yet due ends the pass.
-    async fn send_due(&self) -> Result<Duration, String> {
+    async fn send_due(&self, stop: &CancellationToken) -> Result<Duration, String> {
         loop {
             let queued = {
                 let reader = self.reader.lock().map_err(|_| "the outbox reader is unavailable".to_string())?;
@@ -84,11 +91,11 @@ impl Outbox {
             };
             let full_page = queued.len() == PAGE as usize;
             for entry in queued {
-                let now = Timestamp::now();
+                let now = self.clock.now();
                 if entry.next_attempt > now {
                     return Ok(Duration::from_millis((entry.next_attempt.millis() - now.millis()) as u64));
                 }
-                if !self.status.is_connected() {
+                if !self.status.is_connected() || stop.is_cancelled() {
                     return Ok(IDLE);
                 }
                 if self.attempt(entry).await? == Attempted::LinkNotReady {
@@ -117,7 +124,7 @@ impl Outbox {
         match self.link.send(&outgoing).await {
             Ok(sent) => {
                 debug!(chat = %entry.chat, id = %sent.id, ms = started.elapsed().as_millis() as u64, "sent");
-                let queued_for = (Timestamp::now().millis() - entry.created.millis()).max(0) as f64 / 1000.0;
+                let queued_for = (self.clock.now().millis() - entry.created.millis()).max(0) as f64 / 1000.0;
                 self.status.counters.send_latency.observe(queued_for);
                 let message = request.sent_message(&sent, self.status.account());
                 let then = follow_up(&request, &outgoing.chat, self.status.account(), sent.at);
@@ -128,7 +135,7 @@ impl Outbox {
             Err(LinkError::NotConnected) => Ok(Attempted::LinkNotReady),
             Err(error) if error.is_retryable() && entry.attempts + 1 < MAX_ATTEMPTS => {
                 let next_attempt =
-                    Timestamp(Timestamp::now().millis() + RETRY.delay(entry.attempts).as_millis() as i64);
+                    Timestamp(self.clock.now().millis() + RETRY.delay(entry.attempts).as_millis() as i64);
                 warn!(chat = %entry.chat, id = %entry.message_id, attempt = entry.attempts + 1, "send failed, will retry: {error}");
                 let error = error.to_string();
                 self.ingest.apply(|done| Command::Retry { seq: entry.seq, error, next_attempt, done }).await?;

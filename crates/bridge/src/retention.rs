@@ -10,20 +10,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use wamcp_core::Timestamp;
+use wamcp_core::{Clock, Timestamp};
 
 use crate::ingest::{Command, Ingest};
 use crate::status::{Counters, Status};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Purges now and every day after, until the task is aborted or the writer stops.
-pub async fn run(ingest: Ingest, data_dir: PathBuf, keep_days: u32, status: Arc<Status>) {
+/// When and how old: what a purge removes.
+pub struct Retention {
+    pub ingest: Ingest,
+    pub data_dir: PathBuf,
+    pub keep_days: u32,
+    pub status: Arc<Status>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Purges now and every day after, until `stop` is cancelled (a purge under way finishes, files
+/// included) or the writer stops.
+pub async fn run(retention: Retention, stop: CancellationToken) {
+    let Retention { ingest, data_dir, keep_days, status, clock } = retention;
     let mut every_day = tokio::time::interval(DAY);
     loop {
-        every_day.tick().await;
-        let before = Timestamp(Timestamp::now().millis() - i64::from(keep_days) * DAY.as_millis() as i64);
+        tokio::select! {
+            _ = every_day.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let before = Timestamp(clock.now().millis() - i64::from(keep_days) * DAY.as_millis() as i64);
         let (reply, erased) = oneshot::channel();
         if ingest.send(Command::Purge { before, reply }).await.is_err() {
             return;

@@ -12,8 +12,9 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::warn;
-use wamcp_core::Timestamp;
+use wamcp_core::{Clock, Timestamp};
 use wamcp_store::{Reader, WebhookDelivery};
 
 use crate::backoff::Backoff;
@@ -41,30 +42,37 @@ pub struct Webhooks {
     pub secret: String,
     pub status: Arc<Status>,
     pub wake: Arc<Notify>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Webhooks {
-    pub async fn run(self) {
+    /// Delivers until `stop` is cancelled (a delivery under way is finished and recorded) or the
+    /// writer stops.
+    pub async fn run(self, stop: CancellationToken) {
         let agent: ureq::Agent =
             ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(false).build().into();
-        loop {
-            let wait = match self.deliver_due(&agent).await {
+        while !stop.is_cancelled() {
+            let wait = match self.deliver_due(&agent, &stop).await {
                 Ok(wait) => wait,
                 Err(_) => return,
             };
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
+                _ = stop.cancelled() => {}
             }
         }
     }
 
-    async fn deliver_due(&self, agent: &ureq::Agent) -> Result<Duration, String> {
+    async fn deliver_due(&self, agent: &ureq::Agent, stop: &CancellationToken) -> Result<Duration, String> {
         let due =
             self.reader.lock().map_err(|_| "reader unavailable")?.webhooks_queued(32).map_err(|e| e.to_string())?;
         let mut next_due = Duration::from_secs(3600);
         for delivery in due {
-            let now = Timestamp::now();
+            if stop.is_cancelled() {
+                break;
+            }
+            let now = self.clock.now();
             if delivery.next_attempt > now {
                 next_due = next_due.min(Duration::from_millis((delivery.next_attempt.millis() - now.millis()) as u64));
                 continue;
@@ -81,7 +89,7 @@ impl Webhooks {
                 Err(error) => {
                     Counters::add(&self.status.counters.webhook_failures, 1);
                     let delay = RETRY.delay(delivery.attempts);
-                    let next_attempt = Timestamp(Timestamp::now().millis() + delay.as_millis() as i64);
+                    let next_attempt = Timestamp(self.clock.now().millis() + delay.as_millis() as i64);
                     next_due = next_due.min(delay);
                     self.ingest.apply(|done| Command::WebhookRetry { seq, error, next_attempt, done }).await?
                 }
@@ -92,7 +100,7 @@ impl Webhooks {
 
     async fn post(&self, agent: &ureq::Agent, delivery: &WebhookDelivery) -> Result<(), String> {
         let (agent, url, body) = (agent.clone(), delivery.url.clone(), delivery.body.clone());
-        let signed = signature(self.secret.as_bytes(), Timestamp::now().millis() / 1000, &body);
+        let signed = signature(self.secret.as_bytes(), self.clock.now().millis() / 1000, &body);
         tokio::task::spawn_blocking(move || {
             let response = agent
                 .post(&url)

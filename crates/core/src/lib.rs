@@ -6,6 +6,7 @@
 //! pulling anything else in.
 
 pub mod chat;
+pub mod clock;
 pub mod event;
 pub mod fold;
 pub mod histogram;
@@ -20,6 +21,7 @@ pub mod time;
 pub mod view;
 
 pub use chat::{Chat, ChatKind, Contact};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{ChatChange, CommitSignal, Disconnect, HistoryBatch, LinkEvent, Receipt, Update};
 pub use jid::{Jid, JidError, JidKind, normalize_phone};
 pub use message::{DeliveryStatus, Media, Message, MessageId, MessageKind};

@@ -40,6 +40,8 @@ mod worker;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use tokio::sync::Notify;
 
@@ -285,13 +287,16 @@ impl Desk {
         self.in_process.subscribe()
     }
 
-    /// Starts the background work: the agent worker and the event publisher.
-    pub fn start(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+    /// Starts the background work on `workers`: the agent worker and the event publisher. Once
+    /// `stop` is cancelled each finishes its round (an answer being drafted is stored and sent,
+    /// an event being published is recorded) and returns, so whoever owns `workers` can join them.
+    pub fn start(self: &Arc<Self>, workers: &TaskTracker, stop: &CancellationToken) {
         let publisher = events::Publisher {
             db: self.db.clone(),
             sink: self.sink.clone().unwrap_or_else(|| Arc::new(self.in_process.clone())),
             wake: self.events_wake.clone(),
         };
-        vec![tokio::spawn(worker::run(self.clone())), tokio::spawn(publisher.run())]
+        workers.spawn(worker::run(self.clone(), stop.clone()));
+        workers.spawn(publisher.run(stop.clone()));
     }
 }

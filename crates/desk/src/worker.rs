@@ -5,32 +5,37 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{Desk, DeskError, Outcome};
 
 /// How many waiting messages one round takes.
 const ROUND: i64 = 64;
 
-pub async fn run(desk: Arc<Desk>) {
-    loop {
-        match run_once(&desk).await {
+/// Answers and sends whenever woken, until `stop` is cancelled: the round under way finishes.
+pub async fn run(desk: Arc<Desk>, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        let wait = match run_once(&desk).await {
             // Woken by work, or when an answer waiting to be tried again is due.
             Ok(_) => match desk.channels().next_retry(&desk.db).await {
-                Ok(Some(due)) => {
-                    let wait = (due - wamcp_core::Timestamp::now().millis()).clamp(0, 60_000) as u64;
-                    tokio::select! {
-                        _ = desk.work.notified() => {}
-                        _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                    }
-                }
-                _ => desk.work.notified().await,
+                Ok(Some(due)) => Some((due - wamcp_core::Timestamp::now().millis()).clamp(0, 60_000) as u64),
+                _ => None,
             },
             Err(error) => {
                 tracing::warn!("desk agent: {error}; trying again");
-                tokio::select! {
-                    _ = desk.work.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                }
+                Some(5_000)
             }
+        };
+        let sleep = async {
+            match wait {
+                Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = desk.work.notified() => {}
+            _ = sleep => {}
+            _ = stop.cancelled() => {}
         }
     }
 }

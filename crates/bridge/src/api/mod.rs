@@ -65,6 +65,9 @@ pub struct AppState {
     /// Files may be sent only from under these directories.
     pub media_roots: Vec<PathBuf>,
     pub outbox_wake: Arc<Notify>,
+    pub clock: Arc<dyn wamcp_core::Clock>,
+    /// Cancelled when the daemon stops: open event streams end with it.
+    pub stop: tokio_util::sync::CancellationToken,
     /// More lines for `/metrics`, from a plug (the desk).
     pub extra_metrics: MetricsSlot,
     /// A section of `/api/status`, from a plug (the desk).

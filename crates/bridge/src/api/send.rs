@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use wamcp_api::http::ApiError;
 use wamcp_api::{Done, MarkRead, Queued, React, SendMessage};
-use wamcp_core::{DeliveryStatus, Jid, MessageId, MessageKind, Sent, Timestamp};
+use wamcp_core::{DeliveryStatus, Jid, MessageId, MessageKind, Sent};
 use wamcp_store::Enqueued;
 
 use super::{AppState, store_error};
@@ -107,7 +107,7 @@ impl AppState {
         idempotency_key: Option<String>,
     ) -> Result<Queued, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let queued = Sent { id: MessageId(request.id.clone()), at: Timestamp::now() };
+        let queued = Sent { id: MessageId(request.id.clone()), at: self.clock.now() };
         let pending = request.sent_message(&queued, self.status.account()).map(|mut message| {
             message.status = Some(DeliveryStatus::Pending);
             message

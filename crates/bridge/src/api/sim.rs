@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wamcp_core::{MessageKind, Timestamp};
+use wamcp_core::MessageKind;
 use wamcp_link::sim::{SimIncoming, SimMedia};
 
 use super::AppState;
@@ -78,7 +78,7 @@ pub async fn incoming(
     }
     let chat_jid = chat.clone().unwrap_or_else(|| from.clone());
     let id = sim
-        .incoming(SimIncoming { from, chat, text: body.text, media, push_name: body.push_name }, Timestamp::now())
+        .incoming(SimIncoming { from, chat, text: body.text, media, push_name: body.push_name }, app.clock.now())
         .await;
     Ok(Json(json!({"success": true, "id": id.to_string(), "chat_jid": chat_jid.to_string()})))
 }

@@ -32,5 +32,7 @@ pub async fn events(State(app): State<Arc<AppState>>) -> Sse<impl Stream<Item = 
             }
         })
     });
+    // The stream ends when the daemon stops, so an open listener does not hold the shutdown up.
+    let stream = stream.take_until(app.stop.clone().cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

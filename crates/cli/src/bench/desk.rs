@@ -173,7 +173,8 @@ async fn serve(url: &str, work: &Path, clock: Arc<Clock>) -> anyhow::Result<(std
     std::fs::write(kb.join("shipping.md"), include_str!("../../../../examples/kb/shipping.md"))?;
     wamcp_desk::kb::import(&desk.db, &kb).await?;
     desk.connect_whatsapp(clock, Arc::new(Source));
-    desk.start();
+    // The bench's desk runs until the process ends: nothing waits for its workers.
+    desk.start(&tokio_util::task::TaskTracker::new(), &tokio_util::sync::CancellationToken::new());
     let token = "bench-token".to_string();
     let app = wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: token.clone() }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

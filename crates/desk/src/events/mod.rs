@@ -116,8 +116,9 @@ const ROUND: i64 = 256;
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Publisher {
-    pub async fn run(self) {
-        loop {
+    /// Publishes whenever woken, until `stop` is cancelled: the round under way finishes.
+    pub async fn run(self, stop: tokio_util::sync::CancellationToken) {
+        while !stop.is_cancelled() {
             let left = match self.drain().await {
                 Ok(_) => self.waiting().await.unwrap_or(true),
                 Err(error) => {
@@ -125,13 +126,12 @@ impl Publisher {
                     true
                 }
             };
-            if left {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(RETRY_AFTER) => {}
-                }
-            } else {
-                self.wake.notified().await;
+            let retry =
+                async { if left { tokio::time::sleep(RETRY_AFTER).await } else { std::future::pending().await } };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = retry => {}
+                _ = stop.cancelled() => {}
             }
         }
     }

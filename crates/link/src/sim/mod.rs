@@ -60,6 +60,8 @@ pub struct SimIncoming {
 /// The simulated network for one account.
 pub struct SimNetwork {
     account: Jid,
+    /// How many messages the server has taken, for whoever waits on the network itself.
+    taken: tokio::sync::watch::Sender<usize>,
     state: Mutex<State>,
     journal: journal::Journal,
     marker: Option<PathBuf>,
@@ -83,6 +85,8 @@ struct State {
     next_id: u64,
     /// Read receipts we sent, in order: what the other side's phones were told.
     read_marks: Vec<ReadMark>,
+    /// How long the server's ack of a send takes to come back after it has the message.
+    ack_delay: std::time::Duration,
 }
 
 /// Messages we told a chat we had read.
@@ -122,6 +126,7 @@ impl SimNetwork {
         };
         let next_id = journal.len() as u64;
         Ok(Arc::new(SimNetwork {
+            taken: tokio::sync::watch::channel(journal.len()).0,
             account,
             journal,
             marker,
@@ -137,6 +142,7 @@ impl SimNetwork {
                 groups,
                 next_id,
                 read_marks: Vec::new(),
+                ack_delay: std::time::Duration::ZERO,
             }),
         }))
     }
@@ -211,6 +217,18 @@ impl SimNetwork {
             }
         }
         id
+    }
+
+    /// From now on the server's ack of each send comes `delay` after the server has the message,
+    /// as on a slow network: a send is then "on the wire" for that long.
+    pub fn slow_acks(&self, delay: std::time::Duration) {
+        self.lock().ack_delay = delay;
+    }
+
+    /// Counts the messages the server has taken (before their acks are back): wait on it to act
+    /// while a send is on the wire.
+    pub fn watch_taken(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.taken.subscribe()
     }
 
     /// The connection drops, as when the network goes away.
@@ -326,6 +344,13 @@ impl Link for SimNetwork {
         let now = Timestamp::now();
         let (record, first) =
             self.journal.accept(message, now).map_err(|e| LinkError::Temporary(format!("sim journal: {e}")))?;
+        if first {
+            self.taken.send_modify(|taken| *taken += 1);
+        }
+        let ack_delay = self.lock().ack_delay;
+        if !ack_delay.is_zero() {
+            tokio::time::sleep(ack_delay).await;
+        }
         if first {
             let mut state = self.lock();
             if let Content::Media(attachment) = &message.content {

@@ -43,11 +43,11 @@ pub fn extension(desk: Arc<Desk>, answer: Answer) -> Extension {
         }));
         let status_desk = desk.clone();
         let _ = parts.status_section.set(("desk", Arc::new(move || desk_status(&status_desk))));
-        desk.start();
+        desk.start(&parts.workers, &parts.stop);
         // Listening first, then catching up: nothing falls between the two.
         let events = parts.events.subscribe();
-        tokio::spawn(catch_up(desk.clone(), source.clone()));
-        tokio::spawn(forward_messages(desk.clone(), events, source));
+        parts.workers.spawn(parts.stop.clone().run_until_cancelled_owned(catch_up(desk.clone(), source.clone())));
+        parts.workers.spawn(forward_messages(desk.clone(), events, source, parts.stop.clone()));
         wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))
     })
 }
@@ -63,9 +63,12 @@ async fn forward_messages(
     desk: Arc<Desk>,
     mut events: tokio::sync::broadcast::Receiver<BridgeEvent>,
     source: Arc<BridgeSource>,
+    stop: tokio_util::sync::CancellationToken,
 ) {
     loop {
-        let event = match events.recv().await {
+        // A message being taken in when the daemon stops is taken in first.
+        let Some(received) = stop.run_until_cancelled(events.recv()).await else { return };
+        let event = match received {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!("desk: {missed} messages went by while the desk was busy");

@@ -112,7 +112,8 @@ fn run_standalone(mut layers: Layers, args: StandaloneArgs) -> anyhow::Result<()
             desk.connect_whatsapp(Arc::new(LharriesOutbox { api_url: args.lharries_api.clone() }), Arc::new(source));
             tokio::spawn(Poller { desk: desk.clone(), path: path.clone(), interval, state }.run());
         }
-        desk.start();
+        let (stop, workers) = (tokio_util::sync::CancellationToken::new(), tokio_util::task::TaskTracker::new());
+        desk.start(&workers, &stop);
         let routes = wamcp_desk::http::routes(Arc::new(DeskApp { desk, token }));
         let router = wamcp_bridge::api::host_checked(routes, guard);
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -124,6 +125,10 @@ fn run_standalone(mut layers: Layers, args: StandaloneArgs) -> anyhow::Result<()
             data_dir.root().join(wamcp_bridge::token::TOKEN_FILE).display()
         );
         axum::serve(listener, router).with_graceful_shutdown(super::super::daemon::shutdown_signal()).await?;
+        // The agent finishes the answer it is on, the publisher the event it is on.
+        stop.cancel();
+        workers.close();
+        workers.wait().await;
         Ok(())
     })
 }
