@@ -8,16 +8,16 @@
 //! too far behind to see (the bus keeps a bounded backlog).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 use wamcp_core::{Jid, MessageKind};
 use wamcp_link::Link;
-use wamcp_store::Reader;
 
 use crate::events::BridgeEvent;
 use crate::ingest::Ingest;
+use crate::readers::Readers;
 
 /// What the worker needs to fetch and store attachments.
 pub struct AutoDownload {
@@ -25,7 +25,7 @@ pub struct AutoDownload {
     pub kinds: Vec<MessageKind>,
     pub link: Arc<dyn Link>,
     pub data_dir: PathBuf,
-    pub reader: Mutex<Reader>,
+    pub readers: Readers,
     pub ingest: Ingest,
 }
 
@@ -49,7 +49,8 @@ impl AutoDownload {
             }
             let Ok(chat) = Jid::parse(&message.chat_jid) else { continue };
             let id = message.id;
-            match crate::media::save(self.link.as_ref(), &self.data_dir, &self.reader, &self.ingest, &chat, &id).await {
+            match crate::media::save(self.link.as_ref(), &self.data_dir, &self.readers, &self.ingest, &chat, &id).await
+            {
                 Ok(path) => debug!("saved the attachment of {chat}/{id} to {path}"),
                 Err(e) => warn!("could not save the attachment of {chat}/{id} automatically: {e}"),
             }

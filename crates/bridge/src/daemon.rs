@@ -32,6 +32,7 @@ use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
 use crate::group_names::GroupNames;
 use crate::ingest::{self, Ingest};
+use crate::readers::{API_READERS, Readers};
 use crate::status::Status;
 use crate::{
     DaemonConfig, DaemonError, LinkChoice, Stopped, api, connection, extension, group_names, mcp_http, outbox,
@@ -139,7 +140,7 @@ impl Daemon {
                 kinds: config.auto_download.clone(),
                 link: link.clone(),
                 data_dir: config.data_dir.clone(),
-                reader: Mutex::new(Reader::open(&store_path)?),
+                readers: Readers::open(&store_path, 1)?,
                 ingest: ingest.clone(),
             };
             spawn(until(&stop, downloads.run(arrivals)));
@@ -196,7 +197,7 @@ impl Daemon {
             link_kind,
             sim,
             ingest: ingest.clone(),
-            reader: Mutex::new(Reader::open(&store_path)?),
+            readers: Readers::open(&store_path, API_READERS)?,
             status: status.clone(),
             events: events.clone(),
             data_dir: config.data_dir.clone(),

@@ -36,6 +36,7 @@ pub mod media;
 pub mod metrics;
 pub mod outbox;
 mod progress;
+pub mod readers;
 pub mod retention;
 mod send_request;
 pub mod service_manager;

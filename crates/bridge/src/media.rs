@@ -5,13 +5,13 @@
 //! Media the server no longer has is asked for again from the sender's phone, then fetched.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use wamcp_core::{Jid, MessageId, MessageKind};
 use wamcp_link::{Link, LinkError, MediaRequest};
-use wamcp_store::{Reader, StoreError, StoredMedia};
+use wamcp_store::{StoreError, StoredMedia};
 
 use crate::ingest::{Command, Ingest};
+use crate::readers::Readers;
 
 /// Where an attachment is saved, relative to the data directory.
 pub fn media_path(chat: &Jid, id: &str, kind: MessageKind, file_name: Option<&str>, mimetype: Option<&str>) -> String {
@@ -114,13 +114,12 @@ pub enum SaveError {
 pub async fn save(
     link: &dyn Link,
     data_dir: &Path,
-    reader: &Mutex<Reader>,
+    readers: &Readers,
     ingest: &Ingest,
     chat: &Jid,
     id: &str,
 ) -> Result<String, SaveError> {
-    let stored =
-        reader.lock().map_err(|_| SaveError::Writer("the store reader is unavailable".into()))?.media(chat, id)?;
+    let stored = readers.get().await?.media(chat, id)?;
     if let Some(existing) = stored.media.local_path.as_deref().filter(|p| data_dir.join(p).is_file()) {
         return Ok(existing.to_string());
     }

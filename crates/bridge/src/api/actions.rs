@@ -22,7 +22,7 @@ impl AppState {
     /// Changes the text of one of our own messages.
     pub(super) async fn edit(&self, request: Edit) -> Result<Queued, ApiError> {
         let chat = parse_recipient(&request.chat_jid)?;
-        let target = self.message_ref(&chat, &request.message_id)?;
+        let target = self.message_ref(&chat, &request.message_id).await?;
         if !target.from_me {
             return Err(ApiError::bad_request("message_id: only your own messages can be edited"));
         }
@@ -36,7 +36,7 @@ impl AppState {
     /// Deletes a message for everyone: one of our own, or anyone's in a group we are admin of.
     pub(super) async fn delete(&self, request: Delete) -> Result<Queued, ApiError> {
         let chat = parse_recipient(&request.chat_jid)?;
-        let target = self.message_ref(&chat, &request.message_id)?;
+        let target = self.message_ref(&chat, &request.message_id).await?;
         if !target.from_me {
             self.check_group_admin(&chat).await?;
         }
@@ -82,7 +82,7 @@ impl AppState {
                 request.count
             )));
         }
-        let oldest = self.reader()?.oldest_message(&chat).map_err(store_error)?.ok_or_else(|| {
+        let oldest = self.reader().await?.oldest_message(&chat).map_err(store_error)?.ok_or_else(|| {
             ApiError::not_found(format!("{chat} has no messages yet: there is nothing to go back from"))
         })?;
         let anchor = HistoryAnchor {

@@ -19,14 +19,13 @@ mod stream;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::routing::{get, post};
 use tokio::sync::Notify;
 use wamcp_link::Link;
 use wamcp_link::sim::SimNetwork;
-use wamcp_store::Reader;
 
 pub use dispatch::InProcess;
 pub use error::store_error;
@@ -58,7 +57,8 @@ pub struct AppState {
     pub link_kind: &'static str,
     pub sim: Option<Arc<SimNetwork>>,
     pub ingest: Ingest,
-    pub reader: Mutex<Reader>,
+    /// Readers of the store, shared by the requests.
+    pub readers: crate::readers::Readers,
     pub status: Arc<Status>,
     pub events: EventBus,
     pub data_dir: PathBuf,
@@ -75,8 +75,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    fn reader(&self) -> Result<MutexGuard<'_, Reader>, ApiError> {
-        self.reader.lock().map_err(|_| ApiError::internal("the store reader is unavailable"))
+    async fn reader(&self) -> Result<crate::readers::Pooled<'_>, ApiError> {
+        self.readers.get().await.map_err(store_error)
     }
 }
 

@@ -21,12 +21,12 @@ pub async fn health() -> Json<Value> {
 
 impl AppState {
     /// What `/api/status` and `get_status` report.
-    pub(super) fn status_report(&self) -> Result<DaemonStatus, ApiError> {
+    pub(super) async fn status_report(&self) -> Result<DaemonStatus, ApiError> {
         let counters = &self.status.counters;
         let mut report = DaemonStatus {
             connection: self.status.connection(),
             link: self.link_kind.to_string(),
-            outbox_depth: self.reader()?.outbox_depth().map_err(store_error)?,
+            outbox_depth: self.reader().await?.outbox_depth().map_err(store_error)?,
             messages_received: Counters::get(&counters.messages_received),
             messages_sent: Counters::get(&counters.messages_sent),
             sends_failed: Counters::get(&counters.sends_failed),
@@ -55,7 +55,7 @@ impl AppState {
         let local_path = crate::media::save(
             self.link.as_ref(),
             &self.data_dir,
-            &self.reader,
+            &self.readers,
             &self.ingest,
             &chat,
             &request.message_id,
@@ -82,7 +82,7 @@ pub async fn message(
     Path((chat, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let chat = parse_recipient(&chat)?;
-    let reader = app.reader()?;
+    let reader = app.reader().await?;
     let outbox = reader.outbox_entry(&chat, &id).map_err(store_error)?;
     let stored = match reader.message_context(&id, Some(&chat), 0, 0) {
         Ok(found) => Some(found.message),
@@ -111,7 +111,7 @@ pub async fn message(
 pub async fn metrics(
     State(app): State<Arc<AppState>>,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
-    let depth = app.reader()?.outbox_depth().map_err(store_error)?;
+    let depth = app.reader().await?.outbox_depth().map_err(store_error)?;
     let store_bytes =
         std::fs::metadata(app.data_dir.join(wamcp_store::data_dir::STORE_FILE)).map(|m| m.len()).unwrap_or(0);
     let mut body = crate::metrics::render(&app.status, depth, store_bytes);

@@ -30,7 +30,7 @@ impl AppState {
         let chat = parse_recipient(&request.recipient)?;
         let id = new_message_id();
         let reply_to = match &request.reply_to {
-            Some(quoted) => Some(self.message_ref(&chat, quoted)?),
+            Some(quoted) => Some(self.message_ref(&chat, quoted).await?),
             None => None,
         };
         let mentions = request
@@ -65,7 +65,7 @@ impl AppState {
         if request.emoji.chars().count() > 8 {
             return Err(ApiError::bad_request("emoji: give one emoji (or an empty string to remove the reaction)"));
         }
-        let target = self.message_ref(&chat, &request.message_id)?;
+        let target = self.message_ref(&chat, &request.message_id).await?;
         self.enqueue_change(&chat, Body::Reaction { target, emoji: request.emoji }, request.idempotency_key).await
     }
 
@@ -83,7 +83,7 @@ impl AppState {
             .map_err(|e| ApiError::bad_request(format!("sender: {e}")))?;
         let ids: Vec<MessageId> = request.message_ids.into_iter().map(MessageId).collect();
         // The receipt names the chat and sender as the messages arrived (a LID where WhatsApp used one).
-        let wire = self.reader()?.wire_address(&chat, ids[0].as_str()).map_err(store_error)?;
+        let wire = self.reader().await?.wire_address(&chat, ids[0].as_str()).map_err(store_error)?;
         let (chat, sender) = match wire {
             Some(wire) => (wire.chat, wire.sender.filter(|_| sender.is_some()).or(sender)),
             None => (chat, sender),
@@ -175,8 +175,8 @@ impl AppState {
     }
 
     /// A stored message of `chat`, as a reply or reaction refers to it.
-    pub(super) fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
-        let reader = self.reader()?;
+    pub(super) async fn message_ref(&self, chat: &Jid, id: &str) -> Result<StoredRef, ApiError> {
+        let reader = self.reader().await?;
         let message = reader.message_context(id, Some(chat), 0, 0).map_err(store_error)?.message;
         // Named as WhatsApp addressed it: a LID group's member by their LID.
         let wire = reader.wire_address(chat, &message.id).map_err(store_error)?;
