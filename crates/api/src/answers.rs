@@ -164,12 +164,21 @@ pub struct RetentionReport {
     pub files_removed: u64,
 }
 
+/// What the daemon's link talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// WhatsApp's servers.
+    Whatsapp,
+    /// The simulated network of `wamcp demo`.
+    Sim,
+}
+
 /// `GET /api/status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DaemonStatus {
     pub connection: ConnectionReport,
-    /// "whatsapp" or "sim".
-    pub link: String,
+    pub link: LinkKind,
     pub outbox_depth: u64,
     pub messages_received: u64,
     pub messages_sent: u64,

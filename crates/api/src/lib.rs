@@ -14,7 +14,7 @@ mod requests;
 
 pub use answers::{
     ConnectionReport, ConnectionState, DaemonStatus, Done, Downloaded, Forgotten, GroupInfo, GroupMember, HistorySync,
-    NumberCheck, NumbersChecked, Queued, RetentionReport,
+    LinkKind, NumberCheck, NumbersChecked, Queued, RetentionReport,
 };
 pub use daemon::{Daemon, DaemonError, read_http_answer};
 pub use endpoint::{Answer, Endpoint, Method, Request};

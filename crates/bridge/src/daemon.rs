@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
+use wamcp_api::LinkKind;
 use wamcp_core::{Clock, Disconnect, SystemClock};
 use wamcp_link::Link;
 use wamcp_mcp::audit::AuditTrail;
@@ -108,8 +109,8 @@ impl Daemon {
         let mut spawn = |task: Task| handles.push(workers.spawn(task));
 
         let (link, link_kind, sim): (Arc<dyn Link>, _, _) = match link {
-            LinkChoice::WhatsApp(link) => (link, "whatsapp", None),
-            LinkChoice::Sim(sim) => (sim.clone() as Arc<dyn Link>, "sim", Some(sim)),
+            LinkChoice::WhatsApp(link) => (link, LinkKind::Whatsapp, None),
+            LinkChoice::Sim(sim) => (sim.clone() as Arc<dyn Link>, LinkKind::Sim, Some(sim)),
         };
         if !config.webhooks.is_empty() {
             let secret = token::load_or_create_secret(&config.data_dir.join(token::WEBHOOK_SECRET_FILE))

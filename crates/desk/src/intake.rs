@@ -16,7 +16,7 @@ use crate::acknowledgement::is_acknowledgement;
 use crate::customers::{self, Identity};
 use crate::db::{Db, Tx};
 use crate::events::{self, topics};
-use crate::model::{Author, Channel, DeliveryStatus, Priority, TicketStatus, Via, new_id};
+use crate::model::{AgentState, Author, Channel, DeliveryStatus, Priority, TicketStatus, Via, new_id};
 
 /// A conversation quiet this long is over; the next message starts a new one (and a new ticket).
 pub const CONVERSATION_TIMEOUT_MS: i64 = 24 * 60 * 60 * 1000;
@@ -77,9 +77,9 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     let for_agent = ticket_status == TicketStatus::Open;
     // Held messages wait for the person who has the ticket; an acknowledgement waits for nobody.
     let agent_state = match ticket_status {
-        TicketStatus::Open => "pending",
-        TicketStatus::Escalated => "held",
-        TicketStatus::Waiting | TicketStatus::Resolved => "done",
+        TicketStatus::Open => AgentState::Pending,
+        TicketStatus::Escalated => AgentState::Held,
+        TicketStatus::Waiting | TicketStatus::Resolved => AgentState::Done,
     };
     let message_id = new_id("msg");
     let inserted = sqlx::query(
@@ -100,7 +100,7 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     .bind(inbound.subject.as_deref())
     .bind(&inbound.body)
     .bind(at.millis())
-    .bind(agent_state)
+    .bind(agent_state.as_str())
     .bind(inbound.channel_account.as_deref())
     .execute(&mut *tx)
     .await?;
@@ -187,9 +187,10 @@ async fn current_ticket(
     if let Some(row) = current {
         let (conversation, ticket, status): (String, String, String) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        let status = if status == "escalated" {
+        let status = TicketStatus::parse(&status);
+        let status = if status == Some(TicketStatus::Escalated) {
             TicketStatus::Escalated
-        } else if status == "waiting" && is_acknowledgement(&inbound.body) {
+        } else if status == Some(TicketStatus::Waiting) && is_acknowledgement(&inbound.body) {
             TicketStatus::Waiting
         } else {
             sqlx::query("UPDATE tickets SET status = 'open', updated_at = $1 WHERE id = $2")

@@ -89,6 +89,28 @@ impl TicketStatus {
     }
 }
 
+/// Where an inbound message stands with the agent: `pending` waits for it, `working` is claimed by
+/// a worker, `held` waits for the person who has the ticket, `done` needs nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    Pending,
+    Working,
+    Held,
+    Done,
+}
+
+impl AgentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Pending => "pending",
+            AgentState::Working => "working",
+            AgentState::Held => "held",
+            AgentState::Done => "done",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -99,6 +121,13 @@ pub enum Priority {
 }
 
 impl Priority {
+    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
+
+    /// The priority as stored (`high`), if it is one.
+    pub fn parse(name: &str) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|priority| priority.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::Low => "low",
@@ -122,6 +151,13 @@ pub enum IdentifierKind {
 }
 
 impl IdentifierKind {
+    pub const ALL: [IdentifierKind; 3] = [IdentifierKind::Phone, IdentifierKind::Email, IdentifierKind::Whatsapp];
+
+    /// The kind as stored (`email`), if it is one.
+    pub fn parse(name: &str) -> Option<IdentifierKind> {
+        IdentifierKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             IdentifierKind::Phone => "phone",

@@ -3,13 +3,27 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 use wamcp_core::Timestamp;
 
 use crate::DeskError;
 use crate::db::Db;
-use crate::model::{Channel, IdentifierKind, TicketStatus};
+use crate::model::{Channel, IdentifierKind, Priority, TicketStatus};
+
+/// A stored name (`escalated`, `email`) read back as its type; an unknown one is a decode error
+/// naming the column.
+fn named<T>(row: &AnyRow, index: usize, parse: impl Fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    let name: String = row.try_get(index)?;
+    parse(&name).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: format!("'{name}' is not a value this column takes").into(),
+    })
+}
+
+fn time(row: &AnyRow, index: usize) -> Result<String, sqlx::Error> {
+    Ok(Timestamp(row.try_get(index)?).to_rfc3339())
+}
 
 /// One message as the read side shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,24 +46,98 @@ pub struct MessageOut {
 const MESSAGE_COLUMNS: &str = "id, direction, channel, author, subject, body, created_at, delivery_status, ticket_id, \
      delivery_error FROM messages";
 
-fn message(row: &AnyRow) -> Result<MessageOut, DeskError> {
-    Ok(MessageOut {
-        id: row.try_get(0)?,
-        direction: row.try_get(1)?,
-        channel: row.try_get(2)?,
-        author: row.try_get(3)?,
-        subject: row.try_get(4)?,
-        body: row.try_get(5)?,
-        created_at: Timestamp(row.try_get(6)?).to_rfc3339(),
-        delivery_status: row.try_get(7)?,
-        ticket_id: row.try_get(8)?,
-        delivery_error: row.try_get(9)?,
-    })
+impl FromRow<'_, AnyRow> for MessageOut {
+    fn from_row(row: &AnyRow) -> Result<MessageOut, sqlx::Error> {
+        Ok(MessageOut {
+            id: row.try_get(0)?,
+            direction: row.try_get(1)?,
+            channel: row.try_get(2)?,
+            author: row.try_get(3)?,
+            subject: row.try_get(4)?,
+            body: row.try_get(5)?,
+            created_at: time(row, 6)?,
+            delivery_status: row.try_get(7)?,
+            ticket_id: row.try_get(8)?,
+            delivery_error: row.try_get(9)?,
+        })
+    }
+}
+
+/// The messages a `WHERE …` clause (on `$1`) picks, in `order`.
+async fn messages(db: &Db, condition: &str, value: &str, order: &str) -> Result<Vec<MessageOut>, DeskError> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} WHERE {condition} ORDER BY {order}");
+    Ok(sqlx::query_as::<_, MessageOut>(sqlx::AssertSqlSafe(sql)).bind(value).fetch_all(db.pool()).await?)
+}
+
+/// A ticket with its messages across channels, and what is known of its customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketOut {
+    pub ticket_id: String,
+    pub status: TicketStatus,
+    pub priority: Priority,
+    pub category: String,
+    pub escalation_reason: Option<String>,
+    pub channel: Channel,
+    pub customer_id: String,
+    pub conversation_id: String,
+    pub subject: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub resolved_at: Option<String>,
+    pub customer_name: Option<String>,
+    /// Phone numbers and email addresses; what a web form only claimed says so.
+    pub contacts: Vec<String>,
+    pub possibly_same_customer: Option<PossiblySame>,
+    /// The channels its messages came and went by.
+    pub channels: Vec<Channel>,
+    pub messages: Vec<MessageOut>,
+}
+
+/// The customer a ticket names as possibly its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PossiblySame {
+    pub customer_id: String,
+    pub name: Option<String>,
+    /// Their identifiers and claims, comma-separated.
+    pub known_by: String,
+}
+
+/// A ticket's own row; the rest of [`TicketOut`] is read beside it.
+struct TicketRow {
+    out: TicketOut,
+    possibly_customer_id: Option<String>,
+}
+
+impl FromRow<'_, AnyRow> for TicketRow {
+    fn from_row(row: &AnyRow) -> Result<TicketRow, sqlx::Error> {
+        Ok(TicketRow {
+            out: TicketOut {
+                ticket_id: row.try_get(0)?,
+                status: named(row, 1, TicketStatus::parse)?,
+                priority: named(row, 2, Priority::parse)?,
+                category: row.try_get(3)?,
+                escalation_reason: row.try_get(4)?,
+                channel: named(row, 5, Channel::parse)?,
+                customer_id: row.try_get(6)?,
+                conversation_id: row.try_get(7)?,
+                subject: row.try_get(8)?,
+                created_at: time(row, 9)?,
+                updated_at: time(row, 10)?,
+                resolved_at: row.try_get::<Option<i64>, _>(11)?.map(|t| Timestamp(t).to_rfc3339()),
+                customer_name: row.try_get(12)?,
+                contacts: Vec::new(),
+                possibly_same_customer: None,
+                channels: Vec::new(),
+                messages: Vec::new(),
+            },
+            possibly_customer_id: row.try_get(13)?,
+        })
+    }
 }
 
 /// A ticket and its messages, or `None`.
-pub async fn ticket(db: &Db, id: &str) -> Result<Option<Value>, DeskError> {
-    let row = sqlx::query(
+pub async fn ticket(db: &Db, id: &str) -> Result<Option<TicketOut>, DeskError> {
+    let row = sqlx::query_as::<_, TicketRow>(
         "SELECT t.id, t.status, t.priority, t.category, t.escalation_reason, t.channel, t.customer_id, \
          t.conversation_id, t.subject, t.created_at, t.updated_at, t.resolved_at, c.name, t.possibly_customer_id \
          FROM tickets t JOIN customers c ON c.id = t.customer_id WHERE t.id = $1",
@@ -57,55 +145,30 @@ pub async fn ticket(db: &Db, id: &str) -> Result<Option<Value>, DeskError> {
     .bind(id)
     .fetch_optional(db.pool())
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MESSAGE_COLUMNS} WHERE ticket_id = $1 ORDER BY seq")))
-        .bind(id)
-        .fetch_all(db.pool())
-        .await?;
-    let messages = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
-    let customer: String = row.try_get(6)?;
+    let Some(TicketRow { mut out, possibly_customer_id }) = row else { return Ok(None) };
+    out.messages = messages(db, "ticket_id = $1", id, "seq").await?;
     // What the form claimed is shown as a claim, so nobody takes it for a proven address.
-    let contacts: Vec<String> = sqlx::query_scalar(
+    out.contacts = sqlx::query_scalar(
         "SELECT value FROM (SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 \
            AND kind IN ('phone', 'email') \
          UNION SELECT kind, value || ' (claimed)' FROM customer_claims WHERE customer_id = $1) contacts \
          ORDER BY kind DESC, value",
     )
-    .bind(&customer)
+    .bind(&out.customer_id)
     .fetch_all(db.pool())
     .await?;
-    let channels: Vec<&str> =
-        Channel::ALL.iter().map(|c| c.as_str()).filter(|c| messages.iter().any(|m| m.channel == *c)).collect();
-    let possibly = match row.try_get::<Option<String>, _>(13)? {
-        Some(other) => possibly_same(db, &other).await?,
-        None => Value::Null,
-    };
-    Ok(Some(json!({
-        "ticket_id": row.try_get::<String, _>(0)?,
-        "status": row.try_get::<String, _>(1)?,
-        "priority": row.try_get::<String, _>(2)?,
-        "category": row.try_get::<String, _>(3)?,
-        "escalation_reason": row.try_get::<Option<String>, _>(4)?,
-        "channel": row.try_get::<String, _>(5)?,
-        "customer_id": row.try_get::<String, _>(6)?,
-        "conversation_id": row.try_get::<String, _>(7)?,
-        "subject": row.try_get::<Option<String>, _>(8)?,
-        "created_at": Timestamp(row.try_get(9)?).to_rfc3339(),
-        "updated_at": Timestamp(row.try_get(10)?).to_rfc3339(),
-        "resolved_at": row.try_get::<Option<i64>, _>(11)?.map(|t| Timestamp(t).to_rfc3339()),
-        "customer_name": row.try_get::<Option<String>, _>(12)?,
-        "contacts": contacts,
-        "possibly_same_customer": possibly,
-        "channels": channels,
-        "messages": messages,
-    })))
+    out.channels = Channel::ALL.into_iter().filter(|c| out.messages.iter().any(|m| m.channel == c.as_str())).collect();
+    if let Some(other) = possibly_customer_id {
+        out.possibly_same_customer = possibly_same(db, &other).await?;
+    }
+    Ok(Some(out))
 }
 
 /// The customer a ticket names as possibly its own: id, name, and how they are known.
-async fn possibly_same(db: &Db, customer: &str) -> Result<Value, DeskError> {
+async fn possibly_same(db: &Db, customer: &str) -> Result<Option<PossiblySame>, DeskError> {
     let name: Option<Option<String>> =
         sqlx::query_scalar("SELECT name FROM customers WHERE id = $1").bind(customer).fetch_optional(db.pool()).await?;
-    let Some(name) = name else { return Ok(Value::Null) };
+    let Some(name) = name else { return Ok(None) };
     let known_by: Vec<String> = sqlx::query_scalar(
         "SELECT value FROM customer_identifiers WHERE customer_id = $1 \
          UNION SELECT value FROM customer_claims WHERE customer_id = $1 ORDER BY 1",
@@ -113,11 +176,55 @@ async fn possibly_same(db: &Db, customer: &str) -> Result<Value, DeskError> {
     .bind(customer)
     .fetch_all(db.pool())
     .await?;
-    Ok(json!({"customer_id": customer, "name": name, "known_by": known_by.join(", ")}))
+    Ok(Some(PossiblySame { customer_id: customer.to_string(), name, known_by: known_by.join(", ") }))
+}
+
+/// A customer, every identifier they are known by, their tickets and their latest history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerOut {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub created_at: String,
+    pub identifiers: Vec<IdentifierOut>,
+    pub tickets: Vec<TicketSummary>,
+    /// The latest 100 messages, oldest first.
+    pub history: Vec<MessageOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentifierOut {
+    pub kind: IdentifierKind,
+    pub value: String,
+}
+
+impl FromRow<'_, AnyRow> for IdentifierOut {
+    fn from_row(row: &AnyRow) -> Result<IdentifierOut, sqlx::Error> {
+        Ok(IdentifierOut { kind: named(row, 0, IdentifierKind::parse)?, value: row.try_get(1)? })
+    }
+}
+
+/// A ticket as a customer's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketSummary {
+    pub ticket_id: String,
+    pub status: TicketStatus,
+    pub channel: Channel,
+    pub created_at: String,
+}
+
+impl FromRow<'_, AnyRow> for TicketSummary {
+    fn from_row(row: &AnyRow) -> Result<TicketSummary, sqlx::Error> {
+        Ok(TicketSummary {
+            ticket_id: row.try_get(0)?,
+            status: named(row, 1, TicketStatus::parse)?,
+            channel: named(row, 2, Channel::parse)?,
+            created_at: time(row, 3)?,
+        })
+    }
 }
 
 /// The customer known by this identifier, with every identifier and their latest history.
-pub async fn customer_by(db: &Db, kind: IdentifierKind, value: &str) -> Result<Option<Value>, DeskError> {
+pub async fn customer_by(db: &Db, kind: IdentifierKind, value: &str) -> Result<Option<CustomerOut>, DeskError> {
     let id: Option<String> =
         sqlx::query_scalar("SELECT customer_id FROM customer_identifiers WHERE kind = $1 AND value = $2")
             .bind(kind.as_str())
@@ -127,75 +234,73 @@ pub async fn customer_by(db: &Db, kind: IdentifierKind, value: &str) -> Result<O
     let Some(id) = id else { return Ok(None) };
     let row =
         sqlx::query("SELECT name, created_at FROM customers WHERE id = $1").bind(&id).fetch_one(db.pool()).await?;
-    let identifiers =
-        sqlx::query("SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value")
-            .bind(&id)
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| Ok(json!({"kind": r.try_get::<String, _>(0)?, "value": r.try_get::<String, _>(1)?})))
-            .collect::<Result<Vec<_>, DeskError>>()?;
-    let tickets = sqlx::query(
+    let identifiers = sqlx::query_as::<_, IdentifierOut>(
+        "SELECT kind, value FROM customer_identifiers WHERE customer_id = $1 ORDER BY kind, value",
+    )
+    .bind(&id)
+    .fetch_all(db.pool())
+    .await?;
+    let tickets = sqlx::query_as::<_, TicketSummary>(
         "SELECT id, status, channel, created_at FROM tickets WHERE customer_id = $1 ORDER BY created_at DESC",
     )
     .bind(&id)
     .fetch_all(db.pool())
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(json!({
-            "ticket_id": r.try_get::<String, _>(0)?,
-            "status": r.try_get::<String, _>(1)?,
-            "channel": r.try_get::<String, _>(2)?,
-            "created_at": Timestamp(r.try_get(3)?).to_rfc3339(),
-        }))
-    })
-    .collect::<Result<Vec<_>, DeskError>>()?;
-    let history = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} WHERE customer_id = $1 ORDER BY seq DESC LIMIT 100"
-    )))
-    .bind(&id)
-    .fetch_all(db.pool())
     .await?;
-    let mut history = history.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+    let mut history = messages(db, "customer_id = $1", &id, "seq DESC LIMIT 100").await?;
     history.reverse();
-    Ok(Some(json!({
-        "customer_id": id,
-        "name": row.try_get::<Option<String>, _>(0)?,
-        "created_at": Timestamp(row.try_get(1)?).to_rfc3339(),
-        "identifiers": identifiers,
-        "tickets": tickets,
-        "history": history,
-    })))
+    Ok(Some(CustomerOut {
+        name: row.try_get(0)?,
+        created_at: time(&row, 1)?,
+        customer_id: id,
+        identifiers,
+        tickets,
+        history,
+    }))
 }
 
 /// A conversation with its ticket and messages.
-pub async fn conversation(db: &Db, id: &str) -> Result<Option<Value>, DeskError> {
-    let row = sqlx::query(
-        "SELECT c.customer_id, c.state, c.channel, c.started_at, c.last_message_at, t.id, t.status \
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConversationOut {
+    pub conversation_id: String,
+    pub customer_id: String,
+    /// `active`, or `ended` once a newer conversation began.
+    pub state: String,
+    pub channel: Channel,
+    pub started_at: String,
+    pub last_message_at: String,
+    pub ticket_id: String,
+    pub ticket_status: TicketStatus,
+    pub messages: Vec<MessageOut>,
+}
+
+impl FromRow<'_, AnyRow> for ConversationOut {
+    fn from_row(row: &AnyRow) -> Result<ConversationOut, sqlx::Error> {
+        Ok(ConversationOut {
+            conversation_id: row.try_get(0)?,
+            customer_id: row.try_get(1)?,
+            state: row.try_get(2)?,
+            channel: named(row, 3, Channel::parse)?,
+            started_at: time(row, 4)?,
+            last_message_at: time(row, 5)?,
+            ticket_id: row.try_get(6)?,
+            ticket_status: named(row, 7, TicketStatus::parse)?,
+            messages: Vec::new(),
+        })
+    }
+}
+
+/// A conversation with its ticket and messages.
+pub async fn conversation(db: &Db, id: &str) -> Result<Option<ConversationOut>, DeskError> {
+    let conversation = sqlx::query_as::<_, ConversationOut>(
+        "SELECT c.id, c.customer_id, c.state, c.channel, c.started_at, c.last_message_at, t.id, t.status \
          FROM conversations c JOIN tickets t ON t.conversation_id = c.id WHERE c.id = $1",
     )
     .bind(id)
     .fetch_optional(db.pool())
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let messages =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MESSAGE_COLUMNS} WHERE conversation_id = $1 ORDER BY seq")))
-            .bind(id)
-            .fetch_all(db.pool())
-            .await?;
-    let messages = messages.iter().map(message).collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(json!({
-        "conversation_id": id,
-        "customer_id": row.try_get::<String, _>(0)?,
-        "state": row.try_get::<String, _>(1)?,
-        "channel": row.try_get::<String, _>(2)?,
-        "started_at": Timestamp(row.try_get(3)?).to_rfc3339(),
-        "last_message_at": Timestamp(row.try_get(4)?).to_rfc3339(),
-        "ticket_id": row.try_get::<String, _>(5)?,
-        "ticket_status": row.try_get::<String, _>(6)?,
-        "messages": messages,
-    })))
+    let Some(mut conversation) = conversation else { return Ok(None) };
+    conversation.messages = messages(db, "conversation_id = $1", id, "seq").await?;
+    Ok(Some(conversation))
 }
 
 /// When the newest customer message that came `via` this way was written.
@@ -286,10 +391,10 @@ pub fn escalation_rate(tickets: i64, escalated: i64) -> f64 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InboxRow {
     pub ticket_id: String,
-    pub status: String,
-    pub priority: String,
+    pub status: TicketStatus,
+    pub priority: Priority,
     pub escalation_reason: Option<String>,
-    pub channel: String,
+    pub channel: Channel,
     pub updated_at: String,
     /// `updated_at` in milliseconds, for "2 h ago".
     pub updated_ms: i64,
@@ -319,7 +424,7 @@ pub async fn inbox(db: &Db, filter: InboxFilter, limit: i64) -> Result<Vec<Inbox
         InboxFilter::Active => "('escalated', 'open', 'waiting')".to_string(),
         InboxFilter::Status(status) => format!("('{}')", status.as_str()),
     };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = sqlx::query_as::<_, InboxRow>(sqlx::AssertSqlSafe(format!(
         "SELECT t.id, t.status, t.priority, t.escalation_reason, t.channel, t.updated_at, \
            COALESCE(c.name, (SELECT value FROM customer_identifiers i WHERE i.customer_id = c.id \
                              ORDER BY i.kind LIMIT 1), c.id), \
@@ -338,24 +443,26 @@ pub async fn inbox(db: &Db, filter: InboxFilter, limit: i64) -> Result<Vec<Inbox
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            let updated_ms: i64 = row.try_get(5)?;
-            Ok(InboxRow {
-                ticket_id: row.try_get(0)?,
-                status: row.try_get(1)?,
-                priority: row.try_get(2)?,
-                escalation_reason: row.try_get(3)?,
-                channel: row.try_get(4)?,
-                updated_at: Timestamp(updated_ms).to_rfc3339(),
-                updated_ms,
-                customer: row.try_get(6)?,
-                last_message: row.try_get(7)?,
-                contact: row.try_get(8)?,
-                window_closed: row.try_get::<i64, _>(9)? == 1,
-            })
+    Ok(rows)
+}
+
+impl FromRow<'_, AnyRow> for InboxRow {
+    fn from_row(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
+        let updated_ms: i64 = row.try_get(5)?;
+        Ok(InboxRow {
+            ticket_id: row.try_get(0)?,
+            status: named(row, 1, TicketStatus::parse)?,
+            priority: named(row, 2, Priority::parse)?,
+            escalation_reason: row.try_get(3)?,
+            channel: named(row, 4, Channel::parse)?,
+            updated_at: Timestamp(updated_ms).to_rfc3339(),
+            updated_ms,
+            customer: row.try_get(6)?,
+            last_message: row.try_get(7)?,
+            contact: row.try_get(8)?,
+            window_closed: row.try_get::<i64, _>(9)? == 1,
         })
-        .collect()
+    }
 }
 
 /// How many tickets have each status, every status named (zero included).

@@ -86,14 +86,11 @@ fn from_customer(text: &str, id: &str, hours_ago: i64) -> Inbound {
 
 async fn statuses(t: &TestDesk, ticket: &str) -> Vec<(String, String)> {
     let ticket = reads::ticket(&t.desk.db, ticket).await.unwrap().unwrap();
-    ticket["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["direction"] == "outbound")
-        .map(|m| {
-            (m["delivery_status"].as_str().unwrap().to_string(), m["delivery_error"].as_str().unwrap_or("").to_string())
-        })
+    ticket
+        .messages
+        .into_iter()
+        .filter(|m| m.direction == "outbound")
+        .map(|m| (m.delivery_status, m.delivery_error.unwrap_or_default()))
         .collect()
 }
 

@@ -53,8 +53,7 @@ pub type StatusSlot = Arc<OnceLock<StatusSection>>;
 /// What the handlers share.
 pub struct AppState {
     pub link: Arc<dyn Link>,
-    /// "whatsapp" or "sim".
-    pub link_kind: &'static str,
+    pub link_kind: wamcp_api::LinkKind,
     pub sim: Option<Arc<SimNetwork>>,
     pub ingest: Ingest,
     /// Readers of the store, shared by the requests.

@@ -25,7 +25,7 @@ impl AppState {
         let counters = &self.status.counters;
         let mut report = DaemonStatus {
             connection: self.status.connection(),
-            link: self.link_kind.to_string(),
+            link: self.link_kind,
             outbox_depth: self.reader().await?.outbox_depth().map_err(store_error)?,
             messages_received: Counters::get(&counters.messages_received),
             messages_sent: Counters::get(&counters.messages_sent),

@@ -29,7 +29,7 @@ use crate::escalation::{Reason, Rules};
 use crate::events::{self, topics};
 use crate::kb;
 use crate::language;
-use crate::model::{Author, Channel, new_id};
+use crate::model::{AgentState, Author, Channel, TicketStatus, new_id};
 use crate::reply::{self, Style};
 use offline::Offline;
 use provider::{DraftRequest, HistoryItem, Provider};
@@ -99,7 +99,7 @@ struct Work {
     conversation_id: String,
     customer_id: String,
     customer_name: Option<String>,
-    ticket_status: String,
+    ticket_status: Option<TicketStatus>,
     kb_misses: i64,
     first_response: bool,
     received_at: i64,
@@ -114,9 +114,9 @@ impl Agent {
         }
         let mut steps = vec![Step::Ticket];
         let work = self.load(message_id).await?;
-        if work.ticket_status == "escalated" || work.ticket_status == "resolved" {
+        if matches!(work.ticket_status, Some(TicketStatus::Escalated | TicketStatus::Resolved)) {
             // A person took over after this message came in: the agent stays out.
-            self.set_state(message_id, "held").await?;
+            self.set_state(message_id, AgentState::Held).await?;
             return Ok(None);
         }
         steps.push(Step::History);
@@ -207,9 +207,9 @@ impl Agent {
         Ok(claimed.rows_affected() == 1)
     }
 
-    async fn set_state(&self, message_id: &str, state: &str) -> Result<(), DeskError> {
+    async fn set_state(&self, message_id: &str, state: AgentState) -> Result<(), DeskError> {
         sqlx::query("UPDATE messages SET agent_state = $1 WHERE id = $2")
-            .bind(state)
+            .bind(state.as_str())
             .bind(message_id)
             .execute(self.db.pool())
             .await?;
@@ -236,7 +236,7 @@ impl Agent {
             conversation_id: row.try_get(5)?,
             customer_id: row.try_get(6)?,
             customer_name: row.try_get(7)?,
-            ticket_status: row.try_get(8)?,
+            ticket_status: TicketStatus::parse(&row.try_get::<String, _>(8)?),
             kb_misses: row.try_get(9)?,
             first_response: row.try_get::<Option<i64>, _>(10)?.is_none(),
             channel_account: row.try_get(11)?,

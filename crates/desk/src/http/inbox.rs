@@ -16,13 +16,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::DeskApp;
 use super::error::ApiError;
 use super::{present, sessions};
 use crate::model::{DeliveryStatus, TicketStatus};
-use crate::reads::{self, InboxFilter};
+use crate::reads::{self, InboxFilter, MessageOut};
 use wamcp_core::Timestamp;
 
 /// The session id the request's cookie carries, if any.
@@ -189,10 +188,10 @@ pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery
         let now = Timestamp::now().millis();
         for row in rows {
             let status = match &row.escalation_reason {
-                Some(reason) if row.status == "escalated" => {
+                Some(reason) if row.status == TicketStatus::Escalated => {
                     format!("<span class=\"escalated\">escalated: {}</span>", escape(&present::reason(reason)))
                 }
-                _ => escape(&row.status),
+                _ => escape(row.status.as_str()),
             };
             let status = if row.window_closed {
                 format!("{status}<div class=\"escalated\">{WINDOW_CLOSED}</div>")
@@ -208,9 +207,9 @@ pub async fn list(State(app): State<Arc<DeskApp>>, Query(query): Query<ListQuery
                  <td class=\"meta\" title=\"{updated}\">{ago}</td></tr>",
                 id = escape(&row.ticket_id),
                 customer = escape(&row.customer),
-                channel = escape(&row.channel),
+                channel = escape(row.channel.as_str()),
                 excerpt = present::whatsapp_markup(&present::excerpt(&row.last_message, 80)),
-                priority = escape(&row.priority),
+                priority = escape(row.priority.as_str()),
                 updated = escape(&row.updated_at),
                 ago = escape(&present::ago(row.updated_ms, now)),
             );
@@ -228,32 +227,27 @@ pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> 
     let Some(ticket) = reads::ticket(&app.desk.db, &id).await? else {
         return Ok((StatusCode::NOT_FOUND, page("Not found", "<h1>No such ticket</h1>")).into_response());
     };
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let customer = ticket["customer_name"].as_str().map(str::to_string).unwrap_or_else(|| text(&ticket["customer_id"]));
+    let customer = ticket.customer_name.clone().unwrap_or_else(|| ticket.customer_id.clone());
+    let channels: Vec<&str> = ticket.channels.iter().map(|c| c.as_str()).collect();
     let mut body = format!(
         "<h1>{}</h1><p>Ticket <code>{}</code> · <span id=\"status\">{}</span>{} · priority {} · channels: {}</p>",
         escape(&customer),
         escape(&id),
-        escape(&text(&ticket["status"])),
-        ticket["escalation_reason"]
-            .as_str()
+        escape(ticket.status.as_str()),
+        ticket
+            .escalation_reason
+            .as_deref()
             .map(|r| format!(" (<span class=\"escalated\">{}</span>)", escape(&present::reason(r))))
             .unwrap_or_default(),
-        escape(&text(&ticket["priority"])),
-        escape(
-            &ticket["channels"]
-                .as_array()
-                .map(|c| c.iter().map(text).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()
-        ),
+        escape(ticket.priority.as_str()),
+        escape(&channels.join(", ")),
     );
-    if let Some(contacts) = ticket["contacts"].as_array().filter(|c| !c.is_empty()) {
-        let contacts: Vec<String> = contacts.iter().map(|c| escape(&text(c))).collect();
+    if !ticket.contacts.is_empty() {
+        let contacts: Vec<String> = ticket.contacts.iter().map(|c| escape(c)).collect();
         let _ = write!(body, "<p id=\"contact\">Reach them at {}</p>", contacts.join(", "));
     }
-    if let Some(other) = ticket["possibly_same_customer"].as_object() {
-        let name = other.get("name").and_then(Value::as_str).unwrap_or("another customer");
-        let known_by = other.get("known_by").and_then(Value::as_str).unwrap_or_default();
+    if let Some(other) = &ticket.possibly_same_customer {
+        let name = other.name.as_deref().unwrap_or("another customer");
         let _ = write!(
             body,
             "<div id=\"possibly\"><p>Possibly the same customer as <strong>{name}</strong> ({known_by}): the web form \
@@ -261,44 +255,40 @@ pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> 
              <form method=\"post\" action=\"/desk/tickets/{id}/merge\"><button type=\"submit\">Merge with {name}\
              </button></form></div>",
             name = escape(name),
-            known_by = escape(known_by),
+            known_by = escape(&other.known_by),
             id = escape(&id),
         );
     }
-    let held: Vec<&Value> = ticket["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["delivery_status"] == DeliveryStatus::WindowClosed.as_str())
-        .collect();
+    let held: Vec<&MessageOut> =
+        ticket.messages.iter().filter(|m| m.delivery_status == DeliveryStatus::WindowClosed.as_str()).collect();
     if let Some(first) = held.first() {
         let _ = write!(
             body,
             "<p id=\"window\" class=\"escalated\">{WINDOW_CLOSED}: {} answer(s) wait until they write. {}</p>",
             held.len(),
-            escape(first["delivery_error"].as_str().unwrap_or_default())
+            escape(first.delivery_error.as_deref().unwrap_or_default())
         );
     }
     body.push_str("<section id=\"conversation\">");
     let now = Timestamp::now().millis();
-    for message in ticket["messages"].as_array().into_iter().flatten() {
-        let at = text(&message["created_at"]);
-        let ago = Timestamp::parse_loose(&at).map(|t| present::ago(t.millis(), now)).unwrap_or_else(|_| at.clone());
+    for message in &ticket.messages {
+        let at = &message.created_at;
+        let ago = Timestamp::parse_loose(at).map(|t| present::ago(t.millis(), now)).unwrap_or_else(|_| at.clone());
         let _ = write!(
             body,
             "<div class=\"msg {direction}\"><div class=\"meta\">{author} · {channel} · \
              <span title=\"{at}\">{ago}</span> · {status}</div>{text}</div>",
-            direction = escape(&text(&message["direction"])),
-            author = escape(&text(&message["author"])),
-            channel = escape(&text(&message["channel"])),
-            at = escape(&at),
+            direction = escape(&message.direction),
+            author = escape(&message.author),
+            channel = escape(&message.channel),
+            at = escape(at),
             ago = escape(&ago),
-            status = escape(&text(&message["delivery_status"])),
-            text = present::whatsapp_markup(&text(&message["body"])),
+            status = escape(&message.delivery_status),
+            text = present::whatsapp_markup(&message.body),
         );
     }
     body.push_str("</section>");
-    if ticket["status"] != "resolved" {
+    if ticket.status != TicketStatus::Resolved {
         let _ = write!(
             body,
             "<form method=\"post\" action=\"/desk/tickets/{id}/reply\"><label>Reply<br>\

@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use super::DeskApp;
 use super::error::{ApiError, JsonBody};
 use crate::model::IdentifierKind;
+use crate::reads::{ConversationOut, CustomerOut, TicketOut};
 use crate::{Identity, reads};
 
-pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn ticket(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<TicketOut>, ApiError> {
     let ticket = reads::ticket(&app.desk.db, &id).await?;
     ticket.map(Json).ok_or_else(|| not_found(format!("no ticket '{id}'")))
 }
@@ -30,7 +31,7 @@ pub struct LookupQuery {
 pub async fn lookup(
     State(app): State<Arc<DeskApp>>,
     Query(query): Query<LookupQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CustomerOut>, ApiError> {
     let (kind, value) = match (&query.email, &query.phone) {
         (Some(email), None) => (IdentifierKind::Email, Identity::default().with_email(email)?.email),
         (None, Some(phone)) => (IdentifierKind::Phone, Identity::default().with_phone(phone)?.phone),
@@ -41,7 +42,10 @@ pub async fn lookup(
     customer.map(Json).ok_or_else(|| not_found(format!("no customer with {} {value}", kind.as_str())))
 }
 
-pub async fn conversation(State(app): State<Arc<DeskApp>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn conversation(
+    State(app): State<Arc<DeskApp>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationOut>, ApiError> {
     let conversation = reads::conversation(&app.desk.db, &id).await?;
     conversation.map(Json).ok_or_else(|| not_found(format!("no conversation '{id}'")))
 }

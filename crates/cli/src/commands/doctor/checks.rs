@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use wamcp_api::{ConnectionState, DaemonStatus, LinkKind};
 use wamcp_link::whatsapp::SESSION_FILE;
 use wamcp_store::schema::CURRENT_VERSION;
 use wamcp_store::{DataDir, snapshot};
@@ -254,16 +255,23 @@ fn daemon(dir: &DataDir, listen: SocketAddr) -> (Finding, Seen) {
         );
         return (finding, Seen::NoDaemon);
     }
-    let state = body["connection"]["state"].as_str().unwrap_or("unknown").to_string();
-    let detail = body["connection"]["detail"].as_str().unwrap_or("").to_string();
-    match state.as_str() {
-        "connected" => {
-            let account = body["connection"]["account"].as_str().unwrap_or("an account");
-            let simulated = body["link"] == "sim";
+    let Ok(report) = serde_json::from_value::<DaemonStatus>(body) else {
+        let finding = Finding::fail(
+            "daemon",
+            format!("something on {target} answers, but not with wamcp's status ({status})"),
+            "another program uses the port: give wamcp another --listen",
+        );
+        return (finding, Seen::NoDaemon);
+    };
+    let (state, detail) = (report.connection.state, report.connection.detail.unwrap_or_default());
+    match state {
+        ConnectionState::Connected => {
+            let account = report.connection.account.unwrap_or_else(|| "an account".into());
+            let simulated = report.link == LinkKind::Sim;
             let finding = Finding::ok("daemon", format!("running on {target}, connected as {account}"));
             (finding, Seen::Connected { simulated })
         }
-        "connecting" | "disconnected" => (
+        ConnectionState::Connecting | ConnectionState::Disconnected => (
             Finding::warn(
                 "daemon",
                 format!("running on {target}, {state}"),
