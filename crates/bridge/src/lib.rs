@@ -45,7 +45,6 @@ pub mod token;
 pub mod voice;
 pub mod webhooks;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,18 +101,6 @@ pub enum Stopped {
     /// banned, stream replaced, refused again and again): the daemon stops instead of serving a
     /// dead account, and a service manager can tell which from the exit status.
     Final(Disconnect),
-}
-
-/// Runs the daemon until `shutdown` completes or the connection ends for good, then stops it
-/// (see [`daemon`] for the order) and says why it stopped.
-pub async fn run(
-    config: DaemonConfig,
-    link: LinkChoice,
-    extension: Option<extension::Extension>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<Stopped, DaemonError> {
-    let running = Daemon::new(config, link).with_extension(extension).start().await?;
-    Ok(running.run_until(shutdown).await)
 }
 
 /// Connects once, stores everything the link hands over on connecting (a history sync), and

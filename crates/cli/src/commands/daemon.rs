@@ -158,10 +158,12 @@ pub fn prepare(config: &DaemonConfig) -> anyhow::Result<()> {
 
 /// Runs the daemon (with the desk, when it has settings) on a multi-threaded runtime until
 /// SIGTERM or SIGINT, or until the connection ends for good (the error [`ConnectionEnded`]).
+/// `listening` is told where the API listens once it does (the port chosen, for port 0).
 pub fn run(
     config: DaemonConfig,
     desk: Option<DeskSettings>,
     link: impl FnOnce() -> anyhow::Result<LinkChoice>,
+    listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
@@ -172,7 +174,11 @@ pub fn run(
             None => None,
         };
         let link = link()?;
-        match wamcp_bridge::run(config, link, extension, shutdown_signal()).await? {
+        let running = wamcp_bridge::Daemon::new(config, link).with_extension(extension).start().await?;
+        if let Some(addr) = running.addr() {
+            listening(addr);
+        }
+        match running.run_until(shutdown_signal()).await {
             Stopped::Requested => Ok(()),
             Stopped::Final(why) => Err(ConnectionEnded(why).into()),
         }

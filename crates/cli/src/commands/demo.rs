@@ -71,23 +71,26 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
         settings.knowledge_base = Some(sample_knowledge_base(dir.root())?);
         eprintln!("support desk: on, answering from the sample knowledge base in {}", dir.root().join("kb").display());
     }
-    let listen = config.listen.expect("the demo always listens");
     let token = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
     eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
     print_client_setup(explicit.then(|| dir.root()));
-    eprintln!("REST API: http://{listen} (token in {})", token.display());
-    if desk.is_some() {
-        eprintln!("Support desk inbox: http://{listen}/desk (sign in with the token in {})", token.display());
-    }
-    eprintln!("Stop it with Ctrl-C.");
+    let with_desk = desk.is_some();
+    let listening = move |listen| {
+        eprintln!("REST API: http://{listen} (token in {})", token.display());
+        if with_desk {
+            eprintln!("Support desk inbox: http://{listen}/desk (sign in with the token in {})", token.display());
+        }
+        eprintln!("Stop it with Ctrl-C.");
+    };
     let chatter_every = args.chatter;
-    super::daemon::run(config, desk, move || {
+    let link = move || {
         let network: Arc<SimNetwork> = network()?;
         if chatter_every > 0 {
             chatter::start(network.clone(), Duration::from_secs(chatter_every));
         }
         Ok(LinkChoice::Sim(network))
-    })
+    };
+    super::daemon::run(config, desk, link, listening)
 }
 
 /// The sample articles (examples/kb), written to `<demo dir>/kb` for the desk to import on start.

@@ -42,11 +42,12 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     super::daemon::prepare(&config)?;
-    let listen = config.listen.expect("serve always listens");
-    eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
     if desk.is_some() {
         eprintln!("wamcp serve: support desk on (tickets in {})", dir.root().join(wamcp_desk::SQLITE_FILE).display());
     }
     let options = LinkOptions { presence, ..LinkOptions::default() };
-    super::daemon::run(config, desk, move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, options)))))
+    let link = move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, options))));
+    let listening =
+        move |listen| eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
+    super::daemon::run(config, desk, link, listening)
 }
