@@ -9,7 +9,7 @@
 
 use serde_json::json;
 use sqlx::Row;
-use wamcp_core::Timestamp;
+use wamcp_core::{Jid, JidKind, MessageKind, Timestamp};
 
 use crate::DeskError;
 use crate::acknowledgement::is_acknowledgement;
@@ -37,6 +37,63 @@ pub struct Inbound {
     pub subject: Option<String>,
     pub body: String,
     pub at: Timestamp,
+}
+
+/// A WhatsApp message as a source hands it to the desk: either way, in any chat. The desk
+/// decides which are its own ([`Inbound::from_whatsapp`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrived {
+    pub chat: Jid,
+    pub id: String,
+    pub from_me: bool,
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    pub caption: Option<String>,
+    pub at: Timestamp,
+}
+
+impl From<&wamcp_core::Message> for Arrived {
+    fn from(message: &wamcp_core::Message) -> Arrived {
+        Arrived {
+            chat: message.chat.clone(),
+            id: message.id.to_string(),
+            from_me: message.from_me,
+            kind: message.kind,
+            text: message.text.clone(),
+            caption: message.caption.clone(),
+            at: message.timestamp,
+        }
+    }
+}
+
+impl Inbound {
+    /// A WhatsApp message as the desk takes it in, if it is one for the desk: a customer's (not
+    /// our own) in a direct chat (not a group, broadcast or channel). Its channel id is
+    /// `chat/id` whichever way it came, so the same message seen twice is one.
+    pub fn from_whatsapp(message: &Arrived, via: Via) -> Option<Inbound> {
+        let chat = &message.chat;
+        if message.from_me || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid) {
+            return None;
+        }
+        let words = message.text.as_deref().or(message.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty());
+        let body = match words {
+            Some(text) => text.to_string(),
+            None if message.kind == MessageKind::Text => return None,
+            // An attachment without words still reaches a person's queue.
+            None => format!("[{}]", message.kind.as_str()),
+        };
+        Some(Inbound {
+            channel: Channel::Whatsapp,
+            via,
+            address: chat.to_string(),
+            channel_account: None,
+            from: Identity::whatsapp(chat.clone(), None),
+            channel_message_id: Some(format!("{chat}/{}", message.id)),
+            subject: None,
+            body,
+            at: message.at,
+        })
+    }
 }
 
 /// What became of an inbound message.

@@ -6,6 +6,7 @@
 //! - [`db`]: the database (SQLite or PostgreSQL, one set of queries);
 //! - [`model`]: channels, ticket states, identifiers;
 //! - [`customers`], [`intake`]: who wrote, and taking a message in (deduplicated, one transaction);
+//! - [`feed`]: WhatsApp messages from a source (the daemon, a lharries bridge) taken in as they come;
 //! - [`kb`], [`sentiment`], [`escalation`], [`reply`], [`agent`]: deciding and wording the answer;
 //! - [`delivery`], [`humans`]: answers going out, and what people at the desk do;
 //! - [`erase`]: forgetting a customer on request;
@@ -13,7 +14,7 @@
 //! - [`reads`], [`http`]: what the API shows, and the routes.
 //!
 //! The desk never imports the bridge: it sends WhatsApp through [`wamcp_core::TextOutbox`] and
-//! hears of new messages through [`Desk::receive`], both wired up by the CLI.
+//! hears of new messages from a [`feed::MessageSource`], both wired up by the CLI.
 
 pub mod acknowledgement;
 pub mod agent;
@@ -23,6 +24,7 @@ pub mod delivery;
 pub mod erase;
 pub mod escalation;
 pub mod events;
+pub mod feed;
 pub mod http;
 pub mod humans;
 pub mod intake;
@@ -39,11 +41,13 @@ pub mod twilio_delivery;
 mod worker;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use wamcp_core::Timestamp;
 
 pub use agent::{Agent, Decision, Outcome, Step};
 pub use customers::Identity;
@@ -95,8 +99,6 @@ pub struct Liveness {
     pub connected: bool,
     /// The linked account's JID.
     pub account: Option<String>,
-    /// When the last WhatsApp message (either way) was seen, RFC 3339.
-    pub last_message_at: Option<String>,
 }
 
 /// Where WhatsApp messages come from, as the status endpoint describes it.
@@ -127,6 +129,9 @@ pub struct Desk {
     style: Style,
     /// The agent's response times in this process.
     pub response_times: wamcp_core::histogram::Histogram,
+    /// When the newest WhatsApp message the feed has seen (either way) was written, in
+    /// milliseconds; 0 before the first.
+    last_whatsapp_message: AtomicI64,
 }
 
 /// The desk's SQLite database in the data directory, when no `database_url` is given.
@@ -171,6 +176,7 @@ impl Desk {
             sink: config.sink,
             style: config.style,
             response_times: metrics::response_histogram(),
+            last_whatsapp_message: AtomicI64::new(0),
         }))
     }
 
@@ -215,6 +221,16 @@ impl Desk {
         *self.source.write().expect("source lock") = Some(source);
         // Answers queued while there was no way out can go now.
         self.work.notify_one();
+    }
+
+    /// Notes a WhatsApp message the feed has seen, for the status endpoint.
+    pub fn saw_whatsapp_message(&self, at: Timestamp) {
+        self.last_whatsapp_message.fetch_max(at.millis(), Ordering::Relaxed);
+    }
+
+    /// When the newest WhatsApp message the feed has seen (either way) was written.
+    pub fn last_whatsapp_message(&self) -> Option<Timestamp> {
+        Some(Timestamp(self.last_whatsapp_message.load(Ordering::Relaxed))).filter(|at| at.millis() > 0)
     }
 
     pub fn whatsapp_source(&self) -> Option<Arc<dyn WhatsappSource>> {

@@ -44,7 +44,7 @@ pub struct Source;
 
 impl WhatsappSource for Source {
     fn liveness(&self) -> Liveness {
-        Liveness { connected: true, account: Some("15550001111@s.whatsapp.net".into()), last_message_at: None }
+        Liveness { connected: true, account: Some("15550001111@s.whatsapp.net".into()) }
     }
     fn bridge_path(&self) -> std::path::PathBuf {
         std::env::temp_dir()

@@ -85,7 +85,7 @@ pub async fn status(State(app): State<Arc<DeskApp>>) -> Json<Value> {
         "poll_interval": source.poll_interval(),
         "connected": live.connected,
         "account": live.account,
-        "last_message_at": live.last_message_at,
+        "last_message_at": app.desk.last_whatsapp_message().map(|at| at.to_rfc3339()),
         "provider": app.desk.provider_health(),
     }))
 }

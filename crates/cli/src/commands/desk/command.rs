@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use wamcp_bridge::api::guard::Guard;
+use wamcp_desk::Via;
+use wamcp_desk::feed::Feed;
 use wamcp_desk::http::DeskApp;
 
 use super::DeskArgs;
@@ -103,6 +105,7 @@ fn run_standalone(mut layers: Layers, args: StandaloneArgs) -> anyhow::Result<()
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
         let desk = super::open(&settings, data_dir.root()).await?;
+        let (stop, workers) = (tokio_util::sync::CancellationToken::new(), tokio_util::task::TaskTracker::new());
         if let Some(path) = &args.lharries_db {
             // Checked now, so a wrong path is an error at start, not a warning every 30 s.
             wamcp_store::import::lharries::Source::open(path)?;
@@ -110,9 +113,9 @@ fn run_standalone(mut layers: Layers, args: StandaloneArgs) -> anyhow::Result<()
             let state = Arc::new(PollState::default());
             let source = LharriesSource { path: path.clone(), interval, state: state.clone() };
             desk.connect_whatsapp(Arc::new(LharriesOutbox { api_url: args.lharries_api.clone() }), Arc::new(source));
-            tokio::spawn(Poller { desk: desk.clone(), path: path.clone(), interval, state }.run());
+            let poller = Poller::new(path.clone(), interval, state);
+            workers.spawn(Feed::new(desk.clone(), Via::Lharries).run(poller, stop.clone()));
         }
-        let (stop, workers) = (tokio_util::sync::CancellationToken::new(), tokio_util::task::TaskTracker::new());
         desk.start(&workers, &stop);
         let routes = wamcp_desk::http::routes(Arc::new(DeskApp { desk, token }));
         let router = wamcp_bridge::api::host_checked(routes, guard);
@@ -125,7 +128,8 @@ fn run_standalone(mut layers: Layers, args: StandaloneArgs) -> anyhow::Result<()
             data_dir.root().join(wamcp_bridge::token::TOKEN_FILE).display()
         );
         axum::serve(listener, router).with_graceful_shutdown(super::super::daemon::shutdown_signal()).await?;
-        // The agent finishes the answer it is on, the publisher the event it is on.
+        // The agent finishes the answer it is on, the publisher the event it is on, the feed the
+        // round it is taking in.
         stop.cancel();
         workers.close();
         workers.wait().await;

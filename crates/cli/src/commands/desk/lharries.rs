@@ -1,6 +1,6 @@
-//! The desk beside a lharries/whatsapp-mcp Go bridge: its `messages.db` is read (read-only) every
-//! poll interval from a watermark kept in the desk's database, and answers go out through the Go
-//! bridge's REST API (`POST /api/send`).
+//! The desk beside a lharries/whatsapp-mcp Go bridge: its `messages.db` is the desk's
+//! [`MessageSource`], read (read-only) every poll interval from a watermark the desk keeps, and
+//! answers go out through the Go bridge's REST API (`POST /api/send`).
 //!
 //! The watermark is the last rowid read plus the (time, id) of the newest message taken; it
 //! starts at "now" on the first poll, so the history already in the database never becomes
@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use wamcp_core::{Jid, QueueError, QueueFuture, TextOutbox, Timestamp};
-use wamcp_desk::{Desk, Liveness, Via, WhatsappSource};
+use wamcp_desk::feed::{Arrived, Batch, MessageSource, SourceError};
+use wamcp_desk::{Liveness, WhatsappSource};
 use wamcp_store::import::lharries::Source;
 
 /// Rows read per round.
@@ -38,91 +39,84 @@ struct Watermark {
 pub struct PollState {
     pub failures_in_a_row: AtomicU64,
     pub polls: AtomicU64,
-    last_message_at: Mutex<Option<String>>,
 }
 
+/// The Go bridge's database as the desk's message source, polled every `interval`.
 pub struct Poller {
-    pub desk: Arc<Desk>,
     pub path: PathBuf,
     pub interval: Duration,
     pub state: Arc<PollState>,
+    /// When the next read may start; `None` at once (the first, or more rows are waiting).
+    due: Option<tokio::time::Instant>,
 }
 
 impl Poller {
-    pub async fn run(self) {
-        loop {
-            match self.poll_once().await {
-                Ok(_) => {
-                    self.state.failures_in_a_row.store(0, Ordering::Relaxed);
-                }
-                Err(error) => {
-                    let failures = self.state.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-                    tracing::warn!("desk: reading {} failed ({failures} in a row): {error}", self.path.display());
-                }
-            }
-            self.state.polls.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(self.interval).await;
-        }
+    pub fn new(path: PathBuf, interval: Duration, state: Arc<PollState>) -> Poller {
+        Poller { path, interval, state, due: None }
     }
 
-    /// Takes in every message added since the last poll; returns how many became desk messages.
-    pub async fn poll_once(&self) -> anyhow::Result<usize> {
-        let key = format!("lharries_watermark:{}", self.path.display());
+    /// Reads the next round after `cursor`; answers it and whether more rows are waiting.
+    async fn read_round(&self, cursor: Option<&str>) -> anyhow::Result<(Batch, bool)> {
         let path = self.path.clone();
         let source = tokio::task::spawn_blocking(move || Source::open(&path)).await??;
         let source = Arc::new(Mutex::new(source));
-        let mut mark = match self.desk.db.meta(&key).await? {
-            Some(text) => serde_json::from_str::<Watermark>(&text)?,
-            None => {
-                let rowid = blocking(&source, |s| s.last_rowid()).await?;
-                let mark = Watermark { rowid, at: Timestamp::now().millis(), id: String::new() };
-                self.desk.db.set_meta(&key, &serde_json::to_string(&mark)?).await?;
-                return Ok(0);
-            }
+        let Some(text) = cursor else {
+            let rowid = blocking(&source, |s| s.last_rowid()).await?;
+            let mark = Watermark { rowid, at: Timestamp::now().millis(), id: String::new() };
+            return Ok((Batch { messages: Vec::new(), cursor: Some(serde_json::to_string(&mark)?) }, false));
         };
+        let kept = serde_json::from_str::<Watermark>(text)?;
+        let mut mark = kept.clone();
         if blocking(&source, |s| s.last_rowid()).await? < mark.rowid {
             // The database was replaced (rowids start again): read it all, and let the time part
             // of the watermark keep its history out.
             tracing::info!("desk: {} was replaced; reading it from the start", self.path.display());
             mark.rowid = 0;
         }
-        let mut taken = 0;
-        loop {
-            let after = mark.rowid;
-            let (messages, through) = blocking(&source, move |s| s.added_since(after, ROUND)).await?;
-            for message in &messages {
-                *self.state.last_message_at.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(message.timestamp.to_rfc3339());
-                // A row added since the last poll is new unless its time says it is history.
-                if message.timestamp.millis() < mark.at - LATE_MS {
-                    continue;
-                }
-                let inbound = super::whatsapp_inbound(
-                    message.chat.as_str(),
-                    message.id.as_str(),
-                    message.from_me,
-                    message.kind,
-                    message.text.as_deref(),
-                    message.caption.as_deref(),
-                    message.timestamp,
-                    Via::Lharries,
-                );
-                if let Some(inbound) = inbound {
-                    self.desk.receive(&inbound).await?;
-                    taken += 1;
-                }
-                if (message.timestamp.millis(), message.id.as_str()) > (mark.at, mark.id.as_str()) {
-                    (mark.at, mark.id) = (message.timestamp.millis(), message.id.to_string());
-                }
+        let after = mark.rowid;
+        let (rows, through) = blocking(&source, move |s| s.added_since(after, ROUND)).await?;
+        let mut messages = Vec::new();
+        for message in &rows {
+            // A row added since the last poll is new unless its time says it is history.
+            if message.timestamp.millis() < kept.at - LATE_MS {
+                continue;
             }
-            mark.rowid = through;
-            // Saved after the messages are committed: a crash in between reads them again, and
-            // the desk knows them by id.
-            self.desk.db.set_meta(&key, &serde_json::to_string(&mark)?).await?;
-            if through == after || messages.len() < ROUND && through - after < ROUND as i64 {
-                return Ok(taken);
+            messages.push(Arrived::from(message));
+            if (message.timestamp.millis(), message.id.as_str()) > (mark.at, mark.id.as_str()) {
+                (mark.at, mark.id) = (message.timestamp.millis(), message.id.to_string());
             }
         }
+        mark.rowid = through;
+        let more = through != after && (rows.len() == ROUND || through - after >= ROUND as i64);
+        let cursor = (mark != kept).then(|| serde_json::to_string(&mark)).transpose()?;
+        Ok((Batch { messages, cursor }, more))
+    }
+}
+
+impl MessageSource for Poller {
+    fn cursor_key(&self) -> String {
+        format!("lharries_watermark:{}", self.path.display())
+    }
+
+    async fn next(&mut self, cursor: Option<&str>) -> Option<Result<Batch, SourceError>> {
+        if let Some(due) = self.due {
+            tokio::time::sleep_until(due).await;
+        }
+        let read = self.read_round(cursor).await;
+        self.state.polls.fetch_add(1, Ordering::Relaxed);
+        let later = tokio::time::Instant::now() + self.interval;
+        Some(match read {
+            Ok((batch, more)) => {
+                self.state.failures_in_a_row.store(0, Ordering::Relaxed);
+                self.due = (!more).then_some(later);
+                Ok(batch)
+            }
+            Err(error) => {
+                let failures = self.state.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                self.due = Some(later);
+                Err(format!("reading {} failed ({failures} in a row): {error}", self.path.display()).into())
+            }
+        })
     }
 }
 
@@ -191,7 +185,6 @@ impl WhatsappSource for LharriesSource {
         Liveness {
             connected: polled && self.state.failures_in_a_row.load(Ordering::Relaxed) == 0 && exists(&self.path),
             account: None,
-            last_message_at: self.state.last_message_at.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The support desk as the CLI runs it: its settings (flags over `[desk]` in wamcp.toml), and
-//! where its WhatsApp messages come from —
-//! - [`bridge_feed`]: inside the daemon (`serve --desk`, `demo --desk`), every incoming direct
-//!   message pushed to it the moment it is stored, answers through the daemon's outbox;
+//! the sources of its WhatsApp feed ([`wamcp_desk::feed`]) —
+//! - [`bridge_feed`]: inside the daemon (`serve --desk`, `demo --desk`), every message pushed to
+//!   it the moment it is stored, answers through the daemon's outbox;
 //! - [`lharries`]: beside a lharries/whatsapp-mcp Go bridge (`wamcp desk --lharries-db`), its
 //!   messages.db polled, answers through its REST API;
 //! - [`command`]: `wamcp desk` itself, and `wamcp desk kb import DIR`.
@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use wamcp_core::{Jid, JidKind, MessageKind, Timestamp};
 use wamcp_desk::agent::gemini::{self, Gemini};
 use wamcp_desk::agent::llm::HttpSettings;
 use wamcp_desk::agent::offline::Offline;
@@ -23,7 +22,7 @@ use wamcp_desk::agent::provider::Provider;
 use wamcp_desk::events::kafka::{KafkaSettings, KafkaSink};
 use wamcp_desk::smtp::Smtp;
 use wamcp_desk::twilio::Twilio;
-use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Rules, Style, Via};
+use wamcp_desk::{Desk, DeskConfig, Rules, Style};
 
 pub use bridge_feed::extension;
 pub use command::{DeskCommand, run};
@@ -368,42 +367,5 @@ fn build_provider(settings: &ProviderSettings) -> anyhow::Result<Arc<dyn Provide
             http,
         )),
         other => anyhow::bail!("desk.provider: '{other}' is not a provider; use offline, gemini or openai"),
-    })
-}
-
-/// A WhatsApp message as the desk takes it in, if it is one for the desk: a customer's (not our
-/// own) in a direct chat (not a group, broadcast or channel). Its channel id is `chat/id`
-/// whichever way it came, so the same message seen twice is one.
-#[allow(clippy::too_many_arguments)]
-pub fn whatsapp_inbound(
-    chat: &str,
-    id: &str,
-    from_me: bool,
-    kind: MessageKind,
-    text: Option<&str>,
-    caption: Option<&str>,
-    at: Timestamp,
-    via: Via,
-) -> Option<Inbound> {
-    let chat = Jid::parse(chat).ok()?;
-    if from_me || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid) {
-        return None;
-    }
-    let body = match text.or(caption).map(str::trim).filter(|t| !t.is_empty()) {
-        Some(text) => text.to_string(),
-        None if kind == MessageKind::Text => return None,
-        // An attachment without words still reaches a person's queue.
-        None => format!("[{}]", kind.as_str()),
-    };
-    Some(Inbound {
-        channel: Channel::Whatsapp,
-        via,
-        address: chat.to_string(),
-        channel_account: None,
-        from: Identity::whatsapp(chat.clone(), None),
-        channel_message_id: Some(format!("{chat}/{id}")),
-        subject: None,
-        body,
-        at,
     })
 }
