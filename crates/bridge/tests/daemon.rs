@@ -1,7 +1,7 @@
 //! The daemon started in this process on the simulated network, reached over its REST API on
 //! 127.0.0.1:0 with the typed client, and stopped through its handle: a send through the outbox
-//! to the network, reconnecting, the logged-out exit, a queue of 1,000 drained, and a shutdown in
-//! the middle of a burst of sends.
+//! to the network, reconnecting, the logged-out exit, incoming messages stored one by one after
+//! their batch failed, a queue of 1,000 drained, and a shutdown in the middle of a burst of sends.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::broadcast;
-use wamcp_api::{DaemonError, Queued, SendMessage};
+use wamcp_api::{DaemonError, DaemonStatus, GetStatus, Queued, SendMessage};
 use wamcp_bridge::events::BridgeEvent;
 use wamcp_bridge::status::LinkState;
 use wamcp_bridge::{Daemon, DaemonConfig, LinkChoice, Running, Stopped};
 use wamcp_core::{Disconnect, Jid, ManualClock, Timestamp};
-use wamcp_link::sim::SimNetwork;
+use wamcp_link::sim::{SimIncoming, SimNetwork};
 use wamcp_mcp::daemon::HttpDaemon;
 use wamcp_mcp::policy::PolicyMode;
-use wamcp_store::{OutboxState, Reader};
+use wamcp_store::{MessageFilter, OutboxState, Reader};
 
 /// However slow the machine, nothing here should take this long.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -193,6 +193,70 @@ async fn a_logged_out_session_stops_the_daemon_with_the_reason() {
     assert!(matches!(why, Disconnect::LoggedOut(_)), "ended because {why:?}");
     let stopped = daemon.running.shutdown(Stopped::Final(why)).await;
     assert!(matches!(stopped, Stopped::Final(Disconnect::LoggedOut(_))));
+}
+
+async fn status(client: &HttpDaemon) -> DaemonStatus {
+    let daemon: &dyn wamcp_api::Daemon = client;
+    daemon.call(GetStatus {}).await.expect("the status answers")
+}
+
+/// The messages the store has from `from` written at `at`.
+fn stored_at(reader: &Reader, from: &Jid, at: Timestamp) -> Vec<String> {
+    let filter = MessageFilter {
+        after: Some(Timestamp(at.millis() - 1)),
+        before: Some(Timestamp(at.millis() + 1)),
+        chats: vec![from.clone()],
+        limit: 5_000,
+        ..MessageFilter::default()
+    };
+    reader.list_messages(&filter).expect("the store reads").matches.into_iter().map(|m| m.message.id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_whose_batch_failed_are_stored_one_by_one_and_counted_once() {
+    let setup = Setup::new();
+    let mut daemon = setup.start().await;
+    let before = status(&daemon.client).await.messages_received;
+    let mut link = daemon.running.status().watch_link();
+    daemon.sim.drop_connection().await;
+    within(link.wait_for(|s| matches!(s, LinkState::Down(_)))).await.unwrap();
+
+    // While the daemon is away a chat fills every slot the store has for one millisecond, and
+    // one message more: its batch cannot commit, and is stored one by one.
+    let from = Jid::from_phone("+64 21 555 1234").unwrap();
+    let say = |text: &str| SimIncoming {
+        from: from.clone(),
+        chat: None,
+        text: Some(text.to_string()),
+        media: None,
+        push_name: None,
+    };
+    let crowded = Timestamp(NOW.millis() - 60_001);
+    let first = daemon.sim.incoming(say("before the crowd"), Timestamp(NOW.millis() - 61_000)).await;
+    let crowd = wamcp_store::write::SEQ_SLOTS as usize + 1;
+    for n in 0..crowd {
+        daemon.sim.incoming(say(&format!("crowd {n}")), crowded).await;
+    }
+    let last = daemon.sim.incoming(say("after the crowd"), Timestamp(NOW.millis() - 59_000)).await;
+    let mut waiting = vec![first.to_string(), last.to_string()];
+    daemon.sim.restore_connection().await;
+    // The events come in the order the messages were stored; the last is stored after the crowd.
+    within(async {
+        while !waiting.is_empty() {
+            if let Ok(BridgeEvent::Message(message)) = daemon.events.recv().await {
+                waiting.retain(|id| *id != message.id);
+            }
+        }
+    })
+    .await;
+
+    let reader = daemon.reader();
+    let in_the_crowd = stored_at(&reader, &from, crowded).len();
+    assert_eq!(in_the_crowd, crowd - 1, "every message the store has room for is stored");
+    let stored = in_the_crowd + 2;
+    let received = status(&daemon.client).await.messages_received - before;
+    assert_eq!(received, stored as u64, "each stored message is counted once, the one refused not at all");
+    daemon.running.shutdown(Stopped::Requested).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
