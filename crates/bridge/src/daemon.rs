@@ -29,6 +29,7 @@ use wamcp_mcp::audit::AuditTrail;
 use wamcp_mcp::policy::SendPolicy;
 use wamcp_store::{AuditLog, Reader, Writer};
 
+use crate::api::socket;
 use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
 use crate::group_names::GroupNames;
@@ -60,8 +61,11 @@ pub struct Running {
     workers: TaskTracker,
     /// The workers' handles, to abort any that outlive [`FINISH_WITHIN`].
     handles: Vec<JoinHandle<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
-    end_sessions: Option<Box<dyn FnOnce() + Send>>,
+    /// The API's servers: on TCP, and on the Unix socket when there is one.
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+    end_sessions: Vec<Box<dyn FnOnce() + Send>>,
+    /// The socket file, removed once the daemon stops.
+    socket: Option<std::path::PathBuf>,
     link: Arc<dyn Link>,
     ended: oneshot::Receiver<Disconnect>,
     ingest: Ingest,
@@ -178,8 +182,9 @@ impl Daemon {
                 stop,
                 workers,
                 handles,
-                server: None,
-                end_sessions: None,
+                servers: Vec::new(),
+                end_sessions: Vec::new(),
+                socket: None,
                 link,
                 ended,
                 ingest,
@@ -210,12 +215,21 @@ impl Daemon {
             extra_status: Default::default(),
         });
         let routes = api::routes(app.clone());
-        let audit = AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string());
+        let audit = Arc::new(AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string()));
         let policy = Arc::new(SendPolicy::new(config.send_policy.clone(), config.sends_per_minute));
-        let (mcp, end_sessions) =
-            mcp_http::service(store_path.clone(), app.clone(), policy, Arc::new(audit), guard.hosts().to_vec());
-        let mcp = axum::Router::new().fallback_service(mcp).layer(axum::middleware::from_fn(mcp_http::json_rpc_errors));
-        let mut router = api::guarded(routes.nest_service("/mcp", mcp), guard.clone());
+        let mut end_sessions: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
+        let mut mcp_with_hosts = |hosts: Vec<String>| {
+            let (mcp, end) = mcp_http::service(store_path.clone(), app.clone(), policy.clone(), audit.clone(), hosts);
+            end_sessions.push(Box::new(end));
+            axum::Router::new().fallback_service(mcp).layer(axum::middleware::from_fn(mcp_http::json_rpc_errors))
+        };
+        let mut router =
+            api::guarded(routes.clone().nest_service("/mcp", mcp_with_hosts(guard.hosts().to_vec())), guard.clone());
+        // On the socket the OS has checked who connects, and any Host is taken.
+        let mut socket_router = match &config.socket {
+            Some(settings) => Some((socket::bind(settings)?, routes.nest_service("/mcp", mcp_with_hosts(Vec::new())))),
+            None => None,
+        };
         if let Some(plug) = extension {
             let parts = extension::Parts {
                 outbox: Arc::new(extension::ApiOutbox(Arc::downgrade(&app))),
@@ -228,7 +242,11 @@ impl Daemon {
                 stop: stop.clone(),
                 workers: workers.clone(),
             };
-            router = router.merge(api::host_checked(plug(parts), guard));
+            let plugged = plug(parts);
+            if let Some((_, socket_routes)) = &mut socket_router {
+                *socket_routes = socket_routes.clone().merge(plugged.clone());
+            }
+            router = router.merge(api::host_checked(plugged, guard));
         }
         drop(app);
         info!("REST API on http://{bound} (token in {})", config.data_dir.join(token::TOKEN_FILE).display());
@@ -236,9 +254,20 @@ impl Daemon {
             warn!("cannot record the API's address in the daemon lock: {e}");
         }
         let server_stop = stop.clone();
-        let server = tokio::spawn(async move {
+        let mut servers = vec![tokio::spawn(async move {
             axum::serve(listener, router).with_graceful_shutdown(server_stop.cancelled_owned()).await
-        });
+        })];
+        let socket = config.socket.as_ref().map(|settings| settings.path.clone());
+        if let (Some((listener, routes)), Some(path)) = (socket_router, &socket) {
+            info!("REST API and MCP on the socket {} (no token: its group decides who connects)", path.display());
+            let routes = routes.layer(axum::middleware::from_fn(socket::check));
+            let server_stop = stop.clone();
+            servers.push(tokio::spawn(async move {
+                axum::serve(listener, routes.into_make_service_with_connect_info::<socket::Peer>())
+                    .with_graceful_shutdown(server_stop.cancelled_owned())
+                    .await
+            }));
+        }
         service_manager::ready(&format!("serving on http://{bound}"));
         Ok(Running {
             addr: Some(bound),
@@ -247,8 +276,9 @@ impl Daemon {
             stop,
             workers,
             handles,
-            server: Some(server),
-            end_sessions: Some(Box::new(end_sessions)),
+            servers,
+            end_sessions,
+            socket,
             link,
             ended,
             ingest,
@@ -309,16 +339,17 @@ impl Running {
             Stopped::Final(why) => why.advice(),
         });
         self.stop.cancel();
-        if let Some(end_sessions) = self.end_sessions {
-            end_sessions();
-        }
-        if let Some(server) = self.server {
+        self.end_sessions.into_iter().for_each(|end| end());
+        for server in self.servers {
             match tokio::time::timeout(FINISH_WITHIN, server).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(e))) => warn!("the API server failed: {e}"),
                 Ok(Err(e)) => warn!("the API server ended abnormally: {e}"),
                 Err(_) => warn!("requests were still open after {} s; they are cut off", FINISH_WITHIN.as_secs()),
             }
+        }
+        if let Some(path) = &self.socket {
+            api::socket::remove(path);
         }
         self.workers.close();
         if tokio::time::timeout(FINISH_WITHIN, self.workers.wait()).await.is_err() {

@@ -61,6 +61,8 @@ pub struct DaemonConfig {
     pub data_dir: PathBuf,
     /// Where the REST API listens; `None` runs without it.
     pub listen: Option<SocketAddr>,
+    /// A Unix socket where the API and `/mcp` are served as well, without a token.
+    pub socket: Option<api::socket::SocketSettings>,
     /// Host names (with port) accepted besides the listen address and localhost.
     pub allowed_hosts: Vec<String>,
     /// Files may be sent only from under these directories.

@@ -58,6 +58,7 @@ impl Setup {
         let config = DaemonConfig {
             data_dir: data_dir.clone(),
             listen: Some("127.0.0.1:0".parse().expect("an address")),
+            socket: None,
             allowed_hosts: Vec::new(),
             media_roots: Vec::new(),
             webhooks: Vec::new(),

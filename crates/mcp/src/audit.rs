@@ -19,6 +19,11 @@ const TEXT_ARGUMENTS: [&str; 2] = ["message", "caption"];
 /// Longest detail kept (an error message or an id).
 const MAX_DETAIL: usize = 300;
 
+/// Who made a call, as the transport knows it (`socket uid=1000`), put in the HTTP request's
+/// extensions by the server in front; recorded instead of the trail's own session name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub String);
+
 /// Writes audit entries on a thread of its own, so a tool call never waits for the log (the
 /// daemon may hold the store's write lock for a moment).
 pub struct AuditTrail {
@@ -43,8 +48,14 @@ impl AuditTrail {
         AuditTrail { session, sender: Mutex::new(Some(sender)), writer: Mutex::new(Some(writer)) }
     }
 
-    /// Records one call and how it ended.
-    pub fn record(&self, tool: &str, arguments: Option<&JsonObject>, response: &Result<CallToolResponse, ErrorData>) {
+    /// Records one call by `caller` (or this trail's session) and how it ended.
+    pub fn record(
+        &self,
+        caller: Option<&Caller>,
+        tool: &str,
+        arguments: Option<&JsonObject>,
+        response: &Result<CallToolResponse, ErrorData>,
+    ) {
         let (ok, detail) = match response {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => (false, first_text(result)),
             Ok(CallToolResponse::Complete(result)) => {
@@ -55,7 +66,7 @@ impl AuditTrail {
         };
         let entry = AuditEntry {
             at: Timestamp::now(),
-            session: self.session.clone(),
+            session: caller.map_or_else(|| self.session.clone(), |caller| caller.0.clone()),
             tool: tool.to_string(),
             arguments: redacted(arguments).to_string(),
             ok,

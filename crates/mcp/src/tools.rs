@@ -325,9 +325,15 @@ impl ServerHandler for Tools {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let (tool, arguments) = (request.name.to_string(), request.arguments.clone());
+        // Over HTTP the request's extensions may name the caller (the daemon's socket does).
+        let caller = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::audit::Caller>())
+            .cloned();
         let response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
         if let Some(audit) = &self.audit {
-            audit.record(&tool, arguments.as_ref(), &response);
+            audit.record(caller.as_ref(), &tool, arguments.as_ref(), &response);
         }
         response
     }

@@ -14,6 +14,7 @@ pub mod guard;
 mod query;
 mod send;
 mod sim;
+pub mod socket;
 mod stream;
 
 use std::future::Future;

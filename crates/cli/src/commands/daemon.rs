@@ -21,6 +21,13 @@ pub struct DaemonArgs {
     /// Address of the REST API (it needs the token in <data dir>/api-token) [default: 127.0.0.1:8765]
     #[arg(long, env = "WAMCP_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Also serve the API and MCP on this Unix socket, without a token: whoever may open it
+    /// (the daemon's user and --socket-group, mode 0660) may use it [default: none]
+    #[arg(long, env = "WAMCP_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// The group whose members may connect to --socket [default: the daemon's own group]
+    #[arg(long = "socket-group", env = "WAMCP_SOCKET_GROUP", value_name = "GROUP")]
+    pub socket_group: Option<String>,
     /// A directory files may be sent from (repeat for more) [default: <data dir>/outbox]
     #[arg(long = "media-root", env = "WAMCP_MEDIA_ROOTS", value_delimiter = ',', value_name = "DIR")]
     pub media_roots: Vec<PathBuf>,
@@ -58,6 +65,23 @@ impl DaemonArgs {
         let listen = layers.pick("listen", "WAMCP_LISTEN", self.listen, listen, || {
             DEFAULT_LISTEN.parse().expect("the default address parses")
         });
+        let (socket_in_file, group_in_file) = (layers.file().socket.clone(), layers.file().socket_group.clone());
+        let socket =
+            layers.pick("socket", "WAMCP_SOCKET", self.socket.clone().map(Some), socket_in_file.map(Some), || None);
+        let group = layers.pick(
+            "socket_group",
+            "WAMCP_SOCKET_GROUP",
+            self.socket_group.clone().map(Some),
+            group_in_file.map(Some),
+            || None,
+        );
+        let socket = match (socket, group) {
+            (Some(path), group) => Some(wamcp_bridge::api::socket::SocketSettings { path, group }),
+            (None, Some(_)) => {
+                anyhow::bail!("socket_group: set, but socket is not: give the socket's path (--socket PATH)")
+            }
+            (None, None) => None,
+        };
         let outbox = dir.root().join("outbox");
         let media_roots =
             layers.pick("media_roots", "WAMCP_MEDIA_ROOTS", given(&self.media_roots), media_roots, || vec![outbox]);
@@ -87,6 +111,7 @@ impl DaemonArgs {
             webhooks,
             data_dir: dir.root().to_path_buf(),
             listen: Some(listen),
+            socket,
             allowed_hosts,
             media_roots,
             auto_download: media_kinds(&auto_download)?,

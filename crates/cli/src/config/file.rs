@@ -18,6 +18,8 @@ pub const FILE_NAME: &str = "wamcp.toml";
 pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
+    pub socket: Option<PathBuf>,
+    pub socket_group: Option<String>,
     pub media_roots: Option<Vec<PathBuf>>,
     pub allowed_hosts: Option<Vec<String>>,
     pub webhooks: Option<Vec<String>>,
