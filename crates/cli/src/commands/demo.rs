@@ -75,8 +75,12 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
     eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
     print_client_setup(explicit.then(|| dir.root()));
     let with_desk = desk.is_some();
+    let socket = config.socket.as_ref().map(|settings| settings.path.clone());
     let listening = move |listen| {
         eprintln!("REST API: http://{listen} (token in {})", token.display());
+        if let Some(path) = &socket {
+            eprintln!("REST API and MCP on the socket {} (no token)", path.display());
+        }
         if with_desk {
             eprintln!("Support desk inbox: http://{listen}/desk (sign in with the token in {})", token.display());
         }

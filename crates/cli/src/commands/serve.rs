@@ -47,7 +47,12 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     }
     let options = LinkOptions { presence, ..LinkOptions::default() };
     let link = move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, options))));
-    let listening =
-        move |listen| eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
+    let socket = config.socket.as_ref().map(|settings| settings.path.clone());
+    let listening = move |listen| {
+        eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
+        if let Some(path) = &socket {
+            eprintln!("wamcp serve: REST API and MCP on the socket {} (no token)", path.display());
+        }
+    };
     super::daemon::run(config, desk, link, listening)
 }
