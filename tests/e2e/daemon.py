@@ -24,7 +24,11 @@ def free_port() -> int:
 
 def exchange(host, port, method, path, data, headers) -> tuple:
     """One HTTP request; returns (status, parsed JSON or text)."""
-    conn = http.client.HTTPConnection(host, port, timeout=30)
+    return exchange_on(http.client.HTTPConnection(host, port, timeout=30), method, path, data, headers)
+
+
+def exchange_on(conn, method, path, data, headers) -> tuple:
+    """One HTTP request on `conn` (TCP or a Unix socket); returns (status, parsed JSON or text)."""
     conn.request(method, path, body=data, headers=headers)
     response = conn.getresponse()
     text = response.read().decode()

@@ -22,7 +22,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import WAMCP
-from daemon import Daemon, running
+from daemon import Daemon, exchange_on, running
 from test_daemon import ALICE
 
 
@@ -40,20 +40,12 @@ class UnixConnection(http.client.HTTPConnection):
 
 def over_socket(path, method, target, body=None, headers=None):
     """One request on the socket, with no token; answers (status, parsed JSON or text)."""
-    conn = UnixConnection(str(path))
     sent = {"Host": "localhost", **(headers or {})}
     data = None
     if body is not None:
         data = json.dumps(body).encode()
         sent["Content-Type"] = "application/json"
-    conn.request(method, target, body=data, headers=sent)
-    response = conn.getresponse()
-    text = response.read().decode()
-    conn.close()
-    try:
-        return response.status, json.loads(text)
-    except ValueError:
-        return response.status, text
+    return exchange_on(UnixConnection(str(path)), method, target, data, sent)
 
 
 @contextlib.contextmanager
