@@ -15,6 +15,8 @@
 //!   status, older history); [`people_tools`]: contacts, groups, who is on WhatsApp.
 //!
 //! - [`audit`]: every call recorded in the store's audit log, message text hashed.
+//! - [`relay`]: `wamcp mcp --daemon unix:PATH`, the daemon's own `/mcp` passed through stdio,
+//!   and what is answered while the daemon is away.
 //!
 //! This crate reads the store only through `wamcp_store::Reader`, whose connection cannot write,
 //! and writes only the audit log; everything that changes WhatsApp goes through the daemon's API.
@@ -27,6 +29,7 @@ pub mod message_tools;
 pub mod output;
 pub mod people_tools;
 pub mod policy;
+pub mod relay;
 pub mod schema;
 pub mod send_args;
 pub mod send_tools;

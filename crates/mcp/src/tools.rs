@@ -76,6 +76,15 @@ impl Tools {
         Tools { reader: Arc::new(Mutex::new(reader)), sending, audit: None, tool_router: router }
     }
 
+    /// The tools every daemon offers whatever its send policy (reading, people, fetching): what
+    /// a relay lists while its daemon is away, so the assistant still sees where WhatsApp is.
+    pub fn offered_by_every_daemon() -> Vec<rmcp::model::Tool> {
+        let mut router = Tools::tool_router();
+        router.merge(Tools::people_router());
+        router.merge(Tools::daemon_router());
+        router.list_all()
+    }
+
     /// The name of every tool a server can offer, whatever its policy, sorted: what the audit
     /// log can hold.
     pub fn all_names() -> Vec<String> {
@@ -316,6 +325,15 @@ impl Tools {
     }
 }
 
+impl Tools {
+    /// Who the server says it is, what it offers and what it tells assistants.
+    pub fn server_config() -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("wamcp", env!("CARGO_PKG_VERSION")).with_title("WhatsApp (wamcp)"))
+            .with_instructions(INSTRUCTIONS.to_string())
+    }
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Tools {
     /// Every call goes through the router, then into the audit log.
@@ -339,8 +357,6 @@ impl ServerHandler for Tools {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("wamcp", env!("CARGO_PKG_VERSION")).with_title("WhatsApp (wamcp)"))
-            .with_instructions(INSTRUCTIONS.to_string())
+        Tools::server_config()
     }
 }

@@ -21,6 +21,11 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
+    /// Whether any of these was given (as a flag or in the environment).
+    pub fn is_given(&self) -> bool {
+        self.send_policy.is_some() || !self.allowlist.is_empty() || self.sends_per_minute.is_some()
+    }
+
     /// The send policy and rate limit from these flags over the config file.
     pub fn resolve(&self, layers: &mut Layers) -> anyhow::Result<(PolicyMode, u32)> {
         let file = layers.file();

@@ -1,0 +1,196 @@
+"""`wamcp mcp --daemon unix:PATH`: the stdio server Claude starts, which is the daemon's own /mcp
+reached through its socket. It needs no store of its own, passes calls both ways, starts and
+says what to do while the daemon is away, and picks the daemon up again when it is back."""
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import uuid
+
+import anyio
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from conftest import WAMCP
+from daemon import Daemon, running
+from test_daemon import ALICE
+from test_mcp_stdio import DAEMON_TOOLS, MESSAGING_TOOLS, READ_TOOLS, STORE_TOOLS
+from test_socket import socket_dir
+
+NOT_RUNNING = "the wamcp service is not running: systemctl start wamcp"
+
+
+def relay_command(path, user=None):
+    """The command a client configuration names, run as `user` (with that user's groups) if given."""
+    command = [WAMCP, "mcp", "--daemon", f"unix:{path}"]
+    if user is not None:
+        command = ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}", "--init-groups", *command]
+    return command
+
+
+@contextlib.asynccontextmanager
+async def relay_session(path, *, user=None, env=None, notices=None):
+    """An initialized MCP session with the relay; answers (session, the initialize result).
+    Server notifications are appended to `notices`."""
+    command = relay_command(path, user)
+
+    async def note(message):
+        if notices is not None and not isinstance(message, Exception):
+            notices.append(message)
+
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env)
+    with open(os.devnull, "w") as quiet:
+        async with stdio_client(params, errlog=quiet) as (read, write):
+            async with ClientSession(read, write, message_handler=note) as session:
+                initialized = await session.initialize()
+                yield session, initialized
+
+
+def every_read_call(d):
+    """Each read tool with arguments that find something in the demo account."""
+    [(newest,)] = d.query("SELECT id FROM messages WHERE chat_jid = ? ORDER BY ts DESC LIMIT 1", ALICE)
+    return [
+        ("search_contacts", {"query": "Alice"}),
+        ("list_messages", {"chat_jid": ALICE, "limit": 3}),
+        ("list_chats", {"limit": 3}),
+        ("get_chat", {"chat_jid": ALICE}),
+        ("get_direct_chat_by_contact", {"sender_phone_number": "+" + ALICE.split("@")[0]}),
+        ("get_contact_chats", {"jid": ALICE}),
+        ("get_last_interaction", {"jid": ALICE}),
+        ("get_message_context", {"message_id": newest}),
+    ]
+
+
+def test_the_relay_is_the_daemons_server_needs_no_store_and_outlives_a_restart(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    # The user's own data dir stays empty: everything comes through the socket.
+    env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "WAMCP_DATA_DIR": str(home / "wamcp")}
+    with socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        d = Daemon(tmp_path / "data", "--socket", path).start()
+        try:
+            reads = every_read_call(d)
+
+            async def go():
+                async with relay_session(path, env=env) as (session, initialized):
+                    listed = {tool.name for tool in (await session.list_tools()).tools}
+                    answers = [await session.call_tool(tool, arguments) for tool, arguments in reads]
+                    sent = await session.call_tool("send_message", {"recipient": ALICE, "message": "through the relay"})
+                    d.wait_until(lambda: any(s.get("text") == "through the relay" for s in d.sent()), "it is sent")
+                    await session.send_ping()
+                    d.stop()
+                    while_away = await session.call_tool("list_chats", {"limit": 1})
+                    d.start()
+                    back = await session.call_tool("list_chats", {"limit": 1})
+                    return initialized, listed, answers, sent, while_away, back
+
+            initialized, listed, answers, sent, while_away, back = anyio.run(go)
+        finally:
+            if d.process.poll() is None:
+                d.stop()
+    assert initialized.server_info.name == "wamcp"
+    assert listed == READ_TOOLS | STORE_TOOLS | DAEMON_TOOLS, "the daemon's own tools, by its policy"
+    for (tool, _), answer in zip(reads, answers):
+        assert answer.is_error is not True, (tool, answer.content[0].text)
+        assert answer.structured_content, tool
+    assert answers[2].structured_content["chats"][0]["jid"]
+    assert sent.is_error is not True, sent.content[0].text
+    assert while_away.is_error is True and while_away.content[0].text.startswith(NOT_RUNNING), while_away.content
+    assert back.is_error is not True and back.structured_content["chats"], back.content[0].text
+    assert not any(home.iterdir()), f"the relay wrote {list(home.iterdir())}"
+    me = f"socket uid={os.getuid()}"
+    d2 = Daemon(tmp_path / "data")
+    audited = [tool for (tool,) in d2.query("SELECT tool FROM audit WHERE session = ? ORDER BY rowid", me)]
+    assert audited == [tool for tool, _ in reads] + ["send_message", "list_chats"], audited
+
+
+def test_with_the_daemon_away_the_relay_starts_says_what_to_do_and_takes_it_up_when_it_is_back(tmp_path):
+    notices = []
+    with socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        d = Daemon(tmp_path / "data", "--socket", path)
+        try:
+
+            async def go():
+                async with relay_session(path, notices=notices) as (session, initialized):
+                    away_tools = {tool.name for tool in (await session.list_tools()).tools}
+                    away_call = await session.call_tool("list_chats", {"limit": 1})
+                    d.start()
+                    back_call = await session.call_tool("list_chats", {"limit": 1})
+                    back_tools = {tool.name for tool in (await session.list_tools()).tools}
+                    return initialized, away_tools, away_call, back_call, back_tools
+
+            initialized, away_tools, away_call, back_call, back_tools = anyio.run(go)
+        finally:
+            if d.process is not None and d.process.poll() is None:
+                d.stop()
+    assert NOT_RUNNING in initialized.instructions, initialized.instructions
+    assert initialized.capabilities.tools.list_changed is True
+    # While away: the tools every daemon has, each saying what is wrong.
+    assert away_tools == READ_TOOLS | STORE_TOOLS | DAEMON_TOOLS - MESSAGING_TOOLS
+    assert away_call.is_error is True
+    assert away_call.content[0].text == f"{NOT_RUNNING} (no socket at {path})"
+    # Back: the daemon's answers, and the client told that the list changed (sending is there now).
+    assert back_call.is_error is not True and back_call.structured_content["chats"], back_call.content[0].text
+    assert any(getattr(n, "method", None) == "notifications/tools/list_changed" for n in notices), notices
+    assert back_tools == READ_TOOLS | STORE_TOOLS | DAEMON_TOOLS
+
+
+def test_bad_daemon_addresses_and_daemon_only_settings_are_refused_with_what_is_accepted():
+    for wrong in ["/run/wamcp/wamcp.sock", "unix:", "http://127.0.0.1:8765"]:
+        refused = subprocess.run([WAMCP, "mcp", "--daemon", wrong], capture_output=True, text=True, timeout=60,
+                                 stdin=subprocess.DEVNULL)
+        assert refused.returncode != 0
+        assert "give it as unix:PATH" in refused.stderr, refused.stderr
+    refused = subprocess.run([WAMCP, "mcp", "--daemon", "unix:/run/wamcp/wamcp.sock", "--send-policy", "off"],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert refused.returncode != 0 and "the daemon's own send policy holds" in refused.stderr, refused.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None,
+                    reason="making users needs root, useradd and setpriv")
+def test_a_member_of_the_group_uses_the_relay_and_a_stranger_is_told_why_not(tmp_path):
+    tag = uuid.uuid4().hex[:6]
+    group, member, stranger = f"wcl{tag}", f"wmem{tag}", f"wstr{tag}"
+    subprocess.run(["groupadd", group], check=True)
+    try:
+        subprocess.run(["useradd", "--no-create-home", "--groups", group, member], check=True)
+        subprocess.run(["useradd", "--no-create-home", stranger], check=True)
+        with socket_dir() as where:
+            path = os.path.join(where, "wamcp.sock")
+            with running(tmp_path / "data", "--socket", path, "--socket-group", group) as d:
+                reads = every_read_call(d)
+
+                async def member_calls():
+                    async with relay_session(path, user=member) as (session, _):
+                        answers = [await session.call_tool(tool, arguments) for tool, arguments in reads]
+                        sent = await session.call_tool("send_message", {"recipient": ALICE, "message": "from a member"})
+                        return answers, sent
+
+                async def stranger_calls():
+                    async with relay_session(path, user=stranger) as (session, initialized):
+                        return initialized, await session.call_tool("list_chats", {"limit": 1})
+
+                answers, sent = anyio.run(member_calls)
+                initialized, refused = anyio.run(stranger_calls)
+                for (tool, _), answer in zip(reads, answers):
+                    assert answer.is_error is not True, (tool, answer.content[0].text)
+                assert sent.is_error is not True, sent.content[0].text
+                d.wait_until(lambda: any(s.get("text") == "from a member" for s in d.sent()), "the network has it")
+                uid = pwd.getpwnam(member).pw_uid
+                audited = [t for (t,) in d.query("SELECT tool FROM audit WHERE session = ?", f"socket uid={uid}")]
+                assert audited == [tool for tool, _ in reads] + ["send_message"], audited
+                stranger_uid = pwd.getpwnam(stranger).pw_uid
+                assert not d.query("SELECT 1 FROM audit WHERE session = ?", f"socket uid={stranger_uid}")
+        text = refused.content[0].text
+        assert refused.is_error is True
+        assert f"the system refuses {stranger} access to {path}: only members of the group {group} may connect" in text, text
+        assert f"usermod -aG {group} {stranger}" in text, text
+        assert "refuses" in initialized.instructions
+    finally:
+        for user in (member, stranger):
+            subprocess.run(["userdel", user], capture_output=True)
+        subprocess.run(["groupdel", group], capture_output=True)
