@@ -29,6 +29,20 @@
         };
       nixosModules.default = self.nixosModules.wamcp;
 
+      # programs.wamcp.claude (nix/home-manager.nix): the service's tools in Claude Desktop and
+      # Claude Code, with this flake's package unless told otherwise.
+      homeManagerModules.wamcp =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./nix/home-manager.nix ];
+          programs.wamcp.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+      homeManagerModules.default = self.homeManagerModules.wamcp;
+
+      # The mcpServers entry for Claude Desktop (claudeDesktop) and Claude Code (claudeCode) that
+      # reaches the service's socket: lib.mcpServers { wamcp = <package>; } (nix/claude.nix).
+      lib.mcpServers = import ./nix/claude.nix;
+
       # `nix develop`: the toolchain, and ffmpeg for voice notes.
       devShells = forAllSystems (pkgs: {
         default = pkgs.mkShell {

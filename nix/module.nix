@@ -18,6 +18,8 @@ let
     ;
 
   cfg = config.services.wamcp;
+  # Where the users' assistants reach the daemon; nix/claude.nix's default.
+  socketPath = "/run/wamcp/wamcp.sock";
   settingsFormat = pkgs.formats.toml { };
   configFile = settingsFormat.generate "wamcp.toml" cfg.settings;
   dataDir = "/var/lib/wamcp";
@@ -145,6 +147,25 @@ in
       '';
     };
 
+    clients = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "alice" ];
+      description = ''
+        Users whose assistants may use the service: they join clientGroup, which may connect to
+        the socket /run/wamcp/wamcp.sock, where the daemon serves its REST API and MCP without a
+        token (`wamcp mcp --daemon unix:/run/wamcp/wamcp.sock`; the home-manager module
+        programs.wamcp.claude writes that into Claude's configuration). Each call is audited with
+        the caller's uid. They must log in again to be in the group.
+      '';
+    };
+
+    clientGroup = mkOption {
+      type = types.str;
+      default = "wamcp-clients";
+      description = "The group whose members may connect to the socket; created by the module.";
+    };
+
     extraArgs = mkOption {
       type = types.listOf types.str;
       default = [ ];
@@ -177,17 +198,40 @@ in
 
     networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall [ listenPort ];
 
+    users.groups.${cfg.clientGroup}.members = cfg.clients;
+
+    # The socket for the users' assistants, as deploy/systemd/wamcp.socket: made by systemd with
+    # the clients' group, handed to the daemon, kept while it restarts.
+    systemd.sockets.wamcp = {
+      description = "wamcp's socket for the users' assistants";
+      documentation = [ "man:wamcp(1)" ];
+      wantedBy = [ "sockets.target" ];
+      socketConfig = {
+        ListenStream = socketPath;
+        SocketUser = "root";
+        SocketGroup = cfg.clientGroup;
+        SocketMode = "0660";
+        DirectoryMode = "0755";
+        RemoveOnStop = true;
+      };
+    };
+
     systemd.services.wamcp = {
       description = "wamcp WhatsApp bridge";
       documentation = [ "man:wamcp(1)" ];
       wantedBy = [ "multi-user.target" ];
       wants = [ "network-online.target" ];
-      after = [ "network-online.target" ];
+      requires = [ "wamcp.socket" ];
+      after = [
+        "network-online.target"
+        "wamcp.socket"
+      ];
       path = optional cfg.enableVoiceMessages pkgs.ffmpeg-headless;
       environment = {
         WAMCP_DATA_DIR = dataDir;
         WAMCP_CONFIG = "${configFile}";
         WAMCP_LOG = "info";
+        WAMCP_SOCKET = socketPath;
       };
       unitConfig = {
         OnFailure = "wamcp-alert@%n.service";
@@ -195,6 +239,9 @@ in
         StartLimitBurst = 30;
       };
       serviceConfig = sandbox // {
+        # No user namespace: in one, everyone connecting to the socket would have the same
+        # overflow uid, and the audit log names the real caller.
+        PrivateUsers = false;
         Type = "notify";
         NotifyAccess = "main";
         WatchdogSec = "60s";

@@ -72,6 +72,7 @@ in
     openFirewall = true;
     environmentFile = "/run/secrets/wamcp.env";
     extraArgs = [ "--send-policy" "allowlist" ];
+    clients = [ "alice" "bob" ];
     settings = {
       listen = "0.0.0.0:9000";
       allowed_hosts = [ "wamcp.example.com:9000" ];

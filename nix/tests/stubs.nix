@@ -79,6 +79,8 @@ let
       if match "[[:alnum:],._+:@%/-]+" s != null then s else "'${replaceStrings [ "'" ] [ "'\\''" ] s}'";
     escapeShellArgs = args: concatStringsSep " " (map escapeShellArg args);
     getExe = p: "${p}/bin/${p.meta.mainProgram}";
+    # home-manager's lib.hm: an activation step and what it runs after.
+    hm.dag.entryAfter = after: data: { inherit after data; before = [ ]; };
     importTOML = file: builtins.fromTOML (builtins.readFile file);
     genAttrs = names: f: listToAttrs (map (n: { name = n; value = f n; }) names);
     licenses = { mit = "MIT"; asl20 = "Apache-2.0"; };

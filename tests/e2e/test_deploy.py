@@ -18,6 +18,7 @@ from conftest import ROOT, WAMCP
 
 SYSTEMD = ROOT / "deploy" / "systemd"
 SERVICE = SYSTEMD / "wamcp.service"
+SOCKET = SYSTEMD / "wamcp.socket"
 ALERT = SYSTEMD / "wamcp-alert@.service"
 BACKUP = SYSTEMD / "wamcp-backup.service"
 BACKUP_TIMER = SYSTEMD / "wamcp-backup.timer"
@@ -88,14 +89,15 @@ def differences(unit, nixos: dict, exempt: set[str]) -> list[str]:
     pairs = {}  # key: (unit file value, NixOS value)
     for key, assigned in values(unit, "Unit").items():
         option = {"Description": "description", "Documentation": "documentation", "Wants": "wants",
-                  "After": "after"}.get(key)
+                  "After": "after", "Requires": "requires"}.get(key)
         pairs[f"Unit.{key}"] = (assigned, nixos.get(option) if option else nixos.get("unitConfig", {}).get(key))
     for key in nixos.get("unitConfig", {}):
         pairs.setdefault(f"Unit.{key}", (None, nixos["unitConfig"][key]))
-    for key, assigned in values(unit, "Service").items():
-        pairs[f"Service.{key}"] = (assigned, nixos.get("serviceConfig", {}).get(key))
-    for key in nixos.get("serviceConfig", {}):
-        pairs.setdefault(f"Service.{key}", (None, nixos["serviceConfig"][key]))
+    for section, option in [("Service", "serviceConfig"), ("Socket", "socketConfig")]:
+        for key, assigned in values(unit, section).items():
+            pairs[f"{section}.{key}"] = (assigned, nixos.get(option, {}).get(key))
+        for key in nixos.get(option, {}):
+            pairs.setdefault(f"{section}.{key}", (None, nixos[option][key]))
     if "Install" in unit or nixos.get("wantedBy"):
         pairs["Install.WantedBy"] = (values(unit, "Install").get("WantedBy"), nixos.get("wantedBy"))
     found = []
@@ -134,7 +136,8 @@ def installed_copy(folder: pathlib.Path, service_text: str | None = None) -> lis
     (folder / BACKUP.name).write_text(BACKUP.read_text().replace("/usr/local/bin/wamcp", binary))
     shutil.copy(ALERT, folder / ALERT.name)
     shutil.copy(BACKUP_TIMER, folder / BACKUP_TIMER.name)
-    return [SERVICE.name, ALERT.name, "wamcp-alert@wamcp.service.service", BACKUP.name, BACKUP_TIMER.name]
+    shutil.copy(SOCKET, folder / SOCKET.name)
+    return [SERVICE.name, SOCKET.name, ALERT.name, "wamcp-alert@wamcp.service.service", BACKUP.name, BACKUP_TIMER.name]
 
 
 def verify(folder: pathlib.Path, names: list[str]) -> subprocess.CompletedProcess:
@@ -276,6 +279,97 @@ def test_the_nixos_unit_keeps_the_sandbox_of_the_unit_file(evaluated):
         ["Service.ProtectSystem: unit file ['full'], NixOS module 'strict'"]
     nixos_extra = {**nixos, "serviceConfig": {**nixos["serviceConfig"], "PrivateNetwork": True}}
     assert len(differences(unit, nixos_extra, SERVICE_EXEMPT)) == 1
+
+
+def test_the_nixos_socket_is_the_socket_unit_and_lets_the_clients_in(evaluated):
+    unit = read_unit(SOCKET)
+    nixos = evaluated["full"]["systemd"]["sockets"]["wamcp"]
+    assert differences(unit, nixos, set()) == []
+    socket = values(unit, "Socket")
+    assert socket["ListenStream"] == ["/run/wamcp/wamcp.sock"]
+    assert (socket["SocketGroup"], socket["SocketMode"]) == (["wamcp-clients"], ["0660"])
+    # The daemon is told where it is, and takes it from systemd.
+    service = values(read_unit(SERVICE), "Service")
+    assert "WAMCP_SOCKET=/run/wamcp/wamcp.sock" in service["Environment"]
+    assert values(read_unit(SERVICE), "Unit")["Requires"] == ["wamcp.socket"]
+    # services.wamcp.clients join the socket's group.
+    assert evaluated["full"]["users"]["groups"] == {"wamcp-clients": {"members": ["alice", "bob"]}}
+    assert evaluated["minimal"]["users"]["groups"] == {"wamcp-clients": {"members": []}}
+    options = evaluated["options"]
+    assert options["clients"]["default"] == [] and options["clientGroup"]["default"] == "wamcp-clients"
+
+
+@pytest.fixture(scope="module")
+def package_dir(tmp_path_factory):
+    """A directory laid out as the package, bin/wamcp being the built binary (a hard link, so the
+    binary reports this path as its own, as the one in the Nix store does)."""
+    package = tmp_path_factory.mktemp("pkg", numbered=True)
+    (package / "bin").mkdir()
+    try:
+        os.link(WAMCP, package / "bin" / "wamcp")
+    except OSError:
+        shutil.copy2(WAMCP, package / "bin" / "wamcp")
+    return package
+
+
+@pytest.fixture(scope="module")
+def home_evaluated(nix_env, package_dir):
+    """nix/tests/eval-home.nix: nix/claude.nix and the home-manager module, on `package_dir`."""
+    result = nix_instantiate(nix_env, "--eval", "--strict", "--json", "nix/tests/eval-home.nix",
+                             "--argstr", "wamcpDir", str(package_dir))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_claude_entry_nix_makes_is_what_wamcp_config_prints(home_evaluated, package_dir):
+    binary = str(package_dir / "bin" / "wamcp")
+    for client, key in [("claude-desktop", "claudeDesktop"), ("claude-code", "claudeCode")]:
+        for socket, made in [("/run/wamcp/wamcp.sock", home_evaluated["claude"]),
+                             ("/srv/wamcp/w.sock", home_evaluated["claudeElsewhere"])]:
+            printed = subprocess.run([binary, "config", client, "--daemon", f"unix:{socket}"],
+                                     capture_output=True, text=True, timeout=60)
+            assert printed.returncode == 0, printed.stderr
+            assert json.loads(printed.stdout) == {"mcpServers": {"whatsapp": made[key]}}, (client, socket)
+    assert home_evaluated["homeModules"] == ["default", "wamcp"]
+
+
+def activate(home_evaluated, case: str, home: pathlib.Path) -> subprocess.CompletedProcess:
+    """Runs the activation step the home-manager module made, as home-manager does (its `run`
+    runs the command)."""
+    step = home_evaluated["home"][case]["home"]["activation"]["wamcpClaude"]
+    assert step["after"] == ["writeBoundary"]
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    return subprocess.run(["bash", "-e", "-c", 'run() { "$@"; }\n' + step["data"]], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_home_manager_module_merges_the_entry_into_both_clients(home_evaluated, package_dir, tmp_path):
+    assert home_evaluated["home"]["disabled"] == {}, "nothing unless enabled"
+    home = tmp_path / "home"
+    home.mkdir()
+    # Claude Code's file has the user's own things, which stay.
+    (home / ".claude.json").write_text(json.dumps({"numStartups": 7, "mcpServers": {"other": {"command": "x"}}}))
+    done = activate(home_evaluated, "enabled", home)
+    assert done.returncode == 0, done.stderr
+    desktop = json.loads((home / ".config" / "Claude" / "claude_desktop_config.json").read_text())
+    code = json.loads((home / ".claude.json").read_text())
+    assert desktop == {"mcpServers": {"whatsapp": home_evaluated["claude"]["claudeDesktop"]}}
+    assert code["numStartups"] == 7 and code["mcpServers"]["other"] == {"command": "x"}
+    assert code["mcpServers"]["whatsapp"] == home_evaluated["claude"]["claudeCode"]
+    assert home_evaluated["home"]["enabled"]["home"]["packages"] == [str(package_dir)]
+    # Activating again changes nothing and makes no backup.
+    files = sorted(p.name for p in home.rglob("*"))
+    again = activate(home_evaluated, "enabled", home)
+    assert again.returncode == 0 and again.stderr.count("unchanged") == 2, again.stderr
+    assert sorted(p.name for p in home.rglob("*")) == files
+
+    # Only Claude Code, under another name and socket.
+    other = tmp_path / "other"
+    other.mkdir()
+    assert activate(home_evaluated, "codeOnly", other).returncode == 0
+    assert not (other / ".config").exists()
+    code = json.loads((other / ".claude.json").read_text())
+    assert code == {"mcpServers": {"wa": home_evaluated["claudeElsewhere"]["claudeCode"]}}
 
 
 def test_the_nixos_alert_keeps_the_sandbox_of_the_unit_file(evaluated):

@@ -172,3 +172,37 @@ def test_a_group_that_does_not_exist_is_named_and_nothing_listens(tmp_path):
         assert refused.returncode != 0
         assert "there is no group 'no-such-group-here'" in refused.stderr and "groupadd" in refused.stderr, refused.stderr
         assert not os.path.exists(path)
+
+
+def test_a_socket_systemd_passes_is_taken_as_it_is_and_left_for_the_next_start(tmp_path):
+    """Socket activation, as wamcp.socket does it: the service manager makes the socket with the
+    clients' group and mode, and starts the daemon at the first connection; the daemon serves on
+    it without touching it, and leaves it for the next start."""
+    activate = shutil.which("systemd-socket-activate")
+    assert activate, "systemd-socket-activate not found: install systemd (./scripts/test does)"
+    with socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        data = tmp_path / "data"
+        log = open(tmp_path / "activated.log", "wb")
+        command = [activate, "--listen", path, WAMCP, "--data-dir", str(data), "demo",
+                   "--listen", "127.0.0.1:0", "--chatter", "0", "--socket", path]
+        activator = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log,
+                                     env={**os.environ, "WAMCP_LOG": "info"})
+        try:
+            Daemon(data).wait_until(lambda: os.path.exists(path), "the activator listens")
+            # What SocketMode=0660 and SocketGroup= do; the daemon must keep it so.
+            os.chmod(path, 0o660)
+            before = os.stat(path)
+            # The first connection starts the daemon, which answers it.
+            status, answer = over_socket(path, "GET", "/api/health")
+            assert status == 200, answer
+            status, answer = over_socket(path, "GET", "/api/status")
+            assert status == 200, answer
+            activator.send_signal(15)
+            assert activator.wait(timeout=30) == 0
+        finally:
+            if activator.poll() is None:
+                activator.kill()
+        after = os.stat(path)
+        assert stat.S_ISSOCK(after.st_mode), "the socket systemd made stays"
+        assert (after.st_mode, after.st_gid, after.st_ino) == (before.st_mode, before.st_gid, before.st_ino)

@@ -64,7 +64,7 @@ pub struct Running {
     /// The API's servers: on TCP, and on the Unix socket when there is one.
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     end_sessions: Vec<Box<dyn FnOnce() + Send>>,
-    /// The socket file, removed once the daemon stops.
+    /// The socket file the daemon made, removed once it stops (one systemd made stays).
     socket: Option<std::path::PathBuf>,
     link: Arc<dyn Link>,
     ended: oneshot::Receiver<Disconnect>,
@@ -227,7 +227,9 @@ impl Daemon {
             api::guarded(routes.clone().nest_service("/mcp", mcp_with_hosts(guard.hosts().to_vec())), guard.clone());
         // On the socket the OS has checked who connects, and any Host is taken.
         let mut socket_router = match &config.socket {
-            Some(settings) => Some((socket::bind(settings)?, routes.nest_service("/mcp", mcp_with_hosts(Vec::new())))),
+            Some(settings) => {
+                Some((socket::listen(settings)?, routes.nest_service("/mcp", mcp_with_hosts(Vec::new()))))
+            }
             None => None,
         };
         if let Some(plug) = extension {
@@ -257,9 +259,18 @@ impl Daemon {
         let mut servers = vec![tokio::spawn(async move {
             axum::serve(listener, router).with_graceful_shutdown(server_stop.cancelled_owned()).await
         })];
-        let socket = config.socket.as_ref().map(|settings| settings.path.clone());
-        if let (Some((listener, routes)), Some(path)) = (socket_router, &socket) {
-            info!("REST API and MCP on the socket {} (no token: its group decides who connects)", path.display());
+        let mut socket = None;
+        if let (Some((listening, routes)), Some(settings)) = (socket_router, &config.socket) {
+            let path = &settings.path;
+            let from = match listening.made_by {
+                socket::MadeBy::Daemon => "",
+                socket::MadeBy::ServiceManager => ", from systemd",
+            };
+            info!("REST API and MCP on the socket {}{from} (no token: its group decides who connects)", path.display());
+            if listening.made_by == socket::MadeBy::Daemon {
+                socket = Some(path.clone());
+            }
+            let listener = listening.listener;
             let routes = routes.layer(axum::middleware::from_fn(socket::check));
             let server_stop = stop.clone();
             servers.push(tokio::spawn(async move {

@@ -7,6 +7,10 @@
 //! from a web page (an `Origin` header, which only browsers send) is refused anyway, so nothing a
 //! page does reaches it even through a forwarding proxy. Every caller's uid, as the kernel tells
 //! it (SO_PEERCRED), goes into the audit log beside each tool call.
+//!
+//! Under systemd the socket comes from the service manager (`wamcp.socket`, socket activation):
+//! systemd, outside the service's sandbox, makes it with the clients' group and mode, and the
+//! daemon, a dynamic user who could not give a file to another group, takes it as it is.
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -34,8 +38,54 @@ pub struct SocketSettings {
 /// The socket's mode: the daemon's user and its group read and write; nobody else.
 const MODE: u32 = 0o660;
 
+/// The socket the daemon serves on, and whose it is.
+pub struct Listening {
+    pub listener: UnixListener,
+    pub made_by: MadeBy,
+}
+
+/// Who made the socket, and so who removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MadeBy {
+    /// The daemon bound it, and removes it when it stops.
+    Daemon,
+    /// The service manager passed it (LISTEN_FDS); it stays when the daemon stops, and the next
+    /// daemon gets it again.
+    ServiceManager,
+}
+
+/// The socket at `settings.path`: the one the service manager passed, if it passed one there;
+/// else bound here.
+pub fn listen(settings: &SocketSettings) -> Result<Listening, DaemonError> {
+    if let Some(listener) = passed(&settings.path)? {
+        return Ok(Listening { listener, made_by: MadeBy::ServiceManager });
+    }
+    Ok(Listening { listener: bind(settings)?, made_by: MadeBy::Daemon })
+}
+
+/// The listening socket at `path` among those systemd passed to this process, if any.
+fn passed(path: &Path) -> Result<Option<UnixListener>, DaemonError> {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let fail = |what: String| DaemonError::Setup(format!("--socket {}: {what}", path.display()));
+    let fds = sd_notify::listen_fds().map_err(|e| fail(format!("the sockets systemd passed: {e}")))?;
+    for fd in fds {
+        // SAFETY: LISTEN_FDS names descriptors systemd opened for this process (LISTEN_PID is
+        // checked), which nothing else here uses; one that is not ours to take is given back
+        // with into_raw_fd, unclosed.
+        let candidate = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+        let here = candidate.local_addr().ok().and_then(|addr| addr.as_pathname().map(Path::to_path_buf));
+        if here.as_deref() != Some(path) {
+            let _ = candidate.into_raw_fd();
+            continue;
+        }
+        candidate.set_nonblocking(true).map_err(|e| fail(e.to_string()))?;
+        return UnixListener::from_std(candidate).map(Some).map_err(|e| fail(e.to_string()));
+    }
+    Ok(None)
+}
+
 /// Binds the socket, replacing one a stopped daemon left behind, with its mode and group set.
-pub fn bind(settings: &SocketSettings) -> Result<UnixListener, DaemonError> {
+fn bind(settings: &SocketSettings) -> Result<UnixListener, DaemonError> {
     let path = &settings.path;
     let fail = |what: String| DaemonError::Setup(format!("--socket {}: {what}", path.display()));
     let gid = settings.group.as_deref().map(|name| group_id(name).map_err(&fail)).transpose()?;

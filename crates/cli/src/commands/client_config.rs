@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
 use super::daemon::DaemonAddressArgs;
+use super::mcp::DaemonSocket;
 use crate::config::Layers;
 
 #[derive(Debug, Subcommand)]
@@ -34,19 +35,26 @@ pub struct ClientArgs {
     name: String,
     /// Reach the running daemon at http://<listen>/mcp with the API token, instead of starting
     /// `wamcp mcp` (Claude Code only); the address is the running daemon's, unless --listen says
-    #[arg(long)]
+    #[arg(long, conflicts_with = "through")]
     http: bool,
+    /// Start `wamcp mcp --daemon unix:PATH`: the service's own tools through its socket (a
+    /// system service whose store this user cannot read)
+    #[arg(long = "daemon", value_name = "unix:PATH")]
+    through: Option<DaemonSocket>,
     #[command(flatten)]
     daemon: DaemonAddressArgs,
 }
 
 pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
-    let dir = super::data_dir(&mut layers)?;
     let (client, args) = match which {
         ClientConfig::ClaudeDesktop(args) => ("claude-desktop", args),
         ClientConfig::ClaudeCode(args) => ("claude-code", args),
     };
-    let entry = if args.http {
+    let entry = if let Some(socket) = &args.through {
+        // No data directory: everything comes through the socket.
+        stdio_entry(client, json!(["mcp", "--daemon", socket.to_string()]))?
+    } else if args.http {
+        let dir = super::data_dir(&mut layers)?;
         if client == "claude-desktop" {
             anyhow::bail!(
                 "--http: Claude Desktop starts its servers itself; leave --http out (it runs `wamcp mcp`, which sends through the daemon)"
@@ -60,13 +68,8 @@ pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
         json!({"type": "http", "url": format!("http://{listen}/mcp"),
                "headers": {"Authorization": format!("Bearer {}", token.trim())}})
     } else {
-        let exe = std::env::current_exe().context("cannot tell where the wamcp binary is")?;
-        let args = json!(["--data-dir", dir.root().display().to_string(), "mcp"]);
-        let mut entry = json!({"command": exe.display().to_string(), "args": args});
-        if client == "claude-code" {
-            entry["type"] = json!("stdio");
-        }
-        entry
+        let dir = super::data_dir(&mut layers)?;
+        stdio_entry(client, json!(["--data-dir", dir.root().display().to_string(), "mcp"]))?
     };
     let file = match args.file {
         Some(file) => file,
@@ -89,6 +92,17 @@ pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
     }
     eprintln!("Restart the client to pick it up.");
     Ok(())
+}
+
+/// The entry that has the client start this binary with `args` (Claude Code also names the
+/// transport).
+fn stdio_entry(client: &str, args: Value) -> anyhow::Result<Value> {
+    let exe = std::env::current_exe().context("cannot tell where the wamcp binary is")?;
+    let mut entry = json!({"command": exe.display().to_string(), "args": args});
+    if client == "claude-code" {
+        entry["type"] = json!("stdio");
+    }
+    Ok(entry)
 }
 
 /// Where each client keeps its servers.
