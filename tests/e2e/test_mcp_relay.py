@@ -22,12 +22,20 @@ from test_socket import socket_dir
 NOT_RUNNING = "the wamcp service is not running: systemctl start wamcp"
 
 
+def as_user(user, command):
+    """`command` to run as `user`, with that user's groups; unchanged for no user."""
+    if user is None:
+        return command
+    return ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}", "--init-groups", *command]
+
+
 def relay_command(path, user=None):
-    """The command a client configuration names, run as `user` (with that user's groups) if given."""
-    command = [WAMCP, "mcp", "--daemon", f"unix:{path}"]
-    if user is not None:
-        command = ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}", "--init-groups", *command]
-    return command
+    """The command a client configuration names, run as `user` if given."""
+    return as_user(user, [WAMCP, "mcp", "--daemon", f"unix:{path}"])
+
+
+def run_as(user, command):
+    return subprocess.run(as_user(user, command), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 @contextlib.asynccontextmanager
@@ -176,6 +184,8 @@ def test_a_member_of_the_group_uses_the_relay_and_a_stranger_is_told_why_not(tmp
 
                 answers, sent = anyio.run(member_calls)
                 initialized, refused = anyio.run(stranger_calls)
+                member_doctor = run_as(member, [WAMCP, "doctor", "--daemon", f"unix:{path}"])
+                stranger_doctor = run_as(stranger, [WAMCP, "doctor", "--daemon", f"unix:{path}"])
                 for (tool, _), answer in zip(reads, answers):
                     assert answer.is_error is not True, (tool, answer.content[0].text)
                 assert sent.is_error is not True, sent.content[0].text
@@ -185,6 +195,12 @@ def test_a_member_of_the_group_uses_the_relay_and_a_stranger_is_told_why_not(tmp
                 assert audited == [tool for tool, _ in reads] + ["send_message"], audited
                 stranger_uid = pwd.getpwnam(stranger).pw_uid
                 assert not d.query("SELECT 1 FROM audit WHERE session = ?", f"socket uid={stranger_uid}")
+        assert member_doctor.returncode == 0, member_doctor.stdout
+        assert f"ok    socket         you may connect to {path}" in member_doctor.stdout, member_doctor.stdout
+        assert "connected as" in member_doctor.stdout
+        assert stranger_doctor.returncode == 1, stranger_doctor.stdout
+        assert f"FAIL  socket         the system refuses {stranger} access to {path}" in stranger_doctor.stdout
+        assert f"usermod -aG {group} {stranger}" in stranger_doctor.stdout, stranger_doctor.stdout
         text = refused.content[0].text
         assert refused.is_error is True
         assert f"the system refuses {stranger} access to {path}: only members of the group {group} may connect" in text, text
@@ -194,3 +210,17 @@ def test_a_member_of_the_group_uses_the_relay_and_a_stranger_is_told_why_not(tmp
         for user in (member, stranger):
             subprocess.run(["userdel", user], capture_output=True)
         subprocess.run(["groupdel", group], capture_output=True)
+
+
+def test_doctor_says_whether_the_service_is_there_and_what_to_do(tmp_path):
+    with socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        doctor = [WAMCP, "doctor", "--daemon", f"unix:{path}"]
+        with running(tmp_path / "data", "--socket", path):
+            up = subprocess.run(doctor, capture_output=True, text=True, timeout=60)
+        down = subprocess.run(doctor, capture_output=True, text=True, timeout=60)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"running on unix:{path}, connected as" in up.stdout, up.stdout
+    assert down.returncode == 1
+    assert f"FAIL  socket         no socket at {path}" in down.stdout, down.stdout
+    assert "systemctl start wamcp" in down.stdout

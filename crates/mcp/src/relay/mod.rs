@@ -32,6 +32,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use self::access::SocketAccess;
 use self::offline::Away;
 
+/// Where the system service's socket is (deploy/systemd/wamcp.socket, the NixOS module).
+pub const SERVICE_SOCKET: &str = "/run/wamcp/wamcp.sock";
+
 /// The URL the daemon's MCP endpoint has on its socket (the host is not checked there).
 const MCP_URI: &str = "http://localhost/mcp";
 

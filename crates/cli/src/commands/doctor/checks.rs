@@ -22,11 +22,17 @@ const DISK_WARN_BYTES: u64 = 1 << 30;
 pub fn all(dir: &DataDir, listen: SocketAddr) -> Vec<Finding> {
     let mut findings = vec![ffmpeg()];
     if !dir.root().is_dir() {
-        findings.push(Finding::fail(
-            "data dir",
-            format!("{} does not exist", dir.root().display()),
-            "link an account with `wamcp login` (or import with `wamcp import`), or point --data-dir at the right place",
-        ));
+        let service = wamcp_mcp::relay::SERVICE_SOCKET;
+        let advice = if Path::new(service).exists() {
+            format!(
+                "a wamcp service runs on this machine: check it with `wamcp doctor --daemon unix:{service}`, and use it \
+                 with `wamcp config claude-code --daemon unix:{service} --install`"
+            )
+        } else {
+            "link an account with `wamcp login` (or import with `wamcp import`), or point --data-dir at the right place"
+                .to_string()
+        };
+        findings.push(Finding::fail("data dir", format!("{} does not exist", dir.root().display()), advice));
         return findings;
     }
     findings.extend(permissions(dir.root()));
@@ -112,7 +118,7 @@ fn permissions(root: &Path) -> Vec<Finding> {
 
 /// What the daemon's status said, as far as the other checks care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seen {
+pub(super) enum Seen {
     /// Nothing answered, or not as this data directory's daemon.
     NoDaemon,
     /// Connected: to WhatsApp, or to the demo's simulated network (which needs no session).
@@ -263,23 +269,28 @@ fn daemon(dir: &DataDir, listen: SocketAddr) -> (Finding, Seen) {
         );
         return (finding, Seen::NoDaemon);
     };
+    judge(&target.to_string(), report)
+}
+
+/// What the daemon's status says about it, reached at `place`.
+pub(super) fn judge(place: &str, report: DaemonStatus) -> (Finding, Seen) {
     let (state, detail) = (report.connection.state, report.connection.detail.unwrap_or_default());
     match state {
         ConnectionState::Connected => {
             let account = report.connection.account.unwrap_or_else(|| "an account".into());
             let simulated = report.link == LinkKind::Sim;
-            let finding = Finding::ok("daemon", format!("running on {target}, connected as {account}"));
+            let finding = Finding::ok("daemon", format!("running on {place}, connected as {account}"));
             (finding, Seen::Connected { simulated })
         }
         ConnectionState::Connecting | ConnectionState::Disconnected => (
             Finding::warn(
                 "daemon",
-                format!("running on {target}, {state}"),
+                format!("running on {place}, {state}"),
                 "it reconnects by itself; check the network if this lasts",
             ),
             Seen::NotConnected,
         ),
-        _ => (Finding::fail("daemon", format!("running on {target}, {state}"), detail), Seen::NotConnected),
+        _ => (Finding::fail("daemon", format!("running on {place}, {state}"), detail), Seen::NotConnected),
     }
 }
 

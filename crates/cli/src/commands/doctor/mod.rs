@@ -2,18 +2,27 @@
 //!
 //! The checks (in [`checks`]) only read: they can run beside the daemon. The exit code is 1 when
 //! any check failed, so a script or a timer can act on it; warnings alone exit 0.
+//!
+//! With `--daemon unix:PATH` it checks, for a user of a system service, the socket and the
+//! service behind it ([`service`]) instead of a data directory of the user's own.
 
 mod checks;
+mod service;
 
 use clap::Args;
 
 use super::daemon::DaemonAddressArgs;
+use super::mcp::DaemonSocket;
 use crate::config::Layers;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     #[command(flatten)]
     daemon: DaemonAddressArgs,
+    /// Check the service on this socket, as its user: whether you may connect and how it is
+    /// [default: check the data directory]
+    #[arg(long = "daemon", value_name = "unix:PATH")]
+    through: Option<DaemonSocket>,
 }
 
 /// How a check came out.
@@ -48,10 +57,18 @@ impl Finding {
 }
 
 pub fn run(mut layers: Layers, args: DoctorArgs) -> anyhow::Result<()> {
-    let dir = layers.data_dir()?;
-    let listen = args.daemon.resolve(&mut layers, &dir);
-    let findings = checks::all(&dir, listen);
-    outln!("wamcp doctor: {}", dir.root().display())?;
+    let findings = match &args.through {
+        Some(socket) => {
+            outln!("wamcp doctor: the service on {socket}")?;
+            service::all(&socket.0)
+        }
+        None => {
+            let dir = layers.data_dir()?;
+            let listen = args.daemon.resolve(&mut layers, &dir);
+            outln!("wamcp doctor: {}", dir.root().display())?;
+            checks::all(&dir, listen)
+        }
+    };
     for finding in &findings {
         let label = match finding.level {
             Level::Ok => "ok",
