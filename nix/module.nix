@@ -281,7 +281,7 @@ in
         status="''${MONITOR_EXIT_STATUS:-$(${config.systemd.package}/bin/systemctl show -p ExecMainStatus --value "$unit" || true)}"
         result="''${MONITOR_SERVICE_RESULT:-$(${config.systemd.package}/bin/systemctl show -p Result --value "$unit" || true)}"
         case "$status" in
-          10) echo "<1>$unit stopped: WhatsApp logged this device out, so it is not restarted. Link it again, as root: systemctl stop wamcp; ${loginCommand}; systemctl start wamcp" ;;
+          10) echo "<1>$unit stopped: WhatsApp logged this device out, so it is not restarted. Link it again, as root: systemctl stop wamcp.socket wamcp; ${loginCommand}; systemctl start wamcp" ;;
           11) echo "<1>$unit stopped: WhatsApp refused this wamcp version as outdated. Upgrade wamcp, then systemctl start wamcp" ;;
           12) echo "<1>$unit stopped: WhatsApp banned the account for a while; journalctl -u $unit says until when. Start it again after that: systemctl start wamcp" ;;
           13) echo "<1>$unit stopped: another program connected with this WhatsApp session. Stop it, then systemctl start wamcp" ;;

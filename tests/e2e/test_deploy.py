@@ -414,7 +414,7 @@ def test_a_logged_out_session_raises_an_alert_that_says_how_to_log_in_again(eval
     login = login_command()
     said = run_alert(unit_file_alert(), MONITOR_EXIT_STATUS="10", MONITOR_SERVICE_RESULT="exit-code")
     assert said.startswith("<1>wamcp.service stopped: WhatsApp logged this device out"), said
-    assert f"systemctl stop wamcp; {login}; systemctl start wamcp" in said
+    assert f"systemctl stop wamcp.socket wamcp; {login}; systemctl start wamcp" in said
 
     said = run_alert(nixos_alert(evaluated), MONITOR_EXIT_STATUS="10", MONITOR_SERVICE_RESULT="exit-code")
     store_binary = shlex.split(evaluated["full"]["systemd"]["services"]["wamcp"]["serviceConfig"]["ExecStart"])[0]

@@ -79,7 +79,11 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
     let listening = move |listen| {
         eprintln!("REST API: http://{listen} (token in {})", token.display());
         if let Some(path) = &socket {
-            eprintln!("REST API and MCP on the socket {} (no token)", path.display());
+            eprintln!(
+                "REST API and MCP on the socket {} (no token); an assistant starts `wamcp mcp --daemon unix:{}`",
+                path.display(),
+                path.display()
+            );
         }
         if with_desk {
             eprintln!("Support desk inbox: http://{listen}/desk (sign in with the token in {})", token.display());
