@@ -218,17 +218,19 @@ impl Daemon {
         let audit = Arc::new(AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string()));
         let policy = Arc::new(SendPolicy::new(config.send_policy.clone(), config.sends_per_minute));
         let mut end_sessions: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
-        let mut mcp_with_hosts = |hosts: Vec<String>| {
-            let (mcp, end) = mcp_http::service(store_path.clone(), app.clone(), policy.clone(), audit.clone(), hosts);
+        let mut mcp_at = |front: mcp_http::Front| {
+            let (mcp, end) = mcp_http::service(store_path.clone(), app.clone(), policy.clone(), audit.clone(), front);
             end_sessions.push(Box::new(end));
             axum::Router::new().fallback_service(mcp).layer(axum::middleware::from_fn(mcp_http::json_rpc_errors))
         };
-        let mut router =
-            api::guarded(routes.clone().nest_service("/mcp", mcp_with_hosts(guard.hosts().to_vec())), guard.clone());
+        let mut router = api::guarded(
+            routes.clone().nest_service("/mcp", mcp_at(mcp_http::Front::Tcp { allowed_hosts: guard.hosts().to_vec() })),
+            guard.clone(),
+        );
         // On the socket the OS has checked who connects, and any Host is taken.
         let mut socket_router = match &config.socket {
             Some(settings) => {
-                Some((socket::listen(settings)?, routes.nest_service("/mcp", mcp_with_hosts(Vec::new()))))
+                Some((socket::listen(settings)?, routes.nest_service("/mcp", mcp_at(mcp_http::Front::Socket))))
             }
             None => None,
         };

@@ -29,6 +29,16 @@ use wamcp_store::Reader;
 /// Largest request body taken at `/mcp`.
 const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
+/// Where `/mcp` is served, which decides the Host check and the form of the answers.
+pub enum Front {
+    /// TCP, behind the API's guard: these Host headers only.
+    Tcp { allowed_hosts: Vec<String> },
+    /// The Unix socket: any Host (the system checked who connects), and an answer that is the
+    /// only message of its request as plain JSON rather than an event stream, which spares the
+    /// relay (`wamcp mcp --daemon`) a stream per call; progress still comes as a stream.
+    Socket,
+}
+
 /// The `/mcp` service: a fresh set of tools per session over shared policy and audit; and what
 /// ends its sessions, for shutdown (an open session would keep the server from stopping).
 pub fn service(
@@ -36,7 +46,7 @@ pub fn service(
     app: Arc<crate::api::AppState>,
     policy: Arc<SendPolicy>,
     audit: Arc<AuditTrail>,
-    allowed_hosts: Vec<String>,
+    front: Front,
 ) -> (StreamableHttpService<Tools, LocalSessionManager>, impl FnOnce() + Send + 'static) {
     let daemon: Arc<dyn Daemon> = Arc::new(crate::api::InProcess(app));
     let factory = move || {
@@ -45,9 +55,11 @@ pub fn service(
     };
     // The guard in front has checked Host and Origin already; the same hosts are given here so
     // rmcp's own check agrees with it (a reverse proxy's host included).
-    let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(allowed_hosts)
-        .with_max_request_body_bytes(MAX_REQUEST_BYTES);
+    let config = StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_REQUEST_BYTES);
+    let config = match front {
+        Front::Tcp { allowed_hosts } => config.with_allowed_hosts(allowed_hosts),
+        Front::Socket => config.with_allowed_hosts(Vec::<String>::new()).with_json_response(true),
+    };
     let sessions = config.cancellation_token.clone();
     let service = StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);
     (service, move || sessions.cancel())

@@ -3,13 +3,16 @@
 //! It generates a lharries-schema corpus (or takes one), imports it (import rate), then starts
 //! `wamcp mcp` as an MCP client would (start-up: spawn until `initialize` is answered), calls every
 //! read tool with typical arguments many times (p50 / p99 per call) and reads the server's peak
-//! resident memory from /proc. Figures are printed with the targets beside them. With `--daemon`
-//! it measures the daemon instead (see [`daemon`]).
+//! resident memory from /proc. Then it runs a daemon on the same store and compares each call
+//! through its socket with the direct read ([`socket`]). Figures are printed with the targets
+//! beside them. With `--daemon` it measures the daemon instead (see [`daemon`]).
 
 mod corpus;
 mod daemon;
 mod desk;
+mod socket;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -76,7 +79,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !(args.reuse && data.store_path().is_file()) {
         import_corpus(&args, &work, &data)?;
     }
-    super::commands::runtime()?.block_on(measure_server(data.root(), &args))
+    let runtime = super::commands::runtime()?;
+    runtime.block_on(measure_server(data.root(), &args))?;
+    runtime.block_on(socket::compare(data.root(), &work, args.calls))
 }
 
 /// Generates (or takes) the corpus and imports it into a fresh store, printing the rates.
@@ -119,14 +124,14 @@ async fn measure_server(data_dir: &Path, args: &BenchArgs) -> anyhow::Result<()>
     let mut startups = Vec::with_capacity(args.startups);
     for _ in 0..args.startups {
         let started = Instant::now();
-        let client = start_server(data_dir).await?.0;
+        let client = start_server(&direct(data_dir)).await?.0;
         startups.push(started.elapsed());
         client.cancel().await?;
     }
     let (p50, p99) = percentiles(&mut startups);
     outln!("startup     p50 {} p99 {} (spawn -> initialize answered; target p50 <= 30 ms)", ms(p50), ms(p99))?;
 
-    let (client, pid) = start_server(data_dir).await?;
+    let (client, pid) = start_server(&direct(data_dir)).await?;
     let calls = typical_calls(&client).await?;
     outln!("{:<58} {:>9} {:>9}", "tool call (target p50 <= 20 ms)", "p50", "p99")?;
     let mut one_of_each = Duration::ZERO;
@@ -154,11 +159,16 @@ async fn measure_server(data_dir: &Path, args: &BenchArgs) -> anyhow::Result<()>
 
 type Client = RunningService<RoleClient, ()>;
 
-/// Starts `wamcp mcp` on the store and completes the MCP handshake.
-async fn start_server(data_dir: &Path) -> anyhow::Result<(Client, Option<u32>)> {
+/// The arguments of `wamcp mcp` reading the store in `data_dir`.
+fn direct(data_dir: &Path) -> [OsString; 3] {
+    ["--data-dir".into(), data_dir.as_os_str().to_owned(), "mcp".into()]
+}
+
+/// Starts `wamcp ARGS` (an MCP server on stdio) and completes the MCP handshake.
+async fn start_server(args: &[OsString]) -> anyhow::Result<(Client, Option<u32>)> {
     let exe = std::env::current_exe()?;
     let transport = TokioChildProcess::new(tokio::process::Command::new(exe).configure(|c| {
-        c.arg("--data-dir").arg(data_dir).arg("mcp");
+        c.args(args);
     }))?;
     let pid = transport.id();
     let client = ().serve(transport).await.context("the MCP server did not complete initialize")?;

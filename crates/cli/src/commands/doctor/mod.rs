@@ -7,7 +7,7 @@
 //! service behind it ([`service`]) instead of a data directory of the user's own.
 
 mod checks;
-mod service;
+pub(crate) mod service;
 
 use clap::Args;
 

@@ -35,7 +35,7 @@ pub fn all(socket: &Path) -> Vec<Finding> {
 }
 
 /// GET /api/status over the socket (no token there: the socket's group decided).
-fn status(socket: &Path) -> Result<DaemonStatus, String> {
+pub(crate) fn status(socket: &Path) -> Result<DaemonStatus, String> {
     let mut stream = UnixStream::connect(socket).map_err(|e| e.to_string())?;
     stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
     // HTTP/1.0: the answer ends when the daemon closes the connection, without chunks.
