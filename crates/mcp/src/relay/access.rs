@@ -47,9 +47,10 @@ impl SocketAccess {
         }
     }
 
-    /// Whether the daemon is simply not there (as opposed to there and refusing this user).
+    /// Whether the daemon is simply not there (rather than refusing this user, or the path
+    /// naming something else).
     pub fn is_not_running(&self) -> bool {
-        matches!(self, SocketAccess::Missing(_) | SocketAccess::Refused(_) | SocketAccess::NotASocket(_))
+        matches!(self, SocketAccess::Missing(_) | SocketAccess::Refused(_))
     }
 }
 

@@ -65,7 +65,10 @@ impl Away {
             tools.list_changed = Some(true);
         }
         let told = config.instructions.take().unwrap_or_default();
-        config.instructions = Some(format!("{told}\n\nRight now {}.", self.message()));
+        config.instructions = Some(format!(
+            "{told}\n\nWhen this server started: {}. Calls go through once it is back; each call says if it is not.",
+            self.message()
+        ));
         config
     }
 }
