@@ -224,3 +224,22 @@ def test_doctor_says_whether_the_service_is_there_and_what_to_do(tmp_path):
     assert down.returncode == 1
     assert f"FAIL  socket         no socket at {path}" in down.stdout, down.stdout
     assert "systemctl start wamcp" in down.stdout
+
+
+def test_hundreds_of_calls_one_after_another_are_all_answered(tmp_path):
+    """Each call's delivery to the daemon and the daemon's answer race in the relay. A relay that
+    stopped waiting on its deliveries after one went well left the next call undelivered, and the
+    client waiting for ever, within a few hundred calls."""
+    with socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        with running(tmp_path / "data", "--socket", path):
+
+            async def go():
+                async with relay_session(path) as (session, _):
+                    for n in range(600):
+                        with anyio.fail_after(30):
+                            answer = await session.call_tool("get_chat", {"chat_jid": ALICE})
+                        assert answer.is_error is not True, (n, answer.content[0].text)
+                    return n
+
+            assert anyio.run(go) == 599

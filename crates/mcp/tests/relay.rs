@@ -104,10 +104,10 @@ impl Client {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn progress_reaches_the_client_and_a_cancellation_reaches_the_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("mcp.sock");
+/// A relay to a fresh server on a socket in `dir`, and the client's end of it, initialized; and
+/// what tells that the server saw a cancellation.
+async fn relayed(dir: &std::path::Path) -> (Client, tokio::task::JoinHandle<std::io::Result<()>>, Arc<Notify>) {
+    let socket = dir.join("mcp.sock");
     let cancelled = Arc::new(Notify::new());
     let counter = Counter { cancelled: cancelled.clone() };
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(Vec::<String>::new());
@@ -130,6 +130,13 @@ async fn progress_reaches_the_client_and_a_cancellation_reaches_the_server() {
     assert_eq!(initialized.len(), 1);
     assert_eq!(initialized[0]["result"]["protocolVersion"], "2025-06-18");
     client.say(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    (client, relay, cancelled)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_reaches_the_client_and_a_cancellation_reaches_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, relay, cancelled) = relayed(dir.path()).await;
 
     client
         .say(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",

@@ -99,7 +99,10 @@ impl Relay {
                     None => break,
                 },
                 message = receive(&mut self.link) => Event::FromDaemon(message.map(Box::new)),
-                Some((id, Err(error))) = deliveries.next(), if !deliveries.is_empty() => Event::Undelivered(id, error),
+                // Every outcome is taken here, a delivery that went well too: a pattern that
+                // refused one would leave the other deliveries unpolled until the next event,
+                // and a message still on its way to the daemon is waited for by the client.
+                Some((id, delivered)) = deliveries.next(), if !deliveries.is_empty() => Event::Delivered(id, delivered),
             };
             let answers = match event {
                 Event::FromClient(line) if line.trim().is_empty() => Vec::new(),
@@ -109,7 +112,8 @@ impl Relay {
                 },
                 Event::FromDaemon(Some(message)) => self.pass_down(*message),
                 Event::FromDaemon(None) => self.lost(Away::Failed("the daemon closed the session".to_string())),
-                Event::Undelivered(id, error) => self.undelivered(id, error),
+                Event::Delivered(_, Ok(())) => Vec::new(),
+                Event::Delivered(id, Err(error)) => self.undelivered(id, error),
             };
             for answer in answers {
                 let mut line = serde_json::to_vec(&answer).map_err(std::io::Error::other)?;
@@ -319,7 +323,8 @@ impl Relay {
 enum Event {
     FromClient(String),
     FromDaemon(Option<Box<ServerJsonRpcMessage>>),
-    Undelivered(Option<RequestId>, String),
+    /// A message handed to the daemon's transport, and whether it got there.
+    Delivered(Option<RequestId>, Result<(), String>),
 }
 
 /// The next message from the daemon; never, while there is no session.
