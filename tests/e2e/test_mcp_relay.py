@@ -93,9 +93,13 @@ def test_the_relay_is_the_daemons_server_needs_no_store_and_outlives_a_restart(t
                     while_away = await session.call_tool("list_chats", {"limit": 1})
                     d.start()
                     back = await session.call_tool("list_chats", {"limit": 1})
-                    return initialized, listed, answers, sent, while_away, back
+                    # Restarted between two calls: the daemon no longer knows the session.
+                    d.stop()
+                    d.start()
+                    restarted = await session.call_tool("get_chat", {"chat_jid": ALICE})
+                    return initialized, listed, answers, sent, while_away, back, restarted
 
-            initialized, listed, answers, sent, while_away, back = anyio.run(go)
+            initialized, listed, answers, sent, while_away, back, restarted = anyio.run(go)
         finally:
             if d.process.poll() is None:
                 d.stop()
@@ -108,11 +112,12 @@ def test_the_relay_is_the_daemons_server_needs_no_store_and_outlives_a_restart(t
     assert sent.is_error is not True, sent.content[0].text
     assert while_away.is_error is True and while_away.content[0].text.startswith(NOT_RUNNING), while_away.content
     assert back.is_error is not True and back.structured_content["chats"], back.content[0].text
+    assert restarted.is_error is not True and restarted.structured_content["chat"]["jid"] == ALICE, restarted.content
     assert not any(home.iterdir()), f"the relay wrote {list(home.iterdir())}"
     me = f"socket uid={os.getuid()}"
     d2 = Daemon(tmp_path / "data")
     audited = [tool for (tool,) in d2.query("SELECT tool FROM audit WHERE session = ? ORDER BY rowid", me)]
-    assert audited == [tool for tool, _ in reads] + ["send_message", "list_chats"], audited
+    assert audited == [tool for tool, _ in reads] + ["send_message", "list_chats", "get_chat"], audited
 
 
 def test_with_the_daemon_away_the_relay_starts_says_what_to_do_and_takes_it_up_when_it_is_back(tmp_path):

@@ -29,13 +29,11 @@ use wamcp_store::Reader;
 /// Largest request body taken at `/mcp`.
 const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-/// Where `/mcp` is served, which decides the Host check and the form of the answers.
+/// Where `/mcp` is served, which decides the Host check.
 pub enum Front {
     /// TCP, behind the API's guard: these Host headers only.
     Tcp { allowed_hosts: Vec<String> },
-    /// The Unix socket: any Host (the system checked who connects), and an answer that is the
-    /// only message of its request as plain JSON rather than an event stream, which spares the
-    /// relay (`wamcp mcp --daemon`) a stream per call; progress still comes as a stream.
+    /// The Unix socket: any Host (the system checked who connects).
     Socket,
 }
 
@@ -58,7 +56,7 @@ pub fn service(
     let config = StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_REQUEST_BYTES);
     let config = match front {
         Front::Tcp { allowed_hosts } => config.with_allowed_hosts(allowed_hosts),
-        Front::Socket => config.with_allowed_hosts(Vec::<String>::new()).with_json_response(true),
+        Front::Socket => config.with_allowed_hosts(Vec::<String>::new()),
     };
     let sessions = config.cancellation_token.clone();
     let service = StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);

@@ -118,7 +118,7 @@ async fn relayed(dir: &std::path::Path) -> (Client, tokio::task::JoinHandle<std:
 
     let (client_end, relay_end) = tokio::io::duplex(1 << 16);
     let (relay_in, relay_out) = tokio::io::split(relay_end);
-    let relay = tokio::spawn(Relay::new(socket).run(relay_in, relay_out));
+    let relay = tokio::spawn(Relay::run(socket, relay_in, relay_out));
     let (from_relay, to_relay) = tokio::io::split(client_end);
     let mut client = Client { to_relay, from_relay: BufReader::new(from_relay).lines() };
 

@@ -91,8 +91,8 @@ pub fn serve(tools: Tools) -> anyhow::Result<()> {
 
 /// Relays stdio to the daemon's `/mcp` on its socket until the client disconnects.
 fn relay(socket: DaemonSocket) -> anyhow::Result<()> {
-    let relay = wamcp_mcp::relay::Relay::new(socket.0);
-    super::runtime()?.block_on(relay.run(tokio::io::stdin(), tokio::io::stdout()))?;
+    let relaying = wamcp_mcp::relay::Relay::run(socket.0, tokio::io::stdin(), tokio::io::stdout());
+    super::runtime()?.block_on(relaying)?;
     Ok(())
 }
 
