@@ -64,7 +64,8 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Run the daemon: keep the store current, send through the outbox, serve the REST API
     Serve(commands::serve::ServeArgs),
-    /// Serve the store over MCP on stdio (for Claude Desktop, Claude Code and other MCP clients)
+    /// Serve the tools over MCP on stdio (for Claude Desktop, Claude Code and other MCP clients): on
+    /// the store here, or those of a service's daemon with --daemon unix:PATH
     Mcp(commands::mcp::McpArgs),
     /// Run the daemon on a simulated WhatsApp network with a sample account: offline, no phone
     Demo(commands::demo::DemoArgs),
