@@ -207,7 +207,7 @@ impl Relay {
             notification: ClientNotification::InitializedNotification(InitializedNotification::default()),
         });
         let opened = match session.open(encode(&ClientJsonRpcMessage::Request(initialize))).await {
-            Ok(answers) if answers.iter().any(|a| Peek::answers(a).is_some() && !a.contains("\"error\"")) => {
+            Ok(answers) if answers.iter().any(|answer| Peek::succeeded(answer)) => {
                 session.deliver(encode(&initialized)).await
             }
             Ok(answers) => Err(PostError::Refused(answers.join(" "))),

@@ -52,18 +52,25 @@ pub enum Reply {
     Failed { id: Option<RequestId>, error: PostError },
 }
 
-/// Just what the relay needs to know of a message passing through.
+/// Just what the relay needs to know of a message passing through (the rest is skipped, not
+/// parsed).
 #[derive(Debug, Deserialize)]
 pub struct Peek {
-    pub id: Option<NumberOrString>,
-    pub method: Option<String>,
+    id: Option<NumberOrString>,
+    method: Option<serde::de::IgnoredAny>,
+    result: Option<serde::de::IgnoredAny>,
 }
 
 impl Peek {
-    /// The request this message answers, if it is an answer.
+    /// The request this message answers (with a result or an error), if it is an answer.
     pub fn answers(text: &str) -> Option<RequestId> {
         let peek: Peek = serde_json::from_str(text).ok()?;
         if peek.method.is_some() { None } else { peek.id }
+    }
+
+    /// Whether this message answers a request with a result (not an error).
+    pub fn succeeded(text: &str) -> bool {
+        serde_json::from_str::<Peek>(text).is_ok_and(|peek| peek.method.is_none() && peek.result.is_some())
     }
 }
 
@@ -266,6 +273,8 @@ mod tests {
         assert_eq!(Peek::answers(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#), Some(NumberOrString::Number(7)));
         assert_eq!(Peek::answers(r#"{"jsonrpc":"2.0","id":"x","method":"ping"}"#), None);
         assert_eq!(Peek::answers(r#"{"jsonrpc":"2.0","method":"notifications/progress"}"#), None);
+        assert!(Peek::succeeded(r#"{"jsonrpc":"2.0","id":1,"result":{"instructions":"\"error\""}}"#));
+        assert!(!Peek::succeeded(r#"{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"no"}}"#));
         assert_eq!(one_line("{\n\"a\": 1\n}".to_string()), r#"{"a":1}"#);
     }
 }
