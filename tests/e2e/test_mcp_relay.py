@@ -5,19 +5,16 @@ says what to do while the daemon is away, and picks the daemon up again when it 
 import contextlib
 import os
 import pwd
-import shutil
 import subprocess
-import uuid
 
 import anyio
-import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from conftest import WAMCP
 from daemon import Daemon, running
 from test_daemon import ALICE
 from test_mcp_stdio import DAEMON_TOOLS, MESSAGING_TOOLS, READ_TOOLS, STORE_TOOLS
-from test_socket import socket_dir
+from test_socket import group_member_and_stranger, needs_users, socket_dir
 
 NOT_RUNNING = "the wamcp service is not running: systemctl start wamcp"
 
@@ -163,15 +160,9 @@ def test_bad_daemon_addresses_and_daemon_only_settings_are_refused_with_what_is_
     assert refused.returncode != 0 and "the daemon's own send policy holds" in refused.stderr, refused.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None,
-                    reason="making users needs root, useradd and setpriv")
+@needs_users
 def test_a_member_of_the_group_uses_the_relay_and_a_stranger_is_told_why_not(tmp_path):
-    tag = uuid.uuid4().hex[:6]
-    group, member, stranger = f"wcl{tag}", f"wmem{tag}", f"wstr{tag}"
-    subprocess.run(["groupadd", group], check=True)
-    try:
-        subprocess.run(["useradd", "--no-create-home", "--groups", group, member], check=True)
-        subprocess.run(["useradd", "--no-create-home", stranger], check=True)
+    with group_member_and_stranger() as (group, member, stranger):
         with socket_dir() as where:
             path = os.path.join(where, "wamcp.sock")
             with running(tmp_path / "data", "--socket", path, "--socket-group", group) as d:
@@ -211,11 +202,6 @@ def test_a_member_of_the_group_uses_the_relay_and_a_stranger_is_told_why_not(tmp
         assert f"the system refuses {stranger} access to {path}: only members of the group {group} may connect" in text, text
         assert f"usermod -aG {group} {stranger}" in text, text
         assert "refuses" in initialized.instructions
-    finally:
-        for user in (member, stranger):
-            subprocess.run(["userdel", user], capture_output=True)
-        subprocess.run(["groupdel", group], capture_output=True)
-
 
 def test_doctor_says_whether_the_service_is_there_and_what_to_do(tmp_path):
     with socket_dir() as where:

@@ -11,7 +11,6 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import uuid
 
@@ -139,27 +138,38 @@ print(s.recv(100).split(b"\\r\\n")[0].decode())
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None,
-                    reason="making users needs root, useradd and setpriv")
-def test_the_operating_system_lets_in_the_group_and_nobody_else(tmp_path):
+# Making users needs root, useradd and setpriv.
+needs_users = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None,
+    reason="making users needs root, useradd and setpriv")
+
+
+@contextlib.contextmanager
+def group_member_and_stranger():
+    """A new group, a user in it and a user outside it, removed afterwards: (group, member, stranger)."""
     tag = uuid.uuid4().hex[:6]
     group, member, stranger = f"wcl{tag}", f"wmem{tag}", f"wstr{tag}"
     subprocess.run(["groupadd", group], check=True)
     try:
         subprocess.run(["useradd", "--no-create-home", "--groups", group, member], check=True)
         subprocess.run(["useradd", "--no-create-home", stranger], check=True)
-        with socket_dir() as where:
-            path = os.path.join(where, "wamcp.sock")
-            with running(tmp_path / "data", "--socket", path, "--socket-group", group):
-                assert grp.getgrgid(os.stat(path).st_gid).gr_name == group
-                allowed = as_user(member, CONNECT.format(path=path))
-                assert allowed.returncode == 0 and "200" in allowed.stdout, (allowed.stdout, allowed.stderr)
-                refused = as_user(stranger, CONNECT.format(path=path))
-                assert refused.returncode == 3 and "PermissionError" in refused.stdout, (refused.stdout, refused.stderr)
+        yield group, member, stranger
     finally:
         for user in (member, stranger):
             subprocess.run(["userdel", user], capture_output=True)
         subprocess.run(["groupdel", group], capture_output=True)
+
+
+@needs_users
+def test_the_operating_system_lets_in_the_group_and_nobody_else(tmp_path):
+    with group_member_and_stranger() as (group, member, stranger), socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        with running(tmp_path / "data", "--socket", path, "--socket-group", group):
+            assert grp.getgrgid(os.stat(path).st_gid).gr_name == group
+            allowed = as_user(member, CONNECT.format(path=path))
+            assert allowed.returncode == 0 and "200" in allowed.stdout, (allowed.stdout, allowed.stderr)
+            refused = as_user(stranger, CONNECT.format(path=path))
+            assert refused.returncode == 3 and "PermissionError" in refused.stdout, (refused.stdout, refused.stderr)
 
 
 def test_a_group_that_does_not_exist_is_named_and_nothing_listens(tmp_path):

@@ -142,6 +142,15 @@ impl DaemonAddressArgs {
     }
 }
 
+/// What `serve` and `demo` say about the socket they also listen on.
+pub fn socket_line(path: &std::path::Path) -> String {
+    format!(
+        "REST API and MCP on the socket {} (no token); an assistant starts `wamcp mcp --daemon unix:{}`",
+        path.display(),
+        path.display()
+    )
+}
+
 /// A list flag counts as given when it has values.
 fn given<T: Clone>(values: &[T]) -> Option<Vec<T>> {
     (!values.is_empty()).then(|| values.to_vec())

@@ -79,11 +79,7 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
     let listening = move |listen| {
         eprintln!("REST API: http://{listen} (token in {})", token.display());
         if let Some(path) = &socket {
-            eprintln!(
-                "REST API and MCP on the socket {} (no token); an assistant starts `wamcp mcp --daemon unix:{}`",
-                path.display(),
-                path.display()
-            );
+            eprintln!("{}", super::daemon::socket_line(path));
         }
         if with_desk {
             eprintln!("Support desk inbox: http://{listen}/desk (sign in with the token in {})", token.display());

@@ -51,11 +51,7 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     let listening = move |listen| {
         eprintln!("wamcp serve: REST API on http://{listen} (token in {})", token_file.display());
         if let Some(path) = &socket {
-            eprintln!(
-                "wamcp serve: REST API and MCP on the socket {} (no token); an assistant starts `wamcp mcp --daemon unix:{}`",
-                path.display(),
-                path.display()
-            );
+            eprintln!("wamcp serve: {}", super::daemon::socket_line(path));
         }
     };
     super::daemon::run(config, desk, link, listening)
