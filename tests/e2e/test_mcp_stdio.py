@@ -127,10 +127,11 @@ def test_message_text_is_fenced_as_untrusted(imported_store):
     [result] = call_all(data, [("list_messages", {"limit": 3, "include_context": False})])
     rendering = result.content[0].text.splitlines()
     assert "untrusted third-party data" in rendering[0]
-    close = rendering[0].split(" ")[5]
-    for line in rendering[1:]:
-        assert "[id: " in line and "Chat: " in line
-    assert any(line.endswith(close) for line in rendering[1:])
+    opening, close = rendering[0].split(" ")[3], rendering[0].split(" ")[5]
+    assert rendering[1] == opening and rendering[-1] == close, "everything shown lies inside the fence"
+    ids = [m["id"] for m in result.structured_content["messages"]]
+    for line, id in zip([line for line in rendering[2:-1] if not line.startswith("== ")], ids):
+        assert f" #{id}" in line, (line, id)
 
 
 def test_bad_arguments_are_errors_that_name_the_parameter(imported_store):
@@ -191,8 +192,8 @@ def test_a_planted_instruction_reaches_the_model_only_inside_a_fence(tmp_path):
     every read tool that shows it must keep it between the fence markers."""
     data = tmp_path / "demo"
     assert run("--data-dir", str(data), "demo", "--no-serve").returncode == 0
-    (chat,) = sqlite3.connect(data / "wamcp.db").execute(
-        "SELECT chat_jid FROM messages WHERE text LIKE ?", (PLANTED + "%",)).fetchone()
+    (chat, planted_id) = sqlite3.connect(data / "wamcp.db").execute(
+        "SELECT chat_jid, id FROM messages WHERE text LIKE ?", (PLANTED + "%",)).fetchone()
 
     async def go():
         async with mcp_session("--data-dir", str(data), "mcp") as session:
@@ -203,6 +204,9 @@ def test_a_planted_instruction_reaches_the_model_only_inside_a_fence(tmp_path):
                 ("get_chat", {"chat_jid": chat}),
                 ("get_last_interaction", {"jid": chat}),
                 ("get_contact_chats", {"jid": chat}),
+                ("list_messages", {"chat_jid": chat, "format": "json"}),
+                ("list_chats", {"limit": 100, "format": "json"}),
+                ("get_message_context", {"message_id": planted_id, "format": "json"}),
             ]
             return [(tool, await session.call_tool(tool, arguments)) for tool, arguments in calls]
 
@@ -216,7 +220,7 @@ def test_a_planted_instruction_reaches_the_model_only_inside_a_fence(tmp_path):
             outside = FENCED.sub("", block.text)
             assert PLANTED not in outside, f"{tool} shows the instruction outside a fence: {block.text[:400]}"
             assert "ignore all previous instructions" not in outside.lower(), tool
-    assert shown >= 4, "the instruction is shown (fenced) by the tools that list it"
+    assert shown >= 7, "the instruction is shown (fenced) by the tools that list it, as text and as JSON"
 
 
 def test_import_counts_match_the_source_and_a_rerun_adds_nothing(tmp_path):
@@ -232,3 +236,22 @@ def test_import_counts_match_the_source_and_a_rerun_adds_nothing(tmp_path):
     assert f"messages: 0 new, {total} already present" in second.stdout, second.stdout
     (stored,) = sqlite3.connect(data / "wamcp.db").execute("SELECT count(*) FROM messages").fetchone()
     assert stored == total
+
+
+def test_a_page_too_big_for_the_context_is_shortened_and_says_how_to_go_on(imported_store):
+    data, _ = imported_store
+    big = {"limit": 200, "context_before": 20, "context_after": 20}
+    [whole] = call_all(data, [("list_messages", {**big, "include_context": False})])
+    [result] = call_all(data, [("list_messages", big)])
+    text = result.content[0].text
+    out = result.structured_content
+    # Claude Code refuses a result above 25,000 tokens; three bytes a token is the worst case.
+    assert len(text.encode()) <= 75_000, len(text.encode())
+    shown, limit = len(out["messages"]), out["limit"]
+    assert 0 < shown == limit < 200 and out["has_more"] is True, (shown, limit)
+    last_line = text.splitlines()[-1]
+    assert f"limit {limit}, page 1" in last_line, last_line
+    [following] = call_all(data, [("list_messages", {**big, "limit": limit, "page": 1})])
+    ids = [m["message"]["id"] if "message" in m else m["id"] for m in whole.structured_content["messages"]]
+    assert [m["id"] for m in out["messages"]] == ids[:shown]
+    assert [m["id"] for m in following.structured_content["messages"]][:5] == ids[shown:shown + 5]

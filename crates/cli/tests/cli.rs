@@ -76,9 +76,13 @@ async fn the_demo_account_is_served_over_stdio() {
     let rendering = injection.content[0].as_text().unwrap().text.clone();
     let note = rendering.lines().next().unwrap();
     assert!(note.contains("untrusted third-party data"), "{rendering}");
-    let close = note.split(' ').nth(5).unwrap();
-    let line = rendering.lines().find(|l| l.contains("ignore all previous instructions")).unwrap();
-    assert!(line.trim_end().ends_with(close), "the injected text stays inside the fence: {line}");
+    let (open, close) = (note.split(' ').nth(3).unwrap(), note.split(' ').nth(5).unwrap());
+    let inside = rendering.split_once(&format!("\n{open}\n")).and_then(|(_, rest)| rest.split_once(close)).unwrap().0;
+    assert!(
+        inside.contains("ignore all previous instructions"),
+        "the injected text stays inside the fence: {rendering}"
+    );
+    assert_eq!(rendering.matches(close).count(), 2, "the note's and the fence's: {rendering}");
     client.cancel().await.unwrap();
 
     #[cfg(unix)]

@@ -45,12 +45,26 @@ fn default_sort() -> String {
     "last_active".to_string()
 }
 
+/// How a read tool hands its result to the model as text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The compact readable rendering.
+    #[default]
+    Text,
+    /// The structured result as JSON text.
+    Json,
+}
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchContactsArgs {
     /// Text to find in contact names (address book, push or business name) or phone numbers;
     /// accents and case are ignored, phone numbers match with or without +, spaces or dashes.
     pub query: String,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -87,6 +101,9 @@ pub struct ListMessagesArgs {
     /// Messages of context after each match, 0 to 20.
     #[serde(default = "default_one")]
     pub context_after: i64,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -108,6 +125,9 @@ pub struct ListChatsArgs {
     /// Order: "last_active" (newest activity first) or "name".
     #[serde(default = "default_sort")]
     pub sort_by: String,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -118,6 +138,9 @@ pub struct GetChatArgs {
     /// Whether to include the chat's newest message.
     #[serde(default = "default_true")]
     pub include_last_message: bool,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -125,6 +148,9 @@ pub struct GetChatArgs {
 pub struct DirectChatArgs {
     /// The person's phone number with country code (+, spaces and dashes allowed).
     pub sender_phone_number: String,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -139,6 +165,9 @@ pub struct ContactChatsArgs {
     #[serde(default)]
     #[schemars(range(min = 0, max = 1_000_000))]
     pub page: i64,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -146,12 +175,15 @@ pub struct ContactChatsArgs {
 pub struct LastInteractionArgs {
     /// The person's JID (phone or LID) or phone number.
     pub jid: String,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageContextArgs {
-    /// The message id (shown as [id: …] in every message line).
+    /// The message id (shown after # in every message line).
     pub message_id: String,
     /// Messages before it, 0 to 20.
     #[serde(default = "default_five")]
@@ -162,6 +194,9 @@ pub struct MessageContextArgs {
     /// The chat of the message; needed only when the same id is in several chats.
     #[schemars(with = "String")]
     pub chat_jid: Option<String>,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: Format,
 }
 
 /// A page size: at least 1, lowered to `max`.

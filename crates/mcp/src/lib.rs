@@ -33,6 +33,7 @@ pub mod relay;
 pub mod schema;
 pub mod send_args;
 pub mod send_tools;
+pub mod shape;
 pub mod tools;
 
 pub use tools::Tools;

@@ -72,14 +72,6 @@ pub fn success<T: Serialize>(value: &T, rendering: String) -> CallToolResult {
     result
 }
 
-/// A page of chats fetched with one extra row (`limit + 1`), which tells whether more follow.
-pub fn chats_page(mut chats: Vec<ChatView>, page: i64, limit: u32) -> CallToolResult {
-    let has_more = chats.len() > limit as usize;
-    chats.truncate(limit as usize);
-    let text = wamcp_core::render::chats(&chats);
-    success(&ChatsOut { chats, page: page as u64, limit, has_more }, text)
-}
-
 /// A tool error the assistant sees (`isError: true`) with what was wrong.
 pub fn failure(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])

@@ -11,6 +11,7 @@ use crate::output::{self, ChatsOut, ContactOut, GroupOut, NumberOut, NumbersOut,
 use crate::schema;
 use crate::send_args::{ContactArgs, GroupInfoArgs, ListGroupsArgs, NumbersArgs};
 use crate::send_tools::finish;
+use crate::shape;
 use crate::tools::{ToolResult, Tools};
 
 #[tool_router(router = people_router, vis = "pub(crate)")]
@@ -45,8 +46,8 @@ impl Tools {
             let contact = found.ok_or_else(|| {
                 format!("no contact or chat with {}; search_contacts finds people by name", a.identifier)
             })?;
-            let text = wamcp_core::render::contacts(std::slice::from_ref(&contact));
-            Ok(output::success(&ContactOut { contact }, text))
+            let out = ContactOut { contact };
+            Ok(shape::read(a.format, &out, || wamcp_core::render::contacts(std::slice::from_ref(&out.contact))))
         })())
     }
 
@@ -61,7 +62,7 @@ impl Tools {
             let a: ListGroupsArgs = args::parse(arguments)?;
             let limit = args::limit("limit", a.limit, MAX_CHATS)?;
             let groups = self.reader().groups(limit + 1, args::offset(a.page, limit)?).map_err(|e| e.to_string())?;
-            Ok(output::chats_page(groups, a.page, limit))
+            Ok(shape::chats_page(a.format, groups, a.page, limit))
         })())
     }
 
@@ -114,7 +115,7 @@ impl Tools {
                 if let Some(description) = out.description.as_deref().filter(|d| !d.trim().is_empty()) {
                     text.push_str(&format!("\nDescription: {}", fence.wrap(description)));
                 }
-                Ok(output::success(&out, text))
+                Ok(shape::read(a.format, &out, || text))
             }
             .await,
         )

@@ -129,6 +129,9 @@ pub struct HistoryArgs {
 pub struct ContactArgs {
     /// A phone number with country code, a LID or a JID.
     pub identifier: String,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: crate::args::Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -141,6 +144,9 @@ pub struct ListGroupsArgs {
     #[serde(default)]
     #[schemars(range(min = 0, max = 1_000_000))]
     pub page: i64,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: crate::args::Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -148,6 +154,9 @@ pub struct ListGroupsArgs {
 pub struct GroupInfoArgs {
     /// The group's JID (ends in @g.us).
     pub jid: String,
+    /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
+    #[serde(default)]
+    pub format: crate::args::Format,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -12,16 +12,17 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
-use wamcp_core::render;
+use wamcp_core::{MessageMatch, render};
 use wamcp_store::read::{ChatOrder, MessageFilter};
 use wamcp_store::{Reader, StoreError};
 
-use crate::args::{self, MAX_CHATS, MAX_MESSAGES};
+use crate::args::{self, Format, MAX_CHATS, MAX_MESSAGES};
 use crate::audit::AuditTrail;
 use crate::daemon::Daemon;
 use crate::output::{self, ChatOut, ChatsOut, ContactsOut, ContextOut, LastInteractionOut, MessagesOut};
 use crate::policy::{PolicyMode, SendPolicy};
 use crate::schema;
+use crate::shape;
 
 /// What the server tells assistants when they connect.
 const INSTRUCTIONS: &str = "Access to this WhatsApp account's chats, contacts and messages. \
@@ -159,9 +160,8 @@ impl Tools {
                     .to_string()
                     .into());
             }
-            let contacts = reader.search_contacts(&a.query)?;
-            let text = render::contacts(&contacts);
-            Ok(output::success(&ContactsOut { contacts }, text))
+            let out = ContactsOut { contacts: reader.search_contacts(&a.query)? };
+            Ok(shape::read(a.format, &out, || render::contacts(&out.contacts)))
         })
     }
 
@@ -197,10 +197,8 @@ impl Tools {
             if let Some(chat) = a.chat_jid.as_deref().filter(|s| !s.trim().is_empty()) {
                 filter.chats = reader.identities(&args::chat_jid("chat_jid", chat)?)?;
             }
-            let page = reader.list_messages(&filter)?;
-            let text = render::matches(&page.matches);
-            let out = MessagesOut { messages: page.matches, page: a.page as u64, limit, has_more: page.has_more };
-            Ok(output::success(&out, text))
+            let found = reader.list_messages(&filter)?;
+            Ok(messages_page(a.format, found.matches, found.has_more, filter.offset, limit))
         })
     }
 
@@ -226,7 +224,7 @@ impl Tools {
             };
             let offset = args::offset(a.page, limit)?;
             let chats = reader.list_chats(a.query.as_deref(), order, limit + 1, offset, a.include_last_message)?;
-            Ok(output::chats_page(chats, a.page, limit))
+            Ok(shape::chats_page(a.format, chats, a.page, limit))
         })
     }
 
@@ -243,8 +241,8 @@ impl Tools {
             let chat = reader.chat(&jid, a.include_last_message)?.ok_or_else(|| {
                 format!("no chat with JID {jid}; list_chats or search_contacts show the chats there are")
             })?;
-            let text = render::chats(std::slice::from_ref(&chat));
-            Ok(output::success(&ChatOut { chat }, text))
+            let out = ChatOut { chat };
+            Ok(shape::read(a.format, &out, || render::chat(&out.chat)))
         })
     }
 
@@ -261,8 +259,8 @@ impl Tools {
             let chat = reader.direct_chat(&person)?.ok_or_else(|| {
                 format!("no direct chat with {}; search_contacts finds people by name", a.sender_phone_number)
             })?;
-            let text = render::chats(std::slice::from_ref(&chat));
-            Ok(output::success(&ChatOut { chat }, text))
+            let out = ChatOut { chat };
+            Ok(shape::read(a.format, &out, || render::chat(&out.chat)))
         })
     }
 
@@ -278,7 +276,7 @@ impl Tools {
             let person = args::person("jid", &a.jid)?;
             let limit = args::limit("limit", a.limit, MAX_CHATS)?;
             let chats = reader.contact_chats(&person, limit + 1, args::offset(a.page, limit)?)?;
-            Ok(output::chats_page(chats, a.page, limit))
+            Ok(shape::chats_page(a.format, chats, a.page, limit))
         })
     }
 
@@ -293,11 +291,11 @@ impl Tools {
             let a: args::LastInteractionArgs = args::parse(arguments)?;
             let person = args::person("jid", &a.jid)?;
             let message = reader.last_interaction(&reader.identities(&person)?)?;
-            let text = match &message {
+            let out = LastInteractionOut { message };
+            Ok(shape::read(a.format, &out, || match &out.message {
                 Some(message) => render::messages(std::slice::from_ref(message)),
                 None => format!("No messages from or with {}.", a.jid),
-            };
-            Ok(output::success(&LastInteractionOut { message }, text))
+            }))
         })
     }
 
@@ -320,9 +318,44 @@ impl Tools {
                 .transpose()?;
             let found = reader.message_context(&a.message_id, chat.as_ref(), before, after)?;
             let text = render::context(&found);
-            Ok(output::success(&ContextOut::from(found), text))
+            Ok(shape::read(a.format, &ContextOut::from(found), || text))
         })
     }
+}
+
+/// A page of search results, shortened to what fits the context budget when it does not:
+/// then the page and limit reported are those of the shortened page, and the text says which
+/// call gives the next messages.
+fn messages_page(
+    format: Format,
+    matches: Vec<MessageMatch>,
+    has_more: bool,
+    offset: u64,
+    limit: u32,
+) -> CallToolResult {
+    let mut out = MessagesOut { messages: matches, page: offset / u64::from(limit), limit, has_more };
+    let text_of = |out: &MessagesOut| match format {
+        Format::Text => render::matches(&out.messages),
+        Format::Json => shape::fenced_json(out),
+    };
+    let fits = |n: usize| {
+        let first = MessagesOut { messages: out.messages[..n].to_vec(), ..out };
+        text_of(&first).len() <= shape::PAGE_BYTES
+    };
+    let Some(n) = shape::items_that_fit(out.messages.len(), offset, fits) else {
+        return output::success(&out, text_of(&out));
+    };
+    out.messages.truncate(n);
+    out.has_more = true;
+    out.limit = n as u32;
+    out.page = offset / n as u64;
+    let text = format!(
+        "{}\n[Shortened to {n} messages to stay under the {}-token limit for one result. The next ones: limit {n}, page {}.]",
+        text_of(&out),
+        shape::max_tokens_words(),
+        out.page + 1
+    );
+    output::success(&out, shape::within_budget(text))
 }
 
 impl Tools {

@@ -124,10 +124,32 @@ async fn list_messages_gives_ids_chat_jids_rfc3339_times_and_fenced_text() {
     let rendering = &texts(&result)[0];
     let note = rendering.lines().next().unwrap();
     assert!(note.contains("untrusted third-party data"), "{note}");
-    let close = note.split(' ').nth(5).unwrap();
-    let photo_line = rendering.lines().find(|l| l.contains("[id: A4]")).unwrap();
-    assert!(photo_line.contains(&format!("Chat: Alice Smith ({ALICE})")), "{photo_line}");
-    assert!(photo_line.ends_with(&format!("Avenida Paulista at sunset{close}")), "{photo_line}");
+    let (open, close) = (note.split(' ').nth(3).unwrap(), note.split(' ').nth(5).unwrap());
+    let lines: Vec<&str> = rendering.lines().collect();
+    assert_eq!((lines[1], *lines.last().unwrap()), (open, close), "everything shown is fenced: {rendering}");
+    assert_eq!(lines[2], format!("== Alice Smith ({ALICE})"), "the chat is named once: {rendering}");
+    assert_eq!(rendering.matches(ALICE).count(), 1, "{rendering}");
+    let photo_line = lines.iter().find(|l| l.contains("Alice Smith #A4")).unwrap();
+    assert!(photo_line.starts_with("12:40 "), "the date is on the first line only: {rendering}");
+    assert!(photo_line.ends_with(": Avenida Paulista at sunset"), "{photo_line}");
+}
+
+#[tokio::test]
+async fn json_on_request_carries_the_structured_result_with_others_words_fenced() {
+    let session = connect(Fixture::small_world()).await;
+    let args = json!({"chat_jid": ALICE, "include_context": false, "format": "json"});
+    let result = session.call("list_messages", args).await;
+    let text = &texts(&result)[0];
+    let (note, json) = text.split_once('\n').unwrap();
+    assert!(note.contains("untrusted third-party data"), "{note}");
+    let json: serde_json::Value = serde_json::from_str(json).unwrap();
+    let structured = result.structured_content.clone().unwrap();
+    assert_eq!(ids(&json["messages"]), ids(&structured["messages"]));
+    let caption = json["messages"][1]["caption"].as_str().unwrap();
+    assert!(caption.starts_with("⟦msg-") && caption.contains("Avenida Paulista at sunset"), "{caption}");
+    let refused = session.call("list_messages", json!({"format": "xml"})).await;
+    assert_eq!(refused.is_error, Some(true));
+    assert!(texts(&refused)[0].contains("'format'") && texts(&refused)[0].contains("json"), "{:?}", texts(&refused));
 }
 
 #[tokio::test]
