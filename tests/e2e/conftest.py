@@ -15,12 +15,13 @@ GENERATOR = pathlib.Path(__file__).with_name("gen_lharries_db.py")
 
 
 @contextlib.asynccontextmanager
-async def mcp_session(*args: str):
-    """An initialized MCP client session to `wamcp ARGS` over stdio."""
+async def mcp_session(*args: str, **client):
+    """An initialized MCP client session to `wamcp ARGS` over stdio; `client` goes to the SDK's
+    ClientSession (callbacks such as elicitation_callback)."""
     params = StdioServerParameters(command=WAMCP, args=list(args))
     with open(os.devnull, "w") as quiet:
         async with stdio_client(params, errlog=quiet) as (read, write):
-            async with ClientSession(read, write) as session:
+            async with ClientSession(read, write, **client) as session:
                 await session.initialize()
                 yield session
 

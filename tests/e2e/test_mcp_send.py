@@ -4,6 +4,7 @@ through a `wamcp demo` daemon on the simulated network, under each send policy."
 import json
 
 import anyio
+from mcp import types
 
 from conftest import mcp_session, run
 from daemon import running
@@ -255,6 +256,38 @@ def confirm_flow(daemon):
             return hello, other, sent, replay, sent_other, guessed
 
     return anyio.run(go)
+
+
+def test_under_confirm_a_client_that_can_ask_its_user_asks_and_only_an_acceptance_sends(daemon):
+    """The user answers through the client (MCP elicitation), not the model: accept sends,
+    decline, dismiss or no answer in time sends nothing, and no token is handed out."""
+    questions = []
+    answers = {"accept me": "accept", "decline me": "decline", "dismiss me": "cancel"}
+
+    async def user(context, params):
+        questions.append(params.message)
+        for text, action in answers.items():
+            if text in params.message:
+                return types.ElicitResult(action=action, content={} if action == "accept" else None)
+        await anyio.Event().wait()  # the user never answers: the server's timeout decides
+
+    async def go():
+        async with mcp_session("--data-dir", str(daemon.data_dir), "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+                               "--send-policy", "confirm", "--confirm-timeout", "1",
+                               elicitation_callback=user) as session:
+            return [await session.call_tool("send_message", {"recipient": ALICE, "message": text})
+                    for text in ("accept me", "decline me", "dismiss me", "never answered")]
+
+    accepted, declined, dismissed, unanswered = anyio.run(go)
+    assert len(questions) == 4 and "Alice" in questions[0] and "accept me" in questions[0], questions
+    assert accepted.is_error is not True and accepted.structured_content["status"] in ("pending", "sent")
+    for result, status in ((declined, "declined"), (dismissed, "dismissed"), (unanswered, "no_answer")):
+        out = result.structured_content
+        assert out["success"] is False and out["status"] == status and "Not sent" in text_of(result), out
+        assert "confirm_token" not in out
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    sent = [s.get("text") for s in daemon.sent() if s["chat"] == ALICE]
+    assert "accept me" in sent and not {"decline me", "dismiss me", "never answered"} & set(sent), sent
 
 
 def test_mark_read_tells_the_senders(daemon):

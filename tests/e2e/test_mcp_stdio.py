@@ -140,9 +140,9 @@ def test_bad_arguments_are_errors_that_name_the_parameter(imported_store):
         data,
         [
             ("list_messages", {"after": "last tuesday"}),
-            ("list_chats", {"sort_by": "size"}),
+            ("list_chats", {"sort_by": 7}),
             ("get_direct_chat_by_contact", {"sender_phone_number": "call me"}),
-            ("list_messages", {"limit": -5}),
+            ("list_messages", {"limit": 0}),
         ],
     )
     expected = ["'after'", "'sort_by'", "'sender_phone_number'", "'limit'"]
@@ -155,7 +155,7 @@ def test_huge_page_numbers_are_refused_with_the_accepted_range(imported_store):
     data, _ = imported_store
     direct = "447700900123@s.whatsapp.net"
     calls = []
-    for page in (2**63 - 1, 2**62, 1_000_001, -1):
+    for page in (2**63 - 1, 2**62, 1_000_001):
         calls += [("list_chats", {"page": page}), ("list_messages", {"page": page}),
                   ("get_contact_chats", {"jid": direct, "page": page}), ("list_groups", {"page": page})]
     for (tool, arguments), result in zip(calls, call_all(data, calls)):

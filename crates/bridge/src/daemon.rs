@@ -216,7 +216,7 @@ impl Daemon {
         });
         let routes = api::routes(app.clone());
         let audit = Arc::new(AuditTrail::start(AuditLog::open(&store_path)?, "http".to_string()));
-        let policy = Arc::new(SendPolicy::new(config.send_policy.clone(), config.sends_per_minute));
+        let policy = Arc::new(SendPolicy::new(config.policy.clone()));
         let mut end_sessions: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
         let mut mcp_at = |front: mcp_http::Front| {
             let (mcp, end) = mcp_http::service(store_path.clone(), app.clone(), policy.clone(), audit.clone(), front);

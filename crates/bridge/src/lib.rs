@@ -53,7 +53,7 @@ pub use daemon::{Daemon, Running};
 use wamcp_core::{Disconnect, MessageKind};
 use wamcp_link::Link;
 use wamcp_link::sim::SimNetwork;
-use wamcp_mcp::policy::PolicyMode;
+use wamcp_mcp::policy::PolicySettings;
 
 /// How the daemon is set up.
 #[derive(Debug, Clone)]
@@ -72,8 +72,7 @@ pub struct DaemonConfig {
     /// Attachments of these kinds are saved as they arrive.
     pub auto_download: Vec<MessageKind>,
     /// Who the tools at `/mcp` may message, and how often.
-    pub send_policy: PolicyMode,
-    pub sends_per_minute: u32,
+    pub policy: PolicySettings,
     /// Messages older than this many days are removed daily; `None` keeps everything.
     pub retention_days: Option<u32>,
 }

@@ -17,7 +17,7 @@ use wamcp_bridge::{Daemon, DaemonConfig, LinkChoice, Running, Stopped};
 use wamcp_core::{Disconnect, Jid, ManualClock, Timestamp};
 use wamcp_link::sim::{SimIncoming, SimNetwork};
 use wamcp_mcp::daemon::HttpDaemon;
-use wamcp_mcp::policy::PolicyMode;
+use wamcp_mcp::policy::{PolicyMode, PolicySettings};
 use wamcp_store::{MessageFilter, OutboxState, Reader};
 
 /// However slow the machine, nothing here should take this long.
@@ -63,8 +63,7 @@ impl Setup {
             media_roots: Vec::new(),
             webhooks: Vec::new(),
             auto_download: Vec::new(),
-            send_policy: PolicyMode::Known,
-            sends_per_minute: 20,
+            policy: PolicySettings::new(PolicyMode::Known, 20),
             retention_days: None,
         };
         let running = Daemon::new(config, LinkChoice::Sim(sim.clone()))

@@ -43,20 +43,42 @@ impl Timestamp {
         self.datetime().to_rfc3339_opts(format, false)
     }
 
-    /// Parses a time given by a person or an assistant: RFC 3339, a date-time without offset (UTC),
-    /// or a plain date (midnight UTC).
+    /// Parses a time given by a person or an assistant: RFC 3339, or any ISO 8601 form that
+    /// Python's `datetime.fromisoformat` reads (what lharries/whatsapp-mcp takes): `T` or a space
+    /// between date and time, minutes or seconds left out, fractions, `Z` or an offset with or
+    /// without its colon or minutes, the basic forms without separators (`20250601T1030`). A time
+    /// without an offset is UTC, and a plain date is midnight UTC.
     pub fn parse_user(input: &str) -> Result<Timestamp, TimeError> {
-        let text = input.trim();
-        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        let trimmed = input.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(trimmed) {
             return Ok(Timestamp(t.timestamp_millis()));
         }
-        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
-            if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-                return Ok(Timestamp(t.and_utc().timestamp_millis()));
+        // One separator, and Z as the offset it stands for.
+        let mut text = trimmed.replacen(' ', "T", 1);
+        if let Some(head) = text.strip_suffix(['Z', 'z']) {
+            text = format!("{head}+00:00");
+        }
+        // An hour alone (2025-03-01T12): chrono wants the minutes.
+        if let Some((date, time)) = text.split_once('T') {
+            let hour_len = time.find(['+', '-']).unwrap_or(time.len());
+            if hour_len == 2 {
+                let minutes = if date.contains('-') { ":00" } else { "00" };
+                text = format!("{date}T{}{minutes}{}", &time[..2], &time[2..]);
             }
         }
-        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            return Ok(Timestamp(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis()));
+        const TIMES: [&str; 4] = ["%H:%M:%S%.f", "%H:%M", "%H%M%S%.f", "%H%M"];
+        for date in ["%Y-%m-%d", "%Y%m%d"] {
+            for time in TIMES {
+                if let Ok(t) = DateTime::parse_from_str(&text, &format!("{date}T{time}%#z")) {
+                    return Ok(Timestamp(t.timestamp_millis()));
+                }
+                if let Ok(t) = NaiveDateTime::parse_from_str(&text, &format!("{date}T{time}")) {
+                    return Ok(Timestamp(t.and_utc().timestamp_millis()));
+                }
+            }
+            if let Ok(day) = NaiveDate::parse_from_str(&text, date) {
+                return Ok(Timestamp(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis()));
+            }
         }
         Err(TimeError(input.to_string()))
     }
@@ -111,10 +133,20 @@ mod tests {
             "2025-03-01T12:00:00",
             "2025-03-01 12:00",
             " 2025-03-01T07:00:00-05:00 ",
+            // The rest of what Python's datetime.fromisoformat reads.
+            "2025-03-01T12",
+            "2025-03-01 13:00:00+01",
+            "2025-03-01T13:00:00.000+0100",
+            "2025-03-01T12:00:00.000000",
+            "20250301T120000",
+            "20250301T1300+0100",
+            "2025-03-01 12:00:00z",
         ] {
             assert_eq!(Timestamp::parse_user(written), Ok(Timestamp(NOON_UTC)), "{written}");
         }
         assert_eq!(Timestamp::parse_user("2025-03-01"), Ok(Timestamp(NOON_UTC - 12 * 3_600_000)));
+        assert_eq!(Timestamp::parse_user("20250301"), Ok(Timestamp(NOON_UTC - 12 * 3_600_000)));
+        assert!(Timestamp::parse_user("2025-02-30").is_err() && Timestamp::parse_user("2025-03-01T25").is_err());
     }
 
     #[test]

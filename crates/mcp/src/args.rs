@@ -29,6 +29,35 @@ pub fn parse<T: DeserializeOwned>(arguments: rmcp::model::JsonObject) -> Result<
     })
 }
 
+/// Removes the arguments a tool does not take (by its input schema) and names them. Like
+/// lharries/whatsapp-mcp, which ignores them, the call goes on; unlike it, the caller is told.
+pub fn drop_unknown(arguments: &mut Option<rmcp::model::JsonObject>, schema: &rmcp::model::JsonObject) -> Vec<String> {
+    let (Some(arguments), Some(serde_json::Value::Object(known))) = (arguments.as_mut(), schema.get("properties"))
+    else {
+        return Vec::new();
+    };
+    let unknown: Vec<String> = arguments.keys().filter(|name| !known.contains_key(*name)).cloned().collect();
+    for name in &unknown {
+        arguments.remove(name);
+    }
+    unknown
+}
+
+/// What a result says about arguments it ignored: their names (cut short, one line) and the
+/// parameters the tool takes.
+pub fn ignored_note(unknown: &[String], schema: &rmcp::model::JsonObject) -> String {
+    let shown: Vec<String> = unknown
+        .iter()
+        .take(5)
+        .map(|name| format!("'{}'", name.chars().take(40).filter(|c| !c.is_control()).collect::<String>()))
+        .collect();
+    let takes: Vec<&str> = match schema.get("properties") {
+        Some(serde_json::Value::Object(known)) => known.keys().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    format!("[Ignored unknown parameter(s) {}; this tool takes: {}.]", shown.join(", "), takes.join(", "))
+}
+
 pub(crate) fn default_limit() -> i64 {
     20
 }
@@ -87,19 +116,24 @@ pub struct ListMessagesArgs {
     pub query: Option<String>,
     /// Messages per page, 1 to 200.
     #[serde(default = "default_limit")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub limit: i64,
     /// Page number, 0 to 1000000.
     #[serde(default)]
     #[schemars(range(min = 0, max = 1_000_000))]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page: i64,
     /// Whether to include messages before and after each match.
     #[serde(default = "default_true")]
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub include_context: bool,
     /// Messages of context before each match, 0 to 20.
     #[serde(default = "default_one")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub context_before: i64,
     /// Messages of context after each match, 0 to 20.
     #[serde(default = "default_one")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub context_after: i64,
     /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
     #[serde(default)]
@@ -114,13 +148,16 @@ pub struct ListChatsArgs {
     pub query: Option<String>,
     /// Chats per page, 1 to 100.
     #[serde(default = "default_limit")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub limit: i64,
     /// Page number, 0 to 1000000.
     #[serde(default)]
     #[schemars(range(min = 0, max = 1_000_000))]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page: i64,
     /// Whether to include each chat's newest message.
     #[serde(default = "default_true")]
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub include_last_message: bool,
     /// Order: "last_active" (newest activity first) or "name".
     #[serde(default = "default_sort")]
@@ -137,6 +174,7 @@ pub struct GetChatArgs {
     pub chat_jid: String,
     /// Whether to include the chat's newest message.
     #[serde(default = "default_true")]
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub include_last_message: bool,
     /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
     #[serde(default)]
@@ -156,14 +194,16 @@ pub struct DirectChatArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactChatsArgs {
-    /// The person's JID (phone or LID) or phone number.
+    /// The person's JID (phone or LID) or phone number; a group's JID gives that group.
     pub jid: String,
     /// Chats per page, 1 to 100.
     #[serde(default = "default_limit")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub limit: i64,
     /// Page number, 0 to 1000000.
     #[serde(default)]
     #[schemars(range(min = 0, max = 1_000_000))]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page: i64,
     /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
     #[serde(default)]
@@ -173,7 +213,7 @@ pub struct ContactChatsArgs {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LastInteractionArgs {
-    /// The person's JID (phone or LID) or phone number.
+    /// The person's JID (phone or LID) or phone number; a group's JID gives that group.
     pub jid: String,
     /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
     #[serde(default)]
@@ -187,9 +227,11 @@ pub struct MessageContextArgs {
     pub message_id: String,
     /// Messages before it, 0 to 20.
     #[serde(default = "default_five")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub before: i64,
     /// Messages after it, 0 to 20.
     #[serde(default = "default_five")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub after: i64,
     /// The chat of the message; needed only when the same id is in several chats.
     #[schemars(with = "String")]
@@ -199,28 +241,28 @@ pub struct MessageContextArgs {
     pub format: Format,
 }
 
-/// A page size: at least 1, lowered to `max`.
+/// A page size: 1 to `max`. Larger is lowered to `max`, and so is a negative one, which
+/// lharries/whatsapp-mcp hands to SQL as "no limit".
 pub fn limit(name: &str, value: i64, max: i64) -> Result<u32, String> {
-    if value < 1 {
-        return Err(format!("invalid value for parameter '{name}': {value}; use a number from 1 to {max}"));
+    if value == 0 {
+        return Err(format!("invalid value for parameter '{name}': 0; use a number from 1 to {max}"));
     }
-    Ok(value.min(max) as u32)
+    Ok(if value < 0 { max } else { value.min(max) } as u32)
 }
 
-/// A page number, 0 to [`MAX_PAGE`]. Returns the row offset for the page size.
+/// A page number, 0 to [`MAX_PAGE`] (a negative one is page 0, as SQL reads a negative offset).
+/// Returns the row offset for the page size.
 pub fn offset(value: i64, limit: u32) -> Result<u64, String> {
-    if !(0..=MAX_PAGE).contains(&value) {
+    if value > MAX_PAGE {
         return Err(format!("invalid value for parameter 'page': {value}; pages are numbered from 0 to {MAX_PAGE}"));
     }
-    Ok(value as u64 * u64::from(limit))
+    Ok(value.max(0) as u64 * u64::from(limit))
 }
 
-/// A context size: 0 to [`MAX_CONTEXT`] (larger is lowered).
-pub fn context(name: &str, value: i64) -> Result<u32, String> {
-    if value < 0 {
-        return Err(format!("invalid value for parameter '{name}': {value}; use a number from 0 to {MAX_CONTEXT}"));
-    }
-    Ok(value.min(MAX_CONTEXT) as u32)
+/// A context size: 0 to [`MAX_CONTEXT`]. Larger is lowered, and so is a negative one (to SQL,
+/// "no limit").
+pub fn context(value: i64) -> u32 {
+    if value < 0 { MAX_CONTEXT as u32 } else { value.min(MAX_CONTEXT) as u32 }
 }
 
 /// An optional time bound.
@@ -251,4 +293,10 @@ pub fn person(name: &str, value: &str) -> Result<Jid, String> {
         ));
     }
     Ok(jid)
+}
+
+/// A person or a chat, where either makes sense (as in lharries/whatsapp-mcp, whose
+/// `get_last_interaction` and `get_contact_chats` match a JID as sender or as chat).
+pub fn person_or_chat(name: &str, value: &str) -> Result<Jid, String> {
+    Jid::parse_person(value).map_err(|e| format!("invalid value for parameter '{name}': {e}"))
 }

@@ -23,8 +23,10 @@
 
 pub mod args;
 pub mod audit;
+pub mod consent;
 pub mod daemon;
 pub mod daemon_tools;
+pub mod lenient;
 pub mod message_tools;
 pub mod output;
 pub mod people_tools;

@@ -3,7 +3,7 @@
 //! they are not listed when the send policy is `off`.
 
 use rmcp::model::JsonObject;
-use rmcp::{tool, tool_router};
+use rmcp::{Peer, RoleServer, tool, tool_router};
 use wamcp_api::{Delete, Edit, Typing};
 
 use crate::args;
@@ -21,7 +21,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Edit message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn edit_message(&self, arguments: JsonObject) -> ToolResult {
+    async fn edit_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
         finish(
             async {
                 let a: EditArgs = args::parse(arguments)?;
@@ -35,7 +35,7 @@ impl Tools {
                     message: a.message,
                     idempotency_key: None,
                 };
-                self.dispatch(sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -47,7 +47,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Delete message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn delete_message(&self, arguments: JsonObject) -> ToolResult {
+    async fn delete_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
         finish(
             async {
                 let a: DeleteArgs = args::parse(arguments)?;
@@ -56,7 +56,7 @@ impl Tools {
                 let chat = self.clear_to_send(sending, chat.as_str())?;
                 let preview = format!("In {chat}: delete message {} for everyone", a.message_id);
                 let request = Delete { chat_jid: chat.to_string(), message_id: a.message_id, idempotency_key: None };
-                self.dispatch(sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, &chat, request.into(), preview).await
             }
             .await,
         )

@@ -72,6 +72,20 @@ pub fn success<T: Serialize>(value: &T, rendering: String) -> CallToolResult {
     result
 }
 
+/// Adds a line of our own at the end of a result's text.
+pub fn append_text(result: &mut CallToolResult, line: &str) {
+    match result.content.iter_mut().find_map(|c| match c {
+        ContentBlock::Text(text) => Some(text),
+        _ => None,
+    }) {
+        Some(text) => {
+            text.text.push('\n');
+            text.text.push_str(line);
+        }
+        None => result.content.push(ContentBlock::text(line.to_string())),
+    }
+}
+
 /// A tool error the assistant sees (`isError: true`) with what was wrong.
 pub fn failure(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])

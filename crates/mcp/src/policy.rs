@@ -60,6 +60,23 @@ pub const DEFAULT_SENDS_PER_MINUTE: u32 = 20;
 /// How long a confirmation token stays good.
 pub const CONFIRM_WITHIN: Duration = Duration::from_secs(5 * 60);
 
+/// The policy as configured: who may be messaged, how often, and how long a user has to answer
+/// a confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySettings {
+    pub mode: PolicyMode,
+    pub sends_per_minute: u32,
+    /// Under `confirm`, how long the question to the user stays open.
+    pub confirm_timeout: Duration,
+}
+
+impl PolicySettings {
+    /// `mode` at `sends_per_minute`, with the default confirmation timeout.
+    pub fn new(mode: PolicyMode, sends_per_minute: u32) -> PolicySettings {
+        PolicySettings { mode, sends_per_minute, confirm_timeout: crate::consent::DEFAULT_TIMEOUT }
+    }
+}
+
 /// A send waiting for `confirm_send`: exactly what will be asked of the daemon.
 #[derive(Debug, Clone)]
 pub struct PendingSend {
@@ -72,6 +89,8 @@ pub struct PendingSend {
 pub struct SendPolicy {
     pub mode: PolicyMode,
     pub sends_per_minute: u32,
+    /// Under `confirm`, how long the question to the user stays open.
+    pub confirm_timeout: Duration,
     recent_sends: Mutex<VecDeque<Instant>>,
     /// Phone numbers (digits only) that appeared in message text or captions this session.
     seen_in_messages: Mutex<HashSet<String>>,
@@ -80,10 +99,12 @@ pub struct SendPolicy {
 }
 
 impl SendPolicy {
-    pub fn new(mode: PolicyMode, sends_per_minute: u32) -> SendPolicy {
+    pub fn new(settings: PolicySettings) -> SendPolicy {
+        let PolicySettings { mode, sends_per_minute, confirm_timeout } = settings;
         SendPolicy {
             mode,
             sends_per_minute,
+            confirm_timeout,
             recent_sends: Mutex::default(),
             seen_in_messages: Mutex::default(),
             pending: Mutex::default(),
@@ -275,7 +296,7 @@ mod tests {
 
     #[test]
     fn the_rate_limit_holds_within_a_minute() {
-        let policy = SendPolicy::new(PolicyMode::Known, 3);
+        let policy = SendPolicy::new(PolicySettings::new(PolicyMode::Known, 3));
         for _ in 0..3 {
             policy.take_send().unwrap();
         }
@@ -292,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_confirmation_token_works_once() {
-        let policy = SendPolicy::new(PolicyMode::Confirm, 20);
+        let policy = SendPolicy::new(PolicySettings::new(PolicyMode::Confirm, 20));
         let send =
             wamcp_api::SendMessage { recipient: "447700900123".into(), message: "hi".into(), ..Default::default() };
         let token = policy.hold(send.clone().into(), "hi".into());
@@ -305,7 +326,7 @@ mod tests {
 
     #[test]
     fn an_expired_token_sends_nothing() {
-        let policy = SendPolicy::new(PolicyMode::Confirm, 20);
+        let policy = SendPolicy::new(PolicySettings::new(PolicyMode::Confirm, 20));
         let token = policy.hold_until(wamcp_api::SendMessage::default().into(), "hi".into(), Instant::now());
         assert!(policy.release(&token).unwrap_err().contains("expired"));
         assert!(policy.release(&token).unwrap_err().contains("already used"));

@@ -107,6 +107,7 @@ pub struct TypingArgs {
     pub chat_jid: String,
     /// true shows "typing…" to the others, false clears it.
     #[serde(default = "default_true")]
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub typing: bool,
 }
 
@@ -121,6 +122,7 @@ pub struct HistoryArgs {
     pub chat_jid: String,
     /// How many messages older than the oldest stored to ask the phone for (1 to 500).
     #[serde(default = "default_history")]
+    #[serde(deserialize_with = "crate::lenient::count")]
     pub count: u32,
 }
 
@@ -139,10 +141,12 @@ pub struct ContactArgs {
 pub struct ListGroupsArgs {
     /// Groups per page (at most 100).
     #[serde(default = "crate::args::default_limit")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub limit: i64,
     /// Page number, 0 to 1000000.
     #[serde(default)]
     #[schemars(range(min = 0, max = 1_000_000))]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page: i64,
     /// "text" (default): compact lines. "json": the result as JSON text, with what others wrote fenced.
     #[serde(default)]

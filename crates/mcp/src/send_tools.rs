@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 
 use rmcp::model::JsonObject;
-use rmcp::{tool, tool_router};
+use rmcp::{Peer, RoleServer, tool, tool_router};
 use wamcp_api::{Answer, MarkRead, React, Request, SendMessage};
 use wamcp_core::Jid;
 use wamcp_store::MessageFilter;
 
 use crate::args;
+use crate::consent::{self, Consent, Refusal};
 use crate::output::{self, DoneOut, SendOut};
 use crate::policy::PolicyMode;
 use crate::schema;
@@ -49,25 +50,29 @@ impl Tools {
         Ok(chat)
     }
 
-    /// Sends (or edits, deletes, reacts) within the rate limit; under the `confirm` policy, only
-    /// previews it and hands out a token for `confirm_send`.
-    pub(crate) async fn dispatch(&self, sending: &Sending, chat: &Jid, request: Request, preview: String) -> Outcome {
+    /// Sends (or edits, deletes, reacts) within the rate limit. Under the `confirm` policy the
+    /// user is asked first where the client can ask them ([`consent`]); elsewhere the send is
+    /// only previewed, with a token for `confirm_send`.
+    pub(crate) async fn dispatch(
+        &self,
+        peer: &Peer<RoleServer>,
+        sending: &Sending,
+        chat: &Jid,
+        request: Request,
+        preview: String,
+    ) -> Outcome {
         if sending.policy.mode == PolicyMode::Confirm {
-            let chat_jid = chat.to_string();
-            let token = sending.policy.hold(request, preview.clone());
-            let out = SendOut {
-                success: true,
-                message: format!(
-                    "Not sent yet. Show the user this preview; once they agree, call confirm_send with the token. {preview}"
-                ),
-                id: None,
-                chat_jid,
-                status: "needs_confirmation".into(),
-                confirm_token: Some(token),
-                preview: Some(preview),
+            let name = self.reader().chat(chat, false).ok().flatten().and_then(|c| c.name);
+            let recipient = match name {
+                Some(name) => format!("{name} ({chat})"),
+                None => chat.to_string(),
             };
-            let text = out.message.clone();
-            return Ok(output::success(&out, text));
+            let question = format!("Send this on WhatsApp?\nRecipient: {recipient}\n\n{preview}");
+            match consent::ask(peer, question, sending.policy.confirm_timeout).await {
+                Consent::Given => {}
+                Consent::Refused(refusal) => return Ok(not_sent(chat, &refusal, preview)),
+                Consent::CannotAsk => return Ok(held_for_token(sending, chat, request, preview)),
+            }
         }
         sending.policy.take_send()?;
         self.queue(sending, request).await
@@ -93,6 +98,39 @@ impl Tools {
         let text = format!("{} (id {}, status {})", out.message, out.id.as_deref().unwrap_or("?"), out.status);
         Ok(output::success(&out, text))
     }
+}
+
+/// A send the user refused: nothing was sent, and the result says why.
+fn not_sent(chat: &Jid, refusal: &Refusal, preview: String) -> rmcp::model::CallToolResult {
+    let out = SendOut {
+        success: false,
+        message: refusal.said(),
+        id: None,
+        chat_jid: chat.to_string(),
+        status: refusal.status().into(),
+        confirm_token: None,
+        preview: Some(preview),
+    };
+    let text = out.message.clone();
+    output::success(&out, text)
+}
+
+/// A send kept for `confirm_send`, for clients that cannot ask their user.
+fn held_for_token(sending: &Sending, chat: &Jid, request: Request, preview: String) -> rmcp::model::CallToolResult {
+    let token = sending.policy.hold(request, preview.clone());
+    let out = SendOut {
+        success: true,
+        message: format!(
+            "Not sent yet. Show the user this preview; once they agree, call confirm_send with the token. {preview}"
+        ),
+        id: None,
+        chat_jid: chat.to_string(),
+        status: "needs_confirmation".into(),
+        confirm_token: Some(token),
+        preview: Some(preview),
+    };
+    let text = out.message.clone();
+    output::success(&out, text)
 }
 
 /// A recipient as a phone number, a JID, or the exact name of one contact or group.
@@ -133,7 +171,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send message", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_message(&self, arguments: JsonObject) -> ToolResult {
+    async fn send_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
         finish(
             async {
                 let a: SendMessageArgs = args::parse(arguments)?;
@@ -150,7 +188,7 @@ impl Tools {
                     mentions: a.mentions,
                     ..SendMessage::default()
                 };
-                self.dispatch(sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -162,7 +200,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send file", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_file(&self, arguments: JsonObject) -> ToolResult {
+    async fn send_file(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
         finish(
             async {
                 let a: SendFileArgs = args::parse(arguments)?;
@@ -176,7 +214,7 @@ impl Tools {
                     media_path: Some(a.media_path),
                     ..SendMessage::default()
                 };
-                self.dispatch(sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -188,7 +226,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send voice note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_audio_message(&self, arguments: JsonObject) -> ToolResult {
+    async fn send_audio_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
         finish(
             async {
                 let a: SendAudioArgs = args::parse(arguments)?;
@@ -201,7 +239,7 @@ impl Tools {
                     voice: true,
                     ..SendMessage::default()
                 };
-                self.dispatch(sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, &chat, request.into(), preview).await
             }
             .await,
         )
@@ -213,7 +251,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send reaction", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn send_reaction(&self, arguments: JsonObject) -> ToolResult {
+    async fn send_reaction(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
         finish(
             async {
                 let a: ReactionArgs = args::parse(arguments)?;
@@ -227,7 +265,7 @@ impl Tools {
                     emoji: a.emoji,
                     idempotency_key: None,
                 };
-                self.dispatch(sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, &chat, request.into(), preview).await
             }
             .await,
         )

@@ -155,11 +155,7 @@ impl Tools {
     fn search_contacts(&self, arguments: JsonObject) -> ToolResult {
         self.run(|reader| {
             let a: args::SearchContactsArgs = args::parse(arguments)?;
-            if a.query.trim().is_empty() {
-                return Err("invalid value for parameter 'query': it is empty; give part of a name or phone number"
-                    .to_string()
-                    .into());
-            }
+            // An empty query lists contacts, as in lharries/whatsapp-mcp.
             let out = ContactsOut { contacts: reader.search_contacts(&a.query)? };
             Ok(shape::read(a.format, &out, || render::contacts(&out.contacts)))
         })
@@ -177,7 +173,7 @@ impl Tools {
             let a: args::ListMessagesArgs = args::parse(arguments)?;
             let limit = args::limit("limit", a.limit, MAX_MESSAGES)?;
             let (context_before, context_after) = if a.include_context {
-                (args::context("context_before", a.context_before)?, args::context("context_after", a.context_after)?)
+                (args::context(a.context_before), args::context(a.context_after))
             } else {
                 (0, 0)
             };
@@ -212,19 +208,24 @@ impl Tools {
         self.run(|reader| {
             let a: args::ListChatsArgs = args::parse(arguments)?;
             let limit = args::limit("limit", a.limit, MAX_CHATS)?;
-            let order = match a.sort_by.as_str() {
-                "last_active" => ChatOrder::LastActive,
-                "name" => ChatOrder::Name,
+            // Any order but "last_active" is by name, as in lharries/whatsapp-mcp; one it does not
+            // know is said so.
+            let (order, unknown_order) = match a.sort_by.as_str() {
+                "last_active" => (ChatOrder::LastActive, None),
+                "name" => (ChatOrder::Name, None),
                 other => {
-                    return Err(format!(
-                        "invalid value for parameter 'sort_by': '{other}'; use \"last_active\" or \"name\""
-                    )
-                    .into());
+                    (ChatOrder::Name, Some(other.chars().take(40).filter(|c| !c.is_control()).collect::<String>()))
                 }
             };
             let offset = args::offset(a.page, limit)?;
             let chats = reader.list_chats(a.query.as_deref(), order, limit + 1, offset, a.include_last_message)?;
-            Ok(shape::chats_page(a.format, chats, a.page, limit))
+            let mut result = shape::chats_page(a.format, chats, a.page, limit);
+            if let Some(other) = unknown_order {
+                let note =
+                    format!("[sort_by '{other}' is not an order: sorted by name. Use \"last_active\" or \"name\".]");
+                output::append_text(&mut result, &note);
+            }
+            Ok(result)
         })
     }
 
@@ -255,10 +256,7 @@ impl Tools {
     fn get_direct_chat_by_contact(&self, arguments: JsonObject) -> ToolResult {
         self.run(|reader| {
             let a: args::DirectChatArgs = args::parse(arguments)?;
-            let person = args::person("sender_phone_number", &a.sender_phone_number)?;
-            let chat = reader.direct_chat(&person)?.ok_or_else(|| {
-                format!("no direct chat with {}; search_contacts finds people by name", a.sender_phone_number)
-            })?;
+            let chat = direct_chat(reader, &a.sender_phone_number)?;
             let out = ChatOut { chat };
             Ok(shape::read(a.format, &out, || render::chat(&out.chat)))
         })
@@ -273,14 +271,14 @@ impl Tools {
     fn get_contact_chats(&self, arguments: JsonObject) -> ToolResult {
         self.run(|reader| {
             let a: args::ContactChatsArgs = args::parse(arguments)?;
-            let person = args::person("jid", &a.jid)?;
+            let person = args::person_or_chat("jid", &a.jid)?;
             let limit = args::limit("limit", a.limit, MAX_CHATS)?;
             let chats = reader.contact_chats(&person, limit + 1, args::offset(a.page, limit)?)?;
             Ok(shape::chats_page(a.format, chats, a.page, limit))
         })
     }
 
-    /// Get the most recent WhatsApp message from or with a person.
+    /// Get the most recent WhatsApp message from or with a person, or in a group.
     #[tool(
         input_schema = schema::input::<args::LastInteractionArgs>(),
         output_schema = schema::output::<LastInteractionOut>(),
@@ -289,7 +287,7 @@ impl Tools {
     fn get_last_interaction(&self, arguments: JsonObject) -> ToolResult {
         self.run(|reader| {
             let a: args::LastInteractionArgs = args::parse(arguments)?;
-            let person = args::person("jid", &a.jid)?;
+            let person = args::person_or_chat("jid", &a.jid)?;
             let message = reader.last_interaction(&reader.identities(&person)?)?;
             let out = LastInteractionOut { message };
             Ok(shape::read(a.format, &out, || match &out.message {
@@ -308,8 +306,7 @@ impl Tools {
     fn get_message_context(&self, arguments: JsonObject) -> ToolResult {
         self.run(|reader| {
             let a: args::MessageContextArgs = args::parse(arguments)?;
-            let before = args::context("before", a.before)?;
-            let after = args::context("after", a.after)?;
+            let (before, after) = (args::context(a.before), args::context(a.after));
             let chat = a
                 .chat_jid
                 .as_deref()
@@ -320,6 +317,39 @@ impl Tools {
             let text = render::context(&found);
             Ok(shape::read(a.format, &ContextOut::from(found), || text))
         })
+    }
+}
+
+/// The direct chat with a person given by phone number or JID; failing that, the one direct chat
+/// whose number contains the digits given (a number typed without its country code), as
+/// lharries/whatsapp-mcp matches part of a number. Several such chats are named, not guessed.
+fn direct_chat(reader: &Reader, given: &str) -> Result<wamcp_core::ChatView, Problem> {
+    let exact = args::person("sender_phone_number", given);
+    if let Ok(person) = &exact
+        && let Some(chat) = reader.direct_chat(person)?
+    {
+        return Ok(chat);
+    }
+    // A national number's trunk prefix (the 0 of 07700 900123) is not part of the full number.
+    let all_digits: String = given.chars().filter(char::is_ascii_digit).collect();
+    let digits = all_digits.trim_start_matches('0');
+    let looks_like_part_of_a_number = digits.len() >= 3 && !given.contains('@');
+    let mut candidates =
+        if looks_like_part_of_a_number { reader.direct_chats_with_number_part(digits, 6)? } else { Vec::new() };
+    match candidates.len() {
+        1 => Ok(candidates.remove(0)),
+        0 => {
+            exact?;
+            Err(format!("no direct chat with {given}; search_contacts finds people by name").into())
+        }
+        _ => {
+            let names: Vec<String> = candidates.iter().map(|c| c.jid.clone()).collect();
+            Err(format!(
+                "several direct chats have a number containing {digits}: {}; give the whole number with country code",
+                names.join(", ")
+            )
+            .into())
+        }
     }
 }
 
@@ -372,17 +402,24 @@ impl ServerHandler for Tools {
     /// Every call goes through the router, then into the audit log.
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let (tool, arguments) = (request.name.to_string(), request.arguments.clone());
+        let schema = self.tool_router.get(&tool).map(|t| t.input_schema.clone());
+        let ignored = schema.as_ref().map(|s| args::drop_unknown(&mut request.arguments, s)).unwrap_or_default();
         // Over HTTP the request's extensions may name the caller (the daemon's socket does).
         let caller = context
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<crate::audit::Caller>())
             .cloned();
-        let response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
+        let mut response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
+        if let (Some(schema), false, Ok(CallToolResponse::Complete(result))) =
+            (&schema, ignored.is_empty(), &mut response)
+        {
+            output::append_text(result, &args::ignored_note(&ignored, schema));
+        }
         if let Some(audit) = &self.audit {
             audit.record(caller.as_ref(), &tool, arguments.as_ref(), &response);
         }

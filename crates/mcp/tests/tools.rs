@@ -200,16 +200,12 @@ async fn bad_arguments_are_tool_errors_naming_the_parameter_and_the_accepted_for
     let cases = [
         ("list_messages", json!({"after": "yesterday"}), vec!["'after'", "RFC 3339", "2025-03-01"]),
         ("list_messages", json!({"limit": 0}), vec!["'limit'", "1 to 200"]),
-        ("list_messages", json!({"page": -1}), vec!["'page'", "from 0"]),
-        ("list_messages", json!({"limit": "many"}), vec!["'limit'"]),
+        ("list_messages", json!({"limit": "many"}), vec!["'limit'", "whole number"]),
+        ("list_messages", json!({"include_context": "perhaps"}), vec!["'include_context'", "true or false"]),
+        ("get_direct_chat_by_contact", json!({"sender_phone_number": "55"}), vec!["'sender_phone_number'"]),
         ("list_messages", json!({"chat_jid": "family"}), vec!["'chat_jid'", "user@server"]),
         ("list_messages", json!({"sender_phone_number": "bob"}), vec!["'sender_phone_number'", "6 to 15 digits"]),
-        ("list_messages", json!({"chat_id": ALICE}), vec!["chat_id", "chat_jid"]),
-        ("list_chats", json!({"sort_by": "newest"}), vec!["'sort_by'", "last_active", "name"]),
         ("get_chat", json!({}), vec!["chat_jid"]),
-        ("get_contact_chats", json!({"jid": GROUP}), vec!["'jid'", "group"]),
-        ("get_message_context", json!({"message_id": "A1", "before": -2}), vec!["'before'"]),
-        ("search_contacts", json!({"query": "  "}), vec!["'query'", "empty"]),
     ];
     for (tool, arguments, expected) in cases {
         let message = session.error(tool, arguments.clone()).await;
@@ -219,6 +215,46 @@ async fn bad_arguments_are_tool_errors_naming_the_parameter_and_the_accepted_for
     }
     let missing = session.error("get_chat", json!({"chat_jid": "15550000000@s.whatsapp.net"})).await;
     assert!(missing.contains("no chat with JID 15550000000@s.whatsapp.net"), "{missing}");
+}
+
+/// Inputs lharries/whatsapp-mcp's server answers are answered: numbers and yes/no as strings,
+/// negative pages and sizes as SQL reads them, unknown parameters ignored (and named), groups
+/// where a person or a chat will do, JIDs with a device, part of a number, an empty search.
+#[tokio::test]
+async fn what_lharries_answers_is_answered() {
+    let session = connect(Fixture::small_world()).await;
+    let newest = session.ok("list_messages", json!({"limit": 2, "include_context": false})).await;
+    let strings = session.ok("list_messages", json!({"limit": "2", "include_context": "false"})).await;
+    assert_eq!(ids(&strings["messages"]), ids(&newest["messages"]));
+    assert!(strings["messages"][0].get("context_before").is_none());
+    let negative = session.ok("list_messages", json!({"limit": 2, "page": -1, "include_context": false})).await;
+    assert_eq!(ids(&negative["messages"]), ids(&newest["messages"]), "page -1 is page 0");
+    let unlimited = session.ok("list_messages", json!({"limit": -1, "include_context": false})).await;
+    assert_eq!(unlimited["limit"], 200, "a negative limit is the largest page");
+    let wide = session.ok("get_message_context", json!({"message_id": "A3", "before": -2, "after": 0})).await;
+    assert_eq!(ids(&wide["before"]), ["A1", "A2"], "a negative context is the most there is");
+
+    let unknown = session.call("list_messages", json!({"chat_id": ALICE, "limit": 1})).await;
+    assert_ne!(unknown.is_error, Some(true));
+    let note = texts(&unknown)[0].lines().last().unwrap().to_string();
+    assert!(note.contains("Ignored unknown parameter(s) 'chat_id'") && note.contains("chat_jid"), "{note}");
+
+    let group_chats = session.ok("get_contact_chats", json!({"jid": GROUP})).await;
+    assert_eq!(jids(&group_chats["chats"]), [GROUP]);
+    let in_group = session.ok("get_last_interaction", json!({"jid": GROUP})).await;
+    assert_eq!(in_group["message"]["id"], "G5", "the group's newest message");
+    let device = session.ok("get_last_interaction", json!({"jid": "447700900123:12@s.whatsapp.net"})).await;
+    assert_eq!(device, session.ok("get_last_interaction", json!({"jid": ALICE})).await, "the device is dropped");
+
+    let national = session.ok("get_direct_chat_by_contact", json!({"sender_phone_number": "07700 900123"})).await;
+    assert_eq!(national["chat"]["jid"], ALICE, "a number without its country code");
+    let by_name = session.ok("list_chats", json!({"sort_by": "name"})).await;
+    let unknown_order = session.call("list_chats", json!({"sort_by": "newest"})).await;
+    assert_eq!(jids(&unknown_order.structured_content.clone().unwrap()["chats"]), jids(&by_name["chats"]));
+    let note = texts(&unknown_order)[0].lines().last().unwrap().to_string();
+    assert!(note.contains("'newest' is not an order: sorted by name"), "{note}");
+    let everyone = session.ok("search_contacts", json!({"query": ""})).await;
+    assert!(everyone["contacts"].as_array().unwrap().len() >= 4, "{everyone}");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::{Client, call, direct, ms, percentiles, start_server, typical_calls};
+use super::{Call, Client, Sample, call, direct, ms, percentiles, start_server, typical_calls};
 use crate::commands::doctor::service::status;
 
 /// The most the socket path may add to a call's p50.
@@ -35,7 +35,7 @@ async fn measure(data_dir: &Path, socket: &Path, calls_per_shape: usize, daemon:
     outln!("relay start {} (spawn -> initialize answered, through the daemon)", ms(relay_startup))?;
     outln!("{:<58} {:>9} {:>9} {:>9}", "tool call", "direct", "socket", "added")?;
     let mut added = Vec::new();
-    for (label, tool, arguments) in typical_calls(&reading).await? {
+    for Call { label, tool, arguments, .. } in typical_calls(&Sample::take(&reading).await?) {
         let (mut straight, mut through) = (Vec::new(), Vec::new());
         for _ in 0..calls_per_shape {
             straight.push(timed(&reading, tool, &arguments, &label).await?);

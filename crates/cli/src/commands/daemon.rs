@@ -90,7 +90,7 @@ impl DaemonArgs {
         let webhooks = layers.pick("webhooks", "WAMCP_WEBHOOKS", given(&self.webhooks), webhooks, Vec::new);
         let auto_download =
             layers.pick("auto_download", "WAMCP_AUTO_DOWNLOAD", given(&self.auto_download), auto_download, Vec::new);
-        let (send_policy, sends_per_minute) = self.policy.resolve(layers)?;
+        let policy = self.policy.resolve(layers)?;
         let retention_in_file = layers.file().retention.as_ref().map(|r| r.days);
         let retention_days = layers.pick(
             "retention.days",
@@ -115,8 +115,7 @@ impl DaemonArgs {
             allowed_hosts,
             media_roots,
             auto_download: media_kinds(&auto_download)?,
-            send_policy,
-            sends_per_minute,
+            policy,
             retention_days,
         })
     }

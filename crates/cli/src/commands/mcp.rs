@@ -66,8 +66,7 @@ pub fn run(mut layers: Layers, args: McpArgs) -> anyhow::Result<()> {
         return relay(socket);
     }
     let dir = super::data_dir(&mut layers)?;
-    let (mode, rate) = args.policy.resolve(&mut layers)?;
-    let policy = SendPolicy::new(mode, rate);
+    let policy = SendPolicy::new(args.policy.resolve(&mut layers)?);
     let listen = args.daemon.resolve(&mut layers, &dir);
     let path = dir.store_path();
     let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;

@@ -1,7 +1,9 @@
 //! The send policy settings, shared by `mcp` (stdio) and the daemon (`serve`, `demo`: `/mcp`).
 
 use clap::Args;
-use wamcp_mcp::policy::{DEFAULT_SENDS_PER_MINUTE, PolicyMode};
+use std::time::Duration;
+
+use wamcp_mcp::policy::{DEFAULT_SENDS_PER_MINUTE, PolicyMode, PolicySettings};
 
 use crate::config::Layers;
 
@@ -18,18 +20,26 @@ pub struct PolicyArgs {
     /// Most sends a minute [default: 20]
     #[arg(long, env = "WAMCP_SENDS_PER_MINUTE", value_name = "N")]
     pub sends_per_minute: Option<u32>,
+    /// With --send-policy confirm: seconds the user has to answer the question about a send
+    /// [default: 300]
+    #[arg(long, env = "WAMCP_CONFIRM_TIMEOUT", value_name = "SECONDS")]
+    pub confirm_timeout: Option<u64>,
 }
 
 impl PolicyArgs {
     /// Whether any of these was given (as a flag or in the environment).
     pub fn is_given(&self) -> bool {
-        self.send_policy.is_some() || !self.allowlist.is_empty() || self.sends_per_minute.is_some()
+        self.send_policy.is_some()
+            || !self.allowlist.is_empty()
+            || self.sends_per_minute.is_some()
+            || self.confirm_timeout.is_some()
     }
 
     /// The send policy and rate limit from these flags over the config file.
-    pub fn resolve(&self, layers: &mut Layers) -> anyhow::Result<(PolicyMode, u32)> {
+    pub fn resolve(&self, layers: &mut Layers) -> anyhow::Result<PolicySettings> {
         let file = layers.file();
         let (mode, allowlist, rate) = (file.send_policy.clone(), file.allowlist.clone(), file.sends_per_minute);
+        let timeout = file.confirm_timeout;
         let mode = layers.pick("send_policy", "WAMCP_SEND_POLICY", self.send_policy.clone(), mode, || "known".into());
         let given = (!self.allowlist.is_empty()).then(|| self.allowlist.clone());
         let allowlist = layers.pick("allowlist", "WAMCP_ALLOWLIST", given, allowlist, Vec::new);
@@ -39,6 +49,16 @@ impl PolicyArgs {
         if rate == 0 {
             anyhow::bail!("sends_per_minute: 0 would refuse every send; use send_policy = \"off\" for that");
         }
-        Ok((PolicyMode::parse(&mode, allowlist).map_err(anyhow::Error::msg)?, rate))
+        let default_timeout = wamcp_mcp::consent::DEFAULT_TIMEOUT.as_secs();
+        let timeout =
+            layers.pick("confirm_timeout", "WAMCP_CONFIRM_TIMEOUT", self.confirm_timeout, timeout, || default_timeout);
+        if timeout == 0 {
+            anyhow::bail!("confirm_timeout: 0 seconds would give the user no time to answer; give 1 or more");
+        }
+        Ok(PolicySettings {
+            mode: PolicyMode::parse(&mode, allowlist).map_err(anyhow::Error::msg)?,
+            sends_per_minute: rate,
+            confirm_timeout: Duration::from_secs(timeout),
+        })
     }
 }

@@ -27,6 +27,7 @@ pub struct ConfigFile {
     pub send_policy: Option<String>,
     pub allowlist: Option<Vec<String>>,
     pub sends_per_minute: Option<u32>,
+    pub confirm_timeout: Option<u64>,
     pub desk: Option<DeskFile>,
     pub kafka: Option<KafkaFile>,
     pub retention: Option<RetentionFile>,

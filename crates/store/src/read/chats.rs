@@ -98,6 +98,18 @@ impl Reader {
         Ok(self.chats(&sql, &params, true)?.pop())
     }
 
+    /// Direct chats whose phone number contains `digits` (part of a number, typed without its
+    /// country code or its start), most recently active first; at most `limit`.
+    pub fn direct_chats_with_number_part(&self, digits: &str, limit: u32) -> Result<Vec<ChatView>> {
+        let pattern = format!("%{}%@s.whatsapp.net", like_escape(digits));
+        let sql = format!(
+            "{CHAT_SELECT} WHERE c.kind = 'direct' AND c.jid LIKE ?1 ESCAPE '\\'
+             ORDER BY c.last_activity IS NULL, c.last_activity DESC{}",
+            page(limit, 0)
+        );
+        self.chats(&sql, &[&pattern], true)
+    }
+
     /// Every chat a person is in: their direct chat and the groups they wrote in, each once,
     /// most recently active first.
     pub fn contact_chats(&self, person: &Jid, limit: u32, offset: u64) -> Result<Vec<ChatView>> {
