@@ -125,6 +125,7 @@ def test_every_tool_answers_through_the_inspector_cli(proxied):
         ("send_file", {"recipient": ALICE, "media_path": str(daemon.data_dir / "outbox" / "note.txt")}),
         ("send_audio_message", {"recipient": ALICE, "media_path": str(daemon.data_dir / "outbox" / "memo.wav")}),
         ("request_history", {"chat_jid": ALICE, "count": 2}),
+        ("wait_for_messages", {"since": "2000-01-01", "timeout_seconds": 1}),
     ]:
         call(tool, **arguments)
         called.add(tool)

@@ -36,9 +36,9 @@ def run_as(user, command):
 
 
 @contextlib.asynccontextmanager
-async def relay_session(path, *, user=None, env=None, notices=None):
+async def relay_session(path, *, user=None, env=None, notices=None, **client):
     """An initialized MCP session with the relay; answers (session, the initialize result).
-    Server notifications are appended to `notices`."""
+    Server notifications are appended to `notices`; `client` goes to the SDK's ClientSession."""
     command = relay_command(path, user)
 
     async def note(message):
@@ -48,7 +48,7 @@ async def relay_session(path, *, user=None, env=None, notices=None):
     params = StdioServerParameters(command=command[0], args=command[1:], env=env)
     with open(os.devnull, "w") as quiet:
         async with stdio_client(params, errlog=quiet) as (read, write):
-            async with ClientSession(read, write, message_handler=note) as session:
+            async with ClientSession(read, write, message_handler=note, **client) as session:
                 initialized = await session.initialize()
                 yield session, initialized
 
@@ -234,3 +234,35 @@ def test_hundreds_of_calls_one_after_another_are_all_answered(tmp_path):
                     return n
 
             assert anyio.run(go) == 599
+
+
+def test_the_daemons_question_to_the_user_reaches_the_user_through_the_relay(tmp_path):
+    """Under confirm, the daemon's /mcp asks the user (elicitation) on the call's stream; the
+    relay carries the question down and the answer back up."""
+    from mcp import types
+
+    asked = []
+
+    async def user(context, params):
+        asked.append(params.message)
+        return types.ElicitResult(action="accept" if "yes please" in params.message else "decline",
+                                  content={} if "yes please" in params.message else None)
+
+    async def go(path):
+        async with relay_session(path, elicitation_callback=user) as (session, _):
+            return [await session.call_tool("send_message", {"recipient": ALICE, "message": text})
+                    for text in ("yes please", "no thanks")]
+
+    with socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        d = Daemon(tmp_path / "data", "--socket", path, "--send-policy", "confirm").start()
+        try:
+            accepted, declined = anyio.run(go, path)
+            assert len(asked) == 2 and "Recipient: Alice" in asked[0], asked
+            assert accepted.structured_content["status"] in ("pending", "sent"), accepted.content
+            assert declined.structured_content["status"] == "declined", declined.content
+            d.wait_until(lambda: d.status()["outbox_depth"] == 0, "sent")
+            sent = [s.get("text") for s in d.sent() if s["chat"] == ALICE]
+            assert "yes please" in sent and "no thanks" not in sent, sent
+        finally:
+            d.stop()

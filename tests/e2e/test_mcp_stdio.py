@@ -34,7 +34,8 @@ MESSAGING_TOOLS = {"send_message", "send_file", "send_audio_message", "send_reac
                    "edit_message", "delete_message", "send_typing"}
 STORE_TOOLS = {"get_contact", "list_groups"}
 WHATSAPP_LOOKUPS = {"get_group_info", "is_on_whatsapp"}
-DAEMON_TOOLS = MESSAGING_TOOLS | WHATSAPP_LOOKUPS | {"download_media", "get_status", "request_history"}
+DAEMON_TOOLS = MESSAGING_TOOLS | WHATSAPP_LOOKUPS | {"download_media", "get_status", "request_history",
+                                                     "wait_for_messages"}
 
 
 def list_tools(data, *flags):
@@ -49,7 +50,7 @@ def test_tools_are_listed_with_annotations_and_schemas(imported_store):
     data, _ = imported_store
     tools = list_tools(data)
     assert {tool.name for tool in tools} == READ_TOOLS | STORE_TOOLS | DAEMON_TOOLS
-    read_only = READ_TOOLS | STORE_TOOLS | WHATSAPP_LOOKUPS | {"get_status"}
+    read_only = READ_TOOLS | STORE_TOOLS | WHATSAPP_LOOKUPS | {"get_status", "wait_for_messages"}
     for tool in tools:
         assert tool.output_schema is not None, tool.name
         assert tool.annotations.read_only_hint is (tool.name in read_only), tool.name

@@ -3,6 +3,7 @@
 //! gives the caller the typed answer of the request it made.
 
 use crate::endpoint::{Answer, Endpoint, Request};
+use crate::events::EventStream;
 
 /// A call the daemon could not answer, or refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +20,9 @@ pub enum DaemonError {
 #[async_trait::async_trait]
 pub trait Daemon: Send + Sync {
     async fn handle(&self, request: Request) -> Result<Answer, DaemonError>;
+
+    /// The daemon's events from now on, for as long as the stream is held (or the daemon runs).
+    async fn events(&self) -> Result<EventStream, DaemonError>;
 }
 
 impl dyn Daemon {

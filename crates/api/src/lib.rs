@@ -8,6 +8,7 @@
 mod answers;
 mod daemon;
 mod endpoint;
+pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
 mod requests;

@@ -1,77 +1,12 @@
-//! What the daemon tells programs as it happens: new messages, receipts, send results and
-//! connection changes. Published only after the change is committed to the store, so a program
-//! that hears of a message can always read it back.
+//! The daemon's event channel. The events themselves (new messages, receipts, send results,
+//! connection changes) are types of the API (`wamcp_api::events`), because listeners outside
+//! the daemon read them too; each is published only after its change is committed.
 
-use serde::Serialize;
 use tokio::sync::broadcast;
-use wamcp_api::ConnectionState;
-use wamcp_core::{DeliveryStatus, Message, MessageKind, Timestamp};
+pub use wamcp_api::events::{BridgeEvent, MessageEvent};
 
 /// How many events a slow listener may fall behind before it misses some.
 const BACKLOG: usize = 1024;
-
-/// One event, as JSON: `{"type": "message", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum BridgeEvent {
-    Message(MessageEvent),
-    Receipt {
-        chat_jid: String,
-        ids: Vec<String>,
-        status: DeliveryStatus,
-        from: String,
-    },
-    /// A send from the outbox ended: sent, or failed with the reason.
-    Send {
-        chat_jid: String,
-        id: String,
-        status: DeliveryStatus,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
-    },
-    Connection {
-        state: ConnectionState,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        detail: Option<String>,
-    },
-}
-
-/// A new message as events carry it. Text is third-party data, like everywhere else.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MessageEvent {
-    pub id: String,
-    pub chat_jid: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender_jid: Option<String>,
-    pub is_from_me: bool,
-    pub timestamp: Timestamp,
-    pub kind: MessageKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub caption: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quoted_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mimetype: Option<String>,
-}
-
-impl From<&Message> for MessageEvent {
-    fn from(m: &Message) -> MessageEvent {
-        MessageEvent {
-            id: m.id.to_string(),
-            chat_jid: m.chat.to_string(),
-            sender_jid: m.sender.as_ref().map(ToString::to_string),
-            is_from_me: m.from_me,
-            timestamp: m.timestamp,
-            kind: m.kind,
-            text: m.text.clone(),
-            caption: m.caption.clone(),
-            quoted_id: m.quoted_id.as_ref().map(ToString::to_string),
-            mimetype: m.media.as_ref().and_then(|media| media.mimetype.clone()),
-        }
-    }
-}
 
 /// The daemon's event channel: any number of listeners (SSE clients, webhooks).
 #[derive(Clone)]

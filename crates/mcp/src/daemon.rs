@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use wamcp_api::events::EventStream;
 use wamcp_api::{Answer, Method, Request, read_http_answer};
 pub use wamcp_api::{Daemon, DaemonError};
 
@@ -62,5 +63,19 @@ impl Daemon for HttpDaemon {
         .map_err(|e| DaemonError::Unreachable(e.to_string()))?;
         let (status, body) = answered.map_err(|e| self.not_running(e))?;
         read_http_answer(&request, status, &body)
+    }
+
+    async fn events(&self) -> Result<EventStream, DaemonError> {
+        let token = std::fs::read_to_string(&self.token_file)
+            .map_err(|_| self.not_running(format!("no API token in {}", self.token_file.display())))?;
+        // The stream stays open for as long as it is listened to: no overall timeout.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let (url, auth) = (format!("http://{}/api/events", self.addr), format!("Bearer {}", token.trim()));
+        let opened = tokio::task::spawn_blocking(move || crate::daemon_events::subscribe(agent, url, auth)).await;
+        opened.map_err(|e| DaemonError::Unreachable(e.to_string()))?.map_err(|e| self.not_running(e))
     }
 }

@@ -25,6 +25,7 @@ pub mod args;
 pub mod audit;
 pub mod consent;
 pub mod daemon;
+pub mod daemon_events;
 pub mod daemon_tools;
 pub mod lenient;
 pub mod message_tools;
@@ -37,6 +38,7 @@ pub mod send_args;
 pub mod send_tools;
 pub mod shape;
 pub mod tools;
+pub mod wait_tool;
 
 pub use tools::Tools;
 

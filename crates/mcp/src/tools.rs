@@ -66,6 +66,7 @@ impl Tools {
         let mut router = Tools::tool_router();
         router.merge(Tools::people_router());
         router.merge(Tools::daemon_router());
+        router.merge(Tools::wait_router());
         if policy.mode != PolicyMode::Off {
             router.merge(Tools::send_router());
             router.merge(Tools::message_router());
@@ -83,6 +84,7 @@ impl Tools {
         let mut router = Tools::tool_router();
         router.merge(Tools::people_router());
         router.merge(Tools::daemon_router());
+        router.merge(Tools::wait_router());
         router.list_all()
     }
 
@@ -93,6 +95,7 @@ impl Tools {
         for more in [
             Tools::people_router(),
             Tools::daemon_router(),
+            Tools::wait_router(),
             Tools::send_router(),
             Tools::message_router(),
             Tools::confirm_router(),
@@ -256,9 +259,13 @@ impl Tools {
     fn get_direct_chat_by_contact(&self, arguments: JsonObject) -> ToolResult {
         self.run(|reader| {
             let a: args::DirectChatArgs = args::parse(arguments)?;
-            let chat = direct_chat(reader, &a.sender_phone_number)?;
+            let (chat, others) = direct_chat(reader, &a.sender_phone_number)?;
             let out = ChatOut { chat };
-            Ok(shape::read(a.format, &out, || render::chat(&out.chat)))
+            let mut result = shape::read(a.format, &out, || render::chat(&out.chat));
+            if let Some(others) = others {
+                output::append_text(&mut result, &others);
+            }
+            Ok(result)
         })
     }
 
@@ -320,15 +327,16 @@ impl Tools {
     }
 }
 
-/// The direct chat with a person given by phone number or JID; failing that, the one direct chat
+/// The direct chat with a person given by phone number or JID; failing that, the direct chat
 /// whose number contains the digits given (a number typed without its country code), as
-/// lharries/whatsapp-mcp matches part of a number. Several such chats are named, not guessed.
-fn direct_chat(reader: &Reader, given: &str) -> Result<wamcp_core::ChatView, Problem> {
+/// lharries/whatsapp-mcp matches part of a number. When several do, the most recently active
+/// is the answer and the others are named beside it.
+fn direct_chat(reader: &Reader, given: &str) -> Result<(wamcp_core::ChatView, Option<String>), Problem> {
     let exact = args::person("sender_phone_number", given);
     if let Ok(person) = &exact
         && let Some(chat) = reader.direct_chat(person)?
     {
-        return Ok(chat);
+        return Ok((chat, None));
     }
     // A national number's trunk prefix (the 0 of 07700 900123) is not part of the full number.
     let all_digits: String = given.chars().filter(char::is_ascii_digit).collect();
@@ -336,21 +344,20 @@ fn direct_chat(reader: &Reader, given: &str) -> Result<wamcp_core::ChatView, Pro
     let looks_like_part_of_a_number = digits.len() >= 3 && !given.contains('@');
     let mut candidates =
         if looks_like_part_of_a_number { reader.direct_chats_with_number_part(digits, 6)? } else { Vec::new() };
-    match candidates.len() {
-        1 => Ok(candidates.remove(0)),
-        0 => {
-            exact?;
-            Err(format!("no direct chat with {given}; search_contacts finds people by name").into())
-        }
-        _ => {
-            let names: Vec<String> = candidates.iter().map(|c| c.jid.clone()).collect();
-            Err(format!(
-                "several direct chats have a number containing {digits}: {}; give the whole number with country code",
-                names.join(", ")
-            )
-            .into())
-        }
+    if candidates.is_empty() {
+        exact?;
+        return Err(format!("no direct chat with {given}; search_contacts finds people by name").into());
     }
+    let chat = candidates.remove(0);
+    let others = (!candidates.is_empty()).then(|| {
+        let jids: Vec<&str> = candidates.iter().map(|c| c.jid.as_str()).collect();
+        format!(
+            "[Other direct chats have a number containing {digits} too: {}. This is the most recently active; \
+             give the whole number with country code for another.]",
+            jids.join(", ")
+        )
+    });
+    Ok((chat, others))
 }
 
 /// A page of search results, shortened to what fits the context budget when it does not:

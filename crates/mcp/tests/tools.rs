@@ -248,6 +248,11 @@ async fn what_lharries_answers_is_answered() {
 
     let national = session.ok("get_direct_chat_by_contact", json!({"sender_phone_number": "07700 900123"})).await;
     assert_eq!(national["chat"]["jid"], ALICE, "a number without its country code");
+    let part = session.call("get_direct_chat_by_contact", json!({"sender_phone_number": "7654"})).await;
+    let (chosen, others) = (part.structured_content.clone().unwrap()["chat"]["jid"].clone(), texts(&part)[0].clone());
+    let other = if chosen == ZOE { BRUNO } else { ZOE };
+    assert!([ZOE, BRUNO].contains(&chosen.as_str().unwrap()), "{chosen}");
+    assert!(others.lines().last().unwrap().contains(other), "the other match is named: {others}");
     let by_name = session.ok("list_chats", json!({"sort_by": "name"})).await;
     let unknown_order = session.call("list_chats", json!({"sort_by": "newest"})).await;
     assert_eq!(jids(&unknown_order.structured_content.clone().unwrap()["chats"]), jids(&by_name["chats"]));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use wamcp_api::events::{EventStream, Heard};
 use wamcp_api::http::{ApiError, JsonBody};
 use wamcp_api::{Answer, Daemon, DaemonError, DaemonStatus, Endpoint, GetGroup, GetStatus, GroupInfo, Request};
 
@@ -65,5 +66,16 @@ pub struct InProcess(pub Arc<AppState>);
 impl Daemon for InProcess {
     async fn handle(&self, request: Request) -> Result<Answer, DaemonError> {
         self.0.handle(request).await.map_err(DaemonError::from)
+    }
+
+    async fn events(&self) -> Result<EventStream, DaemonError> {
+        use futures::StreamExt;
+        use tokio_stream::wrappers::BroadcastStream;
+        use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+        let heard = BroadcastStream::new(self.0.events.subscribe()).map(|item| match item {
+            Ok(event) => Heard::Event(event),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => Heard::Missed(missed),
+        });
+        Ok(Box::pin(heard.take_until(self.0.stop.clone().cancelled_owned())))
     }
 }
