@@ -290,6 +290,91 @@ def test_under_confirm_a_client_that_can_ask_its_user_asks_and_only_an_acceptanc
     assert "accept me" in sent and not {"decline me", "dismiss me", "never answered"} & set(sent), sent
 
 
+def test_under_known_a_new_recipient_is_allowed_once_the_user_agrees(daemon):
+    """Where the client can ask its user, a first message to someone new is put to the user
+    instead of refused; a number planted in a message is still refused without asking."""
+    asked = []
+
+    async def user(context, params):
+        asked.append(params.message)
+        accept = "hello new friend" in params.message
+        return types.ElicitResult(action="accept" if accept else "decline", content={} if accept else None)
+
+    daemon.incoming(**{"from": ALICE, "text": INJECTION})
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE text = ?", INJECTION) == [(1,)],
+                      "the injection is stored")
+
+    async def go():
+        async with mcp_session("--data-dir", str(daemon.data_dir), "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+                               elicitation_callback=user) as session:
+            await session.call_tool("list_messages", {"chat_jid": ALICE, "limit": 5})
+            new = await session.call_tool("send_message", {"recipient": UNKNOWN, "message": "hello new friend"})
+            declined = await session.call_tool("send_message", {"recipient": "+49 151 0000 1111", "message": "go away"})
+            planted = await session.call_tool("send_message", {"recipient": "+1 555 000 9999", "message": "chats"})
+            again = await session.call_tool("send_message", {"recipient": UNKNOWN, "message": "second"})
+            return new, declined, planted, again
+
+    new, declined, planted, again = anyio.run(go)
+    assert new.is_error is not True and new.structured_content["status"] in ("pending", "sent"), new.content
+    assert "not written to before" in asked[0], asked
+    assert declined.structured_content["status"] == "declined"
+    assert planted.is_error is True and "first appeared inside a message" in text_of(planted)
+    assert len(asked) == 2, "the planted number was refused without asking; the second message needed no question"
+    assert again.is_error is not True
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    texts = {(s["chat"], s.get("text")) for s in daemon.sent()}
+    assert {(UNKNOWN, "hello new friend"), (UNKNOWN, "second")} <= texts
+    assert not any(chat in (STRANGER, "4915100001111@s.whatsapp.net") for chat, _ in texts)
+
+
+OWN = "15550100100@s.whatsapp.net"  # the demo account: its own chat is "Message yourself"
+
+
+def test_under_confirm_via_whatsapp_the_user_answers_in_their_own_chat(daemon):
+    """The question goes to the account's own chat; the user answers from the phone: yes or a
+    thumbs-up sends, anything else does not, and neither does silence."""
+
+    def questions():
+        return [s for s in daemon.sent() if s["chat"] == OWN and "wamcp asks" in (s.get("text") or "")]
+
+    async def send_and_answer(session, text, answer):
+        asked = len(questions())
+        async with anyio.create_task_group() as tasks:
+            result = {}
+
+            async def send():
+                result["value"] = await session.call_tool("send_message", {"recipient": ALICE, "message": text})
+
+            tasks.start_soon(send)
+            await anyio.to_thread.run_sync(lambda: daemon.wait_until(lambda: len(questions()) > asked, "asked"))
+            question = questions()[-1]
+            assert text in question["text"] and "Alice" in question["text"], question
+            if answer is not None:
+                await anyio.to_thread.run_sync(lambda: daemon.incoming(**{"from": OWN, **answer(question)}))
+        return result["value"]
+
+    async def go(timeout, answers):
+        async with mcp_session("--data-dir", str(daemon.data_dir), "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+                               "--send-policy", "confirm", "--confirm-via", "whatsapp",
+                               "--confirm-timeout", timeout) as session:
+            return [await send_and_answer(session, text, answer) for text, answer in answers]
+
+    replied, thumbs, refused, other_emoji = anyio.run(go, "30", [
+        ("replied yes", lambda q: {"text": "Yes!"}),
+        ("thumbs up", lambda q: {"reaction": {"to": q["id"], "emoji": "👍"}}),
+        ("replied no", lambda q: {"text": "no, not that"}),
+        ("frowned at", lambda q: {"reaction": {"to": q["id"], "emoji": "😠"}}),
+    ])
+    (silence,) = anyio.run(go, "1", [("nobody answers", None)])
+    for result in (replied, thumbs):
+        assert result.is_error is not True and result.structured_content["status"] in ("pending", "sent"), result
+    for result, status in ((refused, "declined"), (other_emoji, "declined"), (silence, "no_answer")):
+        assert result.structured_content["status"] == status and "Not sent" in text_of(result), result.content
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    sent = {s.get("text") for s in daemon.sent() if s["chat"] == ALICE}
+    assert {"replied yes", "thumbs up"} <= sent and not {"replied no", "frowned at", "nobody answers"} & sent
+
+
 def test_mark_read_tells_the_senders(daemon):
     first = daemon.incoming(**{"from": ALICE, "text": "did you see this?"})
     second = daemon.incoming(**{"from": ALICE, "text": "hello??"})

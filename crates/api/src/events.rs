@@ -29,6 +29,15 @@ pub enum BridgeEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// Someone reacted to a message (an empty emoji takes a reaction back).
+    Reaction {
+        chat_jid: String,
+        /// The message reacted to.
+        id: String,
+        sender_jid: String,
+        is_from_me: bool,
+        emoji: String,
+    },
     Connection {
         state: ConnectionState,
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -602,6 +602,13 @@ fn apply_update(
             let chat = batch.canonical(chat)?;
             let sender = batch.canonical(sender)?;
             batch.set_reaction(&chat, id.as_str(), &sender, emoji, *at)?;
+            after.events.push(BridgeEvent::Reaction {
+                chat_jid: chat.to_string(),
+                id: id.to_string(),
+                sender_jid: sender.to_string(),
+                is_from_me: account == Some(&sender),
+                emoji: emoji.clone(),
+            });
             Ok(None)
         }
         Update::DeletedForMe { chat, id } => {

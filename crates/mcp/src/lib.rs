@@ -39,6 +39,7 @@ pub mod send_tools;
 pub mod shape;
 pub mod tools;
 pub mod wait_tool;
+pub mod whatsapp_consent;
 
 pub use tools::Tools;
 

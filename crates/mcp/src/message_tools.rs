@@ -27,7 +27,8 @@ impl Tools {
                 let a: EditArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
-                let chat = self.clear_to_send(sending, chat.as_str())?;
+                let cleared = self.clear_to_send(sending, chat.as_str())?;
+                let chat = cleared.chat.clone();
                 let preview = format!("In {chat}: change message {} to: {}", a.message_id, a.message);
                 let request = Edit {
                     chat_jid: chat.to_string(),
@@ -35,7 +36,7 @@ impl Tools {
                     message: a.message,
                     idempotency_key: None,
                 };
-                self.dispatch(&peer, sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -53,10 +54,11 @@ impl Tools {
                 let a: DeleteArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
-                let chat = self.clear_to_send(sending, chat.as_str())?;
+                let cleared = self.clear_to_send(sending, chat.as_str())?;
+                let chat = cleared.chat.clone();
                 let preview = format!("In {chat}: delete message {} for everyone", a.message_id);
                 let request = Delete { chat_jid: chat.to_string(), message_id: a.message_id, idempotency_key: None };
-                self.dispatch(&peer, sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, cleared, request.into(), preview).await
             }
             .await,
         )

@@ -60,6 +60,38 @@ pub const DEFAULT_SENDS_PER_MINUTE: u32 = 20;
 /// How long a confirmation token stays good.
 pub const CONFIRM_WITHIN: Duration = Duration::from_secs(5 * 60);
 
+/// Where the user is asked before a send they must agree to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConfirmVia {
+    /// In the assistant's client (MCP elicitation); a token for `confirm_send` where it cannot ask.
+    #[default]
+    Client,
+    /// On WhatsApp, in the account's own chat ("Message yourself"): a reply of yes sends.
+    WhatsApp,
+}
+
+impl ConfirmVia {
+    pub fn parse(name: &str) -> Result<ConfirmVia, String> {
+        match name {
+            "client" => Ok(ConfirmVia::Client),
+            "whatsapp" => Ok(ConfirmVia::WhatsApp),
+            other => Err(format!("confirm_via: '{other}' is not a place to ask; use client or whatsapp")),
+        }
+    }
+}
+
+/// What the policy says about one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clearance {
+    /// Allowed.
+    Clear,
+    /// The user must agree to each send (`confirm`); where they cannot be asked, a token stands in.
+    UserMustAgree,
+    /// A new recipient under `known`: allowed once the user agrees; refused with `refusal` where
+    /// the user cannot be asked.
+    UserMayAllow { refusal: String },
+}
+
 /// The policy as configured: who may be messaged, how often, and how long a user has to answer
 /// a confirmation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,12 +100,19 @@ pub struct PolicySettings {
     pub sends_per_minute: u32,
     /// Under `confirm`, how long the question to the user stays open.
     pub confirm_timeout: Duration,
+    /// Where the question is put.
+    pub confirm_via: ConfirmVia,
 }
 
 impl PolicySettings {
-    /// `mode` at `sends_per_minute`, with the default confirmation timeout.
+    /// `mode` at `sends_per_minute`, asking in the client with the default timeout.
     pub fn new(mode: PolicyMode, sends_per_minute: u32) -> PolicySettings {
-        PolicySettings { mode, sends_per_minute, confirm_timeout: crate::consent::DEFAULT_TIMEOUT }
+        PolicySettings {
+            mode,
+            sends_per_minute,
+            confirm_timeout: crate::consent::DEFAULT_TIMEOUT,
+            confirm_via: ConfirmVia::Client,
+        }
     }
 }
 
@@ -91,6 +130,8 @@ pub struct SendPolicy {
     pub sends_per_minute: u32,
     /// Under `confirm`, how long the question to the user stays open.
     pub confirm_timeout: Duration,
+    /// Where the question is put.
+    pub confirm_via: ConfirmVia,
     recent_sends: Mutex<VecDeque<Instant>>,
     /// Phone numbers (digits only) that appeared in message text or captions this session.
     seen_in_messages: Mutex<HashSet<String>>,
@@ -100,11 +141,12 @@ pub struct SendPolicy {
 
 impl SendPolicy {
     pub fn new(settings: PolicySettings) -> SendPolicy {
-        let PolicySettings { mode, sends_per_minute, confirm_timeout } = settings;
+        let PolicySettings { mode, sends_per_minute, confirm_timeout, confirm_via } = settings;
         SendPolicy {
             mode,
             sends_per_minute,
             confirm_timeout,
+            confirm_via,
             recent_sends: Mutex::default(),
             seen_in_messages: Mutex::default(),
             pending: Mutex::default(),
@@ -145,6 +187,26 @@ impl SendPolicy {
                 }
             }
         }
+    }
+
+    /// What the policy says about sending to `recipient`: allowed, refused (the error says why
+    /// and what would allow it), or allowed once the user agrees.
+    pub fn clearance(&self, reader: &Reader, recipient: &Jid) -> Result<Clearance, String> {
+        match self.allows(reader, recipient) {
+            Ok(()) if self.mode == PolicyMode::Confirm => Ok(Clearance::UserMustAgree),
+            Ok(()) => Ok(Clearance::Clear),
+            // Only a stranger under `known`; never a number planted in a message.
+            Err(refusal) if self.mode == PolicyMode::Known && !self.planted(reader, recipient)? => {
+                Ok(Clearance::UserMayAllow { refusal })
+            }
+            Err(refusal) => Err(refusal),
+        }
+    }
+
+    /// Whether `recipient` first appeared inside a message read in this session, with no chat.
+    fn planted(&self, reader: &Reader, recipient: &Jid) -> Result<bool, String> {
+        let has_chat = reader.has_chat(recipient).map_err(|e| e.to_string())?;
+        Ok(!has_chat && lock(&self.seen_in_messages).contains(recipient.user()))
     }
 
     /// Takes one send from the rate limit, or says when the next is possible.

@@ -17,11 +17,12 @@ use wamcp_store::MessageFilter;
 use crate::args;
 use crate::consent::{self, Consent, Refusal};
 use crate::output::{self, DoneOut, SendOut};
-use crate::policy::PolicyMode;
+use crate::policy::{Clearance, ConfirmVia};
 use crate::schema;
 use crate::send_args::ConfirmArgs;
 use crate::send_args::{MarkReadArgs, ReactionArgs, SendAudioArgs, SendFileArgs, SendMessageArgs};
 use crate::tools::{Sending, ToolResult, Tools};
+use crate::whatsapp_consent;
 
 /// How many recent messages `mark_read` marks when given no ids.
 const MARK_READ_RECENT: u32 = 50;
@@ -42,40 +43,58 @@ impl Tools {
         self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The chat `recipient` names, once the policy allows messaging it.
-    pub(crate) fn clear_to_send(&self, sending: &Sending, recipient: &str) -> Result<Jid, String> {
+    /// The chat `recipient` names, and what the policy says about messaging it (refusals are
+    /// errors).
+    pub(crate) fn clear_to_send(&self, sending: &Sending, recipient: &str) -> Result<Cleared, String> {
         let reader = self.reader();
         let chat = resolve_recipient(&reader, recipient)?;
-        sending.policy.allows(&reader, &chat)?;
-        Ok(chat)
+        let clearance = sending.policy.clearance(&reader, &chat)?;
+        Ok(Cleared { chat, clearance })
     }
 
-    /// Sends (or edits, deletes, reacts) within the rate limit. Under the `confirm` policy the
-    /// user is asked first where the client can ask them ([`consent`]); elsewhere the send is
-    /// only previewed, with a token for `confirm_send`.
+    /// Sends (or edits, deletes, reacts) within the rate limit, once the user agrees where the
+    /// policy wants them to ([`consent`], [`whatsapp_consent`]): under `confirm` every send, under
+    /// `known` the first to a new recipient. Where the user cannot be asked, `confirm` hands
+    /// out a token for `confirm_send`, and `known` refuses.
     pub(crate) async fn dispatch(
         &self,
         peer: &Peer<RoleServer>,
         sending: &Sending,
-        chat: &Jid,
+        cleared: Cleared,
         request: Request,
         preview: String,
     ) -> Outcome {
-        if sending.policy.mode == PolicyMode::Confirm {
-            let name = self.reader().chat(chat, false).ok().flatten().and_then(|c| c.name);
-            let recipient = match name {
-                Some(name) => format!("{name} ({chat})"),
-                None => chat.to_string(),
+        let Cleared { chat, clearance } = cleared;
+        if clearance != Clearance::Clear {
+            let question = self.question(&chat, &preview, &clearance);
+            let timeout = sending.policy.confirm_timeout;
+            let consent = match sending.policy.confirm_via {
+                ConfirmVia::Client => consent::ask(peer, question, timeout).await,
+                ConfirmVia::WhatsApp => whatsapp_consent::ask(sending.daemon.as_ref(), question, timeout).await,
             };
-            let question = format!("Send this on WhatsApp?\nRecipient: {recipient}\n\n{preview}");
-            match consent::ask(peer, question, sending.policy.confirm_timeout).await {
-                Consent::Given => {}
-                Consent::Refused(refusal) => return Ok(not_sent(chat, &refusal, preview)),
-                Consent::CannotAsk => return Ok(held_for_token(sending, chat, request, preview)),
+            match (consent, clearance) {
+                (Consent::Given, _) => {}
+                (Consent::Refused(refusal), _) => return Ok(not_sent(&chat, &refusal, preview)),
+                (Consent::CannotAsk, Clearance::UserMayAllow { refusal }) => return Err(refusal),
+                (Consent::CannotAsk, _) => return Ok(held_for_token(sending, &chat, request, preview)),
             }
         }
         sending.policy.take_send()?;
         self.queue(sending, request).await
+    }
+
+    /// What the user is asked: who the send is for (by name, when known) and what it does.
+    fn question(&self, chat: &Jid, preview: &str, clearance: &Clearance) -> String {
+        let name = self.reader().chat(chat, false).ok().flatten().and_then(|c| c.name);
+        let recipient = match name {
+            Some(name) => format!("{name} ({chat})"),
+            None => chat.to_string(),
+        };
+        let new = match clearance {
+            Clearance::UserMayAllow { .. } => "\n(This is someone you have not written to before.)",
+            _ => "",
+        };
+        format!("Send this on WhatsApp?\nRecipient: {recipient}{new}\n\n{preview}")
     }
 
     /// Hands a send to the daemon and reports it.
@@ -98,6 +117,12 @@ impl Tools {
         let text = format!("{} (id {}, status {})", out.message, out.id.as_deref().unwrap_or("?"), out.status);
         Ok(output::success(&out, text))
     }
+}
+
+/// A recipient, and what the policy says about it.
+pub(crate) struct Cleared {
+    pub chat: Jid,
+    pub clearance: Clearance,
 }
 
 /// A send the user refused: nothing was sent, and the result says why.
@@ -179,7 +204,8 @@ impl Tools {
                     return Err("invalid value for parameter 'message': it is empty".to_string());
                 }
                 let sending = self.sending()?;
-                let chat = self.clear_to_send(sending, &a.recipient)?;
+                let cleared = self.clear_to_send(sending, &a.recipient)?;
+                let chat = cleared.chat.clone();
                 let preview = format!("To {chat}: {}", a.message);
                 let request = SendMessage {
                     recipient: chat.to_string(),
@@ -188,7 +214,7 @@ impl Tools {
                     mentions: a.mentions,
                     ..SendMessage::default()
                 };
-                self.dispatch(&peer, sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -205,7 +231,8 @@ impl Tools {
             async {
                 let a: SendFileArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
-                let chat = self.clear_to_send(sending, &a.recipient)?;
+                let cleared = self.clear_to_send(sending, &a.recipient)?;
+                let chat = cleared.chat.clone();
                 let caption = a.caption.unwrap_or_default();
                 let preview = format!("To {chat}: the file {} with the caption \"{caption}\"", a.media_path);
                 let request = SendMessage {
@@ -214,7 +241,7 @@ impl Tools {
                     media_path: Some(a.media_path),
                     ..SendMessage::default()
                 };
-                self.dispatch(&peer, sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -231,7 +258,8 @@ impl Tools {
             async {
                 let a: SendAudioArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
-                let chat = self.clear_to_send(sending, &a.recipient)?;
+                let cleared = self.clear_to_send(sending, &a.recipient)?;
+                let chat = cleared.chat.clone();
                 let preview = format!("To {chat}: {} as a voice note", a.media_path);
                 let request = SendMessage {
                     recipient: chat.to_string(),
@@ -239,7 +267,7 @@ impl Tools {
                     voice: true,
                     ..SendMessage::default()
                 };
-                self.dispatch(&peer, sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -257,7 +285,8 @@ impl Tools {
                 let a: ReactionArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
-                let chat = self.clear_to_send(sending, chat.as_str())?;
+                let cleared = self.clear_to_send(sending, chat.as_str())?;
+                let chat = cleared.chat.clone();
                 let preview = format!("In {chat}: react {:?} to message {}", a.emoji, a.message_id);
                 let request = React {
                     chat_jid: chat.to_string(),
@@ -265,7 +294,7 @@ impl Tools {
                     emoji: a.emoji,
                     idempotency_key: None,
                 };
-                self.dispatch(&peer, sending, &chat, request.into(), preview).await
+                self.dispatch(&peer, sending, cleared, request.into(), preview).await
             }
             .await,
         )

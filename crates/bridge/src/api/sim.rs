@@ -26,6 +26,18 @@ pub struct IncomingBody {
     pub media: Option<IncomingMedia>,
     #[serde(default)]
     pub push_name: Option<String>,
+    /// A reaction instead of a message: `from` reacts to message `to` of the chat.
+    #[serde(default)]
+    pub reaction: Option<IncomingReaction>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingReaction {
+    /// The id of the message reacted to.
+    pub to: String,
+    /// The emoji; empty takes a reaction back.
+    pub emoji: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +67,15 @@ pub async fn incoming(
     let sim = network(&app)?;
     let from = parse_recipient(&body.from)?;
     let chat = body.chat.as_deref().map(parse_recipient).transpose()?;
+    if let Some(reaction) = body.reaction {
+        if body.text.is_some() || body.media.is_some() {
+            return Err(ApiError::bad_request("a reaction carries no text or media; send them apart"));
+        }
+        let chat_jid = chat.unwrap_or_else(|| from.clone());
+        let id = wamcp_core::MessageId(reaction.to);
+        sim.react(from, chat_jid.clone(), id.clone(), reaction.emoji, app.clock.now()).await;
+        return Ok(Json(json!({"success": true, "id": id.to_string(), "chat_jid": chat_jid.to_string()})));
+    }
     let media = match body.media {
         Some(media) => {
             let kind = MessageKind::parse(&media.kind).filter(|k| k.has_media()).ok_or_else(|| {

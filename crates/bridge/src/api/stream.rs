@@ -22,6 +22,7 @@ pub async fn events(State(app): State<Arc<AppState>>) -> Sse<impl Stream<Item = 
                     crate::events::BridgeEvent::Message(_) => "message",
                     crate::events::BridgeEvent::Receipt { .. } => "receipt",
                     crate::events::BridgeEvent::Send { .. } => "send",
+                    crate::events::BridgeEvent::Reaction { .. } => "reaction",
                     crate::events::BridgeEvent::Connection { .. } => "connection",
                 };
                 Event::default().event(name).json_data(&event).unwrap_or_default()

@@ -3,7 +3,7 @@
 use clap::Args;
 use std::time::Duration;
 
-use wamcp_mcp::policy::{DEFAULT_SENDS_PER_MINUTE, PolicyMode, PolicySettings};
+use wamcp_mcp::policy::{ConfirmVia, DEFAULT_SENDS_PER_MINUTE, PolicyMode, PolicySettings};
 
 use crate::config::Layers;
 
@@ -24,6 +24,10 @@ pub struct PolicyArgs {
     /// [default: 300]
     #[arg(long, env = "WAMCP_CONFIRM_TIMEOUT", value_name = "SECONDS")]
     pub confirm_timeout: Option<u64>,
+    /// Where the user is asked before a send they must agree to: client (the assistant's app, or
+    /// a token where it cannot ask) or whatsapp (the account's own chat: reply yes) [default: client]
+    #[arg(long, env = "WAMCP_CONFIRM_VIA", value_name = "WHERE")]
+    pub confirm_via: Option<String>,
 }
 
 impl PolicyArgs {
@@ -33,13 +37,14 @@ impl PolicyArgs {
             || !self.allowlist.is_empty()
             || self.sends_per_minute.is_some()
             || self.confirm_timeout.is_some()
+            || self.confirm_via.is_some()
     }
 
     /// The send policy and rate limit from these flags over the config file.
     pub fn resolve(&self, layers: &mut Layers) -> anyhow::Result<PolicySettings> {
         let file = layers.file();
         let (mode, allowlist, rate) = (file.send_policy.clone(), file.allowlist.clone(), file.sends_per_minute);
-        let timeout = file.confirm_timeout;
+        let (timeout, via) = (file.confirm_timeout, file.confirm_via.clone());
         let mode = layers.pick("send_policy", "WAMCP_SEND_POLICY", self.send_policy.clone(), mode, || "known".into());
         let given = (!self.allowlist.is_empty()).then(|| self.allowlist.clone());
         let allowlist = layers.pick("allowlist", "WAMCP_ALLOWLIST", given, allowlist, Vec::new);
@@ -55,10 +60,12 @@ impl PolicyArgs {
         if timeout == 0 {
             anyhow::bail!("confirm_timeout: 0 seconds would give the user no time to answer; give 1 or more");
         }
+        let via = layers.pick("confirm_via", "WAMCP_CONFIRM_VIA", self.confirm_via.clone(), via, || "client".into());
         Ok(PolicySettings {
             mode: PolicyMode::parse(&mode, allowlist).map_err(anyhow::Error::msg)?,
             sends_per_minute: rate,
             confirm_timeout: Duration::from_secs(timeout),
+            confirm_via: ConfirmVia::parse(&via).map_err(anyhow::Error::msg)?,
         })
     }
 }

@@ -28,6 +28,7 @@ pub struct ConfigFile {
     pub allowlist: Option<Vec<String>>,
     pub sends_per_minute: Option<u32>,
     pub confirm_timeout: Option<u64>,
+    pub confirm_via: Option<String>,
     pub desk: Option<DeskFile>,
     pub kafka: Option<KafkaFile>,
     pub retention: Option<RetentionFile>,

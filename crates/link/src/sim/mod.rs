@@ -161,15 +161,34 @@ impl SimNetwork {
         self.lock().connected
     }
 
-    /// A message arrives from someone. While disconnected it waits at the "server" and is
-    /// delivered on reconnect. Returns its id.
+    /// Someone reacts to a message (the account itself, from its phone, when `from` is the
+    /// account). Delivered like a message: queued while disconnected.
+    pub async fn react(&self, from: Jid, chat: Jid, id: MessageId, emoji: String, now: Timestamp) {
+        let update = LinkEvent::Updates(vec![Update::Reaction { chat, id, sender: from, emoji, at: now }]);
+        let deliver = {
+            let mut state = self.lock();
+            let deliver = if state.connected { state.events.clone() } else { None };
+            if deliver.is_none() {
+                state.queued.push(update.clone());
+            }
+            deliver
+        };
+        if let Some(sender) = deliver {
+            let _ = sender.send(update).await;
+        }
+    }
+
+    /// A message arrives from someone, or from the account's own phone when `from` is the
+    /// account (then it is the account's own message). While disconnected it waits at the
+    /// "server" and is delivered on reconnect. Returns its id.
     pub async fn incoming(&self, incoming: SimIncoming, now: Timestamp) -> MessageId {
         let (id, events, deliver) = {
             let mut state = self.lock();
             state.next_id += 1;
             let id = MessageId(format!("3EB0514D{:012X}", state.next_id));
             let chat = incoming.chat.clone().unwrap_or_else(|| incoming.from.clone());
-            let mut message = Message::text(chat.clone(), id.as_str(), Some(incoming.from.clone()), false, now, "");
+            let from_me = incoming.from == self.account;
+            let mut message = Message::text(chat.clone(), id.as_str(), Some(incoming.from.clone()), from_me, now, "");
             message.text = incoming.text.clone();
             if let Some(media) = &incoming.media {
                 message.kind = media.kind;
