@@ -147,6 +147,7 @@ mod tests {
             "2025-03-01T12:00:00.000000",
             "20250301T120000",
             "20250301T1300+0100",
+            "20250301T1300+01",
             "2025-03-01 12:00:00z",
         ] {
             assert_eq!(Timestamp::parse_user(written), Ok(Timestamp(NOON_UTC)), "{written}");

@@ -23,16 +23,21 @@
 
 pub mod args;
 pub mod audit;
+pub mod completion;
 pub mod consent;
 pub mod daemon;
 pub mod daemon_events;
 pub mod daemon_tools;
 pub mod lenient;
+pub mod logging;
 pub mod message_tools;
 pub mod output;
 pub mod people_tools;
 pub mod policy;
+pub mod prompts;
+pub mod recipient;
 pub mod relay;
+pub mod resources;
 pub mod schema;
 pub mod send_args;
 pub mod send_tools;

@@ -18,6 +18,7 @@ use crate::args;
 use crate::consent::{self, Consent, Refusal};
 use crate::output::{self, DoneOut, SendOut};
 use crate::policy::{Clearance, ConfirmVia};
+use crate::recipient;
 use crate::schema;
 use crate::send_args::ConfirmArgs;
 use crate::send_args::{MarkReadArgs, ReactionArgs, SendAudioArgs, SendFileArgs, SendMessageArgs};
@@ -47,7 +48,7 @@ impl Tools {
     /// errors).
     pub(crate) fn clear_to_send(&self, sending: &Sending, recipient: &str) -> Result<Cleared, String> {
         let reader = self.reader();
-        let chat = resolve_recipient(&reader, recipient)?;
+        let chat = recipient::resolve(&reader, "recipient", recipient)?;
         let clearance = sending.policy.clearance(&reader, &chat)?;
         Ok(Cleared { chat, clearance })
     }
@@ -156,35 +157,6 @@ fn held_for_token(sending: &Sending, chat: &Jid, request: Request, preview: Stri
     };
     let text = out.message.clone();
     output::success(&out, text)
-}
-
-/// A recipient as a phone number, a JID, or the exact name of one contact or group.
-fn resolve_recipient(reader: &wamcp_store::Reader, recipient: &str) -> Result<Jid, String> {
-    let recipient = recipient.trim();
-    if recipient.is_empty() {
-        return Err("invalid value for parameter 'recipient': it is empty; give a phone number with country \
-                    code, a JID, or a contact or group name"
-            .into());
-    }
-    if let Ok(jid) = Jid::parse_person(recipient) {
-        return Ok(jid);
-    }
-    let named = reader.recipients_named(recipient).map_err(|e| e.to_string())?;
-    match named.as_slice() {
-        [] => Err(format!(
-            "no contact or group is named '{recipient}', and it is not a phone number or JID; \
-             search_contacts or list_chats find the exact name"
-        )),
-        [one] => Ok(one.jid.clone()),
-        many => {
-            let candidates: Vec<String> = many.iter().map(|r| format!("{} ({})", r.name, r.jid)).collect();
-            Err(format!(
-                "'{recipient}' names {} chats: {}; give the JID of the one you mean",
-                many.len(),
-                candidates.join(", ")
-            ))
-        }
-    }
 }
 
 #[tool_router(router = send_router, vis = "pub(crate)")]

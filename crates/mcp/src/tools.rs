@@ -2,13 +2,16 @@
 //! and shapes the result; the queries themselves live in `wamcp_store::read`. The tools that act
 //! through the daemon are in `send_tools`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ServerCapabilities,
-    ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, Implementation, JsonObject, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -19,10 +22,12 @@ use wamcp_store::{Reader, StoreError};
 use crate::args::{self, Format, MAX_CHATS, MAX_MESSAGES};
 use crate::audit::AuditTrail;
 use crate::daemon::Daemon;
+use crate::logging::ClientLog;
 use crate::output::{self, ChatOut, ChatsOut, ContactsOut, ContextOut, LastInteractionOut, MessagesOut};
 use crate::policy::{PolicyMode, SendPolicy};
 use crate::schema;
 use crate::shape;
+use crate::{completion, prompts, resources};
 
 /// What the server tells assistants when they connect.
 const INSTRUCTIONS: &str = "Access to this WhatsApp account's chats, contacts and messages. \
@@ -35,6 +40,8 @@ pub struct Tools {
     pub(crate) reader: Arc<Mutex<Reader>>,
     pub(crate) sending: Option<Arc<Sending>>,
     audit: Option<Arc<AuditTrail>>,
+    /// The least severe log message the client asked to hear (`logging/setLevel`); none until asked.
+    log: ClientLog,
     /// Built once: the tool list with its schemas does not change while serving.
     tool_router: ToolRouter<Tools>,
 }
@@ -51,7 +58,13 @@ pub(crate) type ToolResult = Result<CallToolResult, ErrorData>;
 impl Tools {
     /// The read tools only.
     pub fn new(reader: Reader) -> Tools {
-        Tools { reader: Arc::new(Mutex::new(reader)), sending: None, audit: None, tool_router: Tools::tool_router() }
+        Tools {
+            reader: Arc::new(Mutex::new(reader)),
+            sending: None,
+            audit: None,
+            log: ClientLog::default(),
+            tool_router: Tools::tool_router(),
+        }
     }
 
     /// Records every call in the store's audit log.
@@ -75,7 +88,13 @@ impl Tools {
             router.merge(Tools::confirm_router());
         }
         let sending = Some(Arc::new(Sending { daemon, policy }));
-        Tools { reader: Arc::new(Mutex::new(reader)), sending, audit: None, tool_router: router }
+        Tools {
+            reader: Arc::new(Mutex::new(reader)),
+            sending,
+            audit: None,
+            log: ClientLog::default(),
+            tool_router: router,
+        }
     }
 
     /// The tools every daemon offers whatever its send policy (reading, people, fetching): what
@@ -398,7 +417,14 @@ fn messages_page(
 impl Tools {
     /// Who the server says it is, what it offers and what it tells assistants.
     pub fn server_config() -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let mut offered = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_completions()
+            .build();
+        crate::logging::declare(&mut offered);
+        ServerConfig::new(offered)
             .with_server_info(Implementation::new("wamcp", env!("CARGO_PKG_VERSION")).with_title("WhatsApp (wamcp)"))
             .with_instructions(INSTRUCTIONS.to_string())
     }
@@ -421,6 +447,7 @@ impl ServerHandler for Tools {
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<crate::audit::Caller>())
             .cloned();
+        let (started, peer) = (std::time::Instant::now(), context.peer.clone());
         let mut response = self.tool_router.call(ToolCallContext::new(self, request, context)).await;
         if let (Some(schema), false, Ok(CallToolResponse::Complete(result))) =
             (&schema, ignored.is_empty(), &mut response)
@@ -430,7 +457,79 @@ impl ServerHandler for Tools {
         if let Some(audit) = &self.audit {
             audit.record(caller.as_ref(), &tool, arguments.as_ref(), &response);
         }
+        self.log.call(&peer, &tool, started.elapsed(), &response).await;
         response
+    }
+
+    async fn list_prompts(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(prompts::list()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let arguments: HashMap<String, String> = request
+            .arguments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| (name, value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string())))
+            .collect();
+        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        prompts::get(&reader, &request.name, &arguments).map(GetPromptResponse::Complete)
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let listed = resources::list(&reader).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(ListResourcesResult::with_all_items(listed))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(resources::templates()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        resources::read(&reader, &request.uri).map(ReadResourceResponse::Complete)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let offered =
+            completion::complete(&reader, &request).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(CompleteResult::new(offered))
+    }
+
+    #[allow(deprecated)] // logging/setLevel: see `logging`
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.log.set(request.level);
+        Ok(())
     }
 
     fn get_info(&self) -> ServerConfig {
