@@ -98,7 +98,8 @@ def test_chats_are_resources_and_complete_by_name(demo):
     uris = [str(r.uri) for r in listed.resources]
     assert len(uris) == 20 and f"whatsapp://chat/{ALICE}" in uris
     assert {r.name for r in listed.resources} >= {"Alice Smith"}
-    assert [t.uri_template for t in templates.resource_templates] == ["whatsapp://chat/{jid}"]
+    assert [t.uri_template for t in templates.resource_templates] == [
+        "whatsapp://chat/{jid}", "whatsapp://media/{chat_jid}/{message_id}"]
     [contents] = read.contents
     assert contents.mime_type == "text/plain" and fenced(contents.text).startswith(f"== Alice Smith ({ALICE})")
     assert f"Alice Smith ({ALICE})" in by_name.completion.values

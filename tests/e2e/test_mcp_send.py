@@ -131,6 +131,37 @@ def test_files_reactions_voice_notes_and_downloads(daemon, tmp_path):
     assert kinds[reaction.structured_content["id"]] == "reaction"
 
 
+def test_a_downloaded_attachment_is_a_resource_the_client_can_read(daemon):
+    import base64
+    import pathlib
+
+    incoming = daemon.incoming(**{"from": ALICE, "media": {"kind": "document", "file_name": "plan.pdf", "mimetype": "application/pdf"}})
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", incoming["id"]) == [(1,)],
+                      "the document arrived")
+
+    async def go():
+        async with mcp_session("--data-dir", str(daemon.data_dir), "mcp", "--listen",
+                               f"127.0.0.1:{daemon.port}") as session:
+            uri = f"whatsapp://media/{ALICE}/{incoming['id']}"
+            from mcp.shared.exceptions import MCPError
+            try:
+                await session.read_resource(uri)
+                early = None
+            except MCPError as error:
+                early = error.error
+            download = await session.call_tool("download_media", {"chat_jid": ALICE, "message_id": incoming["id"]})
+            read = await session.read_resource(uri)
+            return early, download, read
+
+    early, download, read = anyio.run(go)
+    assert early.code == -32602 and "download_media first" in early.message
+    [link] = [block for block in download.content if block.type == "resource_link"]
+    assert str(link.uri) == f"whatsapp://media/{ALICE}/{incoming['id']}" and link.mime_type == "application/pdf"
+    [contents] = read.contents
+    on_disk = pathlib.Path(download.structured_content["file_path"]).read_bytes()
+    assert base64.b64decode(contents.blob) == on_disk and contents.mime_type == "application/pdf"
+
+
 def test_without_a_daemon_sends_say_how_to_start_it(tmp_path):
     with running(tmp_path / "data") as daemon:
         daemon.history_synced()

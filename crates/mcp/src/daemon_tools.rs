@@ -9,6 +9,7 @@ use wamcp_api::{Download, GetStatus, RequestHistory};
 
 use crate::args;
 use crate::output::{self, DoneOut, DownloadOut, StatusOut};
+use crate::resources;
 use crate::schema;
 use crate::send_args::{DownloadArgs, HistoryArgs, NoArgs};
 use crate::send_tools::finish;
@@ -28,11 +29,23 @@ impl Tools {
                 let a: DownloadArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
                 let sending = self.sending()?;
-                let request = Download { message_id: a.message_id, chat_jid: chat.to_string() };
+                let request = Download { message_id: a.message_id.clone(), chat_jid: chat.to_string() };
                 let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
                 let out = DownloadOut { success: true, message: answer.message, file_path: answer.path };
                 let text = format!("Saved to {}", out.file_path);
-                Ok(output::success(&out, text))
+                let mut result = output::success(&out, text);
+                // A link the client can read (or attach) as a resource.
+                let stored = self.reader().media(&chat, &a.message_id).ok().map(|stored| stored.media);
+                let name = std::path::Path::new(&out.file_path).file_name().map(|n| n.to_string_lossy().into_owned());
+                let link = resources::media_link(
+                    &chat,
+                    &a.message_id,
+                    &name.unwrap_or_else(|| a.message_id.clone()),
+                    stored.as_ref().and_then(|m| m.mimetype.as_deref()),
+                    stored.as_ref().and_then(|m| m.size),
+                );
+                result.content.push(rmcp::model::ContentBlock::resource_link(link));
+                Ok(result)
             }
             .await,
         )

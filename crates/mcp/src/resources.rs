@@ -3,6 +3,7 @@
 //! every rendering (clients such as Claude Code attach a resource by @-mention). A URI that names
 //! nothing answers -32602 with the URI in `data` (SEP-2164).
 
+use base64::Engine as _;
 use rmcp::ErrorData;
 use rmcp::model::{ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
 use serde_json::json;
@@ -14,6 +15,10 @@ use crate::shape;
 
 /// The scheme and path of a chat's URI, before its JID.
 pub const CHAT_PREFIX: &str = "whatsapp://chat/";
+/// A downloaded attachment: `whatsapp://media/{chat_jid}/{message_id}`, as `download_media` links it.
+pub const MEDIA_PREFIX: &str = "whatsapp://media/";
+/// The largest attachment a resource read hands over (base64 makes it a third larger).
+const MAX_MEDIA_BYTES: u64 = 10_000_000;
 /// The template clients fill in (the `jid` completes).
 pub const CHAT_TEMPLATE: &str = "whatsapp://chat/{jid}";
 /// How many recent chats `resources/list` shows, and messages a chat resource holds.
@@ -40,17 +45,37 @@ pub fn templates() -> Vec<ResourceTemplate> {
             .with_title("A WhatsApp chat")
             .with_description(format!("A chat's latest {TRANSCRIPT_MESSAGES} messages, by its JID"))
             .with_mime_type("text/plain"),
+        ResourceTemplate::new("whatsapp://media/{chat_jid}/{message_id}", "media")
+            .with_title("A downloaded WhatsApp attachment")
+            .with_description(
+                "The file of a message's image, video, audio or document, once download_media fetched it",
+            ),
     ]
+}
+
+/// The link `download_media` hands back to a downloaded attachment.
+pub fn media_link(chat: &Jid, id: &str, file_name: &str, mimetype: Option<&str>, size: Option<u64>) -> Resource {
+    let mut link = Resource::new(format!("{MEDIA_PREFIX}{chat}/{id}"), file_name);
+    if let Some(mimetype) = mimetype {
+        link = link.with_mime_type(mimetype);
+    }
+    if let Some(size) = size {
+        link = link.with_size(size);
+    }
+    link
 }
 
 /// The transcript a URI names.
 pub fn read(reader: &Reader, uri: &str) -> Result<ReadResourceResult, ErrorData> {
     let not_found =
         |why: &str| ErrorData::invalid_params(format!("no resource at {uri}: {why}"), Some(json!({ "uri": uri })));
+    if let Some(rest) = uri.strip_prefix(MEDIA_PREFIX) {
+        return read_media(reader, uri, rest).map_err(|why| not_found(&why));
+    }
     let jid = uri
         .strip_prefix(CHAT_PREFIX)
         .map(|jid| jid.replace("%40", "@").replace("%3A", ":"))
-        .ok_or_else(|| not_found("the resources are whatsapp://chat/{jid}"))?;
+        .ok_or_else(|| not_found("the resources are whatsapp://chat/{jid} and whatsapp://media/{chat_jid}/{id}"))?;
     let jid = Jid::parse(&jid).map_err(|e| not_found(&e.to_string()))?;
     let store = |e: wamcp_store::StoreError| ErrorData::internal_error(e.to_string(), None);
     if reader.chat(&jid, false).map_err(store)?.is_none() {
@@ -66,4 +91,28 @@ pub fn read(reader: &Reader, uri: &str) -> Result<ReadResourceResult, ErrorData>
     messages.reverse();
     let text = shape::within_budget(render::messages(&messages));
     Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]))
+}
+
+/// A downloaded attachment's bytes; why not, when it cannot be read.
+fn read_media(reader: &Reader, uri: &str, rest: &str) -> Result<ReadResourceResult, String> {
+    let rest = rest.replace("%40", "@").replace("%3A", ":");
+    let (chat, id) = rest.split_once('/').ok_or("give whatsapp://media/{chat_jid}/{message_id}")?;
+    let chat = Jid::parse(chat).map_err(|e| e.to_string())?;
+    let file = reader
+        .media_file(&chat, id)
+        .map_err(|e| e.to_string())?
+        .ok_or("the attachment is not downloaded; call download_media first")?;
+    let size = std::fs::metadata(&file).map_err(|e| e.to_string())?.len();
+    if size > MAX_MEDIA_BYTES {
+        return Err(format!("the file is {size} bytes, more than a resource carries; it is at {}", file.display()));
+    }
+    let bytes = std::fs::read(&file).map_err(|e| e.to_string())?;
+    let mimetype = reader.media(&chat, id).ok().and_then(|stored| stored.media.mimetype);
+    let contents = ResourceContents::BlobResourceContents {
+        uri: uri.to_string(),
+        mime_type: mimetype,
+        blob: base64::engine::general_purpose::STANDARD.encode(bytes),
+        meta: None,
+    };
+    Ok(ReadResourceResult::new(vec![contents]))
 }

@@ -81,6 +81,7 @@ fn preview(message: &MessageView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::transcript::tests::message;
     use crate::{ChatKind, Timestamp};
 
     fn alice(last: Option<&str>) -> ChatView {
@@ -94,24 +95,10 @@ mod tests {
             archived: false,
             pinned: true,
             muted: false,
-            last_message: last.map(|text| MessageView {
-                id: "3EB0AA".into(),
-                chat_jid: "447700900123@s.whatsapp.net".into(),
-                chat_name: Some("Alice Smith".into()),
-                sender_jid: Some("447700900123@s.whatsapp.net".into()),
-                sender_phone: Some("447700900123".into()),
-                sender_name: Some("Alice Smith".into()),
-                is_from_me: false,
-                timestamp: Timestamp(1_740_830_400_000),
-                kind: MessageKind::Text,
-                text: Some(text.into()),
-                caption: None,
-                quoted_id: None,
-                media: None,
-                edited_at: None,
-                revoked: false,
-                status: None,
-                reactions: vec![],
+            last_message: last.map(|text| {
+                let mut newest = message("3EB0AA", 0, text);
+                newest.sender_name = Some("Alice Smith".into());
+                newest
             }),
         }
     }

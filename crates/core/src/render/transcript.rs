@@ -233,13 +233,14 @@ fn bytes(size: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::Timestamp;
 
     const ALICE: &str = "447700900123@s.whatsapp.net";
 
-    fn message(id: &str, minute: i64, text: &str) -> MessageView {
+    /// A text from Alice in her chat, `minute` minutes after noon on 2025-03-01.
+    pub(in crate::render) fn message(id: &str, minute: i64, text: &str) -> MessageView {
         MessageView {
             id: id.into(),
             chat_jid: ALICE.into(),

@@ -19,6 +19,17 @@ pub struct StoredMedia {
 }
 
 impl Reader {
+    /// Where the downloaded attachment of message `id` in `chat` is on disk, if it was
+    /// downloaded and is still there (stored relative to the data directory, beside the store).
+    pub fn media_file(&self, chat: &Jid, id: &str) -> Result<Option<std::path::PathBuf>> {
+        let stored = self.media(chat, id)?;
+        let data_dir = self.conn.path().map(std::path::Path::new).and_then(std::path::Path::parent);
+        Ok(match (data_dir, stored.media.local_path) {
+            (Some(dir), Some(local)) => Some(dir.join(local)).filter(|file| file.is_file()),
+            _ => None,
+        })
+    }
+
     /// The attachment of message `id` in `chat`; an error says when there is no such message or
     /// it has no attachment.
     pub fn media(&self, chat: &Jid, id: &str) -> Result<StoredMedia> {
