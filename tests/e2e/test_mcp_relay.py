@@ -128,12 +128,17 @@ def test_with_the_daemon_away_the_relay_starts_says_what_to_do_and_takes_it_up_w
                 async with relay_session(path, notices=notices) as (session, initialized):
                     away_tools = {tool.name for tool in (await session.list_tools()).tools}
                     away_call = await session.call_tool("list_chats", {"limit": 1})
+                    away_prompts = {p.name for p in (await session.list_prompts()).prompts}
+                    away_resources = (await session.list_resources()).resources
                     d.start()
                     back_call = await session.call_tool("list_chats", {"limit": 1})
                     back_tools = {tool.name for tool in (await session.list_tools()).tools}
-                    return initialized, away_tools, away_call, back_call, back_tools
+                    back_resources = (await session.list_resources()).resources
+                    return (initialized, away_tools, away_call, back_call, back_tools, away_prompts, away_resources,
+                            back_resources)
 
-            initialized, away_tools, away_call, back_call, back_tools = anyio.run(go)
+            (initialized, away_tools, away_call, back_call, back_tools, away_prompts, away_resources,
+             back_resources) = anyio.run(go)
         finally:
             if d.process is not None and d.process.poll() is None:
                 d.stop()
@@ -147,6 +152,9 @@ def test_with_the_daemon_away_the_relay_starts_says_what_to_do_and_takes_it_up_w
     assert back_call.is_error is not True and back_call.structured_content["chats"], back_call.content[0].text
     assert any(getattr(n, "method", None) == "notifications/tools/list_changed" for n in notices), notices
     assert back_tools == READ_TOOLS | STORE_TOOLS | DAEMON_TOOLS
+    # The prompts are there while away; the chats as resources once the daemon is.
+    assert away_prompts == {"catch_up", "summarize_chat", "draft_reply"}
+    assert away_resources == [] and len(back_resources) == 20
 
 
 def test_bad_daemon_addresses_and_daemon_only_settings_are_refused_with_what_is_accepted():

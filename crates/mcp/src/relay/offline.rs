@@ -3,8 +3,9 @@
 //! instead of the server failing to start.
 
 use rmcp::model::{
-    CallToolResult, ClientRequest, ContentBlock, EmptyResult, ErrorData, InitializeRequestParams, ListToolsResult,
-    ProtocolVersion, ServerResult,
+    CallToolResult, ClientRequest, CompleteResult, ContentBlock, EmptyResult, ErrorData, InitializeRequestParams,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, ProtocolVersion,
+    ServerResult,
 };
 
 use super::access::SocketAccess;
@@ -52,6 +53,17 @@ impl Away {
             ClientRequest::CallToolRequest(_) => {
                 Ok(ServerResult::CallToolResult(CallToolResult::error(vec![ContentBlock::text(self.message())])))
             }
+            // What needs no store is answered as the daemon would; what needs it says why not.
+            ClientRequest::ListPromptsRequest(_) => {
+                Ok(ServerResult::ListPromptsResult(ListPromptsResult::with_all_items(crate::prompts::list())))
+            }
+            ClientRequest::ListResourceTemplatesRequest(_) => Ok(ServerResult::ListResourceTemplatesResult(
+                ListResourceTemplatesResult::with_all_items(crate::resources::templates()),
+            )),
+            ClientRequest::ListResourcesRequest(_) => {
+                Ok(ServerResult::ListResourcesResult(ListResourcesResult::with_all_items(Vec::new())))
+            }
+            ClientRequest::CompleteRequest(_) => Ok(ServerResult::CompleteResult(CompleteResult::default())),
             _ => Err(ErrorData::internal_error(self.message(), None)),
         }
     }
