@@ -321,6 +321,44 @@ def test_under_confirm_a_client_that_can_ask_its_user_asks_and_only_an_acceptanc
     assert "accept me" in sent and not {"decline me", "dismiss me", "never answered"} & set(sent), sent
 
 
+def test_on_the_2026_07_28_revision_the_question_comes_back_as_input_required(daemon):
+    """That revision forbids requests from the server: the call answers input_required, the
+    client asks its user and calls again with the answer. Only the send the server held under
+    the echoed state can go, and only after an acceptance; a made-up state sends nothing."""
+    from mcp import StdioServerParameters
+    from mcp.client.client import Client
+
+    from conftest import WAMCP
+
+    asked = []
+
+    async def user(context, params):
+        asked.append(params.message)
+        accept = "yes please" in params.message
+        return types.ElicitResult(action="accept" if accept else "decline", content={} if accept else None)
+
+    async def go():
+        server = StdioServerParameters(command=WAMCP, args=[
+            "--data-dir", str(daemon.data_dir), "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+            "--send-policy", "confirm"])
+        async with Client(server, mode="2026-07-28", elicitation_callback=user) as client:
+            accepted = await client.call_tool("send_message", {"recipient": ALICE, "message": "yes please"})
+            declined = await client.call_tool("send_message", {"recipient": ALICE, "message": "no thanks"})
+            forged = await client.call_tool("send_message", {"recipient": ALICE, "message": "forged"},
+                                            input_responses={"consent": {"action": "accept"}},
+                                            request_state="question-00000000000000000000000000000000")
+            return accepted, declined, forged
+
+    accepted, declined, forged = anyio.run(go)
+    assert len(asked) == 2 and "Recipient: Alice Smith" in asked[0], asked
+    assert accepted.is_error is not True and accepted.structured_content["status"] in ("pending", "sent")
+    assert declined.structured_content["status"] == "declined"
+    assert forged.is_error is True and "unknown or was already used" in text_of(forged)
+    daemon.wait_until(lambda: daemon.status()["outbox_depth"] == 0, "sent")
+    sent = [s.get("text") for s in daemon.sent() if s["chat"] == ALICE]
+    assert "yes please" in sent and not {"no thanks", "forged"} & set(sent), sent
+
+
 def test_under_known_a_new_recipient_is_allowed_once_the_user_agrees(daemon):
     """Where the client can ask its user, a first message to someone new is put to the user
     instead of refused; a number planted in a message is still refused without asking."""

@@ -2,15 +2,18 @@
 //! (own messages, or anyone's as a group admin) and `send_typing`. They message people, so
 //! they are not listed when the send policy is `off`.
 
+use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::model::JsonObject;
-use rmcp::{Peer, RoleServer, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
 use wamcp_api::{Delete, Edit, Typing};
 
 use crate::args;
+use crate::consent;
 use crate::output::{self, DoneOut, SendOut};
 use crate::schema;
 use crate::send_args::{DeleteArgs, EditArgs, TypingArgs};
-use crate::send_tools::finish;
+use crate::send_tools::{Call, SendResult, finish, finish_send};
 use crate::tools::{ToolResult, Tools};
 
 #[tool_router(router = message_router, vis = "pub(crate)")]
@@ -21,8 +24,15 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Edit message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn edit_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
-        finish(
+    async fn edit_message(
+        &self,
+        context: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(state): RequestState,
+        arguments: JsonObject,
+    ) -> SendResult {
+        let call = Call { answer: consent::Answer::read(responses, state), context };
+        finish_send(
             async {
                 let a: EditArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
@@ -36,7 +46,7 @@ impl Tools {
                     message: a.message,
                     idempotency_key: None,
                 };
-                self.dispatch(&peer, sending, cleared, request.into(), preview).await
+                self.dispatch(call, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -48,8 +58,15 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Delete message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn delete_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
-        finish(
+    async fn delete_message(
+        &self,
+        context: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(state): RequestState,
+        arguments: JsonObject,
+    ) -> SendResult {
+        let call = Call { answer: consent::Answer::read(responses, state), context };
+        finish_send(
             async {
                 let a: DeleteArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
@@ -58,7 +75,7 @@ impl Tools {
                 let chat = cleared.chat.clone();
                 let preview = format!("In {chat}: delete message {} for everyone", a.message_id);
                 let request = Delete { chat_jid: chat.to_string(), message_id: a.message_id, idempotency_key: None };
-                self.dispatch(&peer, sending, cleared, request.into(), preview).await
+                self.dispatch(call, sending, cleared, request.into(), preview).await
             }
             .await,
         )

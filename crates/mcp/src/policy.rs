@@ -230,11 +230,18 @@ impl SendPolicy {
 
     /// Keeps a send for `confirm_send`; returns its one-time token.
     pub fn hold(&self, request: wamcp_api::Request, preview: String) -> String {
-        self.hold_until(request, preview, Instant::now() + CONFIRM_WITHIN)
+        self.hold_until(Held::ForToken, request, preview, Instant::now() + CONFIRM_WITHIN)
     }
 
-    fn hold_until(&self, request: wamcp_api::Request, preview: String, expires: Instant) -> String {
-        let token = format!("confirm-{:016x}{:016x}", rand_u64(), rand_u64());
+    /// Keeps a send while the client asks its user (2026-07-28's `input_required`); returns the
+    /// state the client echoes with the answer. `confirm_send` does not take it.
+    pub fn hold_for_question(&self, request: wamcp_api::Request, preview: String) -> String {
+        let within = self.confirm_timeout.max(CONFIRM_WITHIN);
+        self.hold_until(Held::ForQuestion, request, preview, Instant::now() + within)
+    }
+
+    fn hold_until(&self, held: Held, request: wamcp_api::Request, preview: String, expires: Instant) -> String {
+        let token = format!("{}{:016x}{:016x}", held.prefix(), rand_u64(), rand_u64());
         let mut pending = lock(&self.pending);
         let now = Instant::now();
         pending.retain(|_, held| held.expires > now);
@@ -242,9 +249,20 @@ impl SendPolicy {
         token
     }
 
-    /// Takes the send a token stands for; a token works once, and only in time.
+    /// Takes the send a `confirm_send` token stands for; a token works once, and only in time.
     pub fn release(&self, token: &str) -> Result<PendingSend, String> {
-        let held = lock(&self.pending).remove(token.trim()).ok_or_else(|| {
+        self.release_held(Held::ForToken, token)
+    }
+
+    /// Takes the send held while the user was asked, by the state the client echoed.
+    pub fn release_answered(&self, state: &str) -> Result<PendingSend, String> {
+        self.release_held(Held::ForQuestion, state)
+    }
+
+    fn release_held(&self, kind: Held, token: &str) -> Result<PendingSend, String> {
+        let token = token.trim();
+        let held = token.starts_with(kind.prefix()).then(|| lock(&self.pending).remove(token)).flatten();
+        let held = held.ok_or_else(|| {
             "refused: this confirmation token is unknown or was already used; call the send tool again for a new one"
                 .to_string()
         })?;
@@ -263,6 +281,23 @@ impl SendPolicy {
         collect_numbers(structured, &mut found);
         if !found.is_empty() {
             lock(&self.seen_in_messages).extend(found);
+        }
+    }
+}
+
+/// Why a send is held: for a token the model passes to `confirm_send`, or while the client asks
+/// its user. Each kind's tokens open only their own door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    ForToken,
+    ForQuestion,
+}
+
+impl Held {
+    fn prefix(self) -> &'static str {
+        match self {
+            Held::ForToken => "confirm-",
+            Held::ForQuestion => "question-",
         }
     }
 }
@@ -384,12 +419,16 @@ mod tests {
         );
         assert!(policy.release(&token).unwrap_err().contains("already used"));
         assert!(policy.release("confirm-guessed").is_err());
+        let state = policy.hold_for_question(send.clone().into(), "hi".into());
+        assert!(policy.release(&state).is_err(), "confirm_send cannot spend a send held for the user's answer");
+        assert!(policy.release_answered(&state).is_ok());
     }
 
     #[test]
     fn an_expired_token_sends_nothing() {
         let policy = SendPolicy::new(PolicySettings::new(PolicyMode::Confirm, 20));
-        let token = policy.hold_until(wamcp_api::SendMessage::default().into(), "hi".into(), Instant::now());
+        let token =
+            policy.hold_until(Held::ForToken, wamcp_api::SendMessage::default().into(), "hi".into(), Instant::now());
         assert!(policy.release(&token).unwrap_err().contains("expired"));
         assert!(policy.release(&token).unwrap_err().contains("already used"));
     }

@@ -8,14 +8,16 @@
 
 use std::collections::BTreeMap;
 
-use rmcp::model::JsonObject;
-use rmcp::{Peer, RoleServer, tool, tool_router};
+use rmcp::handler::server::tool::{InputResponses, RequestState};
+use rmcp::model::{CallToolResponse, JsonObject};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use wamcp_api::{Answer, MarkRead, React, Request, SendMessage};
 use wamcp_core::Jid;
 use wamcp_store::MessageFilter;
 
 use crate::args;
-use crate::consent::{self, Consent, Refusal};
+use crate::consent::{self, Asking, Consent, Refusal};
 use crate::output::{self, DoneOut, SendOut};
 use crate::policy::{Clearance, ConfirmVia};
 use crate::recipient;
@@ -29,6 +31,21 @@ use crate::whatsapp_consent;
 const MARK_READ_RECENT: u32 = 50;
 
 pub(crate) type Outcome = Result<rmcp::model::CallToolResult, String>;
+
+/// What a tool that may have to ask the user answers: a result, or (2026-07-28) the question.
+pub(crate) type SendResult = Result<CallToolResponse, ErrorData>;
+
+/// A refusal or failure the assistant sees as a tool error, for the tools that may ask.
+pub(crate) fn finish_send(outcome: Result<CallToolResponse, String>) -> SendResult {
+    Ok(outcome.unwrap_or_else(|refusal| output::failure(refusal).into()))
+}
+
+/// The call a send came in: its request context, and the user's answer when it is the second
+/// round of a question (2026-07-28's `input_required`).
+pub(crate) struct Call {
+    pub context: RequestContext<RoleServer>,
+    pub answer: Option<consent::Answer>,
+}
 
 /// A refusal or failure the assistant sees as a tool error.
 pub(crate) fn finish(outcome: Outcome) -> ToolResult {
@@ -59,29 +76,48 @@ impl Tools {
     /// out a token for `confirm_send`, and `known` refuses.
     pub(crate) async fn dispatch(
         &self,
-        peer: &Peer<RoleServer>,
+        call: Call,
         sending: &Sending,
         cleared: Cleared,
         request: Request,
         preview: String,
-    ) -> Outcome {
+    ) -> Result<CallToolResponse, String> {
         let Cleared { chat, clearance } = cleared;
+        // The second round of a question: the send held under the echoed state goes, or nothing.
+        if let Some(consent::Answer { state, consent }) = call.answer {
+            let held = sending.policy.release_answered(&state)?;
+            return match consent {
+                Consent::Given => {
+                    sending.policy.take_send()?;
+                    self.queue(sending, held.request).await.map(Into::into)
+                }
+                Consent::Refused(refusal) => Ok(not_sent(&chat, &refusal, held.preview).into()),
+                Consent::CannotAsk => Err("the answer to the question could not be read".into()),
+            };
+        }
         if clearance != Clearance::Clear {
             let question = self.question(&chat, &preview, &clearance);
             let timeout = sending.policy.confirm_timeout;
-            let consent = match sending.policy.confirm_via {
-                ConfirmVia::Client => consent::ask(peer, question, timeout).await,
-                ConfirmVia::WhatsApp => whatsapp_consent::ask(sending.daemon.as_ref(), question, timeout).await,
+            let consent = match (sending.policy.confirm_via, consent::asking(&call.context)) {
+                (ConfirmVia::WhatsApp, _) => whatsapp_consent::ask(sending.daemon.as_ref(), question, timeout).await,
+                (ConfirmVia::Client, Some(Asking::Request)) => {
+                    consent::ask(&call.context.peer, question, timeout).await
+                }
+                (ConfirmVia::Client, Some(Asking::InputRequired)) => {
+                    let state = sending.policy.hold_for_question(request, preview);
+                    return Ok(consent::input_required(question, state).into());
+                }
+                (ConfirmVia::Client, None) => Consent::CannotAsk,
             };
             match (consent, clearance) {
                 (Consent::Given, _) => {}
-                (Consent::Refused(refusal), _) => return Ok(not_sent(&chat, &refusal, preview)),
+                (Consent::Refused(refusal), _) => return Ok(not_sent(&chat, &refusal, preview).into()),
                 (Consent::CannotAsk, Clearance::UserMayAllow { refusal }) => return Err(refusal),
-                (Consent::CannotAsk, _) => return Ok(held_for_token(sending, &chat, request, preview)),
+                (Consent::CannotAsk, _) => return Ok(held_for_token(sending, &chat, request, preview).into()),
             }
         }
         sending.policy.take_send()?;
-        self.queue(sending, request).await
+        self.queue(sending, request).await.map(Into::into)
     }
 
     /// What the user is asked: who the send is for (by name, when known) and what it does.
@@ -168,8 +204,15 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send message", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
-        finish(
+    async fn send_message(
+        &self,
+        context: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(state): RequestState,
+        arguments: JsonObject,
+    ) -> SendResult {
+        let call = Call { answer: consent::Answer::read(responses, state), context };
+        finish_send(
             async {
                 let a: SendMessageArgs = args::parse(arguments)?;
                 if a.message.trim().is_empty() {
@@ -186,7 +229,7 @@ impl Tools {
                     mentions: a.mentions,
                     ..SendMessage::default()
                 };
-                self.dispatch(&peer, sending, cleared, request.into(), preview).await
+                self.dispatch(call, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -198,8 +241,15 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send file", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_file(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
-        finish(
+    async fn send_file(
+        &self,
+        context: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(state): RequestState,
+        arguments: JsonObject,
+    ) -> SendResult {
+        let call = Call { answer: consent::Answer::read(responses, state), context };
+        finish_send(
             async {
                 let a: SendFileArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
@@ -213,7 +263,7 @@ impl Tools {
                     media_path: Some(a.media_path),
                     ..SendMessage::default()
                 };
-                self.dispatch(&peer, sending, cleared, request.into(), preview).await
+                self.dispatch(call, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -225,8 +275,15 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send voice note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_audio_message(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
-        finish(
+    async fn send_audio_message(
+        &self,
+        context: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(state): RequestState,
+        arguments: JsonObject,
+    ) -> SendResult {
+        let call = Call { answer: consent::Answer::read(responses, state), context };
+        finish_send(
             async {
                 let a: SendAudioArgs = args::parse(arguments)?;
                 let sending = self.sending()?;
@@ -239,7 +296,7 @@ impl Tools {
                     voice: true,
                     ..SendMessage::default()
                 };
-                self.dispatch(&peer, sending, cleared, request.into(), preview).await
+                self.dispatch(call, sending, cleared, request.into(), preview).await
             }
             .await,
         )
@@ -251,8 +308,15 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send reaction", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn send_reaction(&self, peer: Peer<RoleServer>, arguments: JsonObject) -> ToolResult {
-        finish(
+    async fn send_reaction(
+        &self,
+        context: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(state): RequestState,
+        arguments: JsonObject,
+    ) -> SendResult {
+        let call = Call { answer: consent::Answer::read(responses, state), context };
+        finish_send(
             async {
                 let a: ReactionArgs = args::parse(arguments)?;
                 let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
@@ -266,7 +330,7 @@ impl Tools {
                     emoji: a.emoji,
                     idempotency_key: None,
                 };
-                self.dispatch(&peer, sending, cleared, request.into(), preview).await
+                self.dispatch(call, sending, cleared, request.into(), preview).await
             }
             .await,
         )
