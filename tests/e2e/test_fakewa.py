@@ -629,3 +629,48 @@ def test_a_release_build_has_no_test_server_feature():
     release = features()
     assert "danger-skip" not in release and "test-server" not in release
     assert "danger-skip-cert-chain-verify" in features("--features", "test-server")  # the check can see it
+
+
+# --- the user's consent on the phone -----------------------------------------------------------
+
+def test_under_confirm_via_whatsapp_the_owner_answers_from_the_phone(world):
+    """The question reaches the account's phone in its own chat; the owner's "yes" from the
+    phone, over the real protocol, sends; a thumbs-down reaction does not."""
+    import anyio
+
+    from conftest import mcp_session
+
+    fake, daemon = world
+
+    def questions():
+        return [m for m in fake.received("message") if "wamcp asks" in str(m.get("proto"))]
+
+    async def send_and_answer(session, text, answer):
+        asked = len(questions())
+        result = {}
+        async with anyio.create_task_group() as tasks:
+            async def send():
+                result["value"] = await session.call_tool("send_message", {"recipient": ALICE, "message": text})
+
+            tasks.start_soon(send)
+            await anyio.to_thread.run_sync(lambda: wait_until(lambda: len(questions()) > asked, "the phone is asked"))
+            question = questions()[-1]
+            assert text in str(question["proto"]), question
+            await anyio.to_thread.run_sync(lambda: fake.ok("POST", "/phone/own-chat", answer(question)))
+        return result["value"]
+
+    async def go():
+        async with mcp_session("--data-dir", str(daemon.data_dir), "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+                               "--send-policy", "confirm", "--confirm-via", "whatsapp") as session:
+            yes = await send_and_answer(session, "confirmed on the phone", lambda q: {"text": "yes"})
+            no = await send_and_answer(session, "refused on the phone",
+                                       lambda q: {"reaction": {"id": q["id"], "emoji": "👎"}})
+            return yes, no
+
+    yes, no = anyio.run(go)
+    assert yes.is_error is not True and yes.structured_content["status"] in ("pending", "sent"), yes.content
+    assert no.structured_content["status"] == "declined", no.content
+    wait_until(lambda: any("confirmed on the phone" in str(m.get("proto")) for m in fake.received("message")
+                           if m["id"] == yes.structured_content["id"]), "Alice has the confirmed message")
+    assert not any("refused on the phone" in str(m.get("proto")) and "wamcp asks" not in str(m.get("proto"))
+                   for m in fake.received("message"))

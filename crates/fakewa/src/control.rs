@@ -27,6 +27,7 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) {
         .route("/chat-state", post(chat_state))
         .route("/delete-for-me", post(delete_for_me))
         .route("/read-on-phone", post(read_on_phone))
+        .route("/phone/own-chat", post(own_chat))
         .route("/number-changed", post(number_changed))
         .route("/history", post(history))
         .route("/contacts", post(contacts))
@@ -190,6 +191,14 @@ async fn read_on_phone(
 ) -> Result<Json<Value>, Refused> {
     hub.with(|world| world.read_on_phone(read))?;
     Ok(Json(json!({"ok": true})))
+}
+
+async fn own_chat(
+    State(hub): State<Arc<Hub>>,
+    Json(request): Json<crate::own_chat::OwnChat>,
+) -> Result<Json<Value>, Refused> {
+    let id = hub.with(|world| world.write_in_own_chat(request))?;
+    Ok(Json(json!({"id": id})))
 }
 
 async fn number_changed(

@@ -10,7 +10,8 @@
 //! - the server's answers: [`iq`], [`people`] (usync, prekeys), [`groups`], [`app_state`],
 //!   [`media`], [`queue`] (the offline queue), [`failures`];
 //! - the phone and the contacts: [`pairing`], [`pair_code`], [`qr`], [`messaging`],
-//!   [`history`], [`phone_actions`] (archive, pin, mute, read, delete for me, renames), all on
+//!   [`history`], [`phone_actions`] (archive, pin, mute, read, delete for me, renames),
+//!   [`own_chat`] (the owner writing to themselves), all on
 //!   [`signal`];
 //! - [`control`], the JSON control API.
 
@@ -23,6 +24,7 @@ pub mod iq;
 pub mod media;
 pub mod messaging;
 pub mod noise;
+pub mod own_chat;
 pub mod pair_code;
 pub mod pairing;
 pub mod people;
