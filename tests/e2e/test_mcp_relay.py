@@ -274,3 +274,38 @@ def test_the_daemons_question_to_the_user_reaches_the_user_through_the_relay(tmp
             assert "yes please" in sent and "no thanks" not in sent, sent
         finally:
             d.stop()
+
+
+def test_a_client_of_the_2026_07_28_revision_goes_through_the_relay(tmp_path):
+    """That revision has no session and no initialize: each message names its version, which the
+    relay hands on as the headers the daemon wants; the daemon's question about a send comes back
+    as input_required, and a daemon that is away is said so in that revision's words."""
+    from mcp import types
+    from mcp.client.client import Client
+
+    asked = []
+
+    async def user(context, params):
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={})
+
+    async def go(path, calls):
+        command = relay_command(path)
+        server = StdioServerParameters(command=command[0], args=command[1:])
+        async with Client(server, mode="2026-07-28", elicitation_callback=user) as client:
+            return [await client.call_tool(tool, arguments) for tool, arguments in calls]
+
+    with socket_dir() as where:
+        path = os.path.join(where, "wamcp.sock")
+        (away,) = anyio.run(go, path, [("list_chats", {"limit": 1})])
+        d = Daemon(tmp_path / "data", "--socket", path, "--send-policy", "confirm").start()
+        try:
+            chats, sent = anyio.run(go, path, [("list_chats", {"limit": 1}),
+                                               ("send_message", {"recipient": ALICE, "message": "stateless yes"})])
+            d.wait_until(lambda: d.status()["outbox_depth"] == 0, "sent")
+            assert "stateless yes" in [s.get("text") for s in d.sent() if s["chat"] == ALICE]
+        finally:
+            d.stop()
+    assert away.is_error is True and NOT_RUNNING in away.content[0].text
+    assert chats.is_error is not True and len(chats.structured_content["chats"]) == 1
+    assert sent.structured_content["status"] in ("pending", "sent") and len(asked) == 1, (sent.content, asked)

@@ -11,6 +11,7 @@
 //! relay opens a new one the same way and sends the call again.
 
 pub mod access;
+pub mod headers;
 pub mod offline;
 pub mod upstream;
 
@@ -148,7 +149,7 @@ impl Relay {
                         if matches!(request, ClientRequest::ListToolsRequest(_)) {
                             self.told_offline_tools = true;
                         }
-                        said.push(encode(&answer(id, away.answer(&request))));
+                        said.push(encode(&answer(id, away.answer(&request, headers::names_a_version(&line)))));
                     }
                     (Link::Away(_), None) => {}
                 }
@@ -167,7 +168,7 @@ impl Relay {
             Ok(mut session) => session.open(line).await.map(|answers| (session, answers)),
             Err(away) => {
                 self.link = Link::Away(away.clone());
-                return vec![encode(&answer(request.id, away.answer(&request.request)))];
+                return vec![encode(&answer(request.id, away.answer(&request.request, false)))];
             }
         };
         match opened {
@@ -177,7 +178,7 @@ impl Relay {
             }
             Err(error) => {
                 let away = self.why_away(error);
-                let answered = encode(&answer(request.id, away.answer(&request.request)));
+                let answered = encode(&answer(request.id, away.answer(&request.request, false)));
                 self.link = Link::Away(away);
                 vec![answered]
             }
@@ -249,7 +250,10 @@ impl Relay {
                             session.send(waiting.line.clone(), Some(id.clone()), self.replies.clone());
                             self.waiting.insert(id, waiting);
                         }
-                        Link::Away(away) => said.push(encode(&answer(id, away.answer(&waiting.request)))),
+                        Link::Away(away) => said.push(encode(&answer(
+                            id,
+                            away.answer(&waiting.request, headers::names_a_version(&waiting.line)),
+                        ))),
                     }
                 }
                 said
@@ -257,7 +261,10 @@ impl Relay {
             Reply::Failed { id, error: PostError::Refused(why) } => {
                 let away = Away::Failed(format!("it refused the message ({why})"));
                 match id.and_then(|id| self.waiting.remove(&id).map(|waiting| (id, waiting))) {
-                    Some((id, waiting)) => vec![encode(&answer(id, away.answer(&waiting.request)))],
+                    Some((id, waiting)) => vec![encode(&answer(
+                        id,
+                        away.answer(&waiting.request, headers::names_a_version(&waiting.line)),
+                    ))],
                     None => Vec::new(),
                 }
             }
@@ -267,8 +274,13 @@ impl Relay {
 
     /// The session is gone: every request still waiting gets the answer for a daemon away.
     fn lost(&mut self, away: Away) -> Vec<String> {
-        let said =
-            self.waiting.drain().map(|(id, waiting)| encode(&answer(id, away.answer(&waiting.request)))).collect();
+        let said = self
+            .waiting
+            .drain()
+            .map(|(id, waiting)| {
+                encode(&answer(id, away.answer(&waiting.request, headers::names_a_version(&waiting.line))))
+            })
+            .collect();
         self.link = Link::Away(away);
         said
     }

@@ -34,10 +34,14 @@ impl Away {
     }
 
     /// The answer to one request while the daemon is away.
-    pub fn answer(&self, request: &ClientRequest) -> Result<ServerResult, ErrorData> {
+    /// The answer to `request`; `modern` when the request names the 2026-07-28 revision (or a
+    /// later one) in its `_meta`, which wants `resultType` on every result.
+    pub fn answer(&self, request: &ClientRequest, modern: bool) -> Result<ServerResult, ErrorData> {
         let mut result = self.result(request)?;
         // Absent means complete, and clients of the handshake versions expect it absent.
-        result.strip_result_type_for_legacy_peer();
+        if !modern {
+            result.strip_result_type_for_legacy_peer();
+        }
         Ok(result)
     }
 

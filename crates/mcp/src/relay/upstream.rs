@@ -131,8 +131,11 @@ impl Session {
     }
 
     async fn post(&self, message: String) -> Result<Response<Incoming>, PostError> {
-        let request = self
-            .request(Method::POST)
+        let mut request = self.request(Method::POST);
+        for (name, value) in super::headers::for_message(&message) {
+            request = request.header(name, value);
+        }
+        let request = request
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .body(Full::new(Bytes::from(message)).map_err(|e| match e {}).boxed())
