@@ -2,14 +2,11 @@
 //! (own messages, or anyone's as a group admin) and `send_typing`. They message people, so
 //! they are not listed when the send policy is `off`.
 
-use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::model::JsonObject;
-use rmcp::service::RequestContext;
-use rmcp::{RoleServer, tool, tool_router};
+use rmcp::{tool, tool_router};
 use wamcp_api::{Delete, Edit, Typing};
 
 use crate::args;
-use crate::consent;
 use crate::output::{self, DoneOut, SendOut};
 use crate::schema;
 use crate::send_args::{DeleteArgs, EditArgs, TypingArgs};
@@ -24,14 +21,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Edit message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn edit_message(
-        &self,
-        context: RequestContext<RoleServer>,
-        InputResponses(responses): InputResponses,
-        RequestState(state): RequestState,
-        arguments: JsonObject,
-    ) -> SendResult {
-        let call = Call { answer: consent::Answer::read(responses, state), context };
+    async fn edit_message(&self, call: Call, arguments: JsonObject) -> SendResult {
         finish_send(
             async {
                 let a: EditArgs = args::parse(arguments)?;
@@ -58,14 +48,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Delete message", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn delete_message(
-        &self,
-        context: RequestContext<RoleServer>,
-        InputResponses(responses): InputResponses,
-        RequestState(state): RequestState,
-        arguments: JsonObject,
-    ) -> SendResult {
-        let call = Call { answer: consent::Answer::read(responses, state), context };
+    async fn delete_message(&self, call: Call, arguments: JsonObject) -> SendResult {
         finish_send(
             async {
                 let a: DeleteArgs = args::parse(arguments)?;

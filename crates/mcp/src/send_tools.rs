@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use rmcp::handler::server::tool::{InputResponses, RequestState};
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{CallToolResponse, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
@@ -41,10 +42,17 @@ pub(crate) fn finish_send(outcome: Result<CallToolResponse, String>) -> SendResu
 }
 
 /// The call a send came in: its request context, and the user's answer when it is the second
-/// round of a question (2026-07-28's `input_required`).
+/// round of a question (2026-07-28's `input_required`). Taken from the tool call as a parameter.
 pub(crate) struct Call {
     pub context: RequestContext<RoleServer>,
     pub answer: Option<consent::Answer>,
+}
+
+impl FromContextPart<ToolCallContext<'_, Tools>> for Call {
+    fn from_context_part(call: &mut ToolCallContext<'_, Tools>) -> Result<Call, ErrorData> {
+        let answer = consent::Answer::read(call.input_responses.take(), call.request_state.take());
+        Ok(Call { context: call.request_context.clone(), answer })
+    }
 }
 
 /// A refusal or failure the assistant sees as a tool error.
@@ -204,14 +212,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send message", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_message(
-        &self,
-        context: RequestContext<RoleServer>,
-        InputResponses(responses): InputResponses,
-        RequestState(state): RequestState,
-        arguments: JsonObject,
-    ) -> SendResult {
-        let call = Call { answer: consent::Answer::read(responses, state), context };
+    async fn send_message(&self, call: Call, arguments: JsonObject) -> SendResult {
         finish_send(
             async {
                 let a: SendMessageArgs = args::parse(arguments)?;
@@ -241,14 +242,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send file", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_file(
-        &self,
-        context: RequestContext<RoleServer>,
-        InputResponses(responses): InputResponses,
-        RequestState(state): RequestState,
-        arguments: JsonObject,
-    ) -> SendResult {
-        let call = Call { answer: consent::Answer::read(responses, state), context };
+    async fn send_file(&self, call: Call, arguments: JsonObject) -> SendResult {
         finish_send(
             async {
                 let a: SendFileArgs = args::parse(arguments)?;
@@ -275,14 +269,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send voice note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
-    async fn send_audio_message(
-        &self,
-        context: RequestContext<RoleServer>,
-        InputResponses(responses): InputResponses,
-        RequestState(state): RequestState,
-        arguments: JsonObject,
-    ) -> SendResult {
-        let call = Call { answer: consent::Answer::read(responses, state), context };
+    async fn send_audio_message(&self, call: Call, arguments: JsonObject) -> SendResult {
         finish_send(
             async {
                 let a: SendAudioArgs = args::parse(arguments)?;
@@ -308,14 +295,7 @@ impl Tools {
         output_schema = schema::output::<SendOut>(),
         annotations(title = "Send reaction", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn send_reaction(
-        &self,
-        context: RequestContext<RoleServer>,
-        InputResponses(responses): InputResponses,
-        RequestState(state): RequestState,
-        arguments: JsonObject,
-    ) -> SendResult {
-        let call = Call { answer: consent::Answer::read(responses, state), context };
+    async fn send_reaction(&self, call: Call, arguments: JsonObject) -> SendResult {
         finish_send(
             async {
                 let a: ReactionArgs = args::parse(arguments)?;
