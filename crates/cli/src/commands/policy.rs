@@ -10,8 +10,8 @@ use crate::config::Layers;
 /// Who the assistant may message: shared by every command that serves the tools.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// off (no send tools), known (existing chats and saved contacts), allowlist or confirm (preview, then
-    /// confirm_send) [default: known]
+    /// off (no send tools), known (existing chats and saved contacts; someone new once the user agrees),
+    /// allowlist or confirm (the user agrees to each send) [default: known]
     #[arg(long, env = "WAMCP_SEND_POLICY", value_name = "POLICY")]
     pub send_policy: Option<String>,
     /// With --send-policy allowlist: a JID, phone number or group name that may be messaged (repeat)
@@ -20,8 +20,8 @@ pub struct PolicyArgs {
     /// Most sends a minute [default: 20]
     #[arg(long, env = "WAMCP_SENDS_PER_MINUTE", value_name = "N")]
     pub sends_per_minute: Option<u32>,
-    /// With --send-policy confirm: seconds the user has to answer the question about a send
-    /// [default: 300]
+    /// Seconds the user has to answer the question about a send (under confirm, or to someone new
+    /// under known) [default: 300]
     #[arg(long, env = "WAMCP_CONFIRM_TIMEOUT", value_name = "SECONDS")]
     pub confirm_timeout: Option<u64>,
     /// Where the user is asked before a send they must agree to: client (the assistant's app, or
