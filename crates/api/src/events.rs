@@ -92,3 +92,8 @@ pub enum Heard {
 
 /// The events of a running daemon, from the moment of subscribing.
 pub type EventStream = Pin<Box<dyn Stream<Item = Heard> + Send>>;
+
+/// The next thing a listener hears, or `None` once the daemon stopped.
+pub async fn next(events: &mut EventStream) -> Option<Heard> {
+    std::future::poll_fn(|cx| events.as_mut().poll_next(cx)).await
+}

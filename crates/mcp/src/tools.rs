@@ -129,7 +129,7 @@ impl Tools {
     /// Runs a tool body with the reader; a user-facing problem (bad argument, nothing found)
     /// becomes a tool error, a database failure a protocol error.
     fn run(&self, body: impl FnOnce(&Reader) -> Result<CallToolResult, Problem>) -> ToolResult {
-        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reader = self.reader();
         match body(&reader) {
             Ok(result) => {
                 // Numbers that strangers wrote may not become recipients: remember them.
@@ -480,7 +480,7 @@ impl ServerHandler for Tools {
             .into_iter()
             .map(|(name, value)| (name, value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string())))
             .collect();
-        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reader = self.reader();
         prompts::get(&reader, &request.name, &arguments).map(GetPromptResponse::Complete)
     }
 
@@ -489,7 +489,7 @@ impl ServerHandler for Tools {
         _: Option<PaginatedRequestParams>,
         _: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reader = self.reader();
         let listed = resources::list(&reader).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         Ok(ListResourcesResult::with_all_items(listed))
     }
@@ -507,7 +507,7 @@ impl ServerHandler for Tools {
         request: ReadResourceRequestParams,
         _: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reader = self.reader();
         resources::read(&reader, &request.uri).map(ReadResourceResponse::Complete)
     }
 
@@ -516,7 +516,7 @@ impl ServerHandler for Tools {
         request: CompleteRequestParams,
         _: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reader = self.reader();
         let offered =
             completion::complete(&reader, &request).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         Ok(CompleteResult::new(offered))

@@ -10,7 +10,7 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use wamcp_api::events::{BridgeEvent, EventStream, Heard};
+use wamcp_api::events::{BridgeEvent, EventStream, Heard, next};
 use wamcp_core::{Jid, MessageView, Timestamp, render};
 use wamcp_store::MessageFilter;
 
@@ -159,11 +159,6 @@ impl Tools {
 
 fn in_chats(chats: &[Jid], chat: &str) -> bool {
     chats.is_empty() || chats.iter().any(|c| c.as_str() == chat)
-}
-
-/// The next thing heard, or `None` once the stream ends.
-async fn next(events: &mut EventStream) -> Option<Heard> {
-    std::future::poll_fn(|cx| events.as_mut().poll_next(cx)).await
 }
 
 /// Tells the client how long it has waited, if it asked for progress.

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use wamcp_api::events::{BridgeEvent, EventStream, Heard};
+use wamcp_api::events::{BridgeEvent, EventStream, Heard, next};
 use wamcp_api::{Daemon, GetStatus, SendMessage};
 use wamcp_core::Jid;
 
@@ -55,7 +55,7 @@ async fn put(daemon: &(dyn Daemon + 'static), question: String, timeout: Duratio
 /// stopped first.
 async fn answer(events: &mut EventStream, own: &Jid, asked: &str) -> Option<bool> {
     loop {
-        let heard = std::future::poll_fn(|cx| events.as_mut().poll_next(cx)).await?;
+        let heard = next(events).await?;
         match heard {
             Heard::Event(BridgeEvent::Message(m)) if m.chat_jid == own.as_str() && m.is_from_me && m.id != asked => {
                 return Some(means_yes(m.text.as_deref().unwrap_or_default()));
