@@ -46,6 +46,11 @@ struct Cli {
     #[arg(long, env = "WAMCP_CONFIG", global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// The key that encrypts the databases: a file (mode 0600) holding 64 hex digits or a
+    /// passphrase; a systemd credential `wamcp.key` comes first [default: no encryption]
+    #[arg(long, env = "WAMCP_KEY_FILE", global = true, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+
     /// Log lines as text or as JSON objects (the level comes from WAMCP_LOG, default warn)
     #[arg(long, env = "WAMCP_LOG_FORMAT", global = true, value_enum, default_value_t)]
     log_format: logging::LogFormat,
@@ -112,6 +117,13 @@ fn main() -> ExitCode {
         Ok(layers) => layers,
         Err(error) => return fail(error),
     };
+    match config::key::keying(cli.key_file.as_deref()) {
+        Ok(keying) => {
+            // Nothing has opened a file yet, so this is the first install and cannot be refused.
+            let _ = wamcp_core::at_rest::install(keying);
+        }
+        Err(error) => return fail(error),
+    }
     let result = match cli.command {
         Command::Login(args) => return commands::login::run(layers, args),
         Command::Serve(args) => commands::serve::run(layers, args),

@@ -1,10 +1,12 @@
 //! Core vocabulary of wamcp: the types every other crate speaks.
 //!
 //! WhatsApp identities ([`Jid`]), messages and their kinds, chats and contacts, UTC timestamps, the
-//! read views handed to assistants and programs, and their text rendering. This crate does no I/O and
-//! has no async runtime, so every layer above (store, link, bridge, MCP, desk) can depend on it without
+//! read views handed to assistants and programs, and their text rendering; and the key the process's
+//! databases are encrypted with ([`at_rest`]). This crate does no I/O (but read a database file's
+//! first 16 bytes, in `at_rest`) and has no async runtime, so every layer above (store, link, bridge, MCP, desk) can depend on it without
 //! pulling anything else in.
 
+pub mod at_rest;
 pub mod chat;
 pub mod clock;
 pub mod event;

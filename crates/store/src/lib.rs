@@ -53,6 +53,9 @@ pub use write::{Batch, Inserted, Writer};
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The file is encrypted and there is no key, or the other way round, or the key is wrong.
+    #[error(transparent)]
+    AtRest(#[from] wamcp_core::at_rest::AtRestError),
     /// A file operation failed; the message names the path and the system's reason once.
     #[error("{path}: {error}")]
     Io { path: std::path::PathBuf, error: std::io::Error },

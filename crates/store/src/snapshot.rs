@@ -7,16 +7,17 @@
 //! WhatsApp session and the desk's database alike.
 
 use std::path::Path;
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
+use wamcp_core::at_rest;
 
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, connection};
 
-/// Copies the SQLite database at `source` into a new file at `target`, as of one commit.
+/// Copies the SQLite database at `source` into a new file at `target`, as of one commit. An
+/// encrypted file's copy is encrypted with the same key.
 pub fn copy(source: &Path, target: &Path) -> Result<()> {
-    let from = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    from.busy_timeout(Duration::from_secs(30))?;
+    let key = at_rest::key_for(source)?;
+    let from = connection::open_read_only(source)?;
     // The copy holds what the original holds (messages, session keys): its owner's alone.
     let mut private = std::fs::OpenOptions::new();
     private.write(true).create_new(true);
@@ -24,6 +25,9 @@ pub fn copy(source: &Path, target: &Path) -> Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut private, 0o600);
     private.open(target).map_err(|error| StoreError::Io { path: target.to_path_buf(), error })?;
     let mut to = Connection::open(target)?;
+    if let Some(key) = key {
+        connection::unlock(&to, key, target)?;
+    }
     {
         let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
         // -1: every page in one step, hence one read transaction, hence one consistent state.
@@ -39,8 +43,7 @@ pub fn problems(path: &Path) -> Result<Vec<String>> {
     if !path.is_file() {
         return Err(StoreError::NotFound(format!("{} does not exist", path.display())));
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    conn.busy_timeout(Duration::from_secs(30))?;
+    let conn = connection::open_read_only(path)?;
     let mut statement = conn.prepare("PRAGMA quick_check")?;
     let lines: Vec<String> = statement.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(lines.into_iter().filter(|line| line != "ok").collect())
@@ -48,6 +51,6 @@ pub fn problems(path: &Path) -> Result<Vec<String>> {
 
 /// The schema version (`PRAGMA user_version`) of the store at `path`, read without migrating it.
 pub fn store_version(path: &Path) -> Result<i64> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let conn = connection::open_read_only(path)?;
     crate::schema::version(&conn)
 }

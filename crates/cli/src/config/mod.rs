@@ -3,6 +3,7 @@
 //! `wamcp serve --print-config` can show what is in effect and why.
 
 pub mod file;
+pub mod key;
 
 use std::path::{Path, PathBuf};
 

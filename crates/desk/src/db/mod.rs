@@ -7,7 +7,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor, Transaction};
+use wamcp_core::at_rest::{self, DbKey};
 
 use crate::DeskError;
 
@@ -68,6 +70,10 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| DeskError::Config(format!("database URL '{}': {e}", redact(url))))?;
+        let key = match backend {
+            Backend::Sqlite => sqlite_key(url).await?,
+            Backend::Postgres => None,
+        };
         let pool = AnyPoolOptions::new()
             // SQLite takes one writer at a time; connections that wait for its lock sleep in its
             // busy handler (up to 100 ms a try), which costs far more than queueing for the one
@@ -76,6 +82,12 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |connection, _| {
                 Box::pin(async move {
+                    if let Some(key) = key {
+                        // The key comes first: sqlx's own pragma at connect (foreign_keys) reads
+                        // nothing from the file. A wrong key was refused before the pool was made.
+                        connection.execute("PRAGMA cipher_log_level = NONE").await?;
+                        connection.execute(AssertSqlSafe(key.pragma())).await?;
+                    }
                     if backend == Backend::Sqlite {
                         // WAL: readers never wait for the writer; NORMAL keeps every commit through
                         // a process crash (kill -9), which is what acknowledgements promise.
@@ -196,6 +208,28 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The key for the SQLite file a `sqlite:` URL names, proved to open it: this process's key
+/// ([`at_rest`]) when it has one, `None` for a plain file.
+async fn sqlite_key(url: &str) -> Result<Option<&'static DbKey>, DeskError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| DeskError::Config(format!("database URL '{}': {e}", redact(url))))?;
+    let path = options.get_filename();
+    let Some(key) = at_rest::key_for(path).map_err(|e| DeskError::Config(e.to_string()))? else { return Ok(None) };
+    if path.is_file() {
+        let proved = async {
+            let mut connection = SqliteConnection::connect_with(&options).await?;
+            connection.execute("PRAGMA cipher_log_level = NONE").await?;
+            connection.execute(AssertSqlSafe(key.pragma())).await?;
+            connection.execute("SELECT count(*) FROM sqlite_master").await?;
+            connection.close().await
+        };
+        if proved.await.is_err() {
+            return Err(DeskError::Config(at_rest::wrong_key(path).to_string()));
+        }
+    }
+    Ok(Some(key))
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use wamcp_core::{Content, Jid, LinkEvent, Media, MessageId, Outgoing, Sent, Time
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::download::DownloadParams;
 use whatsapp_rust::pair_code::PairCodeOptions;
-use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, ClientError, EditOptions, SendError, SendOptions, UploadOptions};
 
@@ -131,11 +130,7 @@ impl Link for WhatsAppLink {
         if running.is_some() {
             return Ok(());
         }
-        let session =
-            self.session.to_str().ok_or_else(|| LinkError::Refused("the session path is not UTF-8".into()))?;
-        let store = SqliteStore::new(session)
-            .await
-            .map_err(|e| LinkError::Refused(format!("cannot open the WhatsApp session {session}: {e}")))?;
+        let store = super::session_store::open(&self.session).await?;
         let logged_out = self.logged_out.clone();
         *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(events);
         let sink = self.sink.clone();

@@ -14,6 +14,7 @@ pub mod options;
 mod outgoing;
 mod presence;
 pub mod session;
+mod session_store;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 
