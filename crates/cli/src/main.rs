@@ -93,6 +93,13 @@ enum Command {
     Backup(commands::backup::BackupArgs),
     /// Put a backup's files back (the daemon must be stopped; the replaced files are kept aside)
     Restore(commands::backup::RestoreArgs),
+    /// Encrypt the databases with the key (--key-file, WAMCP_KEY_FILE or the systemd credential;
+    /// a key file that does not exist gets a new random key); the daemon must be stopped
+    Encrypt,
+    /// Make the encrypted databases plain SQLite again (the daemon must be stopped)
+    Decrypt,
+    /// Encrypt the databases with a new key instead of the current one (the daemon must be stopped)
+    Rekey(commands::at_rest::RekeyArgs),
     /// Erase a person: their messages, attachment files, contact entry and desk records
     Forget(commands::forget::ForgetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
@@ -117,6 +124,11 @@ fn main() -> ExitCode {
         Ok(layers) => layers,
         Err(error) => return fail(error),
     };
+    if let Command::Encrypt = cli.command
+        && let Err(error) = commands::at_rest::create_key_if_missing(cli.key_file.as_deref())
+    {
+        return fail(error);
+    }
     match config::key::keying(cli.key_file.as_deref()) {
         Ok(keying) => {
             // Nothing has opened a file yet, so this is the first install and cannot be refused.
@@ -137,6 +149,9 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(layers, args),
         Command::Backup(args) => commands::backup::backup(layers, args),
         Command::Restore(args) => commands::backup::restore(layers, args),
+        Command::Encrypt => commands::at_rest::encrypt(layers),
+        Command::Decrypt => commands::at_rest::decrypt(layers),
+        Command::Rekey(args) => commands::at_rest::rekey(layers, args),
         Command::Forget(args) => commands::forget::run(layers, args),
         Command::Completions(args) => commands::completions::print(Cli::command(), args),
         Command::Man => commands::completions::man(Cli::command()),

@@ -53,6 +53,8 @@ pub enum Holder {
     Login,
     /// `wamcp restore`, putting files back.
     Restore,
+    /// `wamcp encrypt`, `decrypt` or `rekey`, converting the databases to another key.
+    Rekey,
 }
 
 impl Holder {
@@ -62,11 +64,12 @@ impl Holder {
             Holder::Demo => "demo",
             Holder::Login => "login",
             Holder::Restore => "restore",
+            Holder::Rekey => "rekey",
         }
     }
 
     fn parse(word: &str) -> Option<Holder> {
-        [Holder::Serve, Holder::Demo, Holder::Login, Holder::Restore].into_iter().find(|h| h.as_str() == word)
+        [Holder::Serve, Holder::Demo, Holder::Login, Holder::Restore, Holder::Rekey].into_iter().find(|h| h.as_str() == word)
     }
 
     /// What to do to free the directory from this holder.
@@ -75,7 +78,7 @@ impl Holder {
             Holder::Serve => "stop it first (`systemctl stop wamcp`, or Ctrl-C where `wamcp serve` runs)",
             Holder::Demo => "end it first (Ctrl-C where `wamcp demo` runs)",
             Holder::Login => "let it finish, or end it (Ctrl-C where `wamcp login` runs)",
-            Holder::Restore => "let it finish",
+            Holder::Restore | Holder::Rekey => "let it finish",
         }
     }
 
@@ -86,6 +89,7 @@ impl Holder {
             Holder::Demo => "`wamcp demo`",
             Holder::Login => "`wamcp login`",
             Holder::Restore => "`wamcp restore`",
+            Holder::Rekey => "`wamcp encrypt`, `decrypt` or `rekey`",
         }
     }
 }

@@ -14,6 +14,7 @@
 //!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
 //! - [`erase`]: retention (messages older than N days) and erasing one person (GDPR).
+//! - [`rekey`]: converting the databases to another key (encrypt, decrypt, rekey), all or none.
 //! - [`snapshot`]: consistent copies of SQLite files in use (backups) and integrity checks.
 //! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
 //! - [`audit`]: the log of MCP tool calls, the one thing the MCP server writes ([`AuditLog`]).
@@ -30,6 +31,7 @@ mod identity_merge;
 pub mod import;
 pub mod outbox;
 pub mod read;
+pub mod rekey;
 pub mod schema;
 pub mod snapshot;
 pub mod webhook_queue;

@@ -18,9 +18,7 @@ use wamcp_store::{DataDir, snapshot};
 
 use crate::config::Layers;
 
-/// The databases a backup holds, when present: the store, the WhatsApp session, the desk.
-const DATABASES: [&str; 3] =
-    [wamcp_store::data_dir::STORE_FILE, wamcp_link::whatsapp::SESSION_FILE, wamcp_desk::SQLITE_FILE];
+use super::DATABASES;
 /// Small files copied as they are.
 const SECRETS: [&str; 2] = [wamcp_bridge::token::TOKEN_FILE, wamcp_bridge::token::WEBHOOK_SECRET_FILE];
 /// The archive's first entry: what it is and what it holds.

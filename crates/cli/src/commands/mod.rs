@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod at_rest;
 pub mod audit;
 pub mod backup;
 pub mod client_config;
@@ -19,6 +20,10 @@ use anyhow::Context;
 use wamcp_store::DataDir;
 
 use crate::config::Layers;
+
+/// The data directory's databases, when present: the store, the WhatsApp session, the desk.
+pub const DATABASES: [&str; 3] =
+    [wamcp_store::data_dir::STORE_FILE, wamcp_link::whatsapp::SESSION_FILE, wamcp_desk::SQLITE_FILE];
 
 /// The data directory from `--data-dir` / `WAMCP_DATA_DIR`, the config file or the default,
 /// created 0700.

@@ -7,6 +7,7 @@ pub mod key;
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::Serialize;
@@ -64,7 +65,13 @@ impl Layers {
         let in_file = self.loaded.file.data_dir.clone();
         let fallback = if given.is_none() && in_file.is_none() { Some(default()?) } else { None };
         let root = self.pick("data_dir", "WAMCP_DATA_DIR", given, in_file, || fallback.unwrap_or_default());
-        Ok(DataDir::at(root))
+        let dir = DataDir::at(root);
+        // A conversion to another key that a crash interrupted is completed (or undone) before
+        // anything opens a database; one still running holds the lock and is left alone.
+        if dir.root().is_dir() && !dir.daemon_running() {
+            wamcp_store::rekey::finish_interrupted(dir.root()).context("cannot finish the interrupted change of key (`wamcp encrypt`, `decrypt` or `rekey`)")?;
+        }
+        Ok(dir)
     }
 
     /// Whether the data directory was named (flag, environment or file) rather than defaulted.
