@@ -1,5 +1,6 @@
 //! `wamcp backup OUT` and `wamcp restore IN`: the data directory's databases and secrets in one
-//! tar archive, taken while the daemon runs, and put back while it does not.
+//! tar archive, sealed with age ([`sealing`]), taken while the daemon runs, and put back while it
+//! does not.
 //!
 //! Each database is copied with SQLite's online backup (`store::snapshot`), so the copy is as of
 //! one commit even while the daemon writes. The archive is written under a temporary name, made
@@ -7,8 +8,10 @@
 //! A restore unpacks and checks everything before it touches the data directory, and moves the
 //! files it replaces aside instead of deleting them.
 
+mod sealing;
+
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context;
@@ -33,6 +36,8 @@ pub struct BackupArgs {
     /// Also put the downloaded attachments (media/) in the archive
     #[arg(long)]
     media: bool,
+    #[command(flatten)]
+    seal: sealing::SealArgs,
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +45,8 @@ pub struct RestoreArgs {
     /// An archive written by `wamcp backup`
     #[arg(value_name = "IN")]
     archive: PathBuf,
+    #[command(flatten)]
+    unseal: sealing::UnsealArgs,
 }
 
 pub fn backup(mut layers: Layers, args: BackupArgs) -> anyhow::Result<()> {
@@ -50,6 +57,12 @@ pub fn backup(mut layers: Layers, args: BackupArgs) -> anyhow::Result<()> {
     if args.out.exists() {
         anyhow::bail!("{} exists already: give a new file name", args.out.display());
     }
+    let seal = sealing::Seal::chosen(&args.seal)?;
+    let sealed = match &seal {
+        sealing::Seal::Passphrase(_) => "encrypted with the passphrase",
+        sealing::Seal::Recipients(_) => "encrypted to the recipients' keys",
+        sealing::Seal::None => "NOT encrypted",
+    };
     // Copies of the databases and secrets wait in a private folder inside the (private) data dir.
     let staging = tempfile::Builder::new().prefix(".backup-").tempdir_in(dir.root())?;
     let mut names = Vec::new();
@@ -81,7 +94,7 @@ pub fn backup(mut layers: Layers, args: BackupArgs) -> anyhow::Result<()> {
         args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     ));
     let staged = Staged { dir: staging.path(), names: &names, media: with_media.then_some(media.as_path()) };
-    if let Err(error) = write_archive(&partial, &manifest, &staged) {
+    if let Err(error) = write_archive(&partial, &manifest, &staged, seal) {
         // Half an archive is no backup: leave nothing that could be taken for one.
         let _ = std::fs::remove_file(&partial);
         return Err(error.context(format!("cannot write {}", args.out.display())));
@@ -89,7 +102,7 @@ pub fn backup(mut layers: Layers, args: BackupArgs) -> anyhow::Result<()> {
     std::fs::rename(&partial, &args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     let size = std::fs::metadata(&args.out)?.len();
     outln!(
-        "backed up {} from {} into {} ({})",
+        "backed up {} from {} into {} ({}, {sealed})",
         describe(&names, with_media),
         dir.root().display(),
         args.out.display(),
@@ -107,7 +120,7 @@ pub fn restore(mut layers: Layers, args: RestoreArgs) -> anyhow::Result<()> {
     // Held until the end, so no daemon starts on half-restored files.
     let _lock =
         dir.lock_for(wamcp_store::Holder::Restore).map_err(|busy| anyhow::anyhow!("{busy}; nothing was changed"))?;
-    let source = File::open(&args.archive).with_context(|| format!("cannot open {}", args.archive.display()))?;
+    let source = sealing::open(&args.archive, &args.unseal)?;
     let staging = tempfile::Builder::new().prefix(".restore-").tempdir_in(dir.root())?;
     let unpacked = unpack(source, staging.path()).with_context(|| {
         format!("{} is not a backup written by `wamcp backup`; nothing was changed", args.archive.display())
@@ -137,8 +150,13 @@ struct Staged<'a> {
 }
 
 /// Writes the archive at `path` (mode 0600) and makes it durable.
-fn write_archive(path: &Path, manifest: &serde_json::Value, staged: &Staged<'_>) -> anyhow::Result<()> {
-    let mut archive = tar::Builder::new(private_file(path)?);
+fn write_archive(
+    path: &Path,
+    manifest: &serde_json::Value,
+    staged: &Staged<'_>,
+    seal: sealing::Seal,
+) -> anyhow::Result<()> {
+    let mut archive = tar::Builder::new(seal.writer(private_file(path)?)?);
     let manifest = serde_json::to_vec_pretty(manifest)?;
     let mut header = tar::Header::new_gnu();
     header.set_size(manifest.len() as u64);
@@ -151,8 +169,9 @@ fn write_archive(path: &Path, manifest: &serde_json::Value, staged: &Staged<'_>)
     if let Some(media) = staged.media {
         archive.append_dir_all(MEDIA, media)?;
     }
-    let mut file = archive.into_inner()?;
-    file.flush()?;
+    let mut sealed = archive.into_inner()?;
+    sealed.flush()?;
+    let file = sealed.finish()?;
     file.sync_all()?;
     Ok(())
 }
@@ -164,7 +183,7 @@ struct Unpacked {
 }
 
 /// Unpacks a backup into `into`, refusing anything that is not one of a backup's entries.
-fn unpack(source: File, into: &Path) -> anyhow::Result<Unpacked> {
+fn unpack(source: impl Read, into: &Path) -> anyhow::Result<Unpacked> {
     let known: Vec<&str> = DATABASES.iter().chain(SECRETS.iter()).copied().collect();
     let mut archive = tar::Archive::new(source);
     let mut unpacked = Unpacked { names: Vec::new(), media: false };
