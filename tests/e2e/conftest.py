@@ -6,6 +6,9 @@ import pathlib
 import subprocess
 import sys
 
+import secrets
+import tempfile
+
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
@@ -13,12 +16,23 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 WAMCP = os.environ.get("WAMCP_BIN", str(ROOT / "target" / "debug" / "wamcp"))
 GENERATOR = pathlib.Path(__file__).with_name("gen_lharries_db.py")
 
+if os.environ.get("WAMCP_E2E_ENCRYPTED") == "1" and not os.environ.get("WAMCP_KEY_FILE"):
+    # The whole suite again, every database encrypted: each wamcp the tests start inherits the key.
+    _key_dir = tempfile.mkdtemp(prefix="wamcp-e2e-key-")
+    _key_file = pathlib.Path(_key_dir) / "wamcp.key"
+    _key_file.write_text(secrets.token_hex(32) + "\n")
+    _key_file.chmod(0o600)
+    os.environ["WAMCP_KEY_FILE"] = str(_key_file)
+
 
 @contextlib.asynccontextmanager
 async def mcp_session(*args: str, **client):
     """An initialized MCP client session to `wamcp ARGS` over stdio; `client` goes to the SDK's
     ClientSession (callbacks such as elicitation_callback)."""
-    params = StdioServerParameters(command=WAMCP, args=list(args))
+    # The SDK starts servers with a few variables only (HOME, PATH, …); the key is passed on as a
+    # user's client configuration would.
+    key = {"WAMCP_KEY_FILE": os.environ["WAMCP_KEY_FILE"]} if os.environ.get("WAMCP_KEY_FILE") else None
+    params = StdioServerParameters(command=WAMCP, args=list(args), env=key)
     with open(os.devnull, "w") as quiet:
         async with stdio_client(params, errlog=quiet) as (read, write):
             async with ClientSession(read, write, **client) as session:

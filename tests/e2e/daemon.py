@@ -7,10 +7,10 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 
+import wamcp_db
 from conftest import WAMCP
 
 DEADLINE = 60.0
@@ -53,7 +53,8 @@ class Daemon:
     # --- life cycle -------------------------------------------------------------------------
     def start(self):
         log = open(self.data_dir.parent / f"daemon-{self.port}.log", "ab")
-        env = {**os.environ, "WAMCP_LOG": "info", **self.env}
+        # A variable set to None in `env` is left out.
+        env = {k: v for k, v in {**os.environ, "WAMCP_LOG": "info", **self.env}.items() if v is not None}
         self.process = subprocess.Popen(
             [WAMCP, "--data-dir", str(self.data_dir), "demo", "--listen", f"127.0.0.1:{self.port}",
              "--chatter", "0", *self.extra],
@@ -130,7 +131,8 @@ class Daemon:
 
     # --- the store --------------------------------------------------------------------------
     def db(self):
-        return sqlite3.connect(f"file:{self.data_dir / 'wamcp.db'}?mode=ro", uri=True)
+        return wamcp_db.connect(self.data_dir / "wamcp.db", read_only=True,
+                               key_file=self.env.get("WAMCP_KEY_FILE", wamcp_db.SUITE_KEY))
 
     def query(self, sql, *args):
         with contextlib.closing(self.db()) as conn:

@@ -435,7 +435,7 @@ def sign_in(daemon):
 
 
 def test_inbox_sessions_are_random_end_on_sign_out_idleness_or_a_new_token(tmp_path):
-    import sqlite3
+    import wamcp_db
     data = tmp_path / "data"
     with running(data, "--desk") as desk:
         first, second = sign_in(desk), sign_in(desk)
@@ -453,11 +453,11 @@ def test_inbox_sessions_are_random_end_on_sign_out_idleness_or_a_new_token(tmp_p
         assert inbox_request(desk, "GET", "/desk", cookie=first)[1].get("location") == "/desk/login"
         assert inbox_request(desk, "GET", "/desk", cookie=second)[0] == 200
         # Twelve hours unused, and it is over.
-        with sqlite3.connect(data / "desk.db") as db:
+        with wamcp_db.connect(data / "desk.db") as db:
             db.execute("UPDATE inbox_sessions SET last_seen_at = last_seen_at - 13 * 3600 * 1000")
         assert inbox_request(desk, "GET", "/desk", cookie=second)[1].get("location") == "/desk/login"
         third = sign_in(desk)
-        assert sqlite3.connect(data / "desk.db").execute(
+        assert wamcp_db.connect(data / "desk.db").execute(
             "SELECT count(*) FROM inbox_sessions WHERE id_hash = ?", (third,)).fetchone() == (0,), \
             "the database holds a hash of the session, not the session"
     # A new API token ends every session opened with the old one.

@@ -6,6 +6,7 @@ import sqlite3
 
 import anyio
 
+import wamcp_db
 from conftest import mcp_session, run
 
 READ_TOOLS = {
@@ -193,7 +194,7 @@ def test_a_planted_instruction_reaches_the_model_only_inside_a_fence(tmp_path):
     every read tool that shows it must keep it between the fence markers."""
     data = tmp_path / "demo"
     assert run("--data-dir", str(data), "demo", "--no-serve").returncode == 0
-    (chat, planted_id) = sqlite3.connect(data / "wamcp.db").execute(
+    (chat, planted_id) = wamcp_db.connect(data / "wamcp.db").execute(
         "SELECT chat_jid, id FROM messages WHERE text LIKE ?", (PLANTED + "%",)).fetchone()
 
     async def go():
@@ -235,7 +236,7 @@ def test_import_counts_match_the_source_and_a_rerun_adds_nothing(tmp_path):
     assert f"messages: {total} new, 0 already present" in first.stdout, first.stdout
     second = run("--data-dir", str(data), "import", "lharries", str(source))
     assert f"messages: 0 new, {total} already present" in second.stdout, second.stdout
-    (stored,) = sqlite3.connect(data / "wamcp.db").execute("SELECT count(*) FROM messages").fetchone()
+    (stored,) = wamcp_db.connect(data / "wamcp.db").execute("SELECT count(*) FROM messages").fetchone()
     assert stored == total
 
 

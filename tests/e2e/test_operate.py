@@ -5,12 +5,12 @@ import contextlib
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import threading
 
 import pytest
 
+import wamcp_db
 from conftest import WAMCP, run
 from daemon import Daemon, running
 
@@ -23,8 +23,15 @@ def wamcp(data_dir, *args, env=None):
                           timeout=300, env=None if env is None else dict(os.environ, **env))
 
 
+def sealed(archive):
+    """The options that seal (and open) `archive` with a passphrase kept beside it."""
+    passphrase = archive.parent / "backup-passphrase"
+    passphrase.write_text("a long passphrase for the tests\n")
+    return ["--passphrase-file", str(passphrase)]
+
+
 def store_query(data_dir, sql, *args):
-    with contextlib.closing(sqlite3.connect(f"file:{data_dir / 'wamcp.db'}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(wamcp_db.connect(data_dir / "wamcp.db", read_only=True)) as conn:
         return conn.execute(sql, args).fetchall()
 
 
@@ -47,7 +54,7 @@ def test_a_backup_taken_while_sends_are_stored_restores_every_acknowledged_one(t
         try:
             daemon.wait_until(lambda: len(acknowledged) >= 20, "20 sends are acknowledged")
             before_backup = list(acknowledged)
-            result = wamcp(data, "backup", str(tmp_path / "backup.tar"))
+            result = wamcp(data, "backup", str(tmp_path / "backup.tar"), *sealed(tmp_path / "backup.tar"))
             during_backup = len(acknowledged) - len(before_backup)
         finally:
             stop.set()
@@ -57,11 +64,11 @@ def test_a_backup_taken_while_sends_are_stored_restores_every_acknowledged_one(t
     assert oct(os.stat(tmp_path / "backup.tar").st_mode & 0o777) == "0o600", "it holds the session keys"
 
     restored = tmp_path / "restored"
-    result = wamcp(restored, "restore", str(tmp_path / "backup.tar"))
+    result = wamcp(restored, "restore", str(tmp_path / "backup.tar"), *sealed(tmp_path / "backup.tar"))
     assert result.returncode == 0, result.stderr
     assert store_query(restored, "PRAGMA integrity_check") == [("ok",)]
     # The full-text index agrees with the messages it indexes.
-    with contextlib.closing(sqlite3.connect(restored / "wamcp.db")) as conn:
+    with contextlib.closing(wamcp_db.connect(restored / "wamcp.db")) as conn:
         conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
     ids = {row[0] for row in store_query(restored, "SELECT id FROM messages WHERE text LIKE 'during the backup %'")}
     missing = [i for i in before_backup if i not in ids]
@@ -79,12 +86,13 @@ def test_a_backup_with_media_brings_the_attachment_files_back(tmp_path):
         daemon.history_synced()
         photo = daemon.query("SELECT id, chat_jid FROM messages WHERE file_name = 'sposi.jpg'")[0]
         saved = daemon.ok("POST", "/api/download", {"message_id": photo[0], "chat_jid": photo[1]})["path"]
-        assert wamcp(data, "backup", str(tmp_path / "with-media.tar"), "--media").returncode == 0
-        assert wamcp(data, "backup", str(tmp_path / "without.tar")).returncode == 0
+        with_media = tmp_path / "with-media.tar"
+        assert wamcp(data, "backup", str(with_media), *sealed(with_media), "--media").returncode == 0
+        assert wamcp(data, "backup", str(tmp_path / "without.tar"), *sealed(tmp_path / "without.tar")).returncode == 0
     relative = os.path.relpath(saved, data)
     for archive, has_media in (("with-media.tar", True), ("without.tar", False)):
         restored = tmp_path / f"restored-{archive}"
-        result = wamcp(restored, "restore", str(tmp_path / archive))
+        result = wamcp(restored, "restore", str(tmp_path / archive), *sealed(tmp_path / archive))
         assert result.returncode == 0, result.stderr
         assert (restored / relative).exists() == has_media
         if has_media:
@@ -98,7 +106,7 @@ def test_backup_refuses_to_overwrite_a_file(tmp_path):
         daemon.history_synced()
     existing = tmp_path / "keep.tar"
     existing.write_text("something precious")
-    result = wamcp(data, "backup", str(existing))
+    result = wamcp(data, "backup", str(existing), *sealed(existing))
     assert result.returncode != 0 and "exists already" in result.stderr
     assert existing.read_text() == "something precious"
 
@@ -107,15 +115,15 @@ def test_restore_refuses_to_replace_a_running_daemons_data(tmp_path):
     data = tmp_path / "data"
     with running(data) as daemon:
         daemon.history_synced()
-        assert wamcp(data, "backup", str(tmp_path / "backup.tar")).returncode == 0
+        assert wamcp(data, "backup", str(tmp_path / "backup.tar"), *sealed(tmp_path / "backup.tar")).returncode == 0
         daemon.send(ALICE, "written after the backup")
-        result = wamcp(data, "restore", str(tmp_path / "backup.tar"))
+        result = wamcp(data, "restore", str(tmp_path / "backup.tar"), *sealed(tmp_path / "backup.tar"))
         assert result.returncode != 0
         assert "`wamcp demo` is running" in result.stderr and "end it first" in result.stderr
         assert "wamcp serve" not in result.stderr and "nothing was changed" in result.stderr
         assert daemon.query("SELECT count(*) FROM messages WHERE text = 'written after the backup'") == [(1,)]
     # Stopped, the restore goes through and keeps what it replaced aside.
-    result = wamcp(data, "restore", str(tmp_path / "backup.tar"))
+    result = wamcp(data, "restore", str(tmp_path / "backup.tar"), *sealed(tmp_path / "backup.tar"))
     assert result.returncode == 0, result.stderr
     assert store_query(data, "SELECT count(*) FROM messages WHERE text = 'written after the backup'") == [(0,)]
     aside = [p for p in data.iterdir() if p.name.startswith("replaced-")]
@@ -126,12 +134,13 @@ def test_a_damaged_or_foreign_archive_is_refused_and_changes_nothing(tmp_path):
     data = tmp_path / "data"
     with running(data) as daemon:
         daemon.history_synced()
-    assert wamcp(data, "backup", str(tmp_path / "backup.tar")).returncode == 0
+    # A plain archive, so that the test can take it apart.
+    assert wamcp(data, "backup", str(tmp_path / "backup.tar"), "--unencrypted").returncode == 0
     before = (data / "wamcp.db").read_bytes()
 
     not_tar = tmp_path / "notes.tar"
     not_tar.write_text("just some text")
-    result = wamcp(data, "restore", str(not_tar))
+    result = wamcp(data, "restore", str(not_tar), *sealed(not_tar))
     assert result.returncode != 0 and "not a backup" in result.stderr and "nothing was changed" in result.stderr
 
     # A backup whose store was damaged on the way.
@@ -145,7 +154,7 @@ def test_a_damaged_or_foreign_archive_is_refused_and_changes_nothing(tmp_path):
             member.size = len(content)
             import io
             bad.addfile(member, io.BytesIO(content))
-    result = wamcp(data, "restore", str(damaged))
+    result = wamcp(data, "restore", str(damaged), *sealed(damaged))
     assert result.returncode != 0 and "damaged" in result.stderr, result.stderr
     assert (data / "wamcp.db").read_bytes() == before
     assert not [p for p in data.iterdir() if p.name.startswith("replaced-")]
@@ -344,7 +353,7 @@ def test_doctor_reports_a_corrupted_store_with_how_to_restore(healthy):
 
 def test_doctor_warns_about_a_session_idle_for_18_days(healthy):
     session = healthy / "whatsapp-session.db"
-    sqlite3.connect(session).execute("CREATE TABLE t (x)").connection.close()
+    wamcp_db.connect(session).execute("CREATE TABLE t (x)").connection.close()
     os.chmod(session, 0o600)
     nineteen_days_ago = os.stat(session).st_mtime - 19 * 86400
     os.utime(session, (nineteen_days_ago, nineteen_days_ago))

@@ -60,7 +60,7 @@ pub fn convert(
     }
     for name in &present {
         if let Err(error) = export(&dir.join(name), &new_path(dir, name), from, to) {
-            remove_new_files(dir, names);
+            remove_leftovers(dir);
             return Err(error);
         }
     }
@@ -144,17 +144,13 @@ fn new_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}{NEW_SUFFIX}"))
 }
 
-fn remove_new_files(dir: &Path, names: &[&str]) {
-    for name in names {
-        let _ = std::fs::remove_file(new_path(dir, name));
-    }
-}
-
-/// Removes every `*.rekeyed` file: without a journal they are half-written.
+/// Removes every `*.rekeyed` file and SQLite's journal beside it: without a journal of ours
+/// they are half-written.
 fn remove_leftovers(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().ends_with(NEW_SUFFIX) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(NEW_SUFFIX) || name.contains(&format!("{NEW_SUFFIX}-")) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -240,9 +236,11 @@ mod tests {
         std::fs::write(dir.path().join("a.db"), b"old").unwrap();
         std::fs::write(dir.path().join("a.db-wal"), b"old log").unwrap();
         std::fs::write(dir.path().join("a.db.rekeyed"), b"new").unwrap();
+        std::fs::write(dir.path().join("a.db.rekeyed-journal"), b"its rollback journal").unwrap();
         finish_interrupted(dir.path()).unwrap();
         assert_eq!(std::fs::read(dir.path().join("a.db")).unwrap(), b"old");
         assert!(!dir.path().join("a.db.rekeyed").exists(), "uncommitted: the copy goes");
+        assert!(!dir.path().join("a.db.rekeyed-journal").exists(), "and its journal");
 
         std::fs::write(dir.path().join("a.db.rekeyed"), b"new").unwrap();
         std::fs::write(dir.path().join(JOURNAL), "a.db").unwrap();
