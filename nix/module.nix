@@ -137,6 +137,20 @@ in
       '';
     };
 
+    keyCredential = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/etc/credstore.encrypted/wamcp.key";
+      description = ''
+        An encrypted systemd credential holding the key that encrypts the databases (the store,
+        the WhatsApp session, the desk), made with
+        `systemd-creds encrypt --name=wamcp.key KEYFILE /etc/credstore.encrypted/wamcp.key`: it is
+        sealed to this host (or its TPM) and never lies on disk in the clear. The service reads it
+        as $CREDENTIALS_DIRECTORY/wamcp.key. Convert existing plain databases first with
+        `wamcp encrypt` (README, "Encryption at rest"). Give it as a string, outside the Nix store.
+      '';
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;
@@ -258,6 +272,7 @@ in
         RestartPreventExitStatus = "10 11 12 13 14";
         TimeoutStopSec = "30s";
         EnvironmentFile = mkIf (cfg.environmentFile != null) cfg.environmentFile;
+        LoadCredentialEncrypted = mkIf (cfg.keyCredential != null) "wamcp.key:${cfg.keyCredential}";
         User = "wamcp";
         Group = "wamcp";
         StateDirectory = "wamcp";

@@ -71,6 +71,7 @@ in
     enableVoiceMessages = true;
     openFirewall = true;
     environmentFile = "/run/secrets/wamcp.env";
+    keyCredential = "/etc/credstore.encrypted/wamcp.key";
     extraArgs = [ "--send-policy" "allowlist" ];
     clients = [ "alice" "bob" ];
     settings = {

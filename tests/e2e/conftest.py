@@ -25,14 +25,17 @@ if os.environ.get("WAMCP_E2E_ENCRYPTED") == "1" and not os.environ.get("WAMCP_KE
     os.environ["WAMCP_KEY_FILE"] = str(_key_file)
 
 
+def server_env():
+    """The variables to give a server an MCP client starts: the SDK passes on a few only (HOME,
+    PATH, …), so the suite's key goes as a user's client configuration would pass it."""
+    return {"WAMCP_KEY_FILE": os.environ["WAMCP_KEY_FILE"]} if os.environ.get("WAMCP_KEY_FILE") else None
+
+
 @contextlib.asynccontextmanager
 async def mcp_session(*args: str, **client):
     """An initialized MCP client session to `wamcp ARGS` over stdio; `client` goes to the SDK's
     ClientSession (callbacks such as elicitation_callback)."""
-    # The SDK starts servers with a few variables only (HOME, PATH, …); the key is passed on as a
-    # user's client configuration would.
-    key = {"WAMCP_KEY_FILE": os.environ["WAMCP_KEY_FILE"]} if os.environ.get("WAMCP_KEY_FILE") else None
-    params = StdioServerParameters(command=WAMCP, args=list(args), env=key)
+    params = StdioServerParameters(command=WAMCP, args=list(args), env=server_env())
     with open(os.devnull, "w") as quiet:
         async with stdio_client(params, errlog=quiet) as (read, write):
             async with ClientSession(read, write, **client) as session:

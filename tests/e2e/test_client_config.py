@@ -2,6 +2,7 @@
 merges it into the client's file without losing anything."""
 
 import json
+import os
 
 import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
@@ -18,7 +19,9 @@ def test_the_desktop_entry_starts_a_working_server(tmp_path):
     printed = run("--data-dir", str(data), "config", "claude-desktop", "--file", str(tmp_path / "c.json"))
     assert printed.returncode == 0, printed.stderr
     entry = json.loads(printed.stdout)["mcpServers"]["whatsapp"]
-    assert entry["args"] == ["--data-dir", str(data), "mcp"] and entry["command"].startswith("/")
+    # With the suite's key, the entry gives the client's server the key file too.
+    key = ["--key-file", os.environ["WAMCP_KEY_FILE"]] if os.environ.get("WAMCP_KEY_FILE") else []
+    assert entry["args"] == ["--data-dir", str(data), *key, "mcp"] and entry["command"].startswith("/")
 
     async def go():
         params = StdioServerParameters(command=entry["command"], args=entry["args"])

@@ -3,6 +3,7 @@
 transports."""
 
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -110,11 +111,13 @@ def test_the_inspector_cli_lists_and_calls_tools_over_http(proxied):
 def test_the_inspector_cli_drives_the_stdio_server(proxied):
     daemon, _ = proxied
     from conftest import WAMCP
-    listed = inspector(WAMCP, "--data-dir", daemon.data_dir, "mcp", "--listen", f"127.0.0.1:{daemon.port}",
+    # The Inspector starts the server with a few variables only: the suite's key is given to it.
+    key = ["-e", f"WAMCP_KEY_FILE={os.environ['WAMCP_KEY_FILE']}"] if os.environ.get("WAMCP_KEY_FILE") else []
+    listed = inspector(*key, WAMCP, "--data-dir", daemon.data_dir, "mcp", "--listen", f"127.0.0.1:{daemon.port}",
                        "--method", "tools/list")
     assert listed.returncode == 0, listed.stderr
     assert "send_message" in {tool["name"] for tool in json.loads(listed.stdout)["tools"]}
-    chats = inspector(WAMCP, "--data-dir", daemon.data_dir, "mcp", "--method", "tools/call",
+    chats = inspector(*key, WAMCP, "--data-dir", daemon.data_dir, "mcp", "--method", "tools/call",
                       "--tool-name", "list_chats", "--tool-arg", "limit=2")
     assert chats.returncode == 0, chats.stderr
     assert len(json.loads(chats.stdout)["structuredContent"]["chats"]) == 2

@@ -3,6 +3,7 @@ NixOS module, package and flake of nix/ and flake.nix (parsed and evaluated with
 on the stubs of nix/tests/stubs.nix, so no nixpkgs is needed), and that the module's unit keeps
 the sandbox of deploy/systemd/wamcp.service."""
 
+import io
 import json
 import os
 import pathlib
@@ -10,6 +11,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tarfile
 import tomllib
 
 import pytest
@@ -113,7 +115,7 @@ def differences(unit, nixos: dict, exempt: set[str]) -> list[str]:
 # (optional there), the settings (a file in the Nix store, not under /etc), the environment
 # (compared on its own below).
 SERVICE_EXEMPT = {"ExecStart", "EnvironmentFile", "Environment", "ConfigurationDirectory",
-                  "ConfigurationDirectoryMode"}
+                  "ConfigurationDirectoryMode", "LoadCredentialEncrypted"}
 # The alert's command is a `script` on NixOS (run on its own below).
 ALERT_EXEMPT = {"ExecStart"}
 HARDENING = {"Type", "WatchdogSec", "NotifyAccess", "Restart", "RestartPreventExitStatus", "DynamicUser",
@@ -209,7 +211,8 @@ def evaluated(nix_env):
 def test_the_module_declares_its_options(evaluated):
     options = evaluated["options"]
     assert {"enable", "package", "enableVoiceMessages", "desk.enable", "settings", "environmentFile",
-            "openFirewall"} <= set(options)
+            "keyCredential", "openFirewall"} <= set(options)
+    assert options["keyCredential"]["default"] is None
     assert options["enable"]["default"] is False
     assert options["openFirewall"]["default"] is False
     assert options["desk.enable"]["default"] is False
@@ -229,6 +232,7 @@ def test_the_options_shape_the_service(evaluated):
     assert service["path"] == []
     assert minimal["networking"]["firewall"].get("allowedTCPPorts", []) == []
     assert "EnvironmentFile" not in service["serviceConfig"]
+    assert "LoadCredentialEncrypted" not in service["serviceConfig"], "no key, no credential to load"
 
     # desk.enable, extraArgs, enableVoiceMessages, openFirewall (the port of settings.listen), environmentFile.
     command = shlex.split(full_service["serviceConfig"]["ExecStart"])
@@ -236,6 +240,7 @@ def test_the_options_shape_the_service(evaluated):
     assert len(full_service["path"]) == 1 and full_service["path"][0].endswith("-ffmpeg-headless")
     assert full["networking"]["firewall"]["allowedTCPPorts"] == [9000]
     assert full_service["serviceConfig"]["EnvironmentFile"] == "/run/secrets/wamcp.env"
+    assert full_service["serviceConfig"]["LoadCredentialEncrypted"] == "wamcp.key:/etc/credstore.encrypted/wamcp.key"
     # The operator gets the binary for `wamcp login`.
     assert full["environment"]["systemPackages"] == [command[0].removesuffix("/bin/wamcp")]
 
@@ -494,8 +499,17 @@ def test_the_backup_unit_writes_an_archive_and_keeps_the_newest_14(tmp_path):
                           timeout=300)
     assert made.returncode == 0, made.stderr
     service = values(read_unit(BACKUP), "Service")
-    paths = {"/usr/local/bin/wamcp": WAMCP, "/var/lib/wamcp-backups": str(archives)}
-    env = dict(os.environ, WAMCP_DATA_DIR=str(data))
+    # The pair is made where backups are read; the server gets the public key only.
+    identity = tmp_path / "backup-identity.txt"
+    subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True)
+    public = subprocess.run(["age-keygen", "-y", str(identity)], check=True, capture_output=True, text=True).stdout
+    recipients = tmp_path / "backup-recipients"
+    recipients.write_text(f"# the backup reader's key\n{public}")
+    paths = {"/usr/local/bin/wamcp": WAMCP, "/var/lib/wamcp-backups": str(archives),
+             "/etc/wamcp/backup-recipients": str(recipients)}
+    unit_env = dict(line.split("=", 1) for line in service["Environment"])
+    assert unit_env["WAMCP_BACKUP_RECIPIENTS_FILE"] == "/etc/wamcp/backup-recipients"
+    env = dict(os.environ, WAMCP_DATA_DIR=str(data), WAMCP_BACKUP_RECIPIENTS_FILE=str(recipients))
     for old in range(15):
         stale = archives / f"wamcp-2020-01-{old + 1:02d}T030000.tar"
         stale.write_text("an older archive")
@@ -512,3 +526,7 @@ def test_the_backup_unit_writes_an_archive_and_keeps_the_newest_14(tmp_path):
     assert len(new) == 1 and re.fullmatch(r"wamcp-\d{4}-\d\d-\d\dT\d{6}\.tar", new[0])
     assert "wamcp-2020-01-01T030000.tar" not in kept and "wamcp-2020-01-02T030000.tar" not in kept
     assert oct((archives / new[0]).stat().st_mode & 0o777) == "0o600"
+    # A standard age file: age itself opens it with the identity, and finds the archive inside.
+    opened = subprocess.run(["age", "--decrypt", "-i", str(identity), str(archives / new[0])], capture_output=True)
+    assert opened.returncode == 0, opened.stderr
+    assert "wamcp-backup.json" in tarfile.open(fileobj=io.BytesIO(opened.stdout)).getnames()

@@ -326,6 +326,8 @@ def test_on_the_2026_07_28_revision_the_question_comes_back_as_input_required(da
     client asks its user and calls again with the answer. Only the send the server held under
     the echoed state can go, and only after an acceptance; a made-up state sends nothing."""
     from mcp import StdioServerParameters
+
+    from conftest import server_env
     from mcp.client.client import Client
 
     from conftest import WAMCP
@@ -340,7 +342,7 @@ def test_on_the_2026_07_28_revision_the_question_comes_back_as_input_required(da
     async def go():
         server = StdioServerParameters(command=WAMCP, args=[
             "--data-dir", str(daemon.data_dir), "mcp", "--listen", f"127.0.0.1:{daemon.port}",
-            "--send-policy", "confirm"])
+            "--send-policy", "confirm"], env=server_env())
         async with Client(server, mode="2026-07-28", elicitation_callback=user) as client:
             accepted = await client.call_tool("send_message", {"recipient": ALICE, "message": "yes please"})
             declined = await client.call_tool("send_message", {"recipient": ALICE, "message": "no thanks"})

@@ -133,7 +133,15 @@ fn main() -> ExitCode {
         Ok(keying) => {
             // Nothing has opened a file yet, so this is the first install and cannot be refused.
             let _ = wamcp_core::at_rest::install(keying);
+            if let Some(path) = &cli.key_file {
+                // The wamcp processes this one starts (the benchmark's servers) use the same key.
+                let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                // SAFETY: no other thread runs yet, so none reads the environment meanwhile.
+                unsafe { std::env::set_var("WAMCP_KEY_FILE", absolute) };
+            }
         }
+        // The doctor reports a key it cannot use among its findings, with what to do.
+        Err(_) if matches!(cli.command, Command::Doctor(_)) => {}
         Err(error) => return fail(error),
     }
     let result = match cli.command {

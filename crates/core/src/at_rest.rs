@@ -14,11 +14,13 @@
 //! step). Without a key, an encrypted file is refused and the error says where a key was looked
 //! for. A key that does not open a file is found out before anything is written to it.
 //!
-//! This is the one place in this crate that touches a file: the first 16 bytes of a database.
+//! This is the one place in this crate that touches a file: the first 16 bytes of a database,
+//! read once per process and path, before SQLite opens it (see [`key_for`] for why only then).
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// A database key, ready to be handed to SQLCipher. Its `Debug` shows nothing of it.
 #[derive(Clone, PartialEq, Eq)]
@@ -139,9 +141,27 @@ pub enum AtRestError {
     Io { path: PathBuf, error: std::io::Error },
 }
 
+/// What each database file was when this process first asked, by absolute path.
+static SEEN: OnceLock<Mutex<HashMap<PathBuf, FileState>>> = OnceLock::new();
+
+/// The file's state as this process first found it. Its header is read only the first time:
+/// closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's
+/// included, so reading it again while a connection is open would let other processes' readers
+/// see stale pages. Every opener asks before its first connection, so the first read is safe.
+fn first_state(path: &Path) -> std::io::Result<FileState> {
+    let absolute = std::path::absolute(path)?;
+    let mut seen = SEEN.get_or_init(Mutex::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(state) = seen.get(&absolute) {
+        return Ok(*state);
+    }
+    let state = file_state(&absolute)?;
+    seen.insert(absolute, state);
+    Ok(state)
+}
+
 /// The key to open the file at `path` with (`None`: open it plain), or why it cannot be opened.
 pub fn key_for(path: &Path) -> Result<Option<&'static DbKey>, AtRestError> {
-    let state = file_state(path).map_err(|error| AtRestError::Io { path: path.to_path_buf(), error })?;
+    let state = first_state(path).map_err(|error| AtRestError::Io { path: path.to_path_buf(), error })?;
     match (keying(), state) {
         (Keying::Plain { .. }, FileState::New | FileState::Plain) => Ok(None),
         (Keying::Plain { looked_in }, FileState::Encrypted) => {

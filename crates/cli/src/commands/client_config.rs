@@ -69,7 +69,10 @@ pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
                "headers": {"Authorization": format!("Bearer {}", token.trim())}})
     } else {
         let dir = super::data_dir(&mut layers)?;
-        stdio_entry(client, json!(["--data-dir", dir.root().display().to_string(), "mcp"]))?
+        let mut start = vec!["--data-dir".to_string(), dir.root().display().to_string()];
+        start.extend(crate::config::key::client_args(layers.key_file().as_deref()));
+        start.push("mcp".to_string());
+        stdio_entry(client, json!(start))?
     };
     let file = match args.file {
         Some(file) => file,

@@ -61,7 +61,7 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
         let network = SimNetwork::sample(None, Timestamp::now())?;
         super::runtime()?.block_on(wamcp_bridge::sync_once(dir.root(), network))?;
         eprintln!("wamcp demo: a sample WhatsApp account in {}", dir.store_path().display());
-        print_client_setup(explicit.then(|| dir.root()));
+        print_client_setup(explicit.then(|| dir.root()), layers.key_file().as_deref());
         return Ok(());
     }
     let config = args.daemon.resolve(&mut layers, &dir)?;
@@ -73,7 +73,7 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
     }
     let token = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
     eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
-    print_client_setup(explicit.then(|| dir.root()));
+    print_client_setup(explicit.then(|| dir.root()), layers.key_file().as_deref());
     let with_desk = desk.is_some();
     let socket = config.socket.as_ref().map(|settings| settings.path.clone());
     let listening = move |listen| {
@@ -119,7 +119,7 @@ fn demo_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// How to point the MCP Inspector, Claude Code or Claude Desktop at the demo's store.
-fn print_client_setup(data_dir: Option<&std::path::Path>) {
+fn print_client_setup(data_dir: Option<&std::path::Path>, key_file: Option<&std::path::Path>) {
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "wamcp".into());
     let mut args: Vec<String> = Vec::new();
     match data_dir {
@@ -130,6 +130,7 @@ fn print_client_setup(data_dir: Option<&std::path::Path>) {
             }
         }
     }
+    args.extend(crate::config::key::client_args(key_file));
     args.push("mcp".to_string());
     let shell = args.join(" ");
     let json_args = serde_json::to_string(&args).unwrap_or_default();

@@ -48,6 +48,18 @@ pub fn find(key_file: Option<&Path>) -> Option<KeySource> {
     credential.map(KeySource::Credential).or_else(|| key_file.map(|path| KeySource::KeyFile(path.to_path_buf())))
 }
 
+/// The arguments that give a client-started `wamcp` (Claude Desktop's, Claude Code's) the key
+/// file this process uses, by absolute path: such a client passes on few environment variables.
+pub fn client_args(key_file: Option<&Path>) -> Vec<String> {
+    match find(key_file) {
+        Some(KeySource::KeyFile(path)) => {
+            let absolute = std::fs::canonicalize(&path).unwrap_or(path);
+            vec!["--key-file".to_string(), absolute.display().to_string()]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Where keys are looked for, for the error about an encrypted file and no key.
 pub fn places() -> String {
     format!("$CREDENTIALS_DIRECTORY/{CREDENTIAL}, --key-file, WAMCP_KEY_FILE")

@@ -74,6 +74,11 @@ impl Layers {
         Ok(dir)
     }
 
+    /// The key file given with `--key-file` or `WAMCP_KEY_FILE`.
+    pub fn key_file(&self) -> Option<PathBuf> {
+        self.matches.get_one::<PathBuf>("key_file").cloned()
+    }
+
     /// Whether the data directory was named (flag, environment or file) rather than defaulted.
     pub fn data_dir_named(&self) -> bool {
         self.data_dir_given.is_some() || self.loaded.file.data_dir.is_some()

@@ -22,11 +22,20 @@ pub struct SealArgs {
     /// identity file, and no passphrase is asked
     #[arg(long = "recipient", value_name = "AGE1…")]
     recipients: Vec<String>,
+    /// Encrypt to the age public keys in this file, one a line ('#' starts a comment): the
+    /// service's unattended backups, which the server itself cannot read back
+    #[arg(long, env = "WAMCP_BACKUP_RECIPIENTS_FILE", value_name = "FILE")]
+    recipients_file: Option<PathBuf>,
     /// Encrypt with the passphrase in this file (its first line) instead of asking for one
-    #[arg(long, env = "WAMCP_BACKUP_PASSPHRASE_FILE", value_name = "FILE", conflicts_with = "recipients")]
+    #[arg(
+        long,
+        env = "WAMCP_BACKUP_PASSPHRASE_FILE",
+        value_name = "FILE",
+        conflicts_with_all = ["recipients", "recipients_file"]
+    )]
     passphrase_file: Option<PathBuf>,
     /// Write a plain tar archive that anyone who gets it can read
-    #[arg(long, conflicts_with_all = ["recipients", "passphrase_file"])]
+    #[arg(long, conflicts_with_all = ["recipients", "recipients_file", "passphrase_file"])]
     unencrypted: bool,
 }
 
@@ -55,13 +64,23 @@ impl Seal {
         if args.unencrypted {
             return Ok(Seal::None);
         }
-        if !args.recipients.is_empty() {
-            let recipients = args
-                .recipients
+        let mut keys: Vec<(String, String)> =
+            args.recipients.iter().map(|key| ("--recipient".to_string(), key.clone())).collect();
+        if let Some(path) = &args.recipients_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the recipients file {}", path.display()))?;
+            let lines = text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#'));
+            keys.extend(lines.map(|line| (path.display().to_string(), line.to_string())));
+            if keys.is_empty() {
+                anyhow::bail!("the recipients file {} names no age public key (age1…)", path.display());
+            }
+        }
+        if !keys.is_empty() {
+            let recipients = keys
                 .iter()
-                .map(|text| {
+                .map(|(from, text)| {
                     text.parse::<age::x25519::Recipient>().map_err(|why| {
-                        anyhow::anyhow!("--recipient {text}: {why} (an age public key starts with age1)")
+                        anyhow::anyhow!("{from}: '{text}' is not an age public key ({why}); one starts with age1")
                     })
                 })
                 .collect::<anyhow::Result<_>>()?;
@@ -72,8 +91,8 @@ impl Seal {
         }
         if !std::io::stdin().is_terminal() {
             anyhow::bail!(
-                "a backup is encrypted: give --passphrase-file FILE or --recipient AGE1… (there is no terminal to \
-                 ask for a passphrase on), or --unencrypted for a plain archive"
+                "a backup is encrypted: give --passphrase-file FILE, --recipient AGE1… or --recipients-file FILE \
+                 (there is no terminal to ask for a passphrase on), or --unencrypted for a plain archive"
             );
         }
         let first = ask("Passphrase for the backup: ")?;

@@ -7,6 +7,7 @@
 //! service behind it ([`service`]) instead of a data directory of the user's own.
 
 mod checks;
+mod encryption;
 pub(crate) mod service;
 
 use clap::Args;
@@ -66,7 +67,11 @@ pub fn run(mut layers: Layers, args: DoctorArgs) -> anyhow::Result<()> {
             let dir = layers.data_dir()?;
             let listen = args.daemon.resolve(&mut layers, &dir);
             outln!("wamcp doctor: {}", dir.root().display())?;
-            checks::all(&dir, listen)
+            let mut findings = checks::all(&dir, listen);
+            if dir.root().is_dir() {
+                findings.extend(encryption::all(&dir, layers.key_file().as_deref()));
+            }
+            findings
         }
     };
     for finding in &findings {
