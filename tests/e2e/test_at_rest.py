@@ -238,3 +238,28 @@ def test_an_old_archive_restores_and_a_sealed_one_needs_its_passphrase(tmp_path)
     assert wamcp(target, "restore", str(sealed), "--passphrase-file", str(passphrase)).returncode == 0
     with wamcp_db.connect(target / "wamcp.db", key_file=None) as conn:
         assert conn.execute("SELECT count(*) FROM messages").fetchall() == count
+
+
+def test_doctor_says_which_files_are_encrypted_and_where_the_key_lies(tmp_path):
+    from test_operate import findings
+    data = tmp_path / "data"
+    with running(data, "--desk", env={"WAMCP_KEY_FILE": None}) as daemon:
+        daemon.history_synced()
+    level, detail, advice = findings(wamcp(data, "doctor").stdout)["encryption"]
+    assert level == "warn" and "wamcp.db, desk.db not encrypted" in detail and "wamcp encrypt" in advice
+
+    # A key kept beside the data it locks protects nothing from whoever copies the directory.
+    inside = data / "wamcp.key"
+    assert wamcp(data, "encrypt", key=inside).returncode == 0
+    found = findings(wamcp(data, "doctor", key=inside).stdout)
+    assert found["encryption"][0] == "ok" and "wamcp.db, desk.db encrypted" in found["encryption"][1]
+    assert found["key file"][0] == "warn" and "inside the data directory" in found["key file"][1]
+
+    inside.chmod(0o640)
+    result = wamcp(data, "doctor", key=inside)
+    assert result.returncode == 1
+    level, detail, _ = findings(result.stdout)["key file"]
+    assert level == "FAIL" and "mode 0640" in detail and f"→ chmod 600 {inside}\n" in result.stdout
+
+    level, detail, advice = findings(wamcp(data, "doctor").stdout)["encryption"]
+    assert level == "FAIL" and "no key was given" in detail and "--key-file" in advice

@@ -69,7 +69,9 @@ impl Holder {
     }
 
     fn parse(word: &str) -> Option<Holder> {
-        [Holder::Serve, Holder::Demo, Holder::Login, Holder::Restore, Holder::Rekey].into_iter().find(|h| h.as_str() == word)
+        [Holder::Serve, Holder::Demo, Holder::Login, Holder::Restore, Holder::Rekey]
+            .into_iter()
+            .find(|h| h.as_str() == word)
     }
 
     /// What to do to free the directory from this holder.

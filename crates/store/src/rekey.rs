@@ -126,7 +126,8 @@ fn export(source: &Path, target: &Path, from: Option<&DbKey>, to: Option<&DbKey>
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     // Everything committed must be in the file being exported, not only in its log.
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    let target_text = target.to_str().ok_or_else(|| StoreError::Invalid(format!("{} is not UTF-8", target.display())))?;
+    let target_text =
+        target.to_str().ok_or_else(|| StoreError::Invalid(format!("{} is not UTF-8", target.display())))?;
     let key = to.map(DbKey::literal).unwrap_or("''");
     conn.execute(&format!("ATTACH DATABASE ?1 AS rekeyed KEY {key}"), [target_text])?;
     let version: i64 = conn.query_row("PRAGMA main.user_version", [], |row| row.get(0))?;
@@ -207,10 +208,8 @@ mod tests {
 
         convert(dir.path(), &names, Conversion::Decrypt, Some(&second), None).unwrap();
         assert_eq!(read_note(&dir.path().join("b.db"), None).unwrap(), "the old mill");
-        let version: i64 = Connection::open(&path)
-            .unwrap()
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .unwrap();
+        let version: i64 =
+            Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
         assert_eq!(version, 7);
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(left.len(), 2, "no journal, copies or logs left: {left:?}");

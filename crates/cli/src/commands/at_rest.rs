@@ -48,7 +48,9 @@ pub fn encrypt(layers: Layers) -> anyhow::Result<()> {
 
 pub fn decrypt(layers: Layers) -> anyhow::Result<()> {
     let Keying::Keyed { key, .. } = at_rest::keying() else {
-        anyhow::bail!("give the key the databases are encrypted with (--key-file or WAMCP_KEY_FILE); nothing was changed");
+        anyhow::bail!(
+            "give the key the databases are encrypted with (--key-file or WAMCP_KEY_FILE); nothing was changed"
+        );
     };
     run(layers, Conversion::Decrypt, Some(key), None, "decrypted: they are plain SQLite now; run wamcp without a key")
 }
@@ -76,7 +78,8 @@ fn run(
     if !dir.root().is_dir() {
         anyhow::bail!("there is no data directory {} (is --data-dir right?)", dir.root().display());
     }
-    let _lock = dir.lock_for(wamcp_store::Holder::Rekey).map_err(|busy| anyhow::anyhow!("{busy}; nothing was changed"))?;
+    let _lock =
+        dir.lock_for(wamcp_store::Holder::Rekey).map_err(|busy| anyhow::anyhow!("{busy}; nothing was changed"))?;
     let names = rekey::convert(dir.root(), &super::DATABASES, conversion, from, to)?;
     if names.is_empty() {
         outln!("there are no databases in {} yet: new ones will be made as the key says", dir.root().display())?;
@@ -100,6 +103,9 @@ fn write_new_key(path: &Path) -> anyhow::Result<()> {
     let mut file = options.open(path).with_context(|| format!("cannot create the key file {}", path.display()))?;
     writeln!(file, "{hex}")?;
     file.sync_all()?;
-    eprintln!("wamcp: a new key is in {}: keep a copy apart from the data (without it the data cannot be read)", path.display());
+    eprintln!(
+        "wamcp: a new key is in {}: keep a copy apart from the data (without it the data cannot be read)",
+        path.display()
+    );
     Ok(())
 }

@@ -69,7 +69,8 @@ impl Layers {
         // A conversion to another key that a crash interrupted is completed (or undone) before
         // anything opens a database; one still running holds the lock and is left alone.
         if dir.root().is_dir() && !dir.daemon_running() {
-            wamcp_store::rekey::finish_interrupted(dir.root()).context("cannot finish the interrupted change of key (`wamcp encrypt`, `decrypt` or `rekey`)")?;
+            wamcp_store::rekey::finish_interrupted(dir.root())
+                .context("cannot finish the interrupted change of key (`wamcp encrypt`, `decrypt` or `rekey`)")?;
         }
         Ok(dir)
     }

@@ -19,7 +19,8 @@ use crate::{LinkError, LinkResult};
 /// Opens (creating if needed) the session database at `path`.
 pub(super) async fn open(path: &Path) -> LinkResult<SqliteStore> {
     let name = path.to_str().ok_or_else(|| LinkError::Refused("the session path is not UTF-8".into()))?;
-    let refused = |e: &dyn std::fmt::Display| LinkError::Refused(format!("cannot open the WhatsApp session {name}: {e}"));
+    let refused =
+        |e: &dyn std::fmt::Display| LinkError::Refused(format!("cannot open the WhatsApp session {name}: {e}"));
     let key = at_rest::key_for(path).map_err(|e| LinkError::Refused(e.to_string()))?;
     let config = match key {
         None => SqliteStoreConfig::default(),

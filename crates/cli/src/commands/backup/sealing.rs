@@ -195,7 +195,8 @@ pub fn open(path: &Path, args: &UnsealArgs) -> anyhow::Result<Box<dyn Read>> {
 
 /// The first line of the file at `path`, as a passphrase.
 fn passphrase_in(path: &Path) -> anyhow::Result<SecretString> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
     let line = text.lines().next().unwrap_or("");
     if line.is_empty() {
         anyhow::bail!("the passphrase file {} is empty", path.display());
@@ -205,7 +206,8 @@ fn passphrase_in(path: &Path) -> anyhow::Result<SecretString> {
 
 /// Asks for a secret on the terminal without echoing it.
 fn ask(prompt: &str) -> anyhow::Result<String> {
-    let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").context("cannot open the terminal")?;
+    let mut tty =
+        std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").context("cannot open the terminal")?;
     write!(tty, "{prompt}")?;
     tty.flush()?;
     let answer = without_echo(&tty, || {
@@ -257,7 +259,10 @@ mod tests {
         std::fs::write(&identity_file, format!("{}\n", identity.to_string().expose_secret())).unwrap();
         let recipients = vec![identity.to_public()];
         let unseal = UnsealArgs { identity: Some(identity_file), passphrase_file: None };
-        assert_eq!(seal_and_open(Seal::Recipients(recipients.clone()), &unseal, dir.path()).unwrap(), "the session keys");
+        assert_eq!(
+            seal_and_open(Seal::Recipients(recipients.clone()), &unseal, dir.path()).unwrap(),
+            "the session keys"
+        );
 
         let stranger = age::x25519::Identity::generate();
         let other_file = dir.path().join("other.txt");

@@ -32,7 +32,11 @@ pub fn all(dir: &DataDir, key_file: Option<&Path>) -> Vec<Finding> {
     findings.push(match (keyed, plain.is_empty(), encrypted.is_empty()) {
         (true, true, _) => Finding::ok(
             "encryption",
-            format!("{} encrypted (key from {})", encrypted.join(", "), source.map(|s| s.to_string()).unwrap_or_default()),
+            format!(
+                "{} encrypted (key from {})",
+                encrypted.join(", "),
+                source.map(|s| s.to_string()).unwrap_or_default()
+            ),
         ),
         (true, false, _) => Finding::fail(
             "encryption",
