@@ -134,6 +134,12 @@ class Daemon:
         return wamcp_db.connect(self.data_dir / "wamcp.db", read_only=True,
                                key_file=self.env.get("WAMCP_KEY_FILE", wamcp_db.SUITE_KEY))
 
+    def audit(self, sql, *args):
+        """A query of the audit log (audit.db beside the store)."""
+        key = self.env.get("WAMCP_KEY_FILE", wamcp_db.SUITE_KEY)
+        with contextlib.closing(wamcp_db.connect(self.data_dir / "audit.db", read_only=True, key_file=key)) as conn:
+            return conn.execute(sql, args).fetchall()
+
     def query(self, sql, *args):
         with contextlib.closing(self.db()) as conn:
             return conn.execute(sql, args).fetchall()

@@ -143,7 +143,7 @@ def test_encrypt_rekey_and_decrypt_convert_every_database_and_refuse_while_the_d
     key = tmp_path / "fresh.key"
     result = wamcp(data, "encrypt", key=key)
     assert result.returncode == 0, result.stderr
-    assert "wamcp.db, desk.db" in result.stdout and "a new key is in" in result.stderr
+    assert "wamcp.db, audit.db, desk.db" in result.stdout and "a new key is in" in result.stderr
     assert oct(key.stat().st_mode & 0o777) == "0o600" and len(key.read_text().strip()) == 64
     for path in database_files(data):
         assert plain_sqlite_cannot_read(path)
@@ -196,7 +196,7 @@ def test_kill_9_during_encrypt_leaves_a_directory_that_opens_with_the_old_or_the
         assert (old.returncode == 0) != (new.returncode == 0), (old.stderr, new.stderr)
         outcomes.append("old" if old.returncode == 0 else "new")
         opened_with = None if old.returncode == 0 else key
-        for name in ("wamcp.db", "desk.db"):
+        for name in ("wamcp.db", "audit.db", "desk.db"):
             with wamcp_db.connect(data / name, key_file=opened_with) as conn:
                 assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         with wamcp_db.connect(data / "wamcp.db", key_file=opened_with) as conn:
@@ -246,13 +246,13 @@ def test_doctor_says_which_files_are_encrypted_and_where_the_key_lies(tmp_path):
     with running(data, "--desk", env={"WAMCP_KEY_FILE": None}) as daemon:
         daemon.history_synced()
     level, detail, advice = findings(wamcp(data, "doctor").stdout)["encryption"]
-    assert level == "warn" and "wamcp.db, desk.db not encrypted" in detail and "wamcp encrypt" in advice
+    assert level == "warn" and "wamcp.db, audit.db, desk.db not encrypted" in detail and "wamcp encrypt" in advice
 
     # A key kept beside the data it locks protects nothing from whoever copies the directory.
     inside = data / "wamcp.key"
     assert wamcp(data, "encrypt", key=inside).returncode == 0
     found = findings(wamcp(data, "doctor", key=inside).stdout)
-    assert found["encryption"][0] == "ok" and "wamcp.db, desk.db encrypted" in found["encryption"][1]
+    assert found["encryption"][0] == "ok" and "wamcp.db, audit.db, desk.db encrypted" in found["encryption"][1]
     assert found["key file"][0] == "warn" and "inside the data directory" in found["key file"][1]
 
     inside.chmod(0o640)

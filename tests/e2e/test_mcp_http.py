@@ -40,7 +40,7 @@ def test_the_tools_are_served_over_http_and_send_through_the_daemon(daemon):
     assert chats.is_error is not True and len(chats.structured_content["chats"]) == 3
     assert sent.is_error is not True, sent.content[0].text
     daemon.wait_until(lambda: any(s.get("text") == "over HTTP" for s in daemon.sent()), "the network has it")
-    audited = daemon.query("SELECT tool, outcome FROM audit WHERE session = 'http' ORDER BY seq")
+    audited = daemon.audit("SELECT tool, outcome FROM audit WHERE session = 'http' ORDER BY seq")
     assert ("list_chats", "ok") in audited and ("send_message", "ok") in audited
 
 

@@ -113,7 +113,7 @@ def test_the_relay_is_the_daemons_server_needs_no_store_and_outlives_a_restart(t
     assert not any(home.iterdir()), f"the relay wrote {list(home.iterdir())}"
     me = f"socket uid={os.getuid()}"
     d2 = Daemon(tmp_path / "data")
-    audited = [tool for (tool,) in d2.query("SELECT tool FROM audit WHERE session = ? ORDER BY rowid", me)]
+    audited = [tool for (tool,) in d2.audit("SELECT tool FROM audit WHERE session = ? ORDER BY rowid", me)]
     assert audited == [tool for tool, _ in reads] + ["send_message", "list_chats", "get_chat"], audited
 
 
@@ -195,10 +195,10 @@ def test_a_member_of_the_group_uses_the_relay_and_a_stranger_is_told_why_not(tmp
                 assert sent.is_error is not True, sent.content[0].text
                 d.wait_until(lambda: any(s.get("text") == "from a member" for s in d.sent()), "the network has it")
                 uid = pwd.getpwnam(member).pw_uid
-                audited = [t for (t,) in d.query("SELECT tool FROM audit WHERE session = ?", f"socket uid={uid}")]
+                audited = [t for (t,) in d.audit("SELECT tool FROM audit WHERE session = ?", f"socket uid={uid}")]
                 assert audited == [tool for tool, _ in reads] + ["send_message"], audited
                 stranger_uid = pwd.getpwnam(stranger).pw_uid
-                assert not d.query("SELECT 1 FROM audit WHERE session = ?", f"socket uid={stranger_uid}")
+                assert not d.audit("SELECT 1 FROM audit WHERE session = ?", f"socket uid={stranger_uid}")
         assert member_doctor.returncode == 0, member_doctor.stdout
         assert f"ok    socket         you may connect to {path}" in member_doctor.stdout, member_doctor.stdout
         assert "connected as" in member_doctor.stdout

@@ -92,8 +92,8 @@ def test_the_socket_serves_the_api_and_the_tools_without_a_token_and_names_the_c
             assert sent.is_error is not True, sent.content[0].text
             d.wait_until(lambda: any(s.get("text") == "over the socket" for s in d.sent()), "the network has it")
             me = f"socket uid={os.getuid()}"
-            d.wait_until(lambda: len(d.query("SELECT 1 FROM audit WHERE session = ?", me)) >= 2, "the calls are audited")
-            assert {tool for (tool,) in d.query("SELECT tool FROM audit WHERE session = ?", me)} == {"list_chats", "send_message"}
+            d.wait_until(lambda: len(d.audit("SELECT 1 FROM audit WHERE session = ?", me)) >= 2, "the calls are audited")
+            assert {tool for (tool,) in d.audit("SELECT tool FROM audit WHERE session = ?", me)} == {"list_chats", "send_message"}
         assert not os.path.exists(path), "a stopped daemon takes its socket away"
 
 

@@ -83,7 +83,7 @@ enum Command {
     /// Run the support desk on its own (beside a lharries bridge with --lharries-db), or manage
     /// its knowledge base (`desk kb import DIR`)
     Desk(Box<commands::desk::DeskCommand>),
-    /// Show the MCP tool calls recorded in the store (message text appears only as a hash)
+    /// Show the MCP tool calls recorded in the audit log (message text appears only as a hash)
     Audit(commands::audit::AuditArgs),
     /// Check what wamcp needs: ffmpeg, the data directory, the databases, the session, the
     /// daemon, free disk; says what to do about each problem (exit code 1 if any check failed)

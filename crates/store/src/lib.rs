@@ -17,7 +17,8 @@
 //! - [`rekey`]: converting the databases to another key (encrypt, decrypt, rekey), all or none.
 //! - [`snapshot`]: consistent copies of SQLite files in use (backups) and integrity checks.
 //! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
-//! - [`audit`]: the log of MCP tool calls, the one thing the MCP server writes ([`AuditLog`]).
+//! - [`audit`]: the log of MCP tool calls, the one thing the MCP server writes ([`AuditLog`]), in
+//!   `audit.db` beside the store.
 //!
 //! Message rows are keyed by `seq = timestamp_ms * 1024 + n`, so rowid order is time order. The
 //! full-text index shares that rowid: "the newest matches" is a walk of the index in rowid order,

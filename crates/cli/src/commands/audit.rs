@@ -1,9 +1,9 @@
-//! `wamcp audit`: the MCP tool calls recorded in the store, newest first.
+//! `wamcp audit`: the MCP tool calls recorded in the audit log beside the store, newest first.
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use wamcp_store::Reader;
+use wamcp_store::AuditLog;
 
 use crate::config::Layers;
 
@@ -33,8 +33,8 @@ pub fn run(mut layers: Layers, args: AuditArgs) -> anyhow::Result<()> {
     if !path.is_file() {
         anyhow::bail!("there is no store in {} (is --data-dir right?): no tool calls recorded", dir.root().display());
     }
-    let reader = Reader::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
-    let entries = reader.audit(args.limit, args.tool.as_deref())?;
+    let log = AuditLog::open(&path).with_context(|| format!("cannot open the audit log beside {}", path.display()))?;
+    let entries = log.entries(args.limit, args.tool.as_deref())?;
     if entries.is_empty() {
         match &args.tool {
             Some(tool) => eprintln!("no calls of {tool} recorded in {}", path.display()),

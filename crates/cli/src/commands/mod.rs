@@ -21,9 +21,14 @@ use wamcp_store::DataDir;
 
 use crate::config::Layers;
 
-/// The data directory's databases, when present: the store, the WhatsApp session, the desk.
-pub const DATABASES: [&str; 3] =
-    [wamcp_store::data_dir::STORE_FILE, wamcp_link::whatsapp::SESSION_FILE, wamcp_desk::SQLITE_FILE];
+/// The data directory's databases, when present: the store, its audit log, the WhatsApp session,
+/// the desk.
+pub const DATABASES: [&str; 4] = [
+    wamcp_store::data_dir::STORE_FILE,
+    wamcp_store::audit::AUDIT_FILE,
+    wamcp_link::whatsapp::SESSION_FILE,
+    wamcp_desk::SQLITE_FILE,
+];
 
 /// The data directory from `--data-dir` / `WAMCP_DATA_DIR`, the config file or the default,
 /// created 0700.

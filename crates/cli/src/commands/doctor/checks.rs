@@ -141,7 +141,7 @@ fn store(dir: &DataDir, seen: &Seen) -> Vec<Finding> {
         };
         findings.push(Finding::warn("store", "no store yet", advice));
     }
-    for name in [wamcp_store::data_dir::STORE_FILE, SESSION_FILE, wamcp_desk::SQLITE_FILE] {
+    for name in crate::commands::DATABASES {
         let path = dir.root().join(name);
         if !path.is_file() {
             continue;
