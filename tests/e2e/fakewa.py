@@ -119,14 +119,14 @@ class LinkedDaemon(Daemon):
 
 
 @contextlib.contextmanager
-def linked(tmp_path):
-    """fakewa, a device paired with it by QR, and the daemon running against it."""
+def linked(tmp_path, *extra: str):
+    """fakewa, a device paired with it by QR, and the daemon (with `extra` flags) running against it."""
     fake = FakeWA(tmp_path / "fakewa").start()
     data = tmp_path / "data"
     try:
         paired = pair_by_qr(fake, data)
         assert paired.returncode == 0, paired.stderr
-        daemon = LinkedDaemon(data, fake).start()
+        daemon = LinkedDaemon(data, fake, *extra).start()
         try:
             yield fake, daemon
         finally:

@@ -2,8 +2,10 @@
 a wrong or missing key is refused and changes nothing; `wamcp encrypt` converts a data directory
 all or nothing, even when killed part-way; sealed backups need their passphrase."""
 
+import base64
 import hashlib
 import os
+import pathlib
 import secrets
 import signal
 import sqlite3
@@ -11,10 +13,11 @@ import subprocess
 import tarfile
 import time
 
+import anyio
 import pytest
 
 import wamcp_db
-from conftest import WAMCP
+from conftest import WAMCP, mcp_session
 from daemon import running
 from fakewa import linked
 
@@ -103,6 +106,61 @@ def test_the_whatsapp_session_is_encrypted_on_the_real_protocol(tmp_path, key):
             assert conn.execute("SELECT count(*) FROM device").fetchone()[0] == 1
 
 
+def test_with_encrypt_media_attachments_are_sealed_and_download_media_hands_out_a_plain_copy_it_removes(
+        tmp_path, key, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    photo = tmp_path / "beach.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + b"the beach at noon " * 500)
+    with linked(tmp_path, "--encrypt-media") as (fake, daemon):
+        sent = fake.incoming(**{"from": "447700900456", "image": {"path": str(photo), "caption": "the beach"}})
+        chat = "447700900456@s.whatsapp.net"
+        daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", sent) == [(1,)],
+                          "the photo is stored")
+
+        async def go():
+            async with mcp_session("--data-dir", str(daemon.data_dir), "mcp", "--listen",
+                                   f"127.0.0.1:{daemon.port}") as session:
+                download = await session.call_tool("download_media", {"chat_jid": chat, "message_id": sent})
+                return download, await session.read_resource(f"whatsapp://media/{chat}/{sent}")
+
+        download, read = anyio.run(go)
+        assert download.is_error is not True, download.content[0].text
+        copy = pathlib.Path(download.structured_content["file_path"])
+        assert copy.read_bytes() == photo.read_bytes()
+        assert copy.is_relative_to(run) and copy.name == f"{sent}.jpg"
+        assert oct(copy.stat().st_mode & 0o777) == "0o600" and oct(copy.parent.parent.stat().st_mode & 0o777) == "0o700"
+        [contents] = read.contents
+        assert base64.b64decode(contents.blob) == photo.read_bytes()
+        [(local_path,)] = daemon.query("SELECT local_path FROM messages WHERE id = ?", sent)
+        saved = daemon.data_dir / local_path
+        assert saved.read_bytes().startswith(b"age-encryption.org/v1\n") and b"the beach" not in saved.read_bytes()
+        doctor = wamcp(daemon.data_dir, "doctor", key=key)
+        assert "ok    media" in doctor.stdout and "1 attachment(s)" in doctor.stdout, doctor.stdout
+    # Stopping the daemon removed the plain copy and its directory.
+    assert not copy.exists() and list(run.iterdir()) == []
+
+    data = tmp_path / "data"
+    decrypted = wamcp(data, "decrypt", key=key)
+    assert decrypted.returncode == 0, decrypted.stderr
+    assert "1 attachment(s)" in decrypted.stdout and saved.read_bytes() == photo.read_bytes()
+    # Encrypting again with --encrypt-media seals the attachments saved before.
+    again = wamcp(data, "encrypt", "--encrypt-media", key=key)
+    assert again.returncode == 0, again.stderr
+    assert "1 attachment(s)" in again.stdout and saved.read_bytes().startswith(b"age-encryption.org/v1\n")
+
+
+def test_encrypt_media_without_a_key_is_refused_before_anything_is_written(tmp_path):
+    data = tmp_path / "data"
+    result = subprocess.run([WAMCP, "--data-dir", str(data), "demo", "--encrypt-media", "--chatter", "0",
+                             "--listen", "127.0.0.1:0"],
+                            capture_output=True, text=True, timeout=120,
+                            env={k: v for k, v in os.environ.items() if k != "WAMCP_KEY_FILE"})
+    assert result.returncode != 0 and "encrypt_media needs the databases encrypted too" in result.stderr, result.stderr
+    assert not (data / "wamcp.db").exists() and not (data / "media").exists()
+
+
 def test_a_missing_or_wrong_key_is_refused_saying_where_it_looked_and_changes_nothing(tmp_path, key):
     data = tmp_path / "data"
     with running(data, "--desk") as daemon:
@@ -150,6 +208,10 @@ def test_encrypt_rekey_and_decrypt_convert_every_database_and_refuse_while_the_d
     with wamcp_db.connect(data / "wamcp.db", key_file=key) as conn:
         assert conn.execute("SELECT count(*) FROM messages").fetchall() == count
 
+    before = checksums(data)
+    same = wamcp(data, "rekey", "--new-key-file", str(key), key=key)
+    assert same.returncode == 1 and "holds the key the databases have now" in same.stderr
+    assert checksums(data) == before
     next_key = tmp_path / "next.key"
     assert wamcp(data, "rekey", "--new-key-file", str(next_key), key=key).returncode == 0
     assert "does not open" in wamcp(data, "audit", key=key).stderr
@@ -181,14 +243,17 @@ def test_kill_9_during_encrypt_leaves_a_directory_that_opens_with_the_old_or_the
     assert wamcp(data, "encrypt", key=key).returncode == 0
     took = time.monotonic() - started
     outcomes = []
-    # Kills spread evenly from the start to past the end of a whole conversion.
+    # Kills spread evenly from the start to the end of a whole conversion.
     for attempt in range(12):
         subprocess.run(["rm", "-rf", str(data)], check=True)
         subprocess.run(["cp", "-a", str(pristine), str(data)], check=True)
         env = {**os.environ, "WAMCP_KEY_FILE": str(key)}
         process = subprocess.Popen([WAMCP, "--data-dir", str(data), "encrypt"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(took * attempt / 10)
+        if attempt < 11:
+            time.sleep(took * attempt / 10)
+        else:
+            process.wait()  # the last one runs to its end
         process.send_signal(signal.SIGKILL)
         process.wait()
         old = wamcp(data, "audit")
@@ -263,3 +328,63 @@ def test_doctor_says_which_files_are_encrypted_and_where_the_key_lies(tmp_path):
 
     level, detail, advice = findings(wamcp(data, "doctor").stdout)["encryption"]
     assert level == "FAIL" and "no key was given" in detail and "--key-file" in advice
+
+
+@pytest.fixture
+def desktop(tmp_path):
+    """A desktop session's environment: a D-Bus session bus with GNOME Keyring's Secret Service,
+    unlocked as at login, and no key file."""
+    home, run = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    run.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k not in ("WAMCP_KEY_FILE", "CREDENTIALS_DIRECTORY")}
+    env.update(HOME=str(home), XDG_RUNTIME_DIR=str(run), XDG_DATA_HOME=str(home / ".local/share"))
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
+        unlocked = subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets"], input="login password",
+                                  capture_output=True, text=True, env=env, timeout=30)
+        assert unlocked.returncode == 0, unlocked.stderr
+        yield env
+    finally:
+        bus.terminate()  # the keyring daemon leaves with its bus
+        bus.wait(timeout=10)
+
+
+def in_session(env, data_dir, *args):
+    return subprocess.run([WAMCP, "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=300,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
+def test_a_key_kept_in_the_desktop_keyring_opens_the_data_for_every_command_and_goes_with_decrypt(tmp_path, desktop):
+    data = tmp_path / "data"
+    assert in_session(desktop, data, "demo", "--no-serve").returncode == 0
+    made = in_session(desktop, data, "encrypt", "--keyring")
+    assert made.returncode == 0, made.stderr
+    assert "a new key is in the desktop keyring" in made.stderr and "wamcp.db" in made.stdout
+    assert plain_sqlite_cannot_read(data / "wamcp.db")
+    # Every later command finds the key there, with no key file anywhere.
+    doctor = in_session(desktop, data, "doctor")
+    assert "key from the desktop keyring" in doctor.stdout, doctor.stdout
+    listed = in_session(desktop, data, "audit")
+    assert listed.returncode == 0, listed.stderr
+
+    # Outside the session (a cron job, another user) there is no keyring: refused, saying where it looked.
+    outside = {k: v for k, v in desktop.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    refused = in_session(outside, data, "audit")
+    assert refused.returncode == 1 and "desktop keyring" in refused.stderr, refused.stderr
+
+    before = checksums(data)
+    rekeyed = in_session(desktop, data, "rekey", "--keyring")
+    assert rekeyed.returncode == 0, rekeyed.stderr
+    assert checksums(data)["wamcp.db"] != before["wamcp.db"]
+    assert in_session(desktop, data, "audit").returncode == 0
+
+    decrypted = in_session(desktop, data, "decrypt")
+    assert decrypted.returncode == 0, decrypted.stderr
+    assert "removed from the desktop keyring" in decrypted.stderr
+    with sqlite3.connect(data / "wamcp.db") as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] > 0
+    # The keyring holds no key now, so the plain files open as before.
+    assert in_session(desktop, data, "audit").returncode == 0

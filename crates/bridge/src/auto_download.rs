@@ -7,7 +7,6 @@
 //! download is logged and can be retried with `POST /api/download`, as can one the worker fell
 //! too far behind to see (the bus keeps a bounded backlog).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
@@ -17,6 +16,7 @@ use wamcp_link::Link;
 
 use crate::events::BridgeEvent;
 use crate::ingest::Ingest;
+use crate::media::MediaFolder;
 use crate::readers::Readers;
 
 /// What the worker needs to fetch and store attachments.
@@ -24,7 +24,7 @@ pub struct AutoDownload {
     /// The kinds to save (images, voice notes, …).
     pub kinds: Vec<MessageKind>,
     pub link: Arc<dyn Link>,
-    pub data_dir: PathBuf,
+    pub media: MediaFolder,
     pub readers: Readers,
     pub ingest: Ingest,
 }
@@ -49,8 +49,7 @@ impl AutoDownload {
             }
             let Ok(chat) = Jid::parse(&message.chat_jid) else { continue };
             let id = message.id;
-            match crate::media::save(self.link.as_ref(), &self.data_dir, &self.readers, &self.ingest, &chat, &id).await
-            {
+            match crate::media::save(self.link.as_ref(), &self.media, &self.readers, &self.ingest, &chat, &id).await {
                 Ok(path) => debug!("saved the attachment of {chat}/{id} to {path}"),
                 Err(e) => warn!("could not save the attachment of {chat}/{id} automatically: {e}"),
             }

@@ -34,12 +34,15 @@ use crate::auto_download::AutoDownload;
 use crate::events::EventBus;
 use crate::group_names::GroupNames;
 use crate::ingest::{self, Ingest};
+use crate::media::MediaFolder;
+use crate::plain_copies::PlainCopies;
 use crate::readers::{API_READERS, Readers};
 use crate::status::Status;
 use crate::{
     DaemonConfig, DaemonError, LinkChoice, Stopped, api, connection, extension, group_names, mcp_http, outbox,
     retention, service_manager, token, webhooks,
 };
+use wamcp_store::media_seal::MediaSeal;
 
 /// How long the workers have to finish what they are doing once asked to stop.
 pub const FINISH_WITHIN: Duration = Duration::from_secs(10);
@@ -70,6 +73,8 @@ pub struct Running {
     ended: oneshot::Receiver<Disconnect>,
     ingest: Ingest,
     writer_thread: std::thread::JoinHandle<()>,
+    /// Removed when the daemon stops: no plain copy of a sealed attachment outlives it.
+    plain_copies: Arc<PlainCopies>,
     lock: wamcp_store::data_dir::DaemonLock,
 }
 
@@ -97,9 +102,12 @@ impl Daemon {
             LinkChoice::WhatsApp(_) => wamcp_store::Holder::Serve,
             LinkChoice::Sim(_) => wamcp_store::Holder::Demo,
         };
+        refuse_plain_store_for_sealing(&config)?;
         let mut lock = wamcp_store::DataDir::at(&config.data_dir).lock_for(holder)?;
         let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
         let writer = Writer::open(&store_path)?;
+        let media = media_folder(&config, &store_path)?;
+        let plain_copies = Arc::new(PlainCopies::new());
         let status = Arc::new(Status::default());
         let events = EventBus::default();
         let targets = ingest::WebhookTargets { urls: config.webhooks.clone(), ..Default::default() };
@@ -144,7 +152,7 @@ impl Daemon {
             let downloads = AutoDownload {
                 kinds: config.auto_download.clone(),
                 link: link.clone(),
-                data_dir: config.data_dir.clone(),
+                media: media.clone(),
                 readers: Readers::open(&store_path, 1)?,
                 ingest: ingest.clone(),
             };
@@ -162,6 +170,9 @@ impl Daemon {
             }
         }));
         spawn(until(&stop, service_manager::watchdog(ingest.clone())));
+        if media.seal.is_some() {
+            spawn(until(&stop, remove_expired_copies(plain_copies.clone())));
+        }
         if let Some(keep_days) = config.retention_days {
             let retention = retention::Retention {
                 ingest: ingest.clone(),
@@ -189,6 +200,7 @@ impl Daemon {
                 ended,
                 ingest,
                 writer_thread,
+                plain_copies,
                 lock,
             });
         };
@@ -207,6 +219,8 @@ impl Daemon {
             status: status.clone(),
             events: events.clone(),
             data_dir: config.data_dir.clone(),
+            media,
+            plain_copies: plain_copies.clone(),
             media_roots: config.media_roots.clone(),
             outbox_wake,
             clock,
@@ -296,6 +310,7 @@ impl Daemon {
             ended,
             ingest,
             writer_thread,
+            plain_copies,
             lock,
         })
     }
@@ -379,7 +394,42 @@ impl Running {
         drop(self.ingest);
         let writer = self.writer_thread;
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        self.plain_copies.remove_all();
         drop(self.lock);
         why
+    }
+}
+
+/// Where attachments go: sealed under `encrypt_media` (the identity made on first use), plain
+/// otherwise; sealed ones from before are opened with the store's identity either way.
+fn media_folder(config: &DaemonConfig, store_path: &std::path::Path) -> Result<MediaFolder, DaemonError> {
+    let seal = if config.encrypt_media {
+        Some(MediaSeal::of_store(store_path)?)
+    } else {
+        Reader::open(store_path)?.media_seal()?
+    };
+    Ok(MediaFolder { data_dir: config.data_dir.clone(), seal: seal.map(Arc::new), sealing: config.encrypt_media })
+}
+
+/// `encrypt_media` keeps the identity that seals attachments in the store: in a plain store it
+/// would lie beside the files it locks. Refused before anything is written.
+fn refuse_plain_store_for_sealing(config: &DaemonConfig) -> Result<(), DaemonError> {
+    if config.encrypt_media && !matches!(wamcp_core::at_rest::keying(), wamcp_core::at_rest::Keying::Keyed { .. }) {
+        return Err(DaemonError::Setup(
+            "encrypt_media needs the databases encrypted too (the identity that seals attachments is kept in the \
+             store): give a key (--key-file or WAMCP_KEY_FILE), or leave encrypt_media off"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Removes plain copies of sealed attachments as their time runs out.
+async fn remove_expired_copies(copies: Arc<PlainCopies>) {
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        let copies = copies.clone();
+        let _ = tokio::task::spawn_blocking(move || copies.remove_expired(std::time::SystemTime::now())).await;
     }
 }

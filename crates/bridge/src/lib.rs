@@ -35,6 +35,7 @@ pub mod mcp_http;
 pub mod media;
 pub mod metrics;
 pub mod outbox;
+pub mod plain_copies;
 mod progress;
 pub mod readers;
 pub mod retention;
@@ -71,6 +72,8 @@ pub struct DaemonConfig {
     pub webhooks: Vec<String>,
     /// Attachments of these kinds are saved as they arrive.
     pub auto_download: Vec<MessageKind>,
+    /// Attachments are saved sealed (`encrypt_media`); needs the store to be encrypted.
+    pub encrypt_media: bool,
     /// Who the tools at `/mcp` may message, and how often.
     pub policy: PolicySettings,
     /// Messages older than this many days are removed daily; `None` keeps everything.

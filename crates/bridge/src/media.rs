@@ -3,11 +3,14 @@
 //! Names come from other people (a sender picks the file name), so every path component is
 //! rebuilt from safe characters: a name like `../../x` can never point outside the media folder.
 //! Media the server no longer has is asked for again from the sender's phone, then fetched.
+//! Under `encrypt_media` the file is written sealed ([`wamcp_store::media_seal`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wamcp_core::{Jid, MessageId, MessageKind};
 use wamcp_link::{Link, LinkError, MediaRequest};
+use wamcp_store::media_seal::MediaSeal;
 use wamcp_store::{StoreError, StoredMedia};
 
 use crate::ingest::{Command, Ingest};
@@ -53,6 +56,24 @@ fn extension_for(kind: MessageKind, mimetype: Option<&str>) -> &'static str {
     }
 }
 
+/// Where attachments are saved, and whether sealed.
+#[derive(Debug, Clone)]
+pub struct MediaFolder {
+    /// The data directory; attachments go to its `media/`.
+    pub data_dir: PathBuf,
+    /// The store's identity, when it has one: it opens sealed attachments.
+    pub seal: Option<Arc<MediaSeal>>,
+    /// Under `encrypt_media`: new attachments are sealed for `seal` (which is then set).
+    pub sealing: bool,
+}
+
+impl MediaFolder {
+    /// The identity new attachments are sealed for, under `encrypt_media`.
+    fn sealing_for(&self) -> Option<&MediaSeal> {
+        self.seal.as_deref().filter(|_| self.sealing)
+    }
+}
+
 /// What a download did.
 pub struct Downloaded {
     /// Relative to the data directory.
@@ -66,7 +87,7 @@ pub struct Downloaded {
 /// file). Expired media is asked for again once.
 pub async fn download(
     link: &dyn Link,
-    data_dir: &Path,
+    folder: &MediaFolder,
     chat: &Jid,
     id: &str,
     stored: StoredMedia,
@@ -90,8 +111,8 @@ pub async fn download(
     };
     let local_path =
         media_path(chat, id, request.kind, request.media.file_name.as_deref(), request.media.mimetype.as_deref());
-    let target = data_dir.join(&local_path);
-    write_atomically(&target, &data)
+    let target = folder.data_dir.join(&local_path);
+    write_atomically(&target, &data, folder.sealing_for())
         .map_err(|e| LinkError::Refused(format!("cannot write {}: {e}", target.display())))?;
     Ok(Downloaded { local_path, new_direct_path, bytes: data.len() })
 }
@@ -113,17 +134,17 @@ pub enum SaveError {
 /// `data_dir`. `POST /api/download` and automatic downloads both come here.
 pub async fn save(
     link: &dyn Link,
-    data_dir: &Path,
+    folder: &MediaFolder,
     readers: &Readers,
     ingest: &Ingest,
     chat: &Jid,
     id: &str,
 ) -> Result<String, SaveError> {
     let stored = readers.get().await?.media(chat, id)?;
-    if let Some(existing) = stored.media.local_path.as_deref().filter(|p| data_dir.join(p).is_file()) {
+    if let Some(existing) = stored.media.local_path.as_deref().filter(|p| folder.data_dir.join(p).is_file()) {
         return Ok(existing.to_string());
     }
-    let downloaded = download(link, data_dir, chat, id, stored).await?;
+    let downloaded = download(link, folder, chat, id, stored).await?;
     let (chat, id, local_path) = (chat.clone(), id.to_string(), downloaded.local_path.clone());
     let direct_path = downloaded.new_direct_path;
     ingest
@@ -133,13 +154,16 @@ pub async fn save(
     Ok(downloaded.local_path)
 }
 
-fn write_atomically(target: &Path, data: &[u8]) -> std::io::Result<()> {
+fn write_atomically(target: &Path, data: &[u8], seal: Option<&MediaSeal>) -> std::io::Result<()> {
     let dir = target.parent().expect("media paths have a folder");
     std::fs::create_dir_all(dir)?;
-    let partial = target.with_extension("partial");
-    std::fs::write(&partial, data)?;
-    std::fs::File::open(&partial)?.sync_all()?;
-    std::fs::rename(&partial, target)
+    wamcp_store::media_seal::replace(target, |out| {
+        use std::io::Write;
+        match seal {
+            Some(seal) => seal.seal(data, out),
+            None => out.write_all(data),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ impl Setup {
             media_roots: Vec::new(),
             webhooks: Vec::new(),
             auto_download: Vec::new(),
+            encrypt_media: false,
             policy: PolicySettings::new(PolicyMode::Known, 20),
             retention_days: None,
         };

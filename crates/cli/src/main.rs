@@ -95,8 +95,8 @@ enum Command {
     Restore(commands::backup::RestoreArgs),
     /// Encrypt the databases with the key (--key-file, WAMCP_KEY_FILE or the systemd credential;
     /// a key file that does not exist gets a new random key); the daemon must be stopped
-    Encrypt,
-    /// Make the encrypted databases plain SQLite again (the daemon must be stopped)
+    Encrypt(commands::at_rest::EncryptArgs),
+    /// Make the encrypted databases (and attachments) plain again (the daemon must be stopped)
     Decrypt,
     /// Encrypt the databases with a new key instead of the current one (the daemon must be stopped)
     Rekey(commands::at_rest::RekeyArgs),
@@ -124,8 +124,8 @@ fn main() -> ExitCode {
         Ok(layers) => layers,
         Err(error) => return fail(error),
     };
-    if let Command::Encrypt = cli.command
-        && let Err(error) = commands::at_rest::create_key_if_missing(cli.key_file.as_deref())
+    if let Command::Encrypt(args) = &cli.command
+        && let Err(error) = commands::at_rest::create_key_if_missing(cli.key_file.as_deref(), args)
     {
         return fail(error);
     }
@@ -157,7 +157,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => commands::doctor::run(layers, args),
         Command::Backup(args) => commands::backup::backup(layers, args),
         Command::Restore(args) => commands::backup::restore(layers, args),
-        Command::Encrypt => commands::at_rest::encrypt(layers),
+        Command::Encrypt(args) => commands::at_rest::encrypt(layers, args),
         Command::Decrypt => commands::at_rest::decrypt(layers),
         Command::Rekey(args) => commands::at_rest::rekey(layers, args),
         Command::Forget(args) => commands::forget::run(layers, args),

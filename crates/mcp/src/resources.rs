@@ -106,7 +106,12 @@ fn read_media(reader: &Reader, uri: &str, rest: &str) -> Result<ReadResourceResu
     if size > MAX_MEDIA_BYTES {
         return Err(format!("the file is {size} bytes, more than a resource carries; it is at {}", file.display()));
     }
-    let bytes = std::fs::read(&file).map_err(|e| e.to_string())?;
+    // A sealed attachment (encrypt_media) is opened in memory: no plain copy touches the disk.
+    let bytes = match reader.media_seal().map_err(|e| e.to_string())? {
+        Some(seal) => seal.open(&file),
+        None => std::fs::read(&file),
+    }
+    .map_err(|e| e.to_string())?;
     let mimetype = reader.media(&chat, id).ok().and_then(|stored| stored.media.mimetype);
     let contents = ResourceContents::BlobResourceContents {
         uri: uri.to_string(),

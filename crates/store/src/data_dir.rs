@@ -141,15 +141,15 @@ impl DataDir {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|error| StoreError::Io { path: path.clone(), error })?;
+            .map_err(StoreError::io(&path))?;
         match file.try_lock() {
             Ok(()) => {
                 let mut lock = DaemonLock { file, holder };
-                lock.write(None).map_err(|error| StoreError::Io { path, error })?;
+                lock.write(None).map_err(StoreError::io(path))?;
                 Ok(lock)
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(self.busy()),
-            Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Io { path, error }),
+            Err(std::fs::TryLockError::Error(error)) => Err(StoreError::io(path)(error)),
         }
     }
 
@@ -191,7 +191,6 @@ impl DataDir {
 
     /// Creates the directory (and parents) if missing; a directory wamcp creates is mode 0700.
     pub fn ensure(&self) -> Result<()> {
-        let io_err = |error| StoreError::Io { path: self.root.clone(), error };
         if self.root.is_dir() {
             return Ok(());
         }
@@ -199,12 +198,13 @@ impl DataDir {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&self.root).map_err(io_err)?;
+        builder.create(&self.root).map_err(StoreError::io(&self.root))?;
         #[cfg(unix)]
         {
             // DirBuilder's mode is filtered by the umask; set it explicitly.
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+            std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
+                .map_err(StoreError::io(&self.root))?;
         }
         Ok(())
     }

@@ -14,6 +14,7 @@
 //!   its phone chat (one person, one chat).
 //! - [`read`]: [`Reader`], one query function per read tool, returning `core` views.
 //! - [`erase`]: retention (messages older than N days) and erasing one person (GDPR).
+//! - [`media_seal`]: attachments sealed (age) for an identity kept in the store (`encrypt_media`).
 //! - [`rekey`]: converting the databases to another key (encrypt, decrypt, rekey), all or none.
 //! - [`snapshot`]: consistent copies of SQLite files in use (backups) and integrity checks.
 //! - [`import`]: bringing another tool's history across (lharries/whatsapp-mcp).
@@ -30,6 +31,7 @@ mod delivery;
 pub mod erase;
 mod identity_merge;
 pub mod import;
+pub mod media_seal;
 pub mod outbox;
 pub mod read;
 pub mod rekey;
@@ -75,3 +77,11 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// For `map_err`: a failed file operation on `path`.
+    pub fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.into();
+        move |error| StoreError::Io { path, error }
+    }
+}

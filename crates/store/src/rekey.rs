@@ -52,7 +52,7 @@ pub fn convert(
     let present: Vec<String> = names.iter().filter(|name| dir.join(name).is_file()).map(|n| n.to_string()).collect();
     for name in &present {
         let path = dir.join(name);
-        let state = at_rest::file_state(&path).map_err(|error| StoreError::Io { path: path.clone(), error })?;
+        let state = at_rest::file_state(&path).map_err(StoreError::io(&path))?;
         if state != conversion.expects() {
             let is = if state == FileState::Plain { "not encrypted" } else { "encrypted already" };
             return Err(StoreError::Invalid(format!("{} is {is}; nothing was changed", path.display())));
@@ -64,16 +64,12 @@ pub fn convert(
             return Err(error);
         }
     }
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| StoreError::Io { path, error }
-    };
     // The commit: once the journal is durable, the new files are the data.
     let journal = dir.join(JOURNAL);
     let partial = dir.join(format!("{JOURNAL}.partial"));
-    std::fs::write(&partial, present.join("\n")).map_err(io(&partial))?;
-    std::fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(io(&partial))?;
-    std::fs::rename(&partial, &journal).map_err(io(&journal))?;
+    std::fs::write(&partial, present.join("\n")).map_err(StoreError::io(&partial))?;
+    std::fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(StoreError::io(&partial))?;
+    std::fs::rename(&partial, &journal).map_err(StoreError::io(&journal))?;
     sync_dir(dir)?;
     finish_interrupted(dir)?;
     Ok(present)
@@ -83,10 +79,6 @@ pub fn convert(
 /// files into place; without it, removes half-written ones. Does nothing otherwise.
 pub fn finish_interrupted(dir: &Path) -> Result<()> {
     let journal = dir.join(JOURNAL);
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| StoreError::Io { path, error }
-    };
     let names = match std::fs::read_to_string(&journal) {
         Ok(text) => text.lines().map(str::to_string).collect::<Vec<_>>(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -94,7 +86,7 @@ pub fn finish_interrupted(dir: &Path) -> Result<()> {
             remove_leftovers(dir);
             return Ok(());
         }
-        Err(error) => return Err(io(&journal)(error)),
+        Err(error) => return Err(StoreError::io(&journal)(error)),
     };
     for name in &names {
         let new = new_path(dir, name);
@@ -105,14 +97,16 @@ pub fn finish_interrupted(dir: &Path) -> Result<()> {
         for suffix in COMPANIONS {
             let companion = dir.join(format!("{name}{suffix}"));
             match std::fs::remove_file(&companion) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(&companion)(error)),
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::io(&companion)(error));
+                }
                 _ => {}
             }
         }
-        std::fs::rename(&new, dir.join(name)).map_err(io(&new))?;
+        std::fs::rename(&new, dir.join(name)).map_err(StoreError::io(&new))?;
     }
     sync_dir(dir)?;
-    std::fs::remove_file(&journal).map_err(io(&journal))?;
+    std::fs::remove_file(&journal).map_err(StoreError::io(&journal))?;
     sync_dir(dir)
 }
 
@@ -136,9 +130,7 @@ fn export(source: &Path, target: &Path, from: Option<&DbKey>, to: Option<&DbKey>
     conn.execute_batch(&format!("PRAGMA rekeyed.user_version = {version}"))?;
     conn.execute_batch("DETACH DATABASE rekeyed")?;
     drop(conn);
-    std::fs::File::open(target)
-        .and_then(|file| file.sync_all())
-        .map_err(|error| StoreError::Io { path: target.to_path_buf(), error })
+    std::fs::File::open(target).and_then(|file| file.sync_all()).map_err(StoreError::io(target))
 }
 
 fn new_path(dir: &Path, name: &str) -> PathBuf {
@@ -158,9 +150,7 @@ fn remove_leftovers(dir: &Path) {
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|error| StoreError::Io { path: dir.to_path_buf(), error })
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(StoreError::io(dir))
 }
 
 #[cfg(test)]

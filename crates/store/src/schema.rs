@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// Every migration, in order. The store's version is the number applied.
-const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE, V3_AUDIT, V4_WIRE_ADDRESSES];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE, V3_AUDIT, V4_WIRE_ADDRESSES, V5_SECRETS];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -224,6 +224,15 @@ const V4_WIRE_ADDRESSES: &str = r#"
 -- requests name a message the way WhatsApp addressed it.
 ALTER TABLE messages ADD COLUMN wire_chat TEXT;
 ALTER TABLE messages ADD COLUMN wire_sender TEXT;
+"#;
+
+const V5_SECRETS: &str = r#"
+-- Keys wamcp makes for itself, kept as safe as the store: the identity that seals attachments
+-- under encrypt_media.
+CREATE TABLE secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// The version a store is at.

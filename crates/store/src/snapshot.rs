@@ -23,7 +23,7 @@ pub fn copy(source: &Path, target: &Path) -> Result<()> {
     private.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut private, 0o600);
-    private.open(target).map_err(|error| StoreError::Io { path: target.to_path_buf(), error })?;
+    private.open(target).map_err(StoreError::io(target))?;
     let mut to = Connection::open(target)?;
     if let Some(key) = key {
         connection::unlock(&to, key, target)?;

@@ -62,6 +62,10 @@ pub struct AppState {
     pub status: Arc<Status>,
     pub events: EventBus,
     pub data_dir: PathBuf,
+    /// Where attachments are saved, and whether sealed.
+    pub media: crate::media::MediaFolder,
+    /// Plain copies of sealed attachments, for `download`'s answer.
+    pub plain_copies: Arc<crate::plain_copies::PlainCopies>,
     /// Files may be sent only from under these directories.
     pub media_roots: Vec<PathBuf>,
     pub outbox_wake: Arc<Notify>,

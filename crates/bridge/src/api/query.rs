@@ -49,12 +49,13 @@ impl AppState {
         Ok(report)
     }
 
-    /// lharries' download: fetches the attachment and answers where it was saved.
+    /// lharries' download: fetches the attachment and answers where it was saved; a sealed one
+    /// (`encrypt_media`) is answered with a plain copy that is removed after a while.
     pub(super) async fn download(&self, request: Download) -> Result<Downloaded, ApiError> {
         let chat: Jid = parse_recipient(&request.chat_jid)?;
         let local_path = crate::media::save(
             self.link.as_ref(),
-            &self.data_dir,
+            &self.media,
             &self.readers,
             &self.ingest,
             &chat,
@@ -66,13 +67,32 @@ impl AppState {
             SaveError::Link(_) => ApiError::bad_gateway(e.to_string()),
             SaveError::Writer(e) => ApiError::internal(e),
         })?;
-        let path = self.data_dir.join(local_path);
+        let path = self.readable(local_path).await?;
         Ok(Downloaded {
             success: true,
             message: "Media downloaded".into(),
             filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
             path: path.display().to_string(),
         })
+    }
+}
+
+impl AppState {
+    /// The attachment saved at `local_path`, as a file its reader can open: the saved one, or a
+    /// plain copy when it is sealed.
+    async fn readable(&self, local_path: String) -> Result<std::path::PathBuf, ApiError> {
+        let saved = self.media.data_dir.join(&local_path);
+        let Some(seal) = self.media.seal.clone() else { return Ok(saved) };
+        let (copies, data_dir) = (self.plain_copies.clone(), self.media.data_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            if !wamcp_store::media_seal::is_sealed(&saved)? {
+                return Ok(saved);
+            }
+            copies.copy(&seal, &data_dir, &local_path)
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("cannot open the saved attachment: {e}")))
     }
 }
 

@@ -36,9 +36,10 @@ pub fn run(mut layers: Layers, args: AuditArgs) -> anyhow::Result<()> {
     let log = AuditLog::open(&path).with_context(|| format!("cannot open the audit log beside {}", path.display()))?;
     let entries = log.entries(args.limit, args.tool.as_deref())?;
     if entries.is_empty() {
+        let recorded_in = wamcp_store::audit::audit_path(&path);
         match &args.tool {
-            Some(tool) => eprintln!("no calls of {tool} recorded in {}", path.display()),
-            None => eprintln!("no tool calls recorded in {}", path.display()),
+            Some(tool) => eprintln!("no calls of {tool} recorded in {}", recorded_in.display()),
+            None => eprintln!("no tool calls recorded in {}", recorded_in.display()),
         }
     }
     for entry in entries {

@@ -41,6 +41,10 @@ pub struct DaemonArgs {
     /// sticker or all [default: none]
     #[arg(long = "auto-download", env = "WAMCP_AUTO_DOWNLOAD", value_delimiter = ',', value_name = "KINDS")]
     pub auto_download: Vec<String>,
+    /// Save attachments encrypted (age files for an identity kept in the encrypted store); needs a
+    /// key. download_media then hands out a plain copy that is removed after 15 minutes
+    #[arg(long = "encrypt-media", id = "encrypt_media", env = "WAMCP_ENCRYPT_MEDIA")]
+    pub encrypt_media: bool,
     /// Remove messages and their attachment files older than this many days, at start and daily
     /// [default: keep everything]
     #[arg(long = "retention-days", id = "retention.days", env = "WAMCP_RETENTION_DAYS", value_name = "DAYS")]
@@ -90,6 +94,7 @@ impl DaemonArgs {
         let webhooks = layers.pick("webhooks", "WAMCP_WEBHOOKS", given(&self.webhooks), webhooks, Vec::new);
         let auto_download =
             layers.pick("auto_download", "WAMCP_AUTO_DOWNLOAD", given(&self.auto_download), auto_download, Vec::new);
+        let encrypt_media = encrypt_media(layers, self.encrypt_media);
         let policy = self.policy.resolve(layers)?;
         let retention_in_file = layers.file().retention.as_ref().map(|r| r.days);
         let retention_days = layers.pick(
@@ -115,10 +120,18 @@ impl DaemonArgs {
             allowed_hosts,
             media_roots,
             auto_download: media_kinds(&auto_download)?,
+            encrypt_media,
             policy,
             retention_days,
         })
     }
+}
+
+/// Whether attachments are saved encrypted: `--encrypt-media` over `encrypt_media` in the file.
+/// `wamcp encrypt` reads it too, to seal the attachments saved before.
+pub fn encrypt_media(layers: &mut Layers, flag: bool) -> bool {
+    let in_file = layers.file().encrypt_media;
+    layers.pick("encrypt_media", "WAMCP_ENCRYPT_MEDIA", flag.then_some(true), in_file, || false)
 }
 
 /// Where a running daemon is reached: for the commands that call it (`mcp`, `doctor`, `forget`).

@@ -24,6 +24,8 @@ pub struct ConfigFile {
     pub allowed_hosts: Option<Vec<String>>,
     pub webhooks: Option<Vec<String>>,
     pub auto_download: Option<Vec<String>>,
+    /// Whether attachments are saved encrypted (needs a key).
+    pub encrypt_media: Option<bool>,
     pub send_policy: Option<String>,
     pub allowlist: Option<Vec<String>>,
     pub sends_per_minute: Option<u32>,

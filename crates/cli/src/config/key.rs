@@ -2,7 +2,8 @@
 //!
 //! 1. a systemd credential, `$CREDENTIALS_DIRECTORY/wamcp.key` (`LoadCredentialEncrypted=` seals
 //!    it to the host or its TPM, so it never lies on disk in the clear);
-//! 2. `--key-file PATH` / `WAMCP_KEY_FILE`, a file its owner alone may read (0600 or 0400).
+//! 2. `--key-file PATH` / `WAMCP_KEY_FILE`, a file its owner alone may read (0600 or 0400);
+//! 3. the desktop's keyring ([`super::desktop_keyring`]), for a laptop.
 //!
 //! No key: the databases are plain SQLite. The answer is installed for the whole process
 //! ([`wamcp_core::at_rest::install`]) before any command opens a file.
@@ -12,6 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use wamcp_core::at_rest::{DbKey, Keying};
 
+use super::desktop_keyring;
+use super::file_mode::loose_mode;
+
 /// The credential's name in `LoadCredential=` / `LoadCredentialEncrypted=`.
 pub const CREDENTIAL: &str = "wamcp.key";
 
@@ -20,14 +24,7 @@ pub const CREDENTIAL: &str = "wamcp.key";
 pub enum KeySource {
     Credential(PathBuf),
     KeyFile(PathBuf),
-}
-
-impl KeySource {
-    pub fn path(&self) -> &Path {
-        match self {
-            KeySource::Credential(path) | KeySource::KeyFile(path) => path,
-        }
-    }
+    DesktopKeyring,
 }
 
 impl std::fmt::Display for KeySource {
@@ -35,6 +32,7 @@ impl std::fmt::Display for KeySource {
         match self {
             KeySource::Credential(path) => write!(f, "the systemd credential {}", path.display()),
             KeySource::KeyFile(path) => write!(f, "the key file {}", path.display()),
+            KeySource::DesktopKeyring => f.write_str(&desktop_keyring::described()),
         }
     }
 }
@@ -45,7 +43,10 @@ pub fn find(key_file: Option<&Path>) -> Option<KeySource> {
         .filter(|dir| !dir.is_empty())
         .map(|dir| PathBuf::from(dir).join(CREDENTIAL))
         .filter(|path| path.exists());
-    credential.map(KeySource::Credential).or_else(|| key_file.map(|path| KeySource::KeyFile(path.to_path_buf())))
+    credential
+        .map(KeySource::Credential)
+        .or_else(|| key_file.map(|path| KeySource::KeyFile(path.to_path_buf())))
+        .or_else(|| desktop_keyring::stored().map(|_| KeySource::DesktopKeyring))
 }
 
 /// The arguments that give a client-started `wamcp` (Claude Desktop's, Claude Code's) the key
@@ -62,7 +63,7 @@ pub fn client_args(key_file: Option<&Path>) -> Vec<String> {
 
 /// Where keys are looked for, for the error about an encrypted file and no key.
 pub fn places() -> String {
-    format!("$CREDENTIALS_DIRECTORY/{CREDENTIAL}, --key-file, WAMCP_KEY_FILE")
+    format!("$CREDENTIALS_DIRECTORY/{CREDENTIAL}, --key-file, WAMCP_KEY_FILE, {}", desktop_keyring::described())
 }
 
 /// This process's keying: the key from the first source there is, read and checked.
@@ -74,38 +75,26 @@ pub fn keying(key_file: Option<&Path>) -> anyhow::Result<Keying> {
 
 /// Reads the key at `source`. A key file others may read is refused: it would protect nothing.
 pub fn read(source: &KeySource) -> anyhow::Result<DbKey> {
-    let path = source.path();
-    if let KeySource::KeyFile(_) = source
-        && let Some(mode) = loose_mode(path)?
-    {
-        anyhow::bail!(
-            "the key file {} may be read by others (mode {mode:04o}): run `chmod 600 {}`; wamcp takes only a key \
-             file that its owner alone can read",
-            path.display(),
-            path.display()
-        );
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
+    let text = match source {
+        KeySource::DesktopKeyring => {
+            desktop_keyring::stored().ok_or_else(|| anyhow::anyhow!("{source} holds no key"))?
+        }
+        KeySource::KeyFile(path) | KeySource::Credential(path) => {
+            if let KeySource::KeyFile(_) = source
+                && let Some(mode) =
+                    loose_mode(path).with_context(|| format!("cannot read the key file {}", path.display()))?
+            {
+                anyhow::bail!(
+                    "the key file {} may be read by others (mode {mode:04o}): run `chmod 600 {}`; wamcp takes only \
+                     a key file that its owner alone can read",
+                    path.display(),
+                    path.display()
+                );
+            }
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?
+        }
+    };
     DbKey::parse(&text).map_err(|why| anyhow::anyhow!("{source}: {why}"))
-}
-
-/// The file's permission bits when its group or others have any, `None` when it is private.
-pub fn loose_mode(path: &Path) -> anyhow::Result<Option<u32>> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("cannot read the key file {}", path.display()))?
-            .permissions()
-            .mode()
-            & 0o7777;
-        Ok((mode & 0o077 != 0).then_some(mode))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(None)
-    }
 }
 
 #[cfg(test)]

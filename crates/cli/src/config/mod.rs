@@ -2,7 +2,9 @@
 //! `wamcp.toml`, built-in defaults. Each setting remembers where it came from, so
 //! `wamcp serve --print-config` can show what is in effect and why.
 
+pub mod desktop_keyring;
 pub mod file;
+pub mod file_mode;
 pub mod key;
 
 use std::path::{Path, PathBuf};

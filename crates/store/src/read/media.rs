@@ -19,6 +19,11 @@ pub struct StoredMedia {
 }
 
 impl Reader {
+    /// The identity that opens sealed attachments, if the store has one (`encrypt_media` was on).
+    pub fn media_seal(&self) -> Result<Option<crate::media_seal::MediaSeal>> {
+        crate::media_seal::MediaSeal::load(&self.conn)
+    }
+
     /// Where the downloaded attachment of message `id` in `chat` is on disk, if it was
     /// downloaded and is still there (stored relative to the data directory, beside the store).
     pub fn media_file(&self, chat: &Jid, id: &str) -> Result<Option<std::path::PathBuf>> {

@@ -11,6 +11,7 @@ use wamcp_store::schema::CURRENT_VERSION;
 use wamcp_store::{DataDir, snapshot};
 
 use super::Finding;
+use crate::config::file_mode::loose_mode;
 
 /// WhatsApp unlinks a device that has not connected for about 20 days; warn two days before.
 const SESSION_WARN_DAYS: u64 = 18;
@@ -76,7 +77,7 @@ fn permissions(root: &Path) -> Vec<Finding> {
             "run wamcp as the user who owns it (under systemd: the service's user)",
         ));
     }
-    if mode & 0o077 != 0 {
+    if let Ok(Some(mode)) = loose_mode(root) {
         findings.push(Finding::fail(
             "data dir",
             format!("{} has mode {mode:04o}: other users can read your messages and session keys", root.display()),
@@ -88,16 +89,10 @@ fn permissions(root: &Path) -> Vec<Finding> {
     let secrets = [SESSION_FILE, wamcp_bridge::token::TOKEN_FILE, wamcp_bridge::token::WEBHOOK_SECRET_FILE];
     for name in secrets {
         let path = root.join(name);
-        if let Ok(meta) = std::fs::metadata(&path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
+        if let Ok(Some(mode)) = loose_mode(&path) {
             findings.push(Finding::fail(
                 "secrets",
-                format!(
-                    "{} has mode {:04o}: other users can read it",
-                    path.display(),
-                    meta.permissions().mode() & 0o777
-                ),
+                format!("{} has mode {mode:04o}: other users can read it", path.display()),
                 format!("chmod 600 {}", path.display()),
             ));
         }

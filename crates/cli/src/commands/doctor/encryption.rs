@@ -9,8 +9,9 @@ use wamcp_store::DataDir;
 use super::Finding;
 use crate::config::key::{self, KeySource};
 
-/// Findings about the key (`key_file`: `--key-file` / `WAMCP_KEY_FILE`) and each database.
-pub fn all(dir: &DataDir, key_file: Option<&Path>) -> Vec<Finding> {
+/// Findings about the key (`key_file`: `--key-file` / `WAMCP_KEY_FILE`), each database and the
+/// attachments (`encrypt_media`: whether the daemon saves them encrypted).
+pub fn all(dir: &DataDir, key_file: Option<&Path>, encrypt_media: bool) -> Vec<Finding> {
     let mut findings = Vec::new();
     let source = key::find(key_file);
     if let Some(source) = &source {
@@ -59,21 +60,53 @@ pub fn all(dir: &DataDir, key_file: Option<&Path>) -> Vec<Finding> {
              outside the data directory)",
         ),
     });
+    if keyed {
+        findings.extend(media(dir, encrypt_media));
+    }
     findings
+}
+
+/// With the databases encrypted: whether the attachments are too.
+fn media(dir: &DataDir, encrypt_media: bool) -> Option<Finding> {
+    let folder = dir.root().join("media");
+    let (files, sealed) = wamcp_store::media_seal::census(&folder).ok()?;
+    let plain = files - sealed;
+    Some(match (plain, encrypt_media) {
+        (0, _) if files > 0 => Finding::ok("media", format!("{files} attachment(s) in {} encrypted", folder.display())),
+        (0, true) => Finding::ok("media", "attachments are saved encrypted (encrypt_media)".to_string()),
+        (0, false) => return None,
+        (_, true) => Finding::warn(
+            "media",
+            format!(
+                "{plain} of {files} attachment(s) in {} are not encrypted (saved before encrypt_media)",
+                folder.display()
+            ),
+            "stop the daemon and run `wamcp encrypt --encrypt-media` with the same key",
+        ),
+        (_, false) => Finding::warn(
+            "media",
+            format!("{plain} attachment(s) in {} are not encrypted (encrypt_media is off)", folder.display()),
+            "set encrypt_media = true in wamcp.toml, stop the daemon and run `wamcp encrypt --encrypt-media`",
+        ),
+    })
 }
 
 /// A key file must be its owner's alone, and must not lie beside the data it locks.
 fn key_place(dir: &DataDir, source: &KeySource) -> Vec<Finding> {
     let mut findings = Vec::new();
     let KeySource::KeyFile(path) = source else { return findings };
-    match key::loose_mode(path) {
+    match crate::config::file_mode::loose_mode(path) {
         Ok(Some(mode)) => findings.push(Finding::fail(
             "key file",
             format!("{} may be read by others (mode {mode:04o}); wamcp refuses it", path.display()),
             format!("chmod 600 {}", path.display()),
         )),
         Ok(None) => {}
-        Err(e) => findings.push(Finding::fail("key file", format!("{e:#}"), "give the path of an existing key file")),
+        Err(e) => findings.push(Finding::fail(
+            "key file",
+            format!("cannot read the key file {}: {e}", path.display()),
+            "give the path of an existing key file",
+        )),
     }
     if inside(path, dir.root()) {
         findings.push(Finding::warn(

@@ -69,7 +69,8 @@ pub fn run(mut layers: Layers, args: DoctorArgs) -> anyhow::Result<()> {
             outln!("wamcp doctor: {}", dir.root().display())?;
             let mut findings = checks::all(&dir, listen);
             if dir.root().is_dir() {
-                findings.extend(encryption::all(&dir, layers.key_file().as_deref()));
+                let encrypt_media = crate::commands::daemon::encrypt_media(&mut layers, false);
+                findings.extend(encryption::all(&dir, layers.key_file().as_deref(), encrypt_media));
             }
             findings
         }
