@@ -117,7 +117,8 @@ pub struct SendOut {
 pub struct DownloadOut {
     pub success: bool,
     pub message: String,
-    /// Where the file was saved (inside the data directory's `media/` folder).
+    /// Where the file was saved (in the data directory's `media/`); with encrypt_media, a plain
+    /// copy that is removed after 15 minutes.
     pub file_path: String,
 }
 
