@@ -338,7 +338,8 @@ def desktop(tmp_path):
     home.mkdir()
     run.mkdir(mode=0o700)
     env = {k: v for k, v in os.environ.items() if k not in ("WAMCP_KEY_FILE", "CREDENTIALS_DIRECTORY")}
-    env.update(HOME=str(home), XDG_RUNTIME_DIR=str(run), XDG_DATA_HOME=str(home / ".local/share"))
+    env.update(HOME=str(home), XDG_RUNTIME_DIR=str(run), XDG_DATA_HOME=str(home / ".local/share"),
+               XDG_CONFIG_HOME=str(home / ".config"))
     bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True, env=env)
     try:
@@ -364,6 +365,9 @@ def test_a_key_kept_in_the_desktop_keyring_opens_the_data_for_every_command_and_
     assert made.returncode == 0, made.stderr
     assert "a new key is in the desktop keyring" in made.stderr and "wamcp.db" in made.stdout
     assert plain_sqlite_cannot_read(data / "wamcp.db")
+    # A note (no secret) says the keyring is worth asking; without it nothing asks.
+    note = pathlib.Path(desktop["XDG_CONFIG_HOME"]) / "wamcp" / "key-in-keyring"
+    assert note.is_file() and "wamcp.key" in note.read_text()
     # Every later command finds the key there, with no key file anywhere.
     doctor = in_session(desktop, data, "doctor")
     assert "key from the desktop keyring" in doctor.stdout, doctor.stdout
@@ -383,7 +387,7 @@ def test_a_key_kept_in_the_desktop_keyring_opens_the_data_for_every_command_and_
 
     decrypted = in_session(desktop, data, "decrypt")
     assert decrypted.returncode == 0, decrypted.stderr
-    assert "removed from the desktop keyring" in decrypted.stderr
+    assert "removed from the desktop keyring" in decrypted.stderr and not note.exists()
     with sqlite3.connect(data / "wamcp.db") as conn:
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] > 0
     # The keyring holds no key now, so the plain files open as before.

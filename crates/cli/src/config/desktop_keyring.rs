@@ -4,7 +4,10 @@
 //! the same disk as the data.
 //!
 //! The entry is service `wamcp`, user `wamcp.key`. It is asked for only when neither the systemd
-//! credential nor a key file is given, once per process. Where there is no keyring (a server
+//! credential nor a key file is given, once per process, and only when the config directory
+//! holds the note [`NOTE`] that `encrypt --keyring` leaves (and `decrypt` takes away): asking a
+//! desktop's Secret Service costs about 8 ms, which every command of everyone else, `wamcp mcp`
+//! started by an assistant included, would pay for nothing. Where there is no keyring (a server
 //! without a desktop session) the answer is "nothing there", at once.
 
 use std::sync::Mutex;
@@ -18,6 +21,9 @@ pub const USER: &str = "wamcp.key";
 /// Where `rekey --keyring` keeps the new key while the conversion runs: if storing it as `USER`
 /// afterwards failed, it would still be here.
 pub const PENDING_USER: &str = "wamcp.key.next";
+
+/// The note in the config directory saying the key is in the keyring (it holds no secret).
+pub const NOTE: &str = "key-in-keyring";
 
 /// How the entry is named in messages.
 pub fn described() -> String {
@@ -41,7 +47,7 @@ pub fn stored() -> Option<String> {
 }
 
 fn read() -> anyhow::Result<Option<String>> {
-    if no_session() {
+    if no_session() || !note_path().is_some_and(|note| note.is_file()) {
         return Ok(None);
     }
     let entry = keyring::Entry::new(SERVICE, USER)?;
@@ -52,9 +58,18 @@ fn read() -> anyhow::Result<Option<String>> {
     }
 }
 
-/// Stores `key` as the keyring's entry (replacing one there).
+/// Stores `key` as the keyring's entry (replacing one there), and leaves the note that says so.
 pub fn store(key: &str) -> anyhow::Result<()> {
     store_as(USER, key)?;
+    if let Some(note) = note_path() {
+        let written = note.parent().map(std::fs::create_dir_all).transpose().and_then(|_| {
+            std::fs::write(
+                &note,
+                "The key of wamcp's databases is in the desktop keyring (service wamcp, user wamcp.key).\n",
+            )
+        });
+        written.with_context(|| format!("cannot write {}", note.display()))?;
+    }
     *STORED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Some(key.to_string()));
     Ok(())
 }
@@ -69,9 +84,12 @@ pub fn store_as(user: &str, key: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot store a key in the desktop keyring (service {SERVICE}, user {user})"))
 }
 
-/// Removes the keyring's entry, if there is one.
+/// Removes the keyring's entry, if there is one, and the note.
 pub fn remove() -> anyhow::Result<()> {
     remove_user(USER)?;
+    if let Some(note) = note_path() {
+        let _ = std::fs::remove_file(note);
+    }
     *STORED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(None);
     Ok(())
 }
@@ -83,6 +101,10 @@ pub fn remove_user(user: &str) -> anyhow::Result<()> {
         Err(other) => Err(other)
             .with_context(|| format!("cannot remove a key from the desktop keyring (service {SERVICE}, user {user})")),
     }
+}
+
+fn note_path() -> Option<std::path::PathBuf> {
+    super::file::config_dir().map(|dir| dir.join(NOTE))
 }
 
 /// On Linux and the BSDs the Secret Service is reached over the session bus: without one there

@@ -119,13 +119,18 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
 }
 
 fn default_path() -> Option<PathBuf> {
+    config_dir().map(|dir| dir.join(FILE_NAME))
+}
+
+/// wamcp's config directory: `$XDG_CONFIG_HOME/wamcp`, else `~/.config/wamcp`.
+pub fn config_dir() -> Option<PathBuf> {
     let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let base = match (env("XDG_CONFIG_HOME"), env("HOME")) {
         (Some(xdg), _) if xdg.is_absolute() => xdg,
         (_, Some(home)) => home.join(".config"),
         _ => return None,
     };
-    Some(base.join("wamcp").join(FILE_NAME))
+    Some(base.join("wamcp"))
 }
 
 /// Paths in the file may start with `~/` and may be relative to the file's own directory.
