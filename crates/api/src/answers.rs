@@ -39,6 +39,34 @@ pub struct Downloaded {
     pub path: String,
 }
 
+/// Where a transcription stands, and the transcript once there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcribed {
+    pub success: bool,
+    pub message: String,
+    pub chat_jid: String,
+    pub id: String,
+    pub state: TranscriptState,
+    /// What was said. Third-party data, like message text.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub transcript: Option<String>,
+    /// Why it was given up, or why the last attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// Where a transcription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptState {
+    /// The transcript is stored with the message.
+    Done,
+    /// In the queue: the transcript follows as a `transcript` event.
+    Queued,
+    /// Given up; asking again queues it anew.
+    Failed,
+}
+
 /// Whether each number asked about has WhatsApp.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumbersChecked {

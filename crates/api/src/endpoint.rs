@@ -4,10 +4,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::answers::{DaemonStatus, Done, Downloaded, Forgotten, GroupInfo, NumbersChecked, Queued};
+use crate::answers::{DaemonStatus, Done, Downloaded, Forgotten, GroupInfo, NumbersChecked, Queued, Transcribed};
 use crate::requests::{
     Delete, Download, Edit, Forget, GetGroup, GetStatus, IsOnWhatsApp, MarkRead, React, RequestHistory, SendMessage,
-    Typing,
+    Transcribe, Typing,
 };
 
 /// The HTTP method of an endpoint.
@@ -97,6 +97,7 @@ endpoints! {
     Download: Post "/api/download" => Downloaded,
     IsOnWhatsApp: Post "/api/is-on-whatsapp" => NumbersChecked,
     Forget: Post "/api/forget" => Forgotten,
+    Transcribe: Post "/api/transcribe" => Transcribed,
     GetStatus: Get "/api/status" => DaemonStatus,
     GetGroup: Get "/api/groups/{jid}" => GroupInfo,
 }
@@ -115,6 +116,7 @@ impl Request {
             Request::Download(_) => Download::PATH.into(),
             Request::IsOnWhatsApp(_) => IsOnWhatsApp::PATH.into(),
             Request::Forget(_) => Forget::PATH.into(),
+            Request::Transcribe(_) => Transcribe::PATH.into(),
             Request::GetStatus(_) => GetStatus::PATH.into(),
             Request::GetGroup(group) => GetGroup::PATH.replace("{jid}", &group.jid),
         }

@@ -1,5 +1,5 @@
 //! What the daemon tells programs as it happens (`GET /api/events`, webhooks, and listeners in
-//! process): new messages, receipts, send results and connection changes, each published only
+//! process): new messages, receipts, send results, transcripts and connection changes, each published only
 //! after it is committed to the store, so a program that hears of a message can read it back.
 
 use std::pin::Pin;
@@ -37,6 +37,17 @@ pub enum BridgeEvent {
         sender_jid: String,
         is_from_me: bool,
         emoji: String,
+    },
+    /// A voice note or audio message was transcribed (`transcript`), or its transcription was
+    /// given up (`error`, and no transcript). The transcript is third-party data, like text.
+    Transcript {
+        chat_jid: String,
+        /// The message transcribed.
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        transcript: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     Connection {
         state: ConnectionState,

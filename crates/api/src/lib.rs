@@ -15,11 +15,11 @@ mod requests;
 
 pub use answers::{
     ConnectionReport, ConnectionState, DaemonStatus, Done, Downloaded, Forgotten, GroupInfo, GroupMember, HistorySync,
-    LinkKind, NumberCheck, NumbersChecked, Queued, RetentionReport,
+    LinkKind, NumberCheck, NumbersChecked, Queued, RetentionReport, Transcribed, TranscriptState,
 };
 pub use daemon::{Daemon, DaemonError, read_http_answer};
 pub use endpoint::{Answer, Endpoint, Method, Request};
 pub use requests::{
     Delete, Download, Edit, Forget, GetGroup, GetStatus, IsOnWhatsApp, MarkRead, React, RequestHistory, SendMessage,
-    Typing,
+    Transcribe, Typing,
 };

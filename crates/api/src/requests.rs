@@ -102,6 +102,15 @@ pub struct Download {
     pub chat_jid: String,
 }
 
+/// `POST /api/transcribe`: what a voice note, audio or video message says. Answered with the
+/// transcript once it is made (within a minute), else as queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transcribe {
+    pub message_id: String,
+    pub chat_jid: String,
+}
+
 /// `POST /api/is-on-whatsapp`: which numbers have WhatsApp.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,7 +1,7 @@
 //! Starting the daemon and stopping it cooperatively.
 //!
 //! [`Daemon::start`] opens the store, starts the writer and every worker (outbox, webhooks,
-//! connection, auto-download, group names, retention, the watchdog, and whatever a plug starts),
+//! connection, auto-download, transcription, group names, retention, the watchdog, and whatever a plug starts),
 //! and serves the API; it answers with a [`Running`] handle. [`Running::shutdown`] stops in this
 //! order:
 //! 1. one cancellation token tells everything to stop: the API takes no new requests, open event
@@ -40,9 +40,8 @@ use crate::readers::{API_READERS, Readers};
 use crate::status::Status;
 use crate::{
     DaemonConfig, DaemonError, LinkChoice, Stopped, api, connection, extension, group_names, mcp_http, outbox,
-    retention, service_manager, token, webhooks,
+    retention, service_manager, token, transcription, webhooks,
 };
-use wamcp_store::media_seal::MediaSeal;
 
 /// How long the workers have to finish what they are doing once asked to stop.
 pub const FINISH_WITHIN: Duration = Duration::from_secs(10);
@@ -105,17 +104,28 @@ impl Daemon {
         refuse_plain_store_for_sealing(&config)?;
         let mut lock = wamcp_store::DataDir::at(&config.data_dir).lock_for(holder)?;
         let store_path = config.data_dir.join(wamcp_store::data_dir::STORE_FILE);
-        let writer = Writer::open(&store_path)?;
-        let media = media_folder(&config, &store_path)?;
+        let mut writer = Writer::open(&store_path)?;
+        let media = media_folder(&config, &mut writer)?;
         let plain_copies = Arc::new(PlainCopies::new());
         let status = Arc::new(Status::default());
         let events = EventBus::default();
         let targets = ingest::WebhookTargets { urls: config.webhooks.clone(), ..Default::default() };
+        let transcription = ingest::TranscriptionTargets {
+            auto: config.transcription.as_ref().map(|t| t.auto.clone()).unwrap_or_default(),
+            ..Default::default()
+        };
         // Subscribed before the writer starts, so no message it commits goes by unseen.
         let arrivals = events.subscribe();
         let (group_names, unnamed_groups) = GroupNames::new();
-        let (ingest, writer_thread) =
-            Ingest::start(writer, status.clone(), events.clone(), targets.clone(), group_names, clock.clone());
+        let (ingest, writer_thread) = Ingest::start(
+            writer,
+            status.clone(),
+            events.clone(),
+            targets.clone(),
+            transcription.clone(),
+            group_names,
+            clock.clone(),
+        );
         let (stop, workers) = (CancellationToken::new(), TaskTracker::new());
         let mut handles = Vec::new();
         let mut spawn = |task: Task| handles.push(workers.spawn(task));
@@ -157,6 +167,18 @@ impl Daemon {
                 ingest: ingest.clone(),
             };
             spawn(until(&stop, downloads.run(arrivals)));
+        }
+        if let Some(settings) = &config.transcription {
+            let worker = transcription::Transcriber {
+                settings: settings.clone(),
+                link: link.clone(),
+                media: media.clone(),
+                readers: Readers::open(&store_path, 1)?,
+                ingest: ingest.clone(),
+                wake: transcription.wake.clone(),
+                clock: clock.clone(),
+            };
+            spawn(Box::pin(worker.run(stop.clone())));
         }
         spawn(until(&stop, group_names::run(unnamed_groups, link.clone(), ingest.forward_link_events().0)));
         let (gave_up, ended) = oneshot::channel();
@@ -218,11 +240,11 @@ impl Daemon {
             readers: Readers::open(&store_path, API_READERS)?,
             status: status.clone(),
             events: events.clone(),
-            data_dir: config.data_dir.clone(),
             media,
             plain_copies: plain_copies.clone(),
             media_roots: config.media_roots.clone(),
             outbox_wake,
+            transcription: config.transcription.as_ref().map(|_| transcription.wake.clone()),
             clock,
             stop: stop.clone(),
             extra_metrics: Default::default(),
@@ -402,12 +424,9 @@ impl Running {
 
 /// Where attachments go: sealed under `encrypt_media` (the identity made on first use), plain
 /// otherwise; sealed ones from before are opened with the store's identity either way.
-fn media_folder(config: &DaemonConfig, store_path: &std::path::Path) -> Result<MediaFolder, DaemonError> {
-    let seal = if config.encrypt_media {
-        Some(MediaSeal::of_store(store_path)?)
-    } else {
-        Reader::open(store_path)?.media_seal()?
-    };
+fn media_folder(config: &DaemonConfig, writer: &mut Writer) -> Result<MediaFolder, DaemonError> {
+    let seal =
+        if config.encrypt_media { Some(writer.media_seal()?) } else { Reader::open(writer.path())?.media_seal()? };
     Ok(MediaFolder { data_dir: config.data_dir.clone(), seal: seal.map(Arc::new), sealing: config.encrypt_media })
 }
 

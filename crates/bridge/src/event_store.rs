@@ -32,6 +32,7 @@ impl EventStore {
             Arc::new(Status::default()),
             EventBus::default(),
             ingest::WebhookTargets::default(),
+            ingest::TranscriptionTargets::default(),
             GroupNames::default(),
             Arc::new(wamcp_core::SystemClock),
         );

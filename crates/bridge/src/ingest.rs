@@ -1,13 +1,13 @@
 //! The one writer: a thread that owns the store's read-write connection and applies, in batched
 //! transactions, everything that changes it — what the link reports, sends being queued and their
-//! results. A caller is answered, and events are published, only after the commit.
+//! results, transcriptions. A caller is answered, and events are published, only after the commit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
-use wamcp_core::{Clock, HistoryBatch, Jid, LinkEvent, Message, MessageKind, Timestamp, Update};
+use wamcp_core::{Clock, HistoryBatch, Jid, LinkEvent, Message, MessageId, MessageKind, Timestamp, Update};
 use wamcp_store::{Batch, Enqueued, Erased, Inserted, OutboxState, Writer};
 
 use crate::events::{BridgeEvent, EventBus, MessageEvent};
@@ -79,6 +79,11 @@ pub enum Command {
         person: Jid,
         reply: oneshot::Sender<Erased>,
     },
+    /// A transcription was asked for, made, retried or given up.
+    Transcription {
+        change: TranscriptionChange,
+        done: oneshot::Sender<()>,
+    },
     /// An attachment was saved, or its download path refreshed.
     MediaLocation {
         chat: Jid,
@@ -86,6 +91,39 @@ pub enum Command {
         local_path: Option<String>,
         direct_path: Option<String>,
         done: oneshot::Sender<()>,
+    },
+}
+
+/// What happens to an entry of the transcription queue.
+#[derive(Debug)]
+pub enum TranscriptionChange {
+    /// Transcribe this message (again, if it was given up).
+    Queue {
+        chat: Jid,
+        id: String,
+    },
+    /// The endpoint answered: store the transcript with the message and announce it.
+    Done {
+        seq: i64,
+        chat: String,
+        id: String,
+        transcript: String,
+    },
+    Retry {
+        seq: i64,
+        error: String,
+        next_attempt: Timestamp,
+    },
+    /// Given up: kept with the reason, and announced.
+    Failed {
+        seq: i64,
+        chat: String,
+        id: String,
+        error: String,
+    },
+    /// The message is gone: so is its entry.
+    Drop {
+        seq: i64,
     },
 }
 
@@ -102,6 +140,7 @@ impl Ingest {
         status: Arc<Status>,
         events: EventBus,
         webhooks: WebhookTargets,
+        transcription: TranscriptionTargets,
         group_names: GroupNames,
         clock: Arc<dyn Clock>,
     ) -> (Ingest, std::thread::JoinHandle<()>) {
@@ -115,6 +154,7 @@ impl Ingest {
                     writer,
                     large_cache: false,
                     webhooks,
+                    transcription,
                     group_names,
                     clock,
                     status,
@@ -176,6 +216,10 @@ struct AfterCommit {
     unnamed_groups: Vec<Jid>,
     /// Attachment files of messages deleted for me, relative to the data directory.
     deleted_files: Vec<String>,
+    /// New live messages from others, by kind, for automatic transcription.
+    arrived: Vec<(Jid, MessageId, MessageKind)>,
+    /// Whether the transcription queue gained an entry.
+    transcription_queued: bool,
     /// Whether the link said anything (for "last event" in status), and when it committed.
     link_spoke: bool,
     at: Option<Timestamp>,
@@ -213,6 +257,13 @@ pub struct WebhookTargets {
     pub wake: Arc<tokio::sync::Notify>,
 }
 
+/// Which new messages the writer queues for transcription, and whom it wakes to make them.
+#[derive(Clone, Default)]
+pub struct TranscriptionTargets {
+    pub auto: Vec<MessageKind>,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
 struct WriterLoop {
     writer: Writer,
     /// What every change committed is stamped with.
@@ -220,6 +271,7 @@ struct WriterLoop {
     /// Whether the page cache is the large one of a history sync.
     large_cache: bool,
     webhooks: WebhookTargets,
+    transcription: TranscriptionTargets,
     group_names: GroupNames,
     status: Arc<Status>,
     events: EventBus,
@@ -251,6 +303,13 @@ impl WriterLoop {
             let mut batch = self.writer.batch()?;
             for (index, command) in commands.iter().enumerate() {
                 apply(&mut batch, index, command, now, &self.status, &mut after)?;
+            }
+            // Transcriptions are queued with the messages they are of: both or neither.
+            for (chat, id, kind) in &after.arrived {
+                if self.transcription.auto.contains(kind) {
+                    batch.queue_transcription(chat, id.as_str(), now)?;
+                    after.transcription_queued = true;
+                }
             }
             // Deliveries are queued with the changes they announce: both or neither.
             for event in &after.events {
@@ -351,6 +410,7 @@ impl WriterLoop {
                 | Command::WebhookRetry { done, .. }
                 | Command::Retry { done, .. }
                 | Command::Failed { done, .. }
+                | Command::Transcription { done, .. }
                 | Command::MediaLocation { done, .. } => {
                     let _ = done.send(());
                 }
@@ -377,6 +437,9 @@ impl WriterLoop {
         }
         if !after.events.is_empty() && !self.webhooks.urls.is_empty() {
             self.webhooks.wake.notify_one();
+        }
+        if after.transcription_queued {
+            self.transcription.wake.notify_one();
         }
         for event in after.events {
             self.events.publish(event);
@@ -430,6 +493,7 @@ fn apply(
         }
         Command::WebhookDone { seq, .. } => batch.webhook_done(*seq),
         Command::WebhookRetry { seq, error, next_attempt, .. } => batch.webhook_retry_at(*seq, error, *next_attempt),
+        Command::Transcription { change, .. } => apply_transcription(batch, change, now, after),
         Command::MediaLocation { chat, id, local_path, direct_path, .. } => {
             batch.set_media_location(chat, id, local_path.as_deref(), direct_path.as_deref())
         }
@@ -442,6 +506,44 @@ fn apply(
             Ok(())
         }
     }
+}
+
+fn apply_transcription(
+    batch: &mut Batch<'_>,
+    change: &TranscriptionChange,
+    now: Timestamp,
+    after: &mut AfterCommit,
+) -> wamcp_store::Result<()> {
+    match change {
+        TranscriptionChange::Queue { chat, id } => {
+            batch.queue_transcription(chat, id, now)?;
+            after.transcription_queued = true;
+        }
+        TranscriptionChange::Done { seq, chat, id, transcript } => {
+            if batch.store_transcript(*seq, chat, id, transcript)? {
+                after.events.push(BridgeEvent::Transcript {
+                    chat_jid: chat.clone(),
+                    id: id.clone(),
+                    transcript: Some(transcript.clone()),
+                    error: None,
+                });
+            }
+        }
+        TranscriptionChange::Retry { seq, error, next_attempt } => {
+            batch.transcription_retry_at(*seq, error, *next_attempt)?
+        }
+        TranscriptionChange::Failed { seq, chat, id, error } => {
+            batch.transcription_failed(*seq, error)?;
+            after.events.push(BridgeEvent::Transcript {
+                chat_jid: chat.clone(),
+                id: id.clone(),
+                transcript: None,
+                error: Some(error.clone()),
+            });
+        }
+        TranscriptionChange::Drop { seq } => batch.drop_transcription(*seq)?,
+    }
+    Ok(())
 }
 
 fn apply_link_event(
@@ -465,6 +567,9 @@ fn apply_link_event(
                     }
                     if let Some(text) = message.text.as_deref().or(message.caption.as_deref()) {
                         debug!(chat = %message.chat, id = %message.id, "received: {}", wamcp_core::log_privacy::text(text));
+                    }
+                    if !message.from_me {
+                        after.arrived.push((message.chat.clone(), message.id.clone(), message.kind));
                     }
                     after.events.push(BridgeEvent::Message(MessageEvent::from(&message)));
                 }
@@ -629,6 +734,7 @@ mod tests {
             clock: Arc::new(wamcp_core::SystemClock),
             large_cache: false,
             webhooks: WebhookTargets::default(),
+            transcription: TranscriptionTargets::default(),
             group_names: GroupNames::new().0,
             status: Arc::new(Status::default()),
             events: EventBus::default(),

@@ -9,7 +9,8 @@
 //! - [`connection`]: connecting, reconnecting with backoff after transient failures.
 //! - [`media`]: attachments fetched into `media/<chat>/<id>.<ext>` with safe names;
 //!   [`auto_download`] saves the chosen kinds as they arrive; [`voice`] makes any audio a voice
-//!   note (ffmpeg) with its real length and waveform.
+//!   note (ffmpeg) with its real length and waveform; [`transcription`] turns voice notes into
+//!   text through an OpenAI-compatible endpoint, from a durable queue.
 //! - [`group_names`]: subjects fetched for groups the history did not name.
 //! - [`retention`]: messages older than `retention.days` removed daily, with their files.
 //! - [`webhooks`]: events POSTed to configured URLs, signed, retried from a persisted queue.
@@ -43,6 +44,7 @@ mod send_request;
 pub mod service_manager;
 pub mod status;
 pub mod token;
+pub mod transcription;
 pub mod voice;
 pub mod webhooks;
 
@@ -78,6 +80,8 @@ pub struct DaemonConfig {
     pub policy: PolicySettings,
     /// Messages older than this many days are removed daily; `None` keeps everything.
     pub retention_days: Option<u32>,
+    /// Where voice notes are transcribed; `None` leaves them as they are.
+    pub transcription: Option<transcription::TranscriptionSettings>,
 }
 
 /// The link the daemon runs on.

@@ -33,7 +33,8 @@ fn safe_component(raw: &str) -> String {
     if trimmed.is_empty() { "_".to_string() } else { trimmed.replace("..", "_") }
 }
 
-fn extension_for(kind: MessageKind, mimetype: Option<&str>) -> &'static str {
+/// The usual extension of a file of this type (or of this kind of message).
+pub fn extension_for(kind: MessageKind, mimetype: Option<&str>) -> &'static str {
     let mime = mimetype.unwrap_or("").split(';').next().unwrap_or("").trim();
     match mime {
         "image/jpeg" => "jpg",
@@ -71,6 +72,16 @@ impl MediaFolder {
     /// The identity new attachments are sealed for, under `encrypt_media`.
     fn sealing_for(&self) -> Option<&MediaSeal> {
         self.seal.as_deref().filter(|_| self.sealing)
+    }
+
+    /// The plain bytes of the attachment saved at `local_path` (relative to the data directory),
+    /// opened in memory when it is sealed. Blocking.
+    pub fn read_saved(&self, local_path: &str) -> std::io::Result<Vec<u8>> {
+        let path = self.data_dir.join(local_path);
+        match &self.seal {
+            Some(seal) => seal.open(&path),
+            None => std::fs::read(&path),
+        }
     }
 }
 

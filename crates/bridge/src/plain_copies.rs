@@ -112,7 +112,7 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let store = data.path().join("wamcp.db");
         drop(wamcp_store::Writer::open(&store).unwrap());
-        let seal = MediaSeal::of_store(&store).unwrap();
+        let seal = wamcp_store::Writer::open(&store).unwrap().media_seal().unwrap();
         let local = "media/447700900123@s.whatsapp.net/ID1.jpg";
         std::fs::create_dir_all(data.path().join("media/447700900123@s.whatsapp.net")).unwrap();
         seal.seal(b"the photo", std::fs::File::create(data.path().join(local)).unwrap()).unwrap();

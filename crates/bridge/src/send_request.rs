@@ -137,7 +137,7 @@ impl SendRequest {
         message.quoted_id = self.reply_to.as_ref().map(|quoted| MessageId(quoted.id.clone()));
         match &self.body {
             Body::Text { text } => message.text = Some(text.clone()),
-            Body::Media { media_kind, file, mimetype, file_name, caption, .. } => {
+            Body::Media { media_kind, file, mimetype, file_name, caption, seconds, .. } => {
                 message.text = None;
                 message.kind = *media_kind;
                 message.caption = caption.clone();
@@ -145,6 +145,7 @@ impl SendRequest {
                     mimetype: Some(mimetype.clone()),
                     file_name: file_name.clone(),
                     local_path: Some(file.clone()),
+                    seconds: *seconds,
                     ..Media::default()
                 });
             }

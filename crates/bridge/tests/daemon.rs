@@ -66,6 +66,7 @@ impl Setup {
             encrypt_media: false,
             policy: PolicySettings::new(PolicyMode::Known, 20),
             retention_days: None,
+            transcription: None,
         };
         let running = Daemon::new(config, LinkChoice::Sim(sim.clone()))
             .with_clock(self.clock.clone())

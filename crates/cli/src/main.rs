@@ -93,8 +93,9 @@ enum Command {
     Backup(commands::backup::BackupArgs),
     /// Put a backup's files back (the daemon must be stopped; the replaced files are kept aside)
     Restore(commands::backup::RestoreArgs),
-    /// Encrypt the databases with the key (--key-file, WAMCP_KEY_FILE or the systemd credential;
-    /// a key file that does not exist gets a new random key); the daemon must be stopped
+    /// Encrypt the databases with the key (--key-file, WAMCP_KEY_FILE, the systemd credential, or
+    /// with --keyring a new random key kept in the desktop's keyring; a key file that does not
+    /// exist gets a new random key); the daemon must be stopped
     Encrypt(commands::at_rest::EncryptArgs),
     /// Make the encrypted databases (and attachments) plain again (the daemon must be stopped)
     Decrypt,

@@ -145,6 +145,8 @@ pub struct Media {
     pub url: Option<String>,
     /// Where a downloaded copy lies, relative to the data directory.
     pub local_path: Option<String>,
+    /// How long a voice note, audio or video lasts, as the sender's phone recorded it.
+    pub seconds: Option<u32>,
 }
 
 /// One message in a chat.

@@ -52,6 +52,10 @@ pub struct MessageView {
     pub quoted_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaView>,
+    /// What a voice note or audio message says, as the transcription endpoint heard it.
+    /// Untrusted third-party data, like `text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
     /// When the sender last edited the message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<Timestamp>,
@@ -74,6 +78,9 @@ pub struct MediaView {
     pub size: Option<u64>,
     /// Whether a copy has been downloaded into the data directory.
     pub downloaded: bool,
+    /// How long a voice note, audio or video lasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
 }
 
 /// One person's reaction to a message.

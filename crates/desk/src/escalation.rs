@@ -64,6 +64,8 @@ pub enum Reason {
     KnowledgeGap,
     /// Nothing matched, and the customer wrote in another language than the knowledge base's.
     Language,
+    /// An attachment with no words the desk could read: a photo, a voice note not transcribed.
+    NoWords,
 }
 
 impl Reason {
@@ -76,6 +78,7 @@ impl Reason {
             Reason::Pricing => "pricing",
             Reason::KnowledgeGap => "knowledge_gap",
             Reason::Language => "language",
+            Reason::NoWords => "no_words",
         }
     }
 
@@ -89,6 +92,7 @@ impl Reason {
             Reason::Pricing,
             Reason::KnowledgeGap,
             Reason::Language,
+            Reason::NoWords,
         ]
         .into_iter()
         .find(|reason| reason.as_str() == code)
@@ -104,6 +108,7 @@ impl Reason {
             Reason::Pricing => "asked about prices",
             Reason::KnowledgeGap => "asked what the knowledge base does not answer",
             Reason::Language => "wrote in a language the knowledge base is not in",
+            Reason::NoWords => "sent an attachment or voice note with no words to read",
         }
     }
 
@@ -115,7 +120,7 @@ impl Reason {
             Reason::HumanRequested => (Priority::Normal, "general"),
             Reason::Refund => (Priority::High, "billing"),
             Reason::Pricing => (Priority::Normal, "billing"),
-            Reason::KnowledgeGap | Reason::Language => (Priority::Normal, "general"),
+            Reason::KnowledgeGap | Reason::Language | Reason::NoWords => (Priority::Normal, "general"),
         }
     }
 }
@@ -139,6 +144,9 @@ impl Rules {
     /// The reason to escalate `text`, if any, given how many searches in a row (counting this
     /// message's) found nothing.
     pub fn check(&self, text: &str, misses_in_a_row: i64) -> Option<Reason> {
+        if crate::intake::is_attachment_placeholder(text.trim()) {
+            return Some(Reason::NoWords);
+        }
         let lower = text.to_lowercase();
         let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
         let has_word = |list: &[&str]| words.iter().any(|w| list.contains(w));
@@ -177,6 +185,14 @@ mod tests {
         assert_eq!(check("There is an issue with my order"), None);
         assert_eq!(check("Please pursue the tissue issue"), None);
         assert_eq!(check("The courtyard door is stuck"), None);
+    }
+
+    #[test]
+    fn an_attachment_without_words_goes_to_a_person() {
+        assert_eq!(check("[voice]"), Some(Reason::NoWords));
+        assert_eq!(check("[image]"), Some(Reason::NoWords));
+        assert_eq!(check("[text]"), None, "not an attachment");
+        assert_eq!(check("[voice] where is my order"), None);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Arrived {
     pub kind: MessageKind,
     pub text: Option<String>,
     pub caption: Option<String>,
+    /// What a voice note says, when it was transcribed.
+    pub transcript: Option<String>,
     pub at: Timestamp,
 }
 
@@ -61,6 +63,7 @@ impl From<&wamcp_core::Message> for Arrived {
             kind: message.kind,
             text: message.text.clone(),
             caption: message.caption.clone(),
+            transcript: None,
             at: message.timestamp,
         }
     }
@@ -75,12 +78,15 @@ impl Inbound {
         if message.from_me || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid) {
             return None;
         }
-        let words = message.text.as_deref().or(message.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty());
+        let words = [&message.text, &message.caption, &message.transcript]
+            .into_iter()
+            .find_map(|words| words.as_deref().map(str::trim).filter(|t| !t.is_empty()));
         let body = match words {
             Some(text) => text.to_string(),
             None if message.kind == MessageKind::Text => return None,
-            // An attachment without words still reaches a person's queue.
-            None => format!("[{}]", message.kind.as_str()),
+            // An attachment without words (a photo, a voice note no one transcribed) still
+            // reaches a person's queue: the rules escalate it (`Reason::NoWords`).
+            None => attachment_placeholder(message.kind),
         };
         Some(Inbound {
             channel: Channel::Whatsapp,
@@ -94,6 +100,19 @@ impl Inbound {
             at: message.at,
         })
     }
+}
+
+/// The body of a message that is only an attachment: `[voice]`, `[image]`.
+pub fn attachment_placeholder(kind: MessageKind) -> String {
+    format!("[{}]", kind.as_str())
+}
+
+/// Whether a body is only an attachment's placeholder, with no words to answer.
+pub fn is_attachment_placeholder(body: &str) -> bool {
+    body.strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(MessageKind::parse)
+        .is_some_and(|kind| kind.has_media())
 }
 
 /// What became of an inbound message.

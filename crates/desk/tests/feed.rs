@@ -65,6 +65,7 @@ fn message(chat: &str, id: &str, from_me: bool, kind: MessageKind, text: Option<
         kind,
         text: text.map(str::to_string),
         caption: None,
+        transcript: None,
         at: Timestamp(at),
     }
 }

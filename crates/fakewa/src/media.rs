@@ -1,5 +1,5 @@
 //! The media host: fakewa keeps encrypted blobs as WhatsApp's CDN does, under a direct path,
-//! on disk in the data dir. A contact's photo is encrypted here with the real media crypto
+//! on disk in the data dir. A contact's photo or voice note is encrypted here with the real media crypto
 //! (wacore's `encrypt_media`); the client's uploads are kept as sent, so a test can decrypt
 //! them with the key from the message and compare hashes.
 
@@ -26,6 +26,9 @@ pub struct Attachment {
     pub caption: Option<String>,
     #[serde(default)]
     pub mimetype: Option<String>,
+    /// A voice note's length, as the phone that recorded it says.
+    #[serde(default)]
+    pub seconds: Option<u32>,
 }
 
 /// Where the blob at `direct_path` lives (the query is not part of the name).
@@ -60,6 +63,28 @@ impl World {
             caption: image.caption.clone(),
             file_sha256: Some(encrypted.file_sha256.to_vec()),
             file_length: Some(plain.len() as u64),
+            media_key: Some(encrypted.media_key.to_vec()),
+            file_enc_sha256: Some(encrypted.file_enc_sha256.to_vec()),
+            direct_path: Some(direct_path),
+            media_key_timestamp: Some(now()),
+            ..Default::default()
+        })
+    }
+
+    /// A contact's voice note: encrypted as audio, kept on the media host, described as a PTT
+    /// (push-to-talk) audio message, as a phone records one.
+    pub(crate) fn upload_voice(&mut self, voice: &Attachment, media_host: &str) -> Result<wa::message::AudioMessage> {
+        let plain = std::fs::read(&voice.path).with_context(|| format!("reading {}", voice.path.display()))?;
+        let encrypted = wacore::upload::encrypt_media(&plain, MediaType::Audio)?;
+        let direct_path = keep(&self.data_dir, "7114-24", &encrypted.data_to_upload)?;
+        let token = BASE64_URL_SAFE_NO_PAD.encode(encrypted.file_enc_sha256);
+        Ok(wa::message::AudioMessage {
+            url: Some(format!("https://{media_host}{direct_path}?token={token}")),
+            mimetype: Some(voice.mimetype.clone().unwrap_or_else(|| "audio/ogg; codecs=opus".into())),
+            file_sha256: Some(encrypted.file_sha256.to_vec()),
+            file_length: Some(plain.len() as u64),
+            ptt: Some(true),
+            seconds: voice.seconds,
             media_key: Some(encrypted.media_key.to_vec()),
             file_enc_sha256: Some(encrypted.file_enc_sha256.to_vec()),
             direct_path: Some(direct_path),

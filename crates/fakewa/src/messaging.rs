@@ -44,6 +44,9 @@ pub struct Incoming {
     /// `{path, caption?, mimetype?}`: a photo.
     #[serde(default)]
     pub image: Option<crate::media::Attachment>,
+    /// `{path, mimetype?}`: a voice note (an Ogg/Opus file, recorded on the contact's phone).
+    #[serde(default)]
+    pub voice: Option<crate::media::Attachment>,
     /// Delivered while the client was away (the stanza carries `offline`).
     #[serde(default)]
     pub offline: bool,
@@ -116,7 +119,7 @@ impl World {
         let id = message_id();
         let stanza_type = if message.reaction_message.is_set() {
             "reaction"
-        } else if message.image_message.is_set() {
+        } else if message.image_message.is_set() || message.audio_message.is_set() {
             "media"
         } else {
             "text"
@@ -214,8 +217,14 @@ impl World {
             message.image_message = MessageField::some(self.upload_image(image, media_host)?);
             return Ok(message);
         }
-        let text =
-            request.text.clone().context("say what the contact writes: text, image, reaction, edit or revoke")?;
+        if let Some(voice) = &request.voice {
+            message.audio_message = MessageField::some(self.upload_voice(voice, media_host)?);
+            return Ok(message);
+        }
+        let text = request
+            .text
+            .clone()
+            .context("say what the contact writes: text, image, voice, reaction, edit or revoke")?;
         match &request.reply_to {
             None => message.conversation = Some(text),
             Some(quoted) => {

@@ -300,3 +300,27 @@ pub fn person(name: &str, value: &str) -> Result<Jid, String> {
 pub fn person_or_chat(name: &str, value: &str) -> Result<Jid, String> {
     Jid::parse_person(value).map_err(|e| format!("invalid value for parameter '{name}': {e}"))
 }
+
+/// `get_media`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetMediaArgs {
+    /// The id of the message with the attachment (downloaded already, by download_media).
+    pub message_id: String,
+    /// The JID of its chat.
+    pub chat_jid: String,
+}
+
+/// `read_document`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadDocumentArgs {
+    /// The id of the message with the document (downloaded already, by download_media).
+    pub message_id: String,
+    /// The JID of its chat.
+    pub chat_jid: String,
+    /// Which pages: "3", "2-5" or "4-" (from page 4 on), counting from 1. Default: from the
+    /// first, as many as fit.
+    #[serde(default, deserialize_with = "crate::lenient::text")]
+    pub pages: Option<String>,
+}

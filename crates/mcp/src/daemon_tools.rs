@@ -1,23 +1,24 @@
 //! Tools that act through the daemon without messaging anyone: `download_media` (lharries'),
-//! `get_status`, and `request_history` (older messages from the phone). Listed whenever there is
+//! `transcribe_message`, `get_status`, and `request_history` (older messages from the phone). Listed whenever there is
 //! a daemon, whatever the send policy.
 
 use rmcp::model::JsonObject;
 use rmcp::{tool, tool_router};
 use serde_json::Value;
-use wamcp_api::{Download, GetStatus, RequestHistory};
+use wamcp_api::{Download, GetStatus, RequestHistory, Transcribe, TranscriptState};
 
 use crate::args;
-use crate::output::{self, DoneOut, DownloadOut, StatusOut};
+use crate::output::{self, DoneOut, DownloadOut, StatusOut, TranscriptOut};
 use crate::resources;
 use crate::schema;
-use crate::send_args::{DownloadArgs, HistoryArgs, NoArgs};
+use crate::send_args::{DownloadArgs, HistoryArgs, NoArgs, TranscribeArgs};
 use crate::send_tools::finish;
 use crate::tools::{ToolResult, Tools};
 
 #[tool_router(router = daemon_router, vis = "pub(crate)")]
 impl Tools {
-    /// Download a message's image, video, audio or document; returns the local file path.
+    /// Download a message's image, video, audio or document; returns the local file path, and
+    /// shows a photo or sticker (a video's first frame) as an image.
     #[tool(
         input_schema = schema::input::<DownloadArgs>(),
         output_schema = schema::output::<DownloadOut>(),
@@ -45,7 +46,54 @@ impl Tools {
                     stored.as_ref().and_then(|m| m.size),
                 );
                 result.content.push(rmcp::model::ContentBlock::resource_link(link));
+                // A photo, sticker or video is also shown, so a model that sees images sees it.
+                self.add_look(&chat, &a.message_id, &mut result).await;
                 Ok(result)
+            }
+            .await,
+        )
+    }
+
+    /// What a voice note (or audio, or video) says, as text. Waits up to a minute for the
+    /// transcript; if it takes longer, it is stored with the message when made and list_messages
+    /// shows it.
+    #[tool(
+        input_schema = schema::input::<TranscribeArgs>(),
+        output_schema = schema::output::<TranscriptOut>(),
+        annotations(title = "Transcribe a voice note", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn transcribe_message(&self, arguments: JsonObject) -> ToolResult {
+        finish(
+            async {
+                let a: TranscribeArgs = args::parse(arguments)?;
+                let chat = args::chat_jid("chat_jid", &a.chat_jid)?;
+                let sending = self.sending()?;
+                let request = Transcribe { message_id: a.message_id.clone(), chat_jid: chat.to_string() };
+                let answer = sending.daemon.call(request).await.map_err(|e| e.to_string())?;
+                let text = match (&answer.state, &answer.transcript) {
+                    // What was said is the sender's words: fenced like their text.
+                    (TranscriptState::Done, Some(transcript)) => {
+                        let fence = wamcp_core::render::Fence::random();
+                        format!("{}\nTranscript of #{}: {}", fence.note(), a.message_id, fence.wrap(transcript))
+                    }
+                    (TranscriptState::Failed, _) => format!(
+                        "Transcription of #{} failed: {}. Calling again tries anew.",
+                        a.message_id,
+                        answer.error.as_deref().unwrap_or("unknown")
+                    ),
+                    _ => format!(
+                        "Transcription of #{} is queued{}; list_messages shows the transcript once it is made.",
+                        a.message_id,
+                        answer.error.as_deref().map(|e| format!(" (last attempt: {e})")).unwrap_or_default()
+                    ),
+                };
+                let out = TranscriptOut {
+                    success: answer.success,
+                    state: answer.state,
+                    transcript: answer.transcript,
+                    error: answer.error,
+                };
+                Ok(output::success(&out, text))
             }
             .await,
         )

@@ -38,6 +38,16 @@ pub fn boolean<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Er
     yes_or_no.ok_or_else(|| serde::de::Error::custom(format!("expected true or false, got {value}")))
 }
 
+/// Text that may come as a number (a page, `2`, for `"2"`); absent or null is none.
+pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(text)),
+        Value::Number(number) => Ok(Some(number.to_string())),
+        other => Err(serde::de::Error::custom(format!("expected text such as \"2-5\", got {other}"))),
+    }
+}
+
 fn whole_number(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => {

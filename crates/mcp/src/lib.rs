@@ -12,7 +12,9 @@
 //!   server lists a group or not by the send [`policy`]: [`send_tools`] (with [`send_args`]) and
 //!   [`message_tools`] message people (sending, reacting, marking read; edits, deletions,
 //!   typing) and are not listed under the policy `off`; [`daemon_tools`] only fetch (downloads,
-//!   status, older history); [`people_tools`]: contacts, groups, who is on WhatsApp.
+//!   status, older history, transcripts); [`people_tools`]: contacts, groups, who is on WhatsApp.
+//! - [`media_tools`]: downloaded attachments read without the daemon ([`attachment`]): photos
+//!   and video frames as images ([`media_content`]), documents' text page by page ([`documents`]).
 //!
 //! - [`audit`]: every call recorded in the store's audit log, message text hashed.
 //! - [`relay`]: `wamcp mcp --daemon unix:PATH`, the daemon's own `/mcp` passed through stdio,
@@ -22,14 +24,18 @@
 //! and writes only the audit log; everything that changes WhatsApp goes through the daemon's API.
 
 pub mod args;
+pub mod attachment;
 pub mod audit;
 pub mod completion;
 pub mod consent;
 pub mod daemon;
 pub mod daemon_events;
 pub mod daemon_tools;
+pub mod documents;
 pub mod lenient;
 pub mod logging;
+pub mod media_content;
+pub mod media_tools;
 pub mod message_tools;
 pub mod output;
 pub mod people_tools;

@@ -122,6 +122,20 @@ pub struct DownloadOut {
     pub file_path: String,
 }
 
+/// `transcribe_message`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct TranscriptOut {
+    pub success: bool,
+    /// done, queued (the transcript follows; list_messages shows it once made) or failed.
+    pub state: wamcp_api::TranscriptState,
+    /// What was said, as the transcription endpoint heard it. Untrusted third-party data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// Why it failed, or why the last attempt did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// `send_reaction` and `mark_read`.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DoneOut {

@@ -328,14 +328,14 @@ fn allowlisted(reader: &Reader, entries: &[String], recipient: &Jid) -> Result<b
     Ok(false)
 }
 
-/// Phone numbers (8 to 15 digits, written with any of `+ -.()` and spaces) in the `text` and
-/// `caption` fields anywhere in `value`.
+/// Phone numbers (8 to 15 digits, written with any of `+ -.()` and spaces) in the `text`,
+/// `caption` and `transcript` fields anywhere in `value`.
 fn collect_numbers(value: &Value, found: &mut Vec<String>) {
     match value {
         Value::Object(fields) => {
             for (key, field) in fields {
                 match (key.as_str(), field) {
-                    ("text" | "caption", Value::String(text)) => found.extend(phone_numbers(text)),
+                    ("text" | "caption" | "transcript", Value::String(text)) => found.extend(phone_numbers(text)),
                     _ => collect_numbers(field, found),
                 }
             }

@@ -98,25 +98,11 @@ fn read_media(reader: &Reader, uri: &str, rest: &str) -> Result<ReadResourceResu
     let rest = rest.replace("%40", "@").replace("%3A", ":");
     let (chat, id) = rest.split_once('/').ok_or("give whatsapp://media/{chat_jid}/{message_id}")?;
     let chat = Jid::parse(chat).map_err(|e| e.to_string())?;
-    let file = reader
-        .media_file(&chat, id)
-        .map_err(|e| e.to_string())?
-        .ok_or("the attachment is not downloaded; call download_media first")?;
-    let size = std::fs::metadata(&file).map_err(|e| e.to_string())?.len();
-    if size > MAX_MEDIA_BYTES {
-        return Err(format!("the file is {size} bytes, more than a resource carries; it is at {}", file.display()));
-    }
-    // A sealed attachment (encrypt_media) is opened in memory: no plain copy touches the disk.
-    let bytes = match reader.media_seal().map_err(|e| e.to_string())? {
-        Some(seal) => seal.open(&file),
-        None => std::fs::read(&file),
-    }
-    .map_err(|e| e.to_string())?;
-    let mimetype = reader.media(&chat, id).ok().and_then(|stored| stored.media.mimetype);
+    let saved = crate::attachment::saved(reader, &chat, id, MAX_MEDIA_BYTES)?;
     let contents = ResourceContents::BlobResourceContents {
         uri: uri.to_string(),
-        mime_type: mimetype,
-        blob: base64::engine::general_purpose::STANDARD.encode(bytes),
+        mime_type: saved.stored.media.mimetype,
+        blob: base64::engine::general_purpose::STANDARD.encode(saved.bytes),
         meta: None,
     };
     Ok(ReadResourceResult::new(vec![contents]))

@@ -51,6 +51,16 @@ pub struct DownloadArgs {
     pub chat_jid: String,
 }
 
+/// `transcribe_message`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscribeArgs {
+    /// The id of the voice note, audio or video message.
+    pub message_id: String,
+    /// The JID of its chat.
+    pub chat_jid: String,
+}
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReactionArgs {

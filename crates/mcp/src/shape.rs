@@ -31,10 +31,12 @@ pub const MAX_TEXT_BYTES: usize = MAX_TOKENS * 3;
 pub const PAGE_BYTES: usize = MAX_TEXT_BYTES - 300;
 
 /// The fields of the views whose strings other people wrote (or may have): message text and
-/// captions, names, file names, reactions, group subjects and descriptions.
+/// captions, transcripts of what they said, names, file names, reactions, group subjects and
+/// descriptions.
 const THIRD_PARTY_FIELDS: &[&str] = &[
     "text",
     "caption",
+    "transcript",
     "chat_name",
     "sender_name",
     "name",

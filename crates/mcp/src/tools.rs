@@ -63,8 +63,15 @@ impl Tools {
             sending: None,
             audit: None,
             log: ClientLog::default(),
-            tool_router: Tools::tool_router(),
+            tool_router: Tools::reading_router(),
         }
+    }
+
+    /// The tools that read the store and the saved attachments: every server has them.
+    fn reading_router() -> ToolRouter<Tools> {
+        let mut router = Tools::tool_router();
+        router.merge(Tools::media_router());
+        router
     }
 
     /// Records every call in the store's audit log.
@@ -76,7 +83,7 @@ impl Tools {
     /// The read tools, and the tools that act through `daemon` as far as the policy allows: with
     /// the policy `off`, the tools that message anyone are not listed at all.
     pub fn with_daemon(reader: Reader, daemon: Arc<dyn Daemon>, policy: Arc<SendPolicy>) -> Tools {
-        let mut router = Tools::tool_router();
+        let mut router = Tools::reading_router();
         router.merge(Tools::people_router());
         router.merge(Tools::daemon_router());
         router.merge(Tools::wait_router());
@@ -100,7 +107,7 @@ impl Tools {
     /// The tools every daemon offers whatever its send policy (reading, people, fetching): what
     /// a relay lists while its daemon is away, so the assistant still sees where WhatsApp is.
     pub fn offered_by_every_daemon() -> Vec<rmcp::model::Tool> {
-        let mut router = Tools::tool_router();
+        let mut router = Tools::reading_router();
         router.merge(Tools::people_router());
         router.merge(Tools::daemon_router());
         router.merge(Tools::wait_router());
@@ -110,7 +117,7 @@ impl Tools {
     /// The name of every tool a server can offer, whatever its policy, sorted: what the audit
     /// log can hold.
     pub fn all_names() -> Vec<String> {
-        let mut router = Tools::tool_router();
+        let mut router = Tools::reading_router();
         for more in [
             Tools::people_router(),
             Tools::daemon_router(),
@@ -128,7 +135,7 @@ impl Tools {
 
     /// Runs a tool body with the reader; a user-facing problem (bad argument, nothing found)
     /// becomes a tool error, a database failure a protocol error.
-    fn run(&self, body: impl FnOnce(&Reader) -> Result<CallToolResult, Problem>) -> ToolResult {
+    pub(crate) fn run(&self, body: impl FnOnce(&Reader) -> Result<CallToolResult, Problem>) -> ToolResult {
         let reader = self.reader();
         match body(&reader) {
             Ok(result) => {
@@ -148,7 +155,7 @@ impl Tools {
 }
 
 /// Why a tool call did not produce a result.
-enum Problem {
+pub(crate) enum Problem {
     /// Something the caller can fix; said back to them.
     User(String),
     Store(StoreError),

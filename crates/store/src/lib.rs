@@ -1,5 +1,5 @@
 //! The wamcp message store: one SQLite file holding chats, contacts, messages, reactions and
-//! receipts, with a full-text index over message text and captions.
+//! receipts, with a full-text index over message text, captions and transcripts.
 //!
 //! Layout:
 //! - [`data_dir`]: where the store lives (XDG data dir, `--data-dir`, `WAMCP_DATA_DIR`), created 0700.
@@ -7,7 +7,8 @@
 //! - [`write`]: the only way rows get in ([`Writer`] and its [`Batch`]); the bridge's ingest and
 //!   outbox and the importers use it. One writer, many readers (WAL).
 //! - [`outbox`]: sends written down before they are acknowledged, with their retry schedule;
-//!   [`webhook_queue`]: webhook deliveries, written with the change they announce.
+//!   [`webhook_queue`]: webhook deliveries, written with the change they announce;
+//!   [`transcription_queue`]: voice notes to transcribe, and the transcripts' place in the index.
 //! - `chat_state`: archived, pinned, muted, unread and a group's subject, as changed on the
 //!   account's other devices.
 //! - `delivery`, `identity_merge`: receipts raising our messages' status; a LID's chat merged into
@@ -37,6 +38,7 @@ pub mod read;
 pub mod rekey;
 pub mod schema;
 pub mod snapshot;
+pub mod transcription_queue;
 pub mod webhook_queue;
 pub mod write;
 
@@ -50,6 +52,7 @@ pub use data_dir::{DataDir, Holder};
 pub use erase::Erased;
 pub use outbox::{Enqueued, OutboxEntry, OutboxState};
 pub use read::{MessageFilter, NamedRecipient, OldestMessage, Personal, Reader, StoredMedia, WireAddress};
+pub use transcription_queue::{Queued, Transcription, TranscriptionJob};
 pub use webhook_queue::WebhookDelivery;
 pub use write::{Batch, Inserted, Writer};
 

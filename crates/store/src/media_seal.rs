@@ -12,6 +12,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use crate::write::Batch;
 use crate::{Result, StoreError};
 
 /// How every age file begins.
@@ -44,8 +45,8 @@ impl MediaSeal {
         .transpose()
     }
 
-    /// The store's identity, made (and committed) on first use.
-    pub fn load_or_create(conn: &Connection) -> Result<MediaSeal> {
+    /// The store's identity, made on first use (in the caller's transaction: [`Batch::media_seal`]).
+    pub(crate) fn load_or_create(conn: &Connection) -> Result<MediaSeal> {
         if let Some(seal) = MediaSeal::load(conn)? {
             return Ok(seal);
         }
@@ -57,11 +58,6 @@ impl MediaSeal {
             [IDENTITY, identity.to_string().expose_secret()],
         )?;
         Ok(MediaSeal::load(conn)?.expect("the identity was just stored"))
-    }
-
-    /// The identity of the store at `store` (its `wamcp.db`, migrated), made on first use.
-    pub fn of_store(store: &Path) -> Result<MediaSeal> {
-        MediaSeal::load_or_create(&crate::connection::open(store)?)
     }
 
     /// Writes `plain` sealed into `out`.
@@ -205,6 +201,23 @@ pub fn replace(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::R
     file.sync_all()?;
     drop(file);
     std::fs::rename(&partial, path)
+}
+
+impl Batch<'_> {
+    /// The store's identity that seals attachments, made in this transaction if it has none.
+    pub fn media_seal(&mut self) -> Result<MediaSeal> {
+        MediaSeal::load_or_create(self.conn)
+    }
+}
+
+impl crate::Writer {
+    /// The store's identity that seals attachments, made and committed on first use.
+    pub fn media_seal(&mut self) -> Result<MediaSeal> {
+        let mut batch = self.batch()?;
+        let seal = batch.media_seal()?;
+        batch.commit()?;
+        Ok(seal)
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use crate::{Result, StoreError};
 
 /// Every migration, in order. The store's version is the number applied.
-const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE, V3_AUDIT, V4_WIRE_ADDRESSES, V5_SECRETS];
+const MIGRATIONS: &[&str] = &[V1_INITIAL, V2_BRIDGE, V3_AUDIT, V4_WIRE_ADDRESSES, V5_SECRETS, V6_TRANSCRIPTS];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -233,6 +233,65 @@ CREATE TABLE secrets (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+"#;
+
+const V6_TRANSCRIPTS: &str = r#"
+-- What a voice note or audio message says, from the transcription endpoint: stored with the
+-- message and searched like its text.
+ALTER TABLE messages ADD COLUMN transcript TEXT;
+-- How long a voice note, audio or video lasts, as the sender's phone recorded it.
+ALTER TABLE messages ADD COLUMN media_seconds INTEGER;
+
+-- Transcriptions to make, and those given up (with why). A row is written in the same transaction
+-- as the message it names (automatic ones) or before the caller is answered (asked for): a kill -9
+-- or an endpoint that is down loses none.
+CREATE TABLE transcription_queue (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_jid     TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state = 'queued' OR state = 'failed'),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,                -- ms UTC
+    last_error   TEXT,
+    created      INTEGER NOT NULL,
+    UNIQUE (message_id, chat_jid)
+);
+CREATE INDEX transcription_due ON transcription_queue (next_attempt) WHERE state = 'queued';
+
+-- The index's text column holds the text and the transcript (a message has one or the other, so
+-- one column serves both and the index need not be rebuilt: rows without a transcript index what
+-- they did). Every trigger writes and deletes the same expression.
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP VIEW messages_fts_content;
+CREATE VIEW messages_fts_content (seq, text, caption, chat, sender) AS
+    SELECT seq, coalesce(text || ' ' || transcript, text, transcript), caption,
+        'j' || replace(replace(replace(replace(chat_jid, '@', ''), '.', ''), '-', ''), '_', ''),
+        'j' || replace(replace(replace(replace(sender_jid, '@', ''), '.', ''), '-', ''), '_', '')
+    FROM messages;
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+WHEN new.text IS NOT NULL OR new.caption IS NOT NULL OR new.transcript IS NOT NULL BEGIN
+    INSERT INTO messages_fts (rowid, text, caption, chat, sender)
+        SELECT seq, text, caption, chat, sender FROM messages_fts_content WHERE seq = new.seq;
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.text IS NOT NULL OR old.caption IS NOT NULL OR old.transcript IS NOT NULL BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, caption, chat, sender) VALUES ('delete', old.seq,
+        coalesce(old.text || ' ' || old.transcript, old.text, old.transcript), old.caption,
+        'j' || replace(replace(replace(replace(old.chat_jid, '@', ''), '.', ''), '-', ''), '_', ''),
+        'j' || replace(replace(replace(replace(old.sender_jid, '@', ''), '.', ''), '-', ''), '_', ''));
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, caption, transcript, chat_jid, sender_jid ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text, caption, chat, sender)
+        SELECT 'delete', old.seq, coalesce(old.text || ' ' || old.transcript, old.text, old.transcript), old.caption,
+            'j' || replace(replace(replace(replace(old.chat_jid, '@', ''), '.', ''), '-', ''), '_', ''),
+            'j' || replace(replace(replace(replace(old.sender_jid, '@', ''), '.', ''), '-', ''), '_', '')
+        WHERE old.text IS NOT NULL OR old.caption IS NOT NULL OR old.transcript IS NOT NULL;
+    INSERT INTO messages_fts (rowid, text, caption, chat, sender)
+        SELECT seq, text, caption, chat, sender FROM messages_fts_content
+        WHERE seq = new.seq AND (new.text IS NOT NULL OR new.caption IS NOT NULL OR new.transcript IS NOT NULL);
+END;
 "#;
 
 /// The version a store is at.

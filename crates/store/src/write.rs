@@ -297,8 +297,8 @@ impl Batch<'_> {
             .prepare_cached(
                 "INSERT INTO messages (seq, chat_jid, id, sender_jid, from_me, ts, kind, text, caption, quoted_id,
                     status, mimetype, file_name, file_size, file_sha256, file_enc_sha256, media_key, direct_path,
-                    url, local_path)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                    url, local_path, media_seconds)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             )?
             .execute(params![
                 seq,
@@ -321,6 +321,7 @@ impl Batch<'_> {
                 media.and_then(|x| x.direct_path.as_deref()),
                 media.and_then(|x| x.url.as_deref()),
                 media.and_then(|x| x.local_path.as_deref()),
+                media.and_then(|x| x.seconds),
             ])?;
         Ok(())
     }
@@ -412,7 +413,7 @@ impl Batch<'_> {
         let changed = self
             .conn
             .prepare_cached(
-                "UPDATE messages SET revoked = 1, text = NULL, caption = NULL, media_key = NULL, direct_path = NULL, url = NULL
+                "UPDATE messages SET revoked = 1, text = NULL, caption = NULL, transcript = NULL, media_key = NULL, direct_path = NULL, url = NULL
                  WHERE chat_jid = ?1 AND id = ?2",
             )?
             .execute(params![chat.as_str(), message_id])?;

@@ -26,6 +26,7 @@ impl AppState {
             Request::Download(request) => Answer::Download(self.download(request).await?),
             Request::IsOnWhatsApp(request) => Answer::IsOnWhatsApp(self.is_on_whatsapp(request).await?),
             Request::Forget(request) => Answer::Forget(self.forget(request).await?),
+            Request::Transcribe(request) => Answer::Transcribe(self.transcribe(request).await?),
             Request::GetStatus(GetStatus {}) => Answer::GetStatus(self.status_report().await?),
             Request::GetGroup(request) => Answer::GetGroup(self.group(request).await?),
         })

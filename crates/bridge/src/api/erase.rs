@@ -15,7 +15,7 @@ impl AppState {
         let (reply, erased) = oneshot::channel();
         self.ingest.send(Command::Forget { person: person.clone(), reply }).await.map_err(ApiError::unavailable)?;
         let erased = erased.await.map_err(|_| ApiError::internal("the store could not erase; nothing was removed"))?;
-        let (dir, files) = (self.data_dir.clone(), erased.media_files.clone());
+        let (dir, files) = (self.data_dir().to_path_buf(), erased.media_files.clone());
         let removed = tokio::task::spawn_blocking(move || wamcp_store::erase::remove_media_files(&dir, &files))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?

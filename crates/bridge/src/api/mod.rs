@@ -16,6 +16,7 @@ mod send;
 mod sim;
 pub mod socket;
 mod stream;
+mod transcribe;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -32,7 +33,8 @@ pub use dispatch::InProcess;
 pub use error::store_error;
 pub use wamcp_api::http::ApiError;
 use wamcp_api::{
-    Delete, Download, Edit, Endpoint, Forget, IsOnWhatsApp, MarkRead, React, RequestHistory, SendMessage, Typing,
+    Delete, Download, Edit, Endpoint, Forget, IsOnWhatsApp, MarkRead, React, RequestHistory, SendMessage, Transcribe,
+    Typing,
 };
 
 use crate::events::EventBus;
@@ -61,14 +63,15 @@ pub struct AppState {
     pub readers: crate::readers::Readers,
     pub status: Arc<Status>,
     pub events: EventBus,
-    pub data_dir: PathBuf,
-    /// Where attachments are saved, and whether sealed.
+    /// Where attachments are saved (in the data directory), and whether sealed.
     pub media: crate::media::MediaFolder,
     /// Plain copies of sealed attachments, for `download`'s answer.
     pub plain_copies: Arc<crate::plain_copies::PlainCopies>,
     /// Files may be sent only from under these directories.
     pub media_roots: Vec<PathBuf>,
     pub outbox_wake: Arc<Notify>,
+    /// Wakes the transcription worker; `None` when transcription is off.
+    pub transcription: Option<Arc<Notify>>,
     pub clock: Arc<dyn wamcp_core::Clock>,
     /// Cancelled when the daemon stops: open event streams end with it.
     pub stop: tokio_util::sync::CancellationToken,
@@ -79,6 +82,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.media.data_dir
+    }
+
     async fn reader(&self) -> Result<crate::readers::Pooled<'_>, ApiError> {
         self.readers.get().await.map_err(store_error)
     }
@@ -102,7 +110,8 @@ pub fn routes(app: Arc<AppState>) -> Router {
         .route(Typing::PATH, post(dispatch::serve::<Typing>))
         .route(RequestHistory::PATH, post(dispatch::serve::<RequestHistory>))
         .route(IsOnWhatsApp::PATH, post(dispatch::serve::<IsOnWhatsApp>))
-        .route(Forget::PATH, post(dispatch::serve::<Forget>));
+        .route(Forget::PATH, post(dispatch::serve::<Forget>))
+        .route(Transcribe::PATH, post(dispatch::serve::<Transcribe>));
     if app.sim.is_some() {
         routes = routes
             .route("/api/sim/incoming", post(sim::incoming))

@@ -133,7 +133,7 @@ pub async fn metrics(
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
     let depth = app.reader().await?.outbox_depth().map_err(store_error)?;
     let store_bytes =
-        std::fs::metadata(app.data_dir.join(wamcp_store::data_dir::STORE_FILE)).map(|m| m.len()).unwrap_or(0);
+        std::fs::metadata(app.data_dir().join(wamcp_store::data_dir::STORE_FILE)).map(|m| m.len()).unwrap_or(0);
     let mut body = crate::metrics::render(&app.status, depth, store_bytes);
     if let Some(extra) = app.extra_metrics.get() {
         body += &extra().await;

@@ -230,12 +230,12 @@ async fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>, v
     let file_name = source.file_name().map(|n| n.to_string_lossy().into_owned());
     let extension = source.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let (kind, mimetype) = if voice { (MessageKind::Voice, VOICE_MIMETYPE) } else { media_kind(&extension) };
-    let outbox = app.data_dir.join(QUEUED_FILES);
+    let outbox = app.data_dir().join(QUEUED_FILES);
     std::fs::create_dir_all(&outbox)
         .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", outbox.display())))?;
     if kind == MessageKind::Voice {
         let relative = format!("{QUEUED_FILES}/{id}.ogg");
-        let target = app.data_dir.join(&relative);
+        let target = app.data_dir().join(&relative);
         let note = tokio::task::spawn_blocking(move || voice::encode(&source, &target))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
@@ -254,7 +254,7 @@ async fn attach(app: &AppState, path: &str, id: &str, caption: Option<String>, v
         });
     }
     let relative = format!("{QUEUED_FILES}/{id}.{}", if extension.is_empty() { "bin" } else { &extension });
-    let copy = app.data_dir.join(&relative);
+    let copy = app.data_dir().join(&relative);
     // Up to 100 MiB, synced: on a blocking thread, so other requests go on meanwhile.
     let copied = source.clone();
     tokio::task::spawn_blocking(move || {

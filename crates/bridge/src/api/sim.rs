@@ -54,6 +54,9 @@ pub struct IncomingMedia {
     /// Already expired on the media server.
     #[serde(default)]
     pub expired: bool,
+    /// The file, base64: a real file of the kind is served when absent.
+    #[serde(default)]
+    pub data_base64: Option<String>,
 }
 
 fn network(app: &AppState) -> Result<&Arc<wamcp_link::sim::SimNetwork>, ApiError> {
@@ -84,7 +87,20 @@ pub async fn incoming(
                     media.kind
                 ))
             })?;
+            let data = match media.data_base64 {
+                Some(encoded) => {
+                    Some(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).map_err(
+                        |e| {
+                            ApiError::bad_request(format!(
+                                "media.data_base64: not base64 ({e}); give the file's bytes in standard base64"
+                            ))
+                        },
+                    )?)
+                }
+                None => None,
+            };
             Some(SimMedia {
+                data,
                 kind,
                 file_name: media.file_name,
                 mimetype: media.mimetype,

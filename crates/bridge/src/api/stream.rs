@@ -1,5 +1,5 @@
-//! `GET /api/events`: server-sent events of new messages, receipts, send results and connection
-//! changes, as they are committed.
+//! `GET /api/events`: server-sent events of new messages, receipts, send results, transcripts and
+//! connection changes, as they are committed.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,6 +23,7 @@ pub async fn events(State(app): State<Arc<AppState>>) -> Sse<impl Stream<Item = 
                     crate::events::BridgeEvent::Receipt { .. } => "receipt",
                     crate::events::BridgeEvent::Send { .. } => "send",
                     crate::events::BridgeEvent::Reaction { .. } => "reaction",
+                    crate::events::BridgeEvent::Transcript { .. } => "transcript",
                     crate::events::BridgeEvent::Connection { .. } => "connection",
                 };
                 Event::default().event(name).json_data(&event).unwrap_or_default()

@@ -15,7 +15,6 @@ use anyhow::Context;
 use clap::Args;
 use wamcp_core::at_rest::{self, DbKey, Keying};
 use wamcp_store::DataDir;
-use wamcp_store::media_seal::MediaSeal;
 use wamcp_store::rekey::{self, Conversion};
 
 use crate::config::Layers;
@@ -83,8 +82,7 @@ pub fn encrypt(mut layers: Layers, args: EncryptArgs) -> anyhow::Result<()> {
     }
     if media {
         let store = dir.store_path();
-        drop(wamcp_store::Writer::open(&store)?); // the identity's table, in a store from before it
-        let sealed = MediaSeal::of_store(&store)?.seal_folder(&dir.root().join("media"))?;
+        let sealed = wamcp_store::Writer::open(&store)?.media_seal()?.seal_folder(&dir.root().join("media"))?;
         outln!("{sealed} attachment(s) in {} encrypted", dir.root().join("media").display())?;
     }
     Ok(())

@@ -11,6 +11,7 @@ use wamcp_store::DataDir;
 
 use super::desk::{DeskArgs, DeskSettings};
 use super::policy::PolicyArgs;
+use super::transcription::TranscriptionArgs;
 use crate::config::Layers;
 
 /// The default address of the REST API.
@@ -49,6 +50,8 @@ pub struct DaemonArgs {
     /// [default: keep everything]
     #[arg(long = "retention-days", id = "retention.days", env = "WAMCP_RETENTION_DAYS", value_name = "DAYS")]
     pub retention_days: Option<u32>,
+    #[command(flatten)]
+    pub transcription: TranscriptionArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -96,6 +99,7 @@ impl DaemonArgs {
             layers.pick("auto_download", "WAMCP_AUTO_DOWNLOAD", given(&self.auto_download), auto_download, Vec::new);
         let encrypt_media = encrypt_media(layers, self.encrypt_media);
         let policy = self.policy.resolve(layers)?;
+        let transcription = self.transcription.resolve(layers)?;
         let retention_in_file = layers.file().retention.as_ref().map(|r| r.days);
         let retention_days = layers.pick(
             "retention.days",
@@ -123,6 +127,7 @@ impl DaemonArgs {
             encrypt_media,
             policy,
             retention_days,
+            transcription,
         })
     }
 }
@@ -215,7 +220,12 @@ pub fn run(
     runtime.block_on(async move {
         let extension = match desk {
             Some(settings) => {
-                Some(super::desk::extension(super::desk::open(&settings, &config.data_dir).await?, settings.answer))
+                let transcribed = config.transcription.as_ref().map(|t| t.auto.clone()).unwrap_or_default();
+                Some(super::desk::extension(
+                    super::desk::open(&settings, &config.data_dir).await?,
+                    settings.answer,
+                    transcribed,
+                ))
             }
             None => None,
         };

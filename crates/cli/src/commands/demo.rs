@@ -73,6 +73,9 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
     }
     let token = dir.root().join(wamcp_bridge::token::TOKEN_FILE);
     eprintln!("wamcp demo: a simulated WhatsApp account in {}", dir.root().display());
+    if let Some(settings) = &config.transcription {
+        eprintln!("{}", super::transcription::start_line(settings));
+    }
     print_client_setup(explicit.then(|| dir.root()), layers.key_file().as_deref());
     let with_desk = desk.is_some();
     let socket = config.socket.as_ref().map(|settings| settings.path.clone());

@@ -15,6 +15,7 @@ pub mod login;
 pub mod mcp;
 pub mod policy;
 pub mod serve;
+pub mod transcription;
 
 use anyhow::Context;
 use wamcp_store::DataDir;

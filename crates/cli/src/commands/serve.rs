@@ -45,6 +45,9 @@ pub fn run(mut layers: Layers, args: ServeArgs) -> anyhow::Result<()> {
     if desk.is_some() {
         eprintln!("wamcp serve: support desk on (tickets in {})", dir.root().join(wamcp_desk::SQLITE_FILE).display());
     }
+    if let Some(settings) = &config.transcription {
+        eprintln!("wamcp serve: {}", super::transcription::start_line(settings));
+    }
     let options = LinkOptions { presence, ..LinkOptions::default() };
     let link = move || Ok(LinkChoice::WhatsApp(Arc::new(WhatsAppLink::new(session, options))));
     let socket = config.socket.as_ref().map(|settings| settings.path.clone());

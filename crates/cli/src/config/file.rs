@@ -34,10 +34,21 @@ pub struct ConfigFile {
     pub desk: Option<DeskFile>,
     pub kafka: Option<KafkaFile>,
     pub retention: Option<RetentionFile>,
+    pub transcription: Option<TranscriptionFile>,
     /// Whether the account shows as online while `serve` runs.
     pub presence: Option<wamcp_link::whatsapp::Presence>,
     /// How much history `login` asks the phone for.
     pub history: Option<wamcp_link::whatsapp::HistoryWindow>,
+}
+
+/// The `[transcription]` table: where voice notes are transcribed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptionFile {
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub language: Option<String>,
+    pub auto: Option<Vec<String>>,
 }
 
 /// The `[retention]` table: how long messages are kept.

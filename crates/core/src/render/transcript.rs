@@ -157,17 +157,25 @@ pub(super) fn body(message: &MessageView) -> String {
     }
     if let Some(media) = &message.media {
         let _ = write!(line, " [{}", message.kind.as_str());
+        // A voice note is told by its length: its type and size say nothing more.
+        let voice_length = media.seconds.filter(|_| message.kind == MessageKind::Voice);
         match (&media.file_name, &media.mimetype) {
             (Some(name), _) => {
                 let _ = write!(line, " {}", label(name));
             }
-            (None, Some(mime)) => {
+            (None, Some(mime)) if voice_length.is_none() => {
                 let _ = write!(line, " {}", label(mime));
             }
-            (None, None) => {}
+            _ => {}
         }
-        if let Some(size) = media.size {
+        if let Some(seconds) = media.seconds {
+            let _ = write!(line, " {}:{:02}", seconds / 60, seconds % 60);
+        }
+        if let (Some(size), None) = (media.size, voice_length) {
             let _ = write!(line, " {}", bytes(size));
+        }
+        if message.transcript.is_some() {
+            line.push_str(", transcribed");
         }
         line.push(']');
     } else if message.kind != MessageKind::Text {
@@ -201,6 +209,10 @@ pub(super) fn body(message: &MessageView) -> String {
     };
     if !content.is_empty() {
         let _ = write!(line, ": {}", one_line(&content));
+    }
+    // In quotes: what the endpoint heard, not what the sender typed.
+    if let Some(transcript) = &message.transcript {
+        let _ = write!(line, "{} \"{}\"", if content.is_empty() { ":" } else { "" }, one_line(transcript));
     }
     line
 }
@@ -258,6 +270,7 @@ pub(super) mod tests {
             edited_at: None,
             revoked: false,
             status: None,
+            transcript: None,
             reactions: vec![],
         }
     }
@@ -326,6 +339,23 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_transcribed_voice_note_shows_what_was_said_in_quotes() {
+        let mut note = message("V", 0, "");
+        note.text = None;
+        note.kind = MessageKind::Voice;
+        note.media = Some(crate::MediaView {
+            mimetype: Some("audio/ogg".into()),
+            file_name: None,
+            size: Some(9_000),
+            downloaded: true,
+            seconds: Some(42),
+        });
+        assert_eq!(body(&note), "Alice /msg-x #V [voice 0:42]");
+        note.transcript = Some("call me\nabout the invoice".into());
+        assert_eq!(body(&note), "Alice /msg-x #V [voice 0:42, transcribed]: \"call me ⏎ about the invoice\"");
+    }
+
+    #[test]
     fn media_shows_its_kind_name_and_size() {
         let mut photo = message("P", 0, "");
         photo.text = None;
@@ -336,6 +366,7 @@ pub(super) mod tests {
             file_name: Some("menu.jpg".into()),
             size: Some(184_320),
             downloaded: false,
+            seconds: None,
         });
         assert_eq!(body(&photo), "Alice /msg-x #P [image menu.jpg 184 KB]: lunch");
     }

@@ -43,6 +43,9 @@ pub struct SimMedia {
     pub caption: Option<String>,
     /// Already gone from the media server: downloading it needs a re-upload first.
     pub expired: bool,
+    /// The file itself; a real file of its kind when absent (see [`VOICE_NOTE`], [`PHOTO`],
+    /// [`PDF`]).
+    pub data: Option<Vec<u8>>,
 }
 
 /// An incoming message to simulate.
@@ -193,15 +196,22 @@ impl SimNetwork {
             if let Some(media) = &incoming.media {
                 message.kind = media.kind;
                 message.caption = media.caption.clone();
-                let data = media_bytes(&chat, &id, media.file_name.as_deref());
-                message.media = Some(Media {
+                let mut described = Media {
                     mimetype: media.mimetype.clone().or_else(|| Some(default_mimetype(media.kind).to_string())),
                     file_name: media.file_name.clone(),
-                    size: Some(data.len() as u64),
                     direct_path: Some(format!("/v/sim/{}.enc", id)),
                     media_key: Some(id.as_str().as_bytes().to_vec()),
                     ..Media::default()
-                });
+                };
+                let data = media.data.clone().unwrap_or_else(|| media_bytes(media.kind, &described, &chat, &id));
+                described.size = Some(data.len() as u64);
+                // The length of the real files served, as the sender's phone would give it.
+                described.seconds = match (media.kind, &media.data) {
+                    (MessageKind::Voice | MessageKind::Audio, None) => Some(VOICE_NOTE_SECONDS),
+                    (MessageKind::Video, None) => Some(CLIP_SECONDS),
+                    _ => None,
+                };
+                message.media = Some(described);
                 state.media.insert((chat.clone(), id.clone()), data);
                 if media.expired {
                     state.expired.insert((chat.clone(), id.clone()));
@@ -420,7 +430,7 @@ impl Link for SimNetwork {
         match state.media.get(&key) {
             Some(data) => Ok(data.clone()),
             // Media of the sample history: made up from its name, the same every time.
-            None => Ok(media_bytes(&request.chat, &request.id, request.media.file_name.as_deref())),
+            None => Ok(media_bytes(request.kind, &request.media, &request.chat, &request.id)),
         }
     }
 
@@ -529,9 +539,32 @@ fn groups_of(history: &HistoryBatch) -> HashMap<Jid, GroupInfo> {
 }
 
 /// The bytes of a simulated attachment: derived from its identity, the same on every download.
-fn media_bytes(chat: &Jid, id: &MessageId, file_name: Option<&str>) -> Vec<u8> {
-    format!("simulated media {chat} {id} {}\n", file_name.unwrap_or("")).repeat(16).into_bytes()
+/// What the simulated media server holds for an attachment: a real Ogg/Opus voice note, a real
+/// JPEG photo, a real MP4 clip and a real two-page PDF, so what reads them (transcription, image content, documents)
+/// is tested on real files; other kinds get text naming the message.
+fn media_bytes(kind: MessageKind, media: &Media, chat: &Jid, id: &MessageId) -> Vec<u8> {
+    let file_name = media.file_name.as_deref().unwrap_or("");
+    let pdf = file_name.to_ascii_lowercase().ends_with(".pdf")
+        || media.mimetype.as_deref().is_some_and(|m| m.starts_with("application/pdf"));
+    match kind {
+        MessageKind::Voice | MessageKind::Audio => VOICE_NOTE.to_vec(),
+        MessageKind::Image => PHOTO.to_vec(),
+        MessageKind::Video => CLIP.to_vec(),
+        MessageKind::Document if pdf => PDF.to_vec(),
+        _ => format!("simulated media {chat} {id} {file_name}\n").repeat(16).into_bytes(),
+    }
 }
+
+/// Three seconds of a tone, Ogg/Opus, as WhatsApp records voice notes.
+pub const VOICE_NOTE: &[u8] = include_bytes!("media/voice.ogg");
+const VOICE_NOTE_SECONDS: u32 = 3;
+/// A 2000×1500 JPEG.
+pub const PHOTO: &[u8] = include_bytes!("media/photo.jpg");
+/// One second of a test pattern, 320×240 H.264 in MP4.
+pub const CLIP: &[u8] = include_bytes!("media/clip.mp4");
+const CLIP_SECONDS: u32 = 1;
+/// Two pages: "Invoice 2231 for the Atlas project", then "Total due: 480 euros by Friday".
+pub const PDF: &[u8] = include_bytes!("media/invoice.pdf");
 
 fn default_mimetype(kind: MessageKind) -> &'static str {
     match kind {

@@ -500,7 +500,12 @@ fn build_message(chat_index: usize, line_index: usize, chat: &Jid, who: Who, bod
             MessageKind::Voice,
             None,
             None,
-            Some(media(&format!("voice-{seconds}s.ogg"), "audio/ogg; codecs=opus", u64::from(*seconds) * 4_000)),
+            // A phone's voice note has a length and no file name.
+            Some(Media {
+                file_name: None,
+                seconds: Some(*seconds),
+                ..media("", "audio/ogg; codecs=opus", u64::from(*seconds) * 4_000)
+            }),
         ),
         Sticker => (MessageKind::Sticker, None, None, Some(media("sticker.webp", "image/webp", 18_432))),
         Location(place) => (MessageKind::Location, Some(*place), None, None),

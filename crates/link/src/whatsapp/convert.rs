@@ -117,7 +117,7 @@ fn content(base: &wa::Message) -> Option<Content<'_>> {
         return Some((MessageKind::Image, None, image.caption.clone(), Some(media), image.context_info.as_option()));
     }
     if let Some(video) = base.video_message.as_option().or(base.ptv_message.as_option()) {
-        let media = media(
+        let mut media = media(
             &video.mimetype,
             None,
             video.file_length,
@@ -127,11 +127,12 @@ fn content(base: &wa::Message) -> Option<Content<'_>> {
             &video.direct_path,
             &video.url,
         );
+        media.seconds = video.seconds;
         return Some((MessageKind::Video, None, video.caption.clone(), Some(media), video.context_info.as_option()));
     }
     if let Some(audio) = base.audio_message.as_option() {
         let kind = if audio.ptt == Some(true) { MessageKind::Voice } else { MessageKind::Audio };
-        let media = media(
+        let mut media = media(
             &audio.mimetype,
             None,
             audio.file_length,
@@ -141,6 +142,7 @@ fn content(base: &wa::Message) -> Option<Content<'_>> {
             &audio.direct_path,
             &audio.url,
         );
+        media.seconds = audio.seconds;
         return Some((kind, None, None, Some(media), audio.context_info.as_option()));
     }
     if let Some(document) = base.document_message.as_option() {
@@ -226,6 +228,7 @@ fn media(
         direct_path: direct_path.clone(),
         url: url.clone(),
         local_path: None,
+        seconds: None,
     }
 }
 

@@ -42,7 +42,7 @@ impl Reader {
             .conn
             .prepare_cached(
                 "SELECT kind, from_me, coalesce(wire_sender, sender_jid), mimetype, file_name, file_size, file_sha256, file_enc_sha256,
-                        media_key, direct_path, url, local_path, revoked, coalesce(wire_chat, chat_jid)
+                        media_key, direct_path, url, local_path, revoked, coalesce(wire_chat, chat_jid), media_seconds
                  FROM messages WHERE chat_jid = ?1 AND id = ?2",
             )?
             .query_row(params![chat.as_str(), id], |row| {
@@ -60,6 +60,7 @@ impl Reader {
                         direct_path: row.get(9)?,
                         url: row.get(10)?,
                         local_path: row.get(11)?,
+                        seconds: row.get(14)?,
                     },
                     row.get::<_, bool>(12)?,
                     row.get::<_, String>(13)?,

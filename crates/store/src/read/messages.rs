@@ -20,7 +20,7 @@ pub struct MessageFilter {
     pub senders: Vec<Jid>,
     /// Only messages in one of these chats.
     pub chats: Vec<Jid>,
-    /// Only messages whose text or caption has these words (a trailing `*` makes the last a prefix).
+    /// Only messages whose text, caption or transcript has these words (a trailing `*` makes the last a prefix).
     pub query: Option<String>,
     pub limit: u32,
     pub offset: u64,
@@ -79,8 +79,8 @@ impl Reader {
                 conditions.push("messages_fts MATCH ?", vec![Box::new(expression)]);
             }
             Some(TextMatch::Substring(pattern)) => conditions.push(
-                "(m.text LIKE ? ESCAPE '\\' OR m.caption LIKE ? ESCAPE '\\')",
-                vec![Box::new(pattern.clone()), Box::new(pattern)],
+                "(m.text LIKE ? ESCAPE '\\' OR m.caption LIKE ? ESCAPE '\\' OR m.transcript LIKE ? ESCAPE '\\')",
+                vec![Box::new(pattern.clone()), Box::new(pattern.clone()), Box::new(pattern)],
             ),
             None => {}
         }

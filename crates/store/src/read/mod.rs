@@ -100,7 +100,7 @@ macro_rules! message_fields {
             coalesce((SELECT display_name FROM person_names WHERE jid = m.sender_jid LIMIT 1),
                      CASE WHEN m.sender_jid = m.chat_jid THEN c.name END),
             m.from_me, m.ts, m.kind, m.text, m.caption, m.quoted_id, m.edited_at, m.revoked, m.status,
-            m.mimetype, m.file_name, m.file_size, m.local_path IS NOT NULL, m.seq"
+            m.mimetype, m.file_name, m.file_size, m.local_path IS NOT NULL, m.seq, m.transcript, m.media_seconds"
     };
 }
 pub(crate) use message_fields;
@@ -121,6 +121,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, MessageView)> {
             file_name: row.get(16)?,
             size: row.get::<_, Option<i64>>(17)?.map(|s| s as u64),
             downloaded: row.get(18)?,
+            seconds: row.get(21)?,
         })
     });
     let view = MessageView {
@@ -140,6 +141,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, MessageView)> {
         revoked: row.get(13)?,
         status: row.get::<_, Option<String>>(14)?.as_deref().and_then(DeliveryStatus::parse),
         media: media.transpose()?,
+        transcript: row.get(20)?,
         reactions: Vec::new(),
     };
     Ok((row.get(19)?, view))

@@ -8,6 +8,10 @@
 //! deliveries, and at most a day back). The first start only notes the time, so history never
 //! becomes tickets, and the desk's deduplication makes reading a message twice harmless.
 //!
+//! A voice note of a kind the daemon transcribes as it arrives is handed over when its transcript
+//! is (the `transcript` event), so the desk answers what was said; one whose transcription failed
+//! is handed over without words, and goes to a person.
+//!
 //! By default ([`Answer::Customers`]) the desk answers strangers only: a message in a chat with
 //! someone in the address book, or in one the owner wrote in by hand lately, is the owner's
 //! own business and never becomes a ticket.
@@ -29,7 +33,8 @@ use wamcp_store::{MessageFilter, Reader};
 use super::{Answer, OWNER_WROTE_DAYS};
 
 /// The plug that connects `desk` to the daemon once its API starts.
-pub fn extension(desk: Arc<Desk>, answer: Answer) -> Extension {
+/// `transcribed` are the kinds the daemon transcribes as they arrive.
+pub fn extension(desk: Arc<Desk>, answer: Answer, transcribed: Vec<MessageKind>) -> Extension {
     Box::new(move |parts: Parts| {
         let liveness = DaemonLiveness { status: parts.status.clone(), store_path: parts.store_path.clone() };
         desk.connect_whatsapp(parts.outbox, Arc::new(liveness));
@@ -42,7 +47,7 @@ pub fn extension(desk: Arc<Desk>, answer: Answer) -> Extension {
         let _ = parts.status_section.set(("desk", Arc::new(move || desk_status(&status_desk))));
         desk.start(&parts.workers, &parts.stop);
         // Listening before reading what was missed: nothing falls between the two.
-        let source = DaemonSource::new(parts.events.subscribe(), parts.store_path.clone(), answer);
+        let source = DaemonSource::new(parts.events.subscribe(), parts.store_path.clone(), answer, transcribed);
         parts.workers.spawn(Feed::new(desk.clone(), Via::Bridge).run(source, parts.stop.clone()));
         wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))
     })
@@ -110,6 +115,8 @@ struct DaemonSource {
     events: Receiver<BridgeEvent>,
     store_path: PathBuf,
     answer: Answer,
+    /// Kinds handed over with their transcript, once it is made.
+    transcribed: Vec<MessageKind>,
     /// The store, opened at the first question and kept.
     reader: Arc<Mutex<Option<Reader>>>,
     /// Whether everything before the bus's next event has been handed over.
@@ -118,8 +125,29 @@ struct DaemonSource {
 }
 
 impl DaemonSource {
-    fn new(events: Receiver<BridgeEvent>, store_path: PathBuf, answer: Answer) -> DaemonSource {
-        DaemonSource { events, store_path, answer, reader: Arc::default(), live: false, catching_up: None }
+    fn new(
+        events: Receiver<BridgeEvent>,
+        store_path: PathBuf,
+        answer: Answer,
+        transcribed: Vec<MessageKind>,
+    ) -> DaemonSource {
+        DaemonSource { events, store_path, answer, transcribed, reader: Arc::default(), live: false, catching_up: None }
+    }
+
+    /// Whether a message from others waits for its transcript before the desk takes it.
+    fn waits_for_transcript(&self, from_me: bool, kind: MessageKind) -> bool {
+        !from_me && self.transcribed.contains(&kind)
+    }
+
+    /// A message the bus announced a transcript (or a given-up transcription) of, from the store.
+    async fn transcribed_message(&self, chat: &str, id: &str) -> Result<Option<Arrived>, SourceError> {
+        let (Ok(chat), id) = (Jid::parse(chat), id.to_string()) else { return Ok(None) };
+        let found = self.read(move |reader| reader.message_context(&id, Some(&chat), 0, 0)).await;
+        Ok(match found {
+            Ok(found) => from_view(&found.message),
+            // Erased in between: nothing to take.
+            Err(_) => None,
+        })
     }
 
     /// Runs `read` on the store, off the runtime.
@@ -153,15 +181,35 @@ impl DaemonSource {
             .read(move |reader| reader.list_messages(&filter))
             .await
             .map_err(|e| format!("catching up on the daemon's store failed: {e}"))?;
+        // A voice note still waiting for its transcript is handed over with it, by the bus.
+        let waiting: Vec<(String, String)> = page
+            .matches
+            .iter()
+            .map(|found| &found.message)
+            .filter(|m| m.transcript.is_none() && self.waits_for_transcript(m.is_from_me, m.kind))
+            .map(|m| (m.chat_jid.clone(), m.id.clone()))
+            .collect();
+        let pending = self
+            .read(move |reader| {
+                let mut pending = std::collections::HashSet::new();
+                for (chat, id) in waiting {
+                    let Ok(jid) = Jid::parse(&chat) else { continue };
+                    if matches!(reader.transcription(&jid, &id)?, wamcp_store::Transcription::Queued { .. }) {
+                        pending.insert((chat, id));
+                    }
+                }
+                Ok(pending)
+            })
+            .await
+            .map_err(|e| format!("catching up on the daemon's store failed: {e}"))?;
         // Pages come newest first; the desk takes each conversation's messages oldest first.
         let messages: Vec<Arrived> = page
             .matches
             .iter()
             .map(|found| &found.message)
             .rev()
-            .filter_map(|m| {
-                arrived(&m.chat_jid, &m.id, m.is_from_me, m.kind, (m.text.as_ref(), m.caption.as_ref()), m.timestamp)
-            })
+            .filter(|m| !pending.contains(&(m.chat_jid.clone(), m.id.clone())))
+            .filter_map(from_view)
             .collect();
         let catch_up = self.catching_up.as_mut().expect("catching up");
         catch_up.cursor = catch_up.cursor.after(&messages);
@@ -198,8 +246,23 @@ impl MessageSource for DaemonSource {
             }
             match self.events.recv().await {
                 Ok(BridgeEvent::Message(m)) => {
-                    let words = (m.text.as_ref(), m.caption.as_ref());
+                    if self.waits_for_transcript(m.is_from_me, m.kind) {
+                        continue;
+                    }
+                    let words = Words { text: m.text, caption: m.caption, transcript: None };
                     let Some(message) = arrived(&m.chat_jid, &m.id, m.is_from_me, m.kind, words, m.timestamp) else {
+                        continue;
+                    };
+                    let messages = vec![message];
+                    let cursor = kept.after(&messages);
+                    return Some(Ok(Batch { messages, cursor: (cursor != kept).then(|| cursor.text()) }));
+                }
+                Ok(BridgeEvent::Transcript { chat_jid, id, .. }) => {
+                    let message = match self.transcribed_message(&chat_jid, &id).await {
+                        Ok(message) => message,
+                        Err(error) => return Some(Err(error)),
+                    };
+                    let Some(message) = message.filter(|m| self.waits_for_transcript(m.from_me, m.kind)) else {
                         continue;
                     };
                     let messages = vec![message];
@@ -244,18 +307,24 @@ impl MessageSource for DaemonSource {
     }
 }
 
-/// A message, stored or announced on the bus, as the feed hands it on; `words` are its text and
-/// caption. `None` for a chat that is no JID.
-fn arrived(
-    chat: &str,
-    id: &str,
-    from_me: bool,
-    kind: MessageKind,
-    words: (Option<&String>, Option<&String>),
-    at: Timestamp,
-) -> Option<Arrived> {
-    let (text, caption) = (words.0.cloned(), words.1.cloned());
-    Some(Arrived { chat: Jid::parse(chat).ok()?, id: id.to_string(), from_me, kind, text, caption, at })
+/// What a message says: its text, caption and transcript.
+struct Words {
+    text: Option<String>,
+    caption: Option<String>,
+    transcript: Option<String>,
+}
+
+/// A message, stored or announced on the bus, as the feed hands it on. `None` for a chat that is
+/// no JID.
+fn arrived(chat: &str, id: &str, from_me: bool, kind: MessageKind, words: Words, at: Timestamp) -> Option<Arrived> {
+    let Words { text, caption, transcript } = words;
+    Some(Arrived { chat: Jid::parse(chat).ok()?, id: id.to_string(), from_me, kind, text, caption, transcript, at })
+}
+
+/// A stored message as the feed hands it on.
+fn from_view(m: &wamcp_core::MessageView) -> Option<Arrived> {
+    let words = Words { text: m.text.clone(), caption: m.caption.clone(), transcript: m.transcript.clone() };
+    arrived(&m.chat_jid, &m.id, m.is_from_me, m.kind, words, m.timestamp)
 }
 
 /// The daemon, as the desk's status endpoint describes it.
@@ -292,6 +361,7 @@ mod tests {
             kind: wamcp_core::MessageKind::Text,
             text: Some("hello".into()),
             caption: None,
+            transcript: None,
             at: Timestamp(at),
         }
     }
