@@ -272,7 +272,10 @@ impl Daemon {
         };
         if let Some(plug) = extension {
             let parts = extension::Parts {
-                outbox: Arc::new(extension::ApiOutbox(Arc::downgrade(&app))),
+                outbox: Arc::new(extension::ApiOutbox {
+                    app: Arc::downgrade(&app),
+                    sender: token::bridge_id(&config.data_dir).map_err(DaemonError::Setup)?,
+                }),
                 events: events.clone(),
                 status: status.clone(),
                 token: guard.token().to_string(),

@@ -39,12 +39,16 @@ pub type Extension = Box<dyn FnOnce(Parts) -> Router + Send>;
 /// The outbox as the REST API fills it: the same checks, the same pending message in the store.
 /// It holds the API's state weakly: once the API has stopped, the daemon's writer must be free to
 /// finish, whoever still holds this handle.
-pub(crate) struct ApiOutbox(pub Weak<AppState>);
+pub(crate) struct ApiOutbox {
+    pub app: Weak<AppState>,
+    /// This bridge's id ([`crate::token::bridge_id`]).
+    pub sender: String,
+}
 
 impl TextOutbox for ApiOutbox {
     fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, idempotency_key: &'a str) -> QueueFuture<'a> {
         Box::pin(async move {
-            let app = self.0.upgrade().ok_or_else(|| QueueError::Unavailable("the daemon is stopping".into()))?;
+            let app = self.app.upgrade().ok_or_else(|| QueueError::Unavailable("the daemon is stopping".into()))?;
             let request = wamcp_api::SendMessage {
                 recipient: to.to_string(),
                 message: text.to_string(),
@@ -59,5 +63,9 @@ impl TextOutbox for ApiOutbox {
                 }
             })
         })
+    }
+
+    fn sender(&self) -> &str {
+        &self.sender
     }
 }

@@ -10,6 +10,15 @@ pub const TOKEN_FILE: &str = "api-token";
 /// The file holding the key webhooks are signed with.
 pub const WEBHOOK_SECRET_FILE: &str = "webhook-secret";
 
+/// The file naming this bridge among the linked devices of one account (not a secret: it tells
+/// the desk which bridge took an answer).
+pub const BRIDGE_ID_FILE: &str = "bridge-id";
+
+/// This bridge's id, made on first start.
+pub fn bridge_id(data_dir: &Path) -> Result<String, String> {
+    load_or_create_random(&data_dir.join(BRIDGE_ID_FILE), 8)
+}
+
 /// Reads the API token, making one first if there is none.
 pub fn load_or_create(data_dir: &Path) -> Result<String, String> {
     load_or_create_secret(&data_dir.join(TOKEN_FILE))
@@ -17,6 +26,12 @@ pub fn load_or_create(data_dir: &Path) -> Result<String, String> {
 
 /// Reads a secret file, making it (random, owner-only) first if there is none.
 pub fn load_or_create_secret(path: &Path) -> Result<String, String> {
+    load_or_create_random(path, 32)
+}
+
+/// Reads a file of one random value, making it (`bytes` random bytes in hex, owner-only) first
+/// if there is none.
+fn load_or_create_random(path: &Path, bytes: usize) -> Result<String, String> {
     let path = path.to_path_buf();
     match std::fs::read_to_string(&path) {
         Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
@@ -24,7 +39,7 @@ pub fn load_or_create_secret(path: &Path) -> Result<String, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     }
-    let token = random_hex(32);
+    let token = random_hex(bytes);
     write_private(&path, &token).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(token)
 }

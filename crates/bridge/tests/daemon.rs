@@ -232,6 +232,7 @@ async fn messages_whose_batch_failed_are_stored_one_by_one_and_counted_once() {
         text: Some(text.to_string()),
         media: None,
         push_name: None,
+        id: None,
     };
     let crowded = Timestamp(NOW.millis() - 60_001);
     let first = daemon.sim.incoming(say("before the crowd"), Timestamp(NOW.millis() - 61_000)).await;

@@ -88,6 +88,9 @@ enum Command {
     /// Check what wamcp needs: ffmpeg, the data directory, the databases, the session, the
     /// daemon, free disk; says what to do about each problem (exit code 1 if any check failed)
     Doctor(commands::doctor::DoctorArgs),
+    /// Ask the running daemon whether it is alive, or with --ready connected to WhatsApp (exit
+    /// code 1 if not): for container health checks and probes
+    Health(commands::health::HealthArgs),
     /// Write the store, the WhatsApp session, the desk and the secrets into one archive, while
     /// the daemon runs
     Backup(commands::backup::BackupArgs),
@@ -156,6 +159,7 @@ fn main() -> ExitCode {
         Command::Config(which) => commands::client_config::run(layers, which),
         Command::Bench(args) => bench::run(args),
         Command::Doctor(args) => commands::doctor::run(layers, args),
+        Command::Health(args) => commands::health::run(layers, args),
         Command::Backup(args) => commands::backup::backup(layers, args),
         Command::Restore(args) => commands::backup::restore(layers, args),
         Command::Encrypt(args) => commands::at_rest::encrypt(layers, args),

@@ -27,6 +27,11 @@ pub trait TextOutbox: Send + Sync {
     /// crash), with the message id. The same `idempotency_key` twice queues one message, which is
     /// what makes retrying after a crash safe.
     fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, idempotency_key: &'a str) -> QueueFuture<'a>;
+
+    /// Who sends through this outbox: for a bridge, an id its data directory keeps. Several
+    /// bridges (linked devices of one account) may share one desk database; an answer is sent by
+    /// the first that takes it, because another's idempotency keys are not its own.
+    fn sender(&self) -> &str;
 }
 
 /// Compares a secret given by a caller with the expected one in time that does not depend on

@@ -40,6 +40,19 @@ pub struct Channels {
     pub mail_retry_after: Duration,
 }
 
+/// Takes a WhatsApp answer for the bridge `sender`, unless another bridge took it first: each
+/// bridge's outbox knows only its own idempotency keys, so an answer handed to two of them would
+/// reach the customer twice.
+async fn take_for(db: &Db, message_id: &str, sender: &str) -> Result<bool, DeskError> {
+    let taken = sqlx::query("UPDATE messages SET bridge = $1 WHERE id = $2 AND (bridge IS NULL OR bridge = $3)")
+        .bind(sender)
+        .bind(message_id)
+        .bind(sender)
+        .execute(db.pool())
+        .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
 fn is_mail(channel: &str) -> bool {
     channel == "email" || channel == "web_form"
 }
@@ -80,6 +93,9 @@ impl Channels {
             Err(QueueError::Refused("no Twilio number to send from".into()))
         } else {
             let Some(outbox) = &self.whatsapp else { return Ok(status) };
+            if !take_for(db, message_id, outbox.sender()).await? {
+                return Ok(status);
+            }
             match Jid::parse_person(&address) {
                 Ok(jid) => outbox.queue_text(&jid, &body, message_id).await,
                 Err(error) => Err(QueueError::Refused(format!("'{address}' is not a WhatsApp address: {error}"))),
@@ -115,7 +131,7 @@ impl Channels {
     /// Responses still queued on a channel that has a way out (after a restart, say), and due.
     pub async fn queued(&self, db: &Db) -> Result<Vec<String>, DeskError> {
         let rows = sqlx::query(
-            "SELECT id, via, channel FROM messages WHERE delivery_status = 'queued' AND direction = 'outbound' \
+            "SELECT id, via, channel, bridge FROM messages WHERE delivery_status = 'queued' AND direction = 'outbound' \
              AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY seq",
         )
         .bind(wamcp_core::Timestamp::now().millis())
@@ -124,9 +140,11 @@ impl Channels {
         let mut ids = Vec::new();
         for row in rows {
             let (via, channel): (String, String) = (row.try_get(1)?, row.try_get(2)?);
+            let bridge: Option<String> = row.try_get(3)?;
             let way_out = match channel.as_str() {
                 "whatsapp" if via == "twilio" => self.twilio.is_some(),
-                "whatsapp" => self.whatsapp.is_some(),
+                // One another bridge took is that bridge's to send.
+                "whatsapp" => self.whatsapp.as_ref().is_some_and(|o| bridge.as_deref().is_none_or(|b| b == o.sender())),
                 _ => self.email.is_some(),
             };
             if way_out {

@@ -40,6 +40,7 @@ pub mod twilio;
 pub mod twilio_delivery;
 mod worker;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -158,6 +159,7 @@ impl Desk {
             health,
             rules: config.rules,
             style: config.style.clone(),
+            claimant: std::sync::OnceLock::new(),
         };
         let channels = Channels {
             whatsapp: None,
@@ -217,6 +219,7 @@ impl Desk {
 
     /// Sends WhatsApp answers through `outbox` from now on.
     pub fn connect_whatsapp(&self, outbox: Arc<dyn wamcp_core::TextOutbox>, source: Arc<dyn WhatsappSource>) {
+        let _ = self.agent.claimant.set(outbox.sender().to_string());
         self.channels.write().expect("channels lock").whatsapp = Some(outbox);
         *self.source.write().expect("source lock") = Some(source);
         // Answers queued while there was no way out can go now.
@@ -281,6 +284,27 @@ impl Desk {
         self.events_wake.notify_one();
         self.channels().deliver(&self.db, &id).await?;
         Ok(id)
+    }
+
+    /// Which of these WhatsApp message ids are answers the desk sent (through any bridge): on a
+    /// bridge, another bridge's answers arrive as the account's own messages, and are not the
+    /// owner writing by hand.
+    pub async fn sent_on_whatsapp(&self, ids: &[String]) -> Result<HashSet<String>, DeskError> {
+        let mut sent = HashSet::new();
+        for chunk in ids.chunks(200) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT channel_message_id FROM messages WHERE direction = 'outbound' AND channel = 'whatsapp' \
+                 AND channel_message_id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            sent.extend(query.fetch_all(self.db.pool()).await?);
+        }
+        Ok(sent)
     }
 
     /// Erases everything the desk holds about the person a WhatsApp JID names.

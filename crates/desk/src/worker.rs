@@ -7,13 +7,25 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::db::Backend;
 use crate::{Desk, DeskError, Outcome};
 
 /// How many waiting messages one round takes.
 const ROUND: i64 = 64;
+/// How long a worker on PostgreSQL waits at most between rounds: other processes on the database
+/// (a `wamcp desk` taking the web form, a person replying in its inbox) queue WhatsApp answers
+/// that only a bridge can send, and nothing wakes the bridge for them.
+const SHARED_DB_LOOK_MS: u64 = 5_000;
 
 /// Answers and sends whenever woken, until `stop` is cancelled: the round under way finishes.
 pub async fn run(desk: Arc<Desk>, stop: CancellationToken) {
+    match desk.agent.release_own_claims().await {
+        Ok(0) => {}
+        Ok(released) => {
+            tracing::info!("desk agent: took back {released} message(s) this bridge was answering when it stopped")
+        }
+        Err(error) => tracing::warn!("desk agent: cannot take back this bridge's earlier claims: {error}"),
+    }
     while !stop.is_cancelled() {
         let wait = match run_once(&desk).await {
             // Woken by work, or when an answer waiting to be tried again is due.
@@ -25,6 +37,10 @@ pub async fn run(desk: Arc<Desk>, stop: CancellationToken) {
                 tracing::warn!("desk agent: {error}; trying again");
                 Some(5_000)
             }
+        };
+        let wait = match desk.db.backend() {
+            Backend::Postgres => Some(wait.map_or(SHARED_DB_LOOK_MS, |ms| ms.min(SHARED_DB_LOOK_MS))),
+            Backend::Sqlite => wait,
         };
         let sleep = async {
             match wait {
@@ -47,7 +63,7 @@ pub async fn run_once(desk: &Desk) -> Result<Vec<Outcome>, DeskError> {
     // before the answers to what the customer writes next.
     deliver_queued(desk, &channels).await?;
     loop {
-        let pending = desk.agent.pending(ROUND).await?;
+        let pending = desk.agent.pending(ROUND, channels.whatsapp.is_some()).await?;
         if pending.is_empty() {
             break;
         }

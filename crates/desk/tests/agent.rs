@@ -259,7 +259,7 @@ async fn a_day_of_quiet_starts_a_new_conversation_and_ticket(backend: Backend) {
 
 async fn an_answer_queued_before_a_crash_is_sent_once_after_restart(backend: Backend) {
     let t = desk(backend).await;
-    // No way out yet: the answer is stored, queued.
+    // The bridge is stopping: the answer is stored, queued.
     let dir = tempfile::tempdir().unwrap();
     let config = wamcp_desk::DeskConfig {
         database_url: Some(database_url(backend, dir.path()).await),
@@ -273,6 +273,7 @@ async fn an_answer_queued_before_a_crash_is_sent_once_after_restart(backend: Bac
         sink: None,
     };
     let offline = wamcp_desk::Desk::open(config.clone()).await.unwrap();
+    offline.connect_whatsapp(Arc::new(Outbox { stopping: true, ..Outbox::default() }), Arc::new(Source));
     let received = offline.receive(&whatsapp("Hello", "C1")).await.unwrap();
     offline.run_pending().await.unwrap();
     assert_eq!(ticket_in(&offline, &received.ticket_id).await["messages"][1]["delivery_status"], "queued");
@@ -331,6 +332,7 @@ async fn a_message_claimed_when_the_desk_died_is_answered_after_restart(backend:
         .await
         .unwrap();
     let restarted = another_desk_on(&t).await;
+    restarted.connect_whatsapp(t.outbox.clone(), Arc::new(Source));
     let answered = restarted.run_pending().await.unwrap();
     match backend {
         // One process owns a SQLite desk: its old claim is released at start.
@@ -347,6 +349,66 @@ async fn a_message_claimed_when_the_desk_died_is_answered_after_restart(backend:
             assert_eq!(restarted.run_pending().await.unwrap().len(), 1, "an expired claim is taken over");
         }
     }
+}
+
+async fn a_bridge_restarted_after_a_crash_takes_back_its_own_claims_at_once(backend: Backend) {
+    let t = desk(backend).await;
+    let mine = t.desk.receive(&whatsapp("When will my order ship?", "OWN1")).await.unwrap();
+    let theirs = t.desk.receive(&whatsapp_from("+447700900555", "When will my order ship?", "OTHER1")).await.unwrap();
+    // This bridge was answering one when it was killed; another live bridge is answering the other.
+    for (id, bridge) in [(&mine.message_id, "test-bridge"), (&theirs.message_id, "bridge-b")] {
+        sqlx::query("UPDATE messages SET agent_state = 'working', claimed_at = $1, claimed_by = $2 WHERE id = $3")
+            .bind(Timestamp::now().millis())
+            .bind(bridge)
+            .bind(id)
+            .execute(t.desk.db.pool())
+            .await
+            .unwrap();
+    }
+    let restarted = another_desk_on(&t).await;
+    restarted.connect_whatsapp(t.outbox.clone(), Arc::new(Source));
+    let (released, expected) = match backend {
+        // One process owns a SQLite desk: every old claim was released when it opened.
+        Backend::Sqlite => (0, 2),
+        // Its own claim only: the other bridge's holds, as that bridge may be answering right now.
+        Backend::Postgres => (1, 1),
+    };
+    assert_eq!(restarted.agent.release_own_claims().await.unwrap(), released);
+    let answered = restarted.run_pending().await.unwrap();
+    assert_eq!(answered.len(), expected);
+    assert_eq!(t.outbox.texts().len(), expected);
+}
+
+async fn an_answer_one_bridge_took_is_never_sent_by_another(backend: Backend) {
+    let t = desk(backend).await;
+    let other = Arc::new(Outbox { bridge: Some("bridge-b"), ..Outbox::default() });
+    let second = another_desk_on(&t).await;
+    second.connect_whatsapp(other.clone(), Arc::new(Source));
+    t.desk.receive(&whatsapp("When will my order ship?", "TAKE1")).await.unwrap();
+    t.desk.run_pending().await.unwrap();
+    assert_eq!(t.outbox.texts().len(), 1);
+    // The bridge died after its outbox took the answer, before the desk noted it as sent.
+    sqlx::query(
+        "UPDATE messages SET delivery_status = 'queued', channel_message_id = NULL WHERE direction = 'outbound'",
+    )
+    .execute(t.desk.db.pool())
+    .await
+    .unwrap();
+    second.run_pending().await.unwrap();
+    assert!(other.texts().is_empty(), "only the bridge whose outbox has it may send it: another would send it twice");
+    t.desk.run_pending().await.unwrap();
+    assert_eq!(t.outbox.texts().len(), 1, "sent again under the same key: one message");
+}
+
+async fn a_worker_without_a_bridge_leaves_whatsapp_messages_to_the_bridges(backend: Backend) {
+    let t = desk(backend).await;
+    let beside = another_desk_on(&t).await;
+    t.desk.receive(&whatsapp("When will my order ship?", "WB1")).await.unwrap();
+    beside.receive(&web_form("How do I reset my password?", "ann@example.com", None)).await.unwrap();
+    let by_the_worker = beside.run_pending().await.unwrap();
+    assert_eq!(by_the_worker.len(), 1, "the web form's message only");
+    assert_eq!(t.desk.run_pending().await.unwrap().len(), 1, "the bridge answers the WhatsApp message");
+    assert_eq!(t.outbox.texts().len(), 1);
 }
 
 async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
@@ -462,4 +524,7 @@ on_both!(
     forgetting_a_number_removes_what_web_forms_claimed_about_it,
     a_day_of_quiet_starts_a_new_conversation_and_ticket,
     an_answer_queued_before_a_crash_is_sent_once_after_restart,
+    a_bridge_restarted_after_a_crash_takes_back_its_own_claims_at_once,
+    an_answer_one_bridge_took_is_never_sent_by_another,
+    a_worker_without_a_bridge_leaves_whatsapp_messages_to_the_bridges,
 );

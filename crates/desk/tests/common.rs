@@ -16,11 +16,18 @@ use wamcp_desk::{Channel, Desk, DeskConfig, Identity, Inbound, Liveness, Rules, 
 #[derive(Default)]
 pub struct Outbox {
     pub sent: Mutex<Vec<(String, String, String)>>,
+    /// The bridge it stands for ("test-bridge" when not named).
+    pub bridge: Option<&'static str>,
+    /// Answers "the daemon is stopping" to every send, as a bridge going down does.
+    pub stopping: bool,
 }
 
 impl TextOutbox for Outbox {
     fn queue_text<'a>(&'a self, to: &'a Jid, text: &'a str, key: &'a str) -> QueueFuture<'a> {
         Box::pin(async move {
+            if self.stopping {
+                return Err(wamcp_core::QueueError::Unavailable("the daemon is stopping".into()));
+            }
             let mut sent = self.sent.lock().unwrap();
             let position = match sent.iter().position(|(_, _, k)| k == key) {
                 Some(earlier) => earlier,
@@ -31,6 +38,10 @@ impl TextOutbox for Outbox {
             };
             Ok(format!("WA{}", position + 1))
         })
+    }
+
+    fn sender(&self) -> &str {
+        self.bridge.unwrap_or("test-bridge")
     }
 }
 

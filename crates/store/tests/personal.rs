@@ -26,7 +26,7 @@ fn a_chat_the_owner_wrote_in_by_hand_is_personal_but_not_one_wamcp_wrote_in() {
     batch.commit().unwrap();
     assert_eq!(personal(&store, ZOE), None, "what wamcp sent (the desk's answers) does not count");
     store.add(&[text(ZOE, "Z3", None, 95, "typed on the phone")]);
-    assert_eq!(personal(&store, ZOE), Some(Personal::OwnerWrote));
+    assert_eq!(personal(&store, ZOE), Some(Personal::OwnerWrote(vec!["Z3".into()])));
     let later = store.reader().personal_chat(&Jid::parse(ZOE).unwrap(), at(100)).unwrap();
     assert_eq!(later, None, "only what the owner wrote since the time asked about counts");
 }

@@ -2,7 +2,7 @@
 //! - the Host header names this server (a DNS-rebinding page sends its own name there);
 //! - an Origin header, when a browser sends one, is this server's own;
 //! - a body is JSON (a form or text/plain POST is what a web page can send anywhere without asking);
-//! - the bearer token matches, except for the liveness check.
+//! - the bearer token matches, except for the liveness and readiness checks.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use crate::token;
 use wamcp_api::http::ApiError;
 
 /// Paths anyone on the machine may ask without the token.
-const OPEN_PATHS: &[&str] = &["/api/health"];
+/// They say whether the daemon runs and is connected, nothing else.
+const OPEN_PATHS: &[&str] = &["/api/health", "/api/ready"];
 
 pub struct Guard {
     token: String,

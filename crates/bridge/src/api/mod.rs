@@ -96,6 +96,7 @@ impl AppState {
 pub fn routes(app: Arc<AppState>) -> Router {
     let mut routes = Router::new()
         .route("/api/health", get(query::health))
+        .route("/api/ready", get(query::ready))
         .route("/metrics", get(query::metrics))
         .route(wamcp_api::GetStatus::PATH, get(dispatch::status))
         .route(wamcp_api::GetGroup::PATH, get(dispatch::group))

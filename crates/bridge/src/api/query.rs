@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use wamcp_api::http::ApiError;
-use wamcp_api::{DaemonStatus, Download, Downloaded, HistorySync, RetentionReport};
+use wamcp_api::{ConnectionState, DaemonStatus, Download, Downloaded, HistorySync, RetentionReport};
 use wamcp_core::Jid;
 
 use super::send::parse_recipient;
@@ -17,6 +18,15 @@ use crate::status::Counters;
 
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// Readiness: 200 while connected to WhatsApp, 503 otherwise, with the connection state either
+/// way (a load balancer or Kubernetes sends work only to a bridge that can deliver it).
+pub async fn ready(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    let connection = app.status.connection();
+    let connected = connection.state == ConnectionState::Connected;
+    let code = if connected { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(json!({"ready": connected, "connection": connection.state})))
 }
 
 impl AppState {

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wamcp_core::MessageKind;
+use wamcp_core::{MessageId, MessageKind};
 use wamcp_link::sim::{SimIncoming, SimMedia};
 
 use super::AppState;
@@ -26,6 +26,10 @@ pub struct IncomingBody {
     pub media: Option<IncomingMedia>,
     #[serde(default)]
     pub push_name: Option<String>,
+    /// The message's id, to hand this device a message another device of the account already
+    /// has (as the server does for every linked device); a new id when absent.
+    #[serde(default)]
+    pub id: Option<String>,
     /// A reaction instead of a message: `from` reacts to message `to` of the chat.
     #[serde(default)]
     pub reaction: Option<IncomingReaction>,
@@ -113,9 +117,15 @@ pub async fn incoming(
     if body.text.is_none() && media.is_none() {
         return Err(ApiError::bad_request("give text, media or both"));
     }
+    let id = match body.id {
+        Some(id) if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            return Err(ApiError::bad_request(format!("id: '{id}' is not a message id (1 to 64 letters and digits)")));
+        }
+        id => id.map(MessageId),
+    };
     let chat_jid = chat.clone().unwrap_or_else(|| from.clone());
     let id = sim
-        .incoming(SimIncoming { from, chat, text: body.text, media, push_name: body.push_name }, app.clock.now())
+        .incoming(SimIncoming { from, chat, text: body.text, media, push_name: body.push_name, id }, app.clock.now())
         .await;
     Ok(Json(json!({"success": true, "id": id.to_string(), "chat_jid": chat_jid.to_string()})))
 }

@@ -38,6 +38,10 @@ impl TextOutbox for Clock {
         self.changed.notify_all();
         Box::pin(async move { Ok(format!("bench-{key}")) })
     }
+
+    fn sender(&self) -> &str {
+        "bench"
+    }
 }
 
 impl Clock {

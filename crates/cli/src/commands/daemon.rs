@@ -1,7 +1,7 @@
 //! What `serve` and `demo` share: the daemon's settings (flags over `wamcp.toml`), its runtime
 //! and its shutdown on SIGTERM / SIGINT.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -156,6 +156,16 @@ impl DaemonAddressArgs {
         layers.pick("listen", "WAMCP_LISTEN", self.listen, in_file, || {
             DEFAULT_LISTEN.parse().expect("the default address parses")
         })
+    }
+}
+
+/// Where a daemon listening on `listen` is reached from this machine: one listening on every
+/// interface is reached on loopback.
+pub fn loopback(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        ip if ip == Ipv4Addr::UNSPECIFIED => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port()),
+        ip if ip == Ipv6Addr::UNSPECIFIED => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port()),
+        _ => listen,
     }
 }
 

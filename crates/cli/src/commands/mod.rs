@@ -10,6 +10,7 @@ pub mod demo;
 pub mod desk;
 pub mod doctor;
 pub mod forget;
+pub mod health;
 pub mod import;
 pub mod login;
 pub mod mcp;

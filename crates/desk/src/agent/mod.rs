@@ -86,6 +86,9 @@ pub struct Agent {
     pub health: Arc<health::ProviderHealth>,
     pub rules: Rules,
     pub style: Style,
+    /// Whose claims this agent's are: its bridge ([`wamcp_core::TextOutbox::sender`]), once the
+    /// desk has one.
+    pub claimant: std::sync::OnceLock<String>,
 }
 
 /// The message being answered, with its ticket.
@@ -181,25 +184,43 @@ impl Agent {
     }
 
     /// Inbound messages waiting for the agent (oldest first), including ones whose claim expired.
-    pub async fn pending(&self, limit: i64) -> Result<Vec<String>, DeskError> {
+    /// A worker with no bridge (`wamcp desk` beside the bridges, on their database) leaves
+    /// messages that came through one to the bridges: only they can send the answer.
+    pub async fn pending(&self, limit: i64, through_bridge: bool) -> Result<Vec<String>, DeskError> {
         let ids = sqlx::query_scalar(
-            "SELECT id FROM messages WHERE agent_state = 'pending' \
-             OR (agent_state = 'working' AND claimed_at < $1) ORDER BY seq LIMIT $2",
+            "SELECT id FROM messages WHERE (agent_state = 'pending' \
+             OR (agent_state = 'working' AND claimed_at < $1)) AND ($2 OR channel <> 'whatsapp' OR via = 'twilio') \
+             ORDER BY seq LIMIT $3",
         )
         .bind(Timestamp::now().millis() - CLAIM_LEASE_MS)
+        .bind(through_bridge)
         .bind(limit)
         .fetch_all(self.db.pool())
         .await?;
         Ok(ids)
     }
 
+    /// Releases the claims this agent's bridge held when it last stopped (killed mid-answer, say):
+    /// nobody works on them now, and waiting for them to expire would keep the customers waiting.
+    pub async fn release_own_claims(&self) -> Result<u64, DeskError> {
+        let Some(claimant) = self.claimant.get() else { return Ok(0) };
+        let released = sqlx::query(
+            "UPDATE messages SET agent_state = 'pending' WHERE agent_state = 'working' AND claimed_by = $1",
+        )
+        .bind(claimant)
+        .execute(self.db.pool())
+        .await?;
+        Ok(released.rows_affected())
+    }
+
     async fn claim(&self, message_id: &str) -> Result<bool, DeskError> {
         let now = Timestamp::now().millis();
         let claimed = sqlx::query(
-            "UPDATE messages SET agent_state = 'working', claimed_at = $1 WHERE id = $2 \
-             AND (agent_state = 'pending' OR (agent_state = 'working' AND claimed_at < $3))",
+            "UPDATE messages SET agent_state = 'working', claimed_at = $1, claimed_by = $2 WHERE id = $3 \
+             AND (agent_state = 'pending' OR (agent_state = 'working' AND claimed_at < $4))",
         )
         .bind(now)
+        .bind(self.claimant.get().map(String::as_str))
         .bind(message_id)
         .bind(now - CLAIM_LEASE_MS)
         .execute(self.db.pool())

@@ -31,6 +31,7 @@ pub fn start(network: Arc<SimNetwork>, every: Duration) -> tokio::task::JoinHand
                 text: Some(LINES[turn % LINES.len()].to_string()),
                 media: None,
                 push_name: None,
+                id: None,
             };
             network.incoming(incoming, Timestamp::now()).await;
             turn += 1;

@@ -58,6 +58,9 @@ pub struct SimIncoming {
     pub media: Option<SimMedia>,
     /// The sender's push name.
     pub push_name: Option<String>,
+    /// The server's id for the message, when it is one the server already handed to another
+    /// device of the account (every linked device gets the same id); a new one when absent.
+    pub id: Option<MessageId>,
 }
 
 /// The simulated network for one account.
@@ -188,7 +191,7 @@ impl SimNetwork {
         let (id, events, deliver) = {
             let mut state = self.lock();
             state.next_id += 1;
-            let id = MessageId(format!("3EB0514D{:012X}", state.next_id));
+            let id = incoming.id.clone().unwrap_or_else(|| MessageId(format!("3EB0514D{:012X}", state.next_id)));
             let chat = incoming.chat.clone().unwrap_or_else(|| incoming.from.clone());
             let from_me = incoming.from == self.account;
             let mut message = Message::text(chat.clone(), id.as_str(), Some(incoming.from.clone()), from_me, now, "");

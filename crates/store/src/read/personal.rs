@@ -10,13 +10,15 @@ use crate::Result;
 use crate::write::SEQ_SLOTS;
 
 /// Why a chat is the owner's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Personal {
     /// The person is in the phone's address book (WhatsApp gave a full name from it).
     InAddressBook,
-    /// The owner wrote in the chat themselves (from the phone, not through wamcp) since the
-    /// time asked about.
-    OwnerWrote,
+    /// The account wrote in the chat since the time asked about, not through this daemon: the
+    /// owner on the phone, or another linked device. These are the messages' ids, newest first,
+    /// so a caller that knows some of them as its own (the desk's answers sent through another
+    /// bridge of the same account) can tell whether a person wrote.
+    OwnerWrote(Vec<String>),
 }
 
 impl Reader {
@@ -34,14 +36,16 @@ impl Reader {
         }
         // Sent through wamcp means in the outbox (the desk's own answers, the assistant's sends).
         let by_hand = format!(
-            "SELECT EXISTS (SELECT 1 FROM messages m WHERE m.chat_jid IN ({marks}) AND m.from_me AND m.seq >= ? \
-             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.chat_jid = m.chat_jid AND o.message_id = m.id))"
+            "SELECT m.id FROM messages m WHERE m.chat_jid IN ({marks}) AND m.from_me AND m.seq >= ? \
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.chat_jid = m.chat_jid AND o.message_id = m.id) \
+             ORDER BY m.seq DESC"
         );
         let since = owner_wrote_since.millis().saturating_mul(SEQ_SLOTS);
         let mut values: Vec<rusqlite::types::Value> = ids.into_iter().map(rusqlite::types::Value::from).collect();
         values.push(since.into());
-        let wrote =
-            self.conn.prepare_cached(&by_hand)?.query_row(params_from_iter(values), |row| row.get::<_, bool>(0))?;
-        Ok(wrote.then_some(Personal::OwnerWrote))
+        let mut query = self.conn.prepare_cached(&by_hand)?;
+        let wrote = query.query_map(params_from_iter(values), |row| row.get::<_, String>(0))?;
+        let wrote = wrote.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok((!wrote.is_empty()).then_some(Personal::OwnerWrote(wrote)))
     }
 }

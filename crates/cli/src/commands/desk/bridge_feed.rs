@@ -28,7 +28,7 @@ use wamcp_core::{Jid, MessageKind, Timestamp};
 use wamcp_desk::feed::{Arrived, Batch, Feed, MessageSource, SourceError};
 use wamcp_desk::http::DeskApp;
 use wamcp_desk::{Desk, Inbound, Liveness, Via, WhatsappSource};
-use wamcp_store::{MessageFilter, Reader};
+use wamcp_store::{MessageFilter, Personal, Reader};
 
 use super::{Answer, OWNER_WROTE_DAYS};
 
@@ -47,7 +47,8 @@ pub fn extension(desk: Arc<Desk>, answer: Answer, transcribed: Vec<MessageKind>)
         let _ = parts.status_section.set(("desk", Arc::new(move || desk_status(&status_desk))));
         desk.start(&parts.workers, &parts.stop);
         // Listening before reading what was missed: nothing falls between the two.
-        let source = DaemonSource::new(parts.events.subscribe(), parts.store_path.clone(), answer, transcribed);
+        let source =
+            DaemonSource::new(parts.events.subscribe(), parts.store_path.clone(), desk.clone(), answer, transcribed);
         parts.workers.spawn(Feed::new(desk.clone(), Via::Bridge).run(source, parts.stop.clone()));
         wamcp_desk::http::routes(Arc::new(DeskApp { desk, token: parts.token }))
     })
@@ -114,6 +115,8 @@ struct CatchUp {
 struct DaemonSource {
     events: Receiver<BridgeEvent>,
     store_path: PathBuf,
+    /// The desk, which knows the answers it sent through other bridges of the account.
+    desk: Arc<Desk>,
     answer: Answer,
     /// Kinds handed over with their transcript, once it is made.
     transcribed: Vec<MessageKind>,
@@ -128,10 +131,20 @@ impl DaemonSource {
     fn new(
         events: Receiver<BridgeEvent>,
         store_path: PathBuf,
+        desk: Arc<Desk>,
         answer: Answer,
         transcribed: Vec<MessageKind>,
     ) -> DaemonSource {
-        DaemonSource { events, store_path, answer, transcribed, reader: Arc::default(), live: false, catching_up: None }
+        DaemonSource {
+            events,
+            store_path,
+            desk,
+            answer,
+            transcribed,
+            reader: Arc::default(),
+            live: false,
+            catching_up: None,
+        }
     }
 
     /// Whether a message from others waits for its transcript before the desk takes it.
@@ -291,7 +304,15 @@ impl MessageSource for DaemonSource {
         }
         let since = Timestamp(Timestamp::now().millis() - OWNER_WROTE_DAYS * 24 * 60 * 60 * 1000);
         let asked = person.clone();
-        match self.read(move |reader| reader.personal_chat(&asked, since)).await {
+        let personal = match self.read(move |reader| reader.personal_chat(&asked, since)).await {
+            // The account's own messages that another bridge sent for the desk are not the owner's.
+            Ok(Some(Personal::OwnerWrote(ids))) => match self.desk.sent_on_whatsapp(&ids).await {
+                Ok(desk_sent) => Ok(ids.iter().any(|id| !desk_sent.contains(id)).then_some(Personal::OwnerWrote(ids))),
+                Err(error) => Err(SourceError::from(error.to_string())),
+            },
+            other => other,
+        };
+        match personal {
             Ok(None) => true,
             Ok(Some(why)) => {
                 // Logs cut phone numbers to their last digits on every line.

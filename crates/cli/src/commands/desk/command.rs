@@ -62,7 +62,7 @@ struct StandaloneArgs {
     #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR:PORT")]
     listen: SocketAddr,
     /// Another Host header to accept, as HOST:PORT (behind a reverse proxy)
-    #[arg(long = "allow-host", value_delimiter = ',', value_name = "HOST:PORT")]
+    #[arg(long = "allow-host", env = "WAMCP_ALLOW_HOSTS", value_delimiter = ',', value_name = "HOST:PORT")]
     allowed_hosts: Vec<String>,
     #[command(flatten)]
     desk: DeskArgs,

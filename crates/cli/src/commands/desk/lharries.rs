@@ -170,6 +170,10 @@ impl TextOutbox for LharriesOutbox {
             }
         })
     }
+
+    fn sender(&self) -> &str {
+        &self.api_url
+    }
 }
 
 /// The Go bridge's database, as the status endpoint describes it.

@@ -1,6 +1,6 @@
 //! The doctor's checks, each a function from the data directory to findings.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -212,12 +212,7 @@ fn session(root: &Path, seen: &Seen) -> Option<Finding> {
 /// Asks the daemon's REST API how it is.
 fn daemon(dir: &DataDir, listen: SocketAddr) -> (Finding, Seen) {
     let start = "start it: `systemctl start wamcp`, or `wamcp serve`";
-    // A daemon listening on every interface is reached on loopback.
-    let target = match listen.ip() {
-        ip if ip == Ipv4Addr::UNSPECIFIED => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port()),
-        ip if ip == Ipv6Addr::UNSPECIFIED => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port()),
-        _ => listen,
-    };
+    let target = crate::commands::daemon::loopback(listen);
     let token = std::fs::read_to_string(dir.root().join(wamcp_bridge::token::TOKEN_FILE)).unwrap_or_default();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
