@@ -161,6 +161,15 @@ def test_encrypt_media_without_a_key_is_refused_before_anything_is_written(tmp_p
     assert not (data / "wamcp.db").exists() and not (data / "media").exists()
 
 
+def test_encrypt_media_with_no_serve_is_refused_as_it_seals_nothing(tmp_path):
+    data = tmp_path / "data"
+    result = subprocess.run([WAMCP, "--data-dir", str(data), "demo", "--encrypt-media", "--no-serve"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "--no-serve starts no daemon" in result.stderr and "leave one of them out" in result.stderr
+    assert not data.exists(), "nothing is written"
+
+
 def test_a_missing_or_wrong_key_is_refused_saying_where_it_looked_and_changes_nothing(tmp_path, key):
     data = tmp_path / "data"
     with running(data, "--desk") as daemon:

@@ -3,13 +3,14 @@ merges it into the client's file without losing anything."""
 
 import json
 import os
+import subprocess
 
 import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from conftest import run
+from conftest import WAMCP, run
 from daemon import running
 
 
@@ -31,6 +32,16 @@ def test_the_desktop_entry_starts_a_working_server(tmp_path):
                 return await session.call_tool("list_chats", {"limit": 1})
 
     assert anyio.run(go).is_error is not True
+
+
+def test_a_relative_data_dir_is_written_as_the_absolute_path_it_names(tmp_path):
+    data = tmp_path / "data"
+    assert run("--data-dir", str(data), "demo", "--no-serve").returncode == 0
+    printed = subprocess.run([WAMCP, "--data-dir", "data", "config", "claude-code", "--file", str(tmp_path / "c.json")],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    args = json.loads(printed.stdout)["mcpServers"]["whatsapp"]["args"]
+    assert args[:2] == ["--data-dir", str(data)], "the client starts wamcp elsewhere: a relative path would miss"
 
 
 def test_install_merges_keeps_the_rest_and_backs_up(tmp_path):

@@ -1,12 +1,16 @@
 """deploy/compose/compose.yaml: wamcp with the desk on PostgreSQL and Kafka (KRaft, one node) and
 Prometheus with wamcp's alerts. No image registry is reachable here, so it is checked, not
-started: every long-running service has a health check and a named volume, the desk points at
+started: it passes the Compose specification (the compose_spec parser, strict about every key and
+value, after compose's variable interpolation), every long-running service has a health check and
+a named volume, the desk points at
 PostgreSQL and Kafka as they listen, Prometheus loads alerts.yml and scrapes with the token under a
 Host wamcp accepts, every setting is one wamcp reads, and no secret is written in the file."""
 
 import re
 
+import pytest
 import yaml
+from compose_spec import PyCompose
 
 from deploy_files import ALERTS, COMPOSE, NOT_WAMCP, env_names
 
@@ -15,6 +19,29 @@ SERVICES = {"wamcp", "postgres", "kafka", "prometheus"}
 
 def compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
+
+
+def interpolated(text: str, env: dict) -> str:
+    """The file as compose reads it: ${NAME}, ${NAME:-default}, ${NAME:?error} filled in."""
+    def fill(match):
+        name, operator, argument = match.groups()
+        if name in env:
+            return env[name]
+        if operator == "-":
+            return argument
+        raise ValueError(f"{name} is not set: {argument}")
+    return re.sub(r"\$\{(\w+)(?::([-?])([^}]*))?\}", fill, text)
+
+
+def test_the_file_passes_the_compose_specification():
+    text = interpolated(COMPOSE.read_text(), {"POSTGRES_PASSWORD": "from-.env"})
+    assert PyCompose.from_yaml(text).service_names() == ["pair", "wamcp", "postgres", "kafka", "prometheus"]
+    misspelled = text.replace("healthcheck:\n      test: [\"CMD\", \"wamcp\"", "helthcheck:\n      test: [\"CMD\", \"wamcp\"", 1)
+    assert misspelled != text
+    with pytest.raises(ValueError, match="helthcheck"):
+        PyCompose.from_yaml(misspelled)
+    with pytest.raises(ValueError, match="POSTGRES_PASSWORD is not set"):
+        interpolated(COMPOSE.read_text(), {})
 
 
 def test_every_service_has_a_health_check_and_a_named_volume():

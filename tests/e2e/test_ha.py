@@ -130,17 +130,20 @@ def test_two_bridges_of_one_account_answer_every_customer_message_once_whichever
             answered += 1
             server.wait_for_answers(answered)
 
+        # The journal can have an answer a moment before the desk notes it as sent.
+        bridges["a"].wait_until(lambda: psql(database, "SELECT count(*) FROM messages WHERE direction = 'outbound' "
+                                                       "AND delivery_status <> 'sent'") == [["0"]],
+                                "the desk noted every answer as sent")
         answers = server.answers()
         everything = [record for sent in answers.values() for record in sent]
         assert len(everything) == len(server.delivered) == answered
         assert len({record["id"] for record in everything}) == answered, "no answer went out twice"
-        assert answers["a"] and answers["b"], "both bridges answered, each through its own connection"
+        assert len(answers["b"]) >= len(CUSTOMERS), "b answered everyone while a was down"
         inbound = psql(database, "SELECT agent_state, count(*) FROM messages WHERE direction = 'inbound' GROUP BY 1")
         assert inbound == [["done", str(answered)]], "every message stored once, and answered"
         outbound = psql(database, "SELECT channel_message_id, bridge, delivery_status FROM messages "
                                   "WHERE direction = 'outbound' ORDER BY seq")
         assert sorted(row[0] for row in outbound) == sorted(record["id"] for record in everything)
-        assert {row[2] for row in outbound} == {"sent"}, "nothing left to send"
         by_bridge = {name: {record["id"] for record in sent} for name, sent in answers.items()}
         bridge_ids = {name: (tmp_path / name / "bridge-id").read_text().strip() for name in bridges}
         for message_id, bridge, _ in outbound:

@@ -244,7 +244,7 @@ impl Daemon {
             plain_copies: plain_copies.clone(),
             media_roots: config.media_roots.clone(),
             outbox_wake,
-            transcription: config.transcription.as_ref().map(|_| transcription.wake.clone()),
+            transcription_on: config.transcription.is_some(),
             clock,
             stop: stop.clone(),
             extra_metrics: Default::default(),

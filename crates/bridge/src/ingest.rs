@@ -216,7 +216,8 @@ struct AfterCommit {
     unnamed_groups: Vec<Jid>,
     /// Attachment files of messages deleted for me, relative to the data directory.
     deleted_files: Vec<String>,
-    /// New live messages from others, by kind, for automatic transcription.
+    /// New live messages from others that have sound (voice, audio, video), for automatic
+    /// transcription.
     arrived: Vec<(Jid, MessageId, MessageKind)>,
     /// Whether the transcription queue gained an entry.
     transcription_queued: bool,
@@ -568,7 +569,7 @@ fn apply_link_event(
                     if let Some(text) = message.text.as_deref().or(message.caption.as_deref()) {
                         debug!(chat = %message.chat, id = %message.id, "received: {}", wamcp_core::log_privacy::text(text));
                     }
-                    if !message.from_me {
+                    if !message.from_me && crate::transcription::TranscriptionSettings::can_transcribe(message.kind) {
                         after.arrived.push((message.chat.clone(), message.id.clone(), message.kind));
                     }
                     after.events.push(BridgeEvent::Message(MessageEvent::from(&message)));

@@ -70,8 +70,8 @@ pub struct AppState {
     /// Files may be sent only from under these directories.
     pub media_roots: Vec<PathBuf>,
     pub outbox_wake: Arc<Notify>,
-    /// Wakes the transcription worker; `None` when transcription is off.
-    pub transcription: Option<Arc<Notify>>,
+    /// Whether transcription is on (an endpoint is set): the queue's worker runs.
+    pub transcription_on: bool,
     pub clock: Arc<dyn wamcp_core::Clock>,
     /// Cancelled when the daemon stops: open event streams end with it.
     pub stop: tokio_util::sync::CancellationToken,

@@ -21,7 +21,7 @@ pub const WAIT: Duration = Duration::from_secs(60);
 
 impl AppState {
     pub(super) async fn transcribe(&self, request: Transcribe) -> Result<Transcribed, ApiError> {
-        if self.transcription.is_none() {
+        if !self.transcription_on {
             return Err(ApiError::unavailable(
                 "transcription is off: give the endpoint with --transcription-url (WAMCP_TRANSCRIPTION_URL, \
                  transcription.url in wamcp.toml) and the model with --transcription-model",

@@ -69,7 +69,9 @@ pub fn run(mut layers: Layers, which: ClientConfig) -> anyhow::Result<()> {
                "headers": {"Authorization": format!("Bearer {}", token.trim())}})
     } else {
         let dir = super::data_dir(&mut layers)?;
-        let mut start = vec!["--data-dir".to_string(), dir.root().display().to_string()];
+        // The client starts wamcp from a directory of its own: a relative path would name another.
+        let root = std::path::absolute(dir.root()).context("cannot tell the data directory's absolute path")?;
+        let mut start = vec!["--data-dir".to_string(), root.display().to_string()];
         start.extend(crate::config::key::client_args(layers.key_file().as_deref()));
         start.push("mcp".to_string());
         stdio_entry(client, json!(start))?

@@ -50,6 +50,13 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
     if dir.daemon_running() {
         return Err(dir.busy().into());
     }
+    let config = args.daemon.resolve(&mut layers, &dir)?;
+    if args.no_serve && config.encrypt_media {
+        anyhow::bail!(
+            "--encrypt-media seals the attachments the daemon saves, and --no-serve starts no daemon (the sample \
+             history has no attachment files): leave one of them out"
+        );
+    }
     dir.ensure()?;
     let synthetic = args.synthetic_history;
     let network = || match synthetic {
@@ -64,7 +71,6 @@ pub fn run(mut layers: Layers, args: DemoArgs) -> anyhow::Result<()> {
         print_client_setup(explicit.then(|| dir.root()), layers.key_file().as_deref());
         return Ok(());
     }
-    let config = args.daemon.resolve(&mut layers, &dir)?;
     let mut desk = args.daemon.desk.resolve(&mut layers, false)?;
     super::daemon::prepare(&config)?;
     if let Some(settings) = &mut desk {

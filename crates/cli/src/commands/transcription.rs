@@ -83,9 +83,7 @@ impl TranscriptionArgs {
             }
             return Ok(None);
         };
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            anyhow::bail!("transcription.url: '{url}' is not an http:// or https:// URL");
-        }
+        check_url(&url)?;
         if model.trim().is_empty() {
             anyhow::bail!("transcription.model: empty; give the model's name, or leave it out for {DEFAULT_MODEL}");
         }
@@ -100,6 +98,20 @@ impl TranscriptionArgs {
         let api_key = std::env::var(KEY_VARIABLE).ok().filter(|key| !key.is_empty());
         Ok(Some(TranscriptionSettings { url, model, language, api_key, auto: audio_kinds(&auto)? }))
     }
+}
+
+/// An endpoint is an http:// or https:// URL with a host.
+fn check_url(url: &str) -> anyhow::Result<()> {
+    let parsed = url.parse::<axum::http::Uri>().ok();
+    let scheme_ok = parsed.as_ref().and_then(|u| u.scheme_str()).is_some_and(|s| s == "http" || s == "https");
+    let host = parsed.as_ref().and_then(|u| u.host()).filter(|h| !h.is_empty());
+    if !scheme_ok || host.is_none() {
+        anyhow::bail!(
+            "transcription.url: '{url}' is not an http:// or https:// URL with a host; give one such as \
+             http://127.0.0.1:8080 or https://api.openai.com/v1"
+        );
+    }
+    Ok(())
 }
 
 /// The kinds named in `transcription.auto`.
@@ -137,6 +149,18 @@ pub fn start_line(settings: &TranscriptionSettings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_url_must_be_http_or_https_with_a_host() {
+        for good in ["http://127.0.0.1:8080", "https://api.openai.com/v1", "http://whisper.lan/v1/audio/transcriptions"]
+        {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in ["http://", "https:///v1", "ftp://host/v1", "localhost:8080", "", "http//host"] {
+            let refused = check_url(bad).unwrap_err().to_string();
+            assert!(refused.contains("with a host") && refused.contains("http://127.0.0.1:8080"), "{bad}: {refused}");
+        }
+    }
 
     #[test]
     fn auto_takes_only_kinds_with_sound() {

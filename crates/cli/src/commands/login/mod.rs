@@ -254,6 +254,8 @@ fn show_qr(code: &str, data_dir: &Path, page: Option<&page::PageState>, page_add
     }
     if let Some(page) = page {
         page.set(qr.render::<qrcode::render::svg::Color>().min_dimensions(256, 256).build());
+        // A page on every interface is also this machine's (a container's, through its port).
+        let page_addr = super::daemon::loopback(page_addr);
         eprintln!("and on http://{page_addr}/pair (it refreshes as the code changes).");
     }
 }
