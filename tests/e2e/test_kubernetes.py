@@ -109,6 +109,9 @@ def test_high_availability_is_two_linked_devices_on_one_desk_database():
         assert pair["args"][0] == "login", "each bridge is paired on its own"
     desk = of_kind(docs, "Deployment")[0]
     assert desk["spec"]["replicas"] >= 2, "desk workers scale out"
+    (budget,) = of_kind(docs, "PodDisruptionBudget")
+    assert budget["spec"]["selector"]["matchLabels"] == desk["spec"]["selector"]["matchLabels"]
+    assert budget["spec"]["minAvailable"] == 1 < desk["spec"]["replicas"], "a drain never takes every worker"
     assert env_of(desk["spec"]["template"]["spec"]["containers"][0])["WAMCP_DESK_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "wamcp"
 
 
