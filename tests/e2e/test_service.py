@@ -169,3 +169,26 @@ def test_login_without_a_network_says_so_in_the_terminal_and_on_the_pairing_page
     assert login.returncode == 1, stderr
     assert "cannot reach WhatsApp (web.whatsapp.com): check the network or proxy" in stderr
     assert f"wamcp --data-dir {tmp_path / 'data'} login" in stderr
+
+
+def test_health_says_alive_while_ready_says_whether_whatsapp_is_connected(tmp_path):
+    import subprocess
+    from conftest import WAMCP
+    data = tmp_path / "data"
+    with running(data) as daemon:
+        def health(*flags):
+            return subprocess.run([WAMCP, "--data-dir", str(data), "health", *flags], capture_output=True, text=True,
+                                  timeout=30)
+        ready = health("--ready")
+        assert ready.returncode == 0 and ready.stdout.startswith("ready:"), ready.stderr
+        daemon.ok("POST", "/api/sim/disconnect", {})
+        daemon.wait_until(lambda: daemon.status()["connection"]["state"] == "disconnected", "disconnected")
+        assert daemon.request("GET", "/api/ready", token=None) == (503, {"ready": False, "connection": "disconnected"})
+        not_ready = health("--ready")
+        assert not_ready.returncode == 1
+        assert "not ready" in not_ready.stderr and "disconnected, not connected to WhatsApp" in not_ready.stderr
+        alive = health()
+        assert alive.returncode == 0 and alive.stdout.startswith("ok:"), "alive all the same: a restart would not help"
+    gone = subprocess.run([WAMCP, "--data-dir", str(data), "health", "--listen", f"127.0.0.1:{daemon.port}"],
+                          capture_output=True, text=True, timeout=30)
+    assert gone.returncode == 1 and "no daemon answers" in gone.stderr

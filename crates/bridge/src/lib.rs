@@ -27,6 +27,7 @@ pub mod auto_download;
 mod backoff;
 pub mod connection;
 pub mod daemon;
+mod due_queue;
 pub mod event_store;
 pub mod events;
 pub mod extension;

@@ -107,20 +107,8 @@ impl Transcriber {
     pub async fn run(self, stop: CancellationToken) {
         let agent: ureq::Agent =
             ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(false).build().into();
-        while !stop.is_cancelled() {
-            let wait = match self.transcribe_due(&agent, &stop).await {
-                Ok(wait) => wait,
-                Err(e) => {
-                    warn!("transcription stopped: {e}");
-                    return;
-                }
-            };
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.cancelled() => {}
-            }
-        }
+        let (this, agent, stopping) = (&self, &agent, &stop);
+        crate::due_queue::run("transcription", &self.wake, &stop, move || this.transcribe_due(agent, stopping)).await;
     }
 
     /// Works through the due entries; answers how long until the next one is due.

@@ -51,17 +51,8 @@ impl Webhooks {
     pub async fn run(self, stop: CancellationToken) {
         let agent: ureq::Agent =
             ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(false).build().into();
-        while !stop.is_cancelled() {
-            let wait = match self.deliver_due(&agent, &stop).await {
-                Ok(wait) => wait,
-                Err(_) => return,
-            };
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.cancelled() => {}
-            }
-        }
+        let (this, agent, stopping) = (&self, &agent, &stop);
+        crate::due_queue::run("webhook delivery", &self.wake, &stop, move || this.deliver_due(agent, stopping)).await;
     }
 
     async fn deliver_due(&self, agent: &ureq::Agent, stop: &CancellationToken) -> Result<Duration, String> {
