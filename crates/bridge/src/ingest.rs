@@ -569,7 +569,7 @@ fn apply_link_event(
                     if let Some(text) = message.text.as_deref().or(message.caption.as_deref()) {
                         debug!(chat = %message.chat, id = %message.id, "received: {}", wamcp_core::log_privacy::text(text));
                     }
-                    if !message.from_me && crate::transcription::TranscriptionSettings::can_transcribe(message.kind) {
+                    if !message.from_me && message.kind.has_sound() {
                         after.arrived.push((message.chat.clone(), message.id.clone(), message.kind));
                     }
                     after.events.push(BridgeEvent::Message(MessageEvent::from(&message)));

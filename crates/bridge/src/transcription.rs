@@ -73,11 +73,6 @@ impl TranscriptionSettings {
         };
         host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
-
-    /// Kinds that can be transcribed at all.
-    pub fn can_transcribe(kind: MessageKind) -> bool {
-        matches!(kind, MessageKind::Voice | MessageKind::Audio | MessageKind::Video)
-    }
 }
 
 /// The worker.
@@ -169,7 +164,7 @@ impl Transcriber {
                 Err(StoreError::Invalid(why)) => return Err(Failure::GiveUp(why)),
                 Err(e) => return Err(Failure::Retry(e.to_string())),
             };
-        if !TranscriptionSettings::can_transcribe(stored.kind) {
+        if !stored.kind.has_sound() {
             return Err(Failure::GiveUp(format!("a {} message has no audio", stored.kind.as_str())));
         }
         if stored.media.size.is_some_and(|size| size as usize > MAX_AUDIO_BYTES) {

@@ -77,6 +77,11 @@ impl MessageKind {
         MessageKind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 
+    /// Whether messages of this kind have sound that can be transcribed: voice notes, audio, video.
+    pub fn has_sound(self) -> bool {
+        matches!(self, MessageKind::Voice | MessageKind::Audio | MessageKind::Video)
+    }
+
     /// Whether messages of this kind carry a downloadable attachment.
     pub fn has_media(self) -> bool {
         matches!(

@@ -14,7 +14,6 @@ use super::send::parse_recipient;
 use super::{AppState, store_error};
 use crate::events::BridgeEvent;
 use crate::ingest::{Command, TranscriptionChange};
-use crate::transcription::TranscriptionSettings;
 
 /// How long a caller is kept waiting for the transcript before being answered "queued".
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -30,7 +29,7 @@ impl AppState {
         let chat = parse_recipient(&request.chat_jid)?;
         let id = request.message_id;
         let stored = self.reader().await?.media(&chat, &id).map_err(store_error)?;
-        if !TranscriptionSettings::can_transcribe(stored.kind) {
+        if !stored.kind.has_sound() {
             return Err(ApiError::bad_request(format!(
                 "message {id} is a {} message: only voice notes, audio and video can be transcribed",
                 stored.kind.as_str()

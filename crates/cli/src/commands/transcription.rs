@@ -120,7 +120,7 @@ fn audio_kinds(names: &[String]) -> anyhow::Result<Vec<MessageKind>> {
     for name in names {
         match name.trim() {
             "none" | "" => {}
-            other => match MessageKind::parse(other).filter(|k| TranscriptionSettings::can_transcribe(*k)) {
+            other => match MessageKind::parse(other).filter(|k| k.has_sound()) {
                 Some(kind) => kinds.push(kind),
                 None => anyhow::bail!(
                     "transcription.auto: '{other}' has no sound to transcribe; use voice, audio, video or none"
