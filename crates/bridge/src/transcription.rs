@@ -20,6 +20,7 @@ use wamcp_link::Link;
 use wamcp_store::{StoreError, TranscriptionJob};
 
 use crate::backoff::Backoff;
+use crate::due_queue;
 use crate::ingest::{Command, Ingest, TranscriptionChange};
 use crate::media::{MediaFolder, SaveError};
 use crate::readers::Readers;
@@ -100,24 +101,23 @@ impl Transcriber {
     /// Transcribes due entries until `stop` is cancelled (an attempt under way is finished and
     /// recorded) or the writer stops.
     pub async fn run(self, stop: CancellationToken) {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(false).build().into();
+        let agent = due_queue::http_agent(TIMEOUT);
         let (this, agent, stopping) = (&self, &agent, &stop);
-        crate::due_queue::run("transcription", &self.wake, &stop, move || this.transcribe_due(agent, stopping)).await;
+        due_queue::run("transcription", &self.wake, &stop, move || this.transcribe_due(agent, stopping)).await;
     }
 
     /// Works through the due entries; answers how long until the next one is due.
     async fn transcribe_due(&self, agent: &ureq::Agent, stop: &CancellationToken) -> Result<Duration, String> {
         let due =
             self.readers.get().await.map_err(|e| e.to_string())?.transcriptions_due(16).map_err(|e| e.to_string())?;
-        let mut next_due = Duration::from_secs(3600);
+        let mut next_due = due_queue::IDLE;
         for job in due {
             if stop.is_cancelled() {
                 break;
             }
             let now = self.clock.now();
             if job.next_attempt > now {
-                next_due = next_due.min(Duration::from_millis((job.next_attempt.millis() - now.millis()) as u64));
+                next_due = next_due.min(due_queue::until(job.next_attempt, now));
                 continue;
             }
             let started = std::time::Instant::now();

@@ -18,6 +18,7 @@ use wamcp_core::{Clock, Timestamp};
 use wamcp_store::{Reader, WebhookDelivery};
 
 use crate::backoff::Backoff;
+use crate::due_queue;
 use crate::ingest::{Command, Ingest};
 use crate::status::{Counters, Status};
 
@@ -49,23 +50,22 @@ impl Webhooks {
     /// Delivers until `stop` is cancelled (a delivery under way is finished and recorded) or the
     /// writer stops.
     pub async fn run(self, stop: CancellationToken) {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(false).build().into();
+        let agent = due_queue::http_agent(TIMEOUT);
         let (this, agent, stopping) = (&self, &agent, &stop);
-        crate::due_queue::run("webhook delivery", &self.wake, &stop, move || this.deliver_due(agent, stopping)).await;
+        due_queue::run("webhook delivery", &self.wake, &stop, move || this.deliver_due(agent, stopping)).await;
     }
 
     async fn deliver_due(&self, agent: &ureq::Agent, stop: &CancellationToken) -> Result<Duration, String> {
         let due =
             self.reader.lock().map_err(|_| "reader unavailable")?.webhooks_queued(32).map_err(|e| e.to_string())?;
-        let mut next_due = Duration::from_secs(3600);
+        let mut next_due = due_queue::IDLE;
         for delivery in due {
             if stop.is_cancelled() {
                 break;
             }
             let now = self.clock.now();
             if delivery.next_attempt > now {
-                next_due = next_due.min(Duration::from_millis((delivery.next_attempt.millis() - now.millis()) as u64));
+                next_due = next_due.min(due_queue::until(delivery.next_attempt, now));
                 continue;
             }
             let outcome = self.post(agent, &delivery).await;
