@@ -115,6 +115,29 @@ impl Agent {
         if !self.claim(message_id).await? {
             return Ok(None);
         }
+        match self.answer_claimed(message_id).await {
+            Ok(outcome) => Ok(outcome),
+            Err(error) => {
+                // Nothing was answered (the response is stored in one transaction, which failed):
+                // the message waits for the next round, not for its claim to expire. A deadlock
+                // with another worker on PostgreSQL ends here, and the next round succeeds.
+                self.release(message_id).await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Gives a claimed message back to the waiting ones.
+    async fn release(&self, message_id: &str) -> Result<(), DeskError> {
+        sqlx::query("UPDATE messages SET agent_state = 'pending' WHERE id = $1 AND agent_state = 'working'")
+            .bind(message_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The work on a message this agent has claimed.
+    async fn answer_claimed(&self, message_id: &str) -> Result<Option<Outcome>, DeskError> {
         let mut steps = vec![Step::Ticket];
         let work = self.load(message_id).await?;
         if matches!(work.ticket_status, Some(TicketStatus::Escalated | TicketStatus::Resolved)) {
