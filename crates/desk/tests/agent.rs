@@ -411,6 +411,65 @@ async fn a_worker_without_a_bridge_leaves_whatsapp_messages_to_the_bridges(backe
     assert_eq!(t.outbox.texts().len(), 1);
 }
 
+/// Two bridges receive every message. The second's intake of one the first already stored holds
+/// the ticket (it reopened it) when it finds the message there. An answer stored meanwhile must
+/// wait for the ticket before it touches the message; the other way round the two wait on each
+/// other, PostgreSQL aborts one as a deadlock, and the customer waits.
+#[tokio::test]
+async fn an_answer_and_another_bridges_copy_of_its_message_do_not_deadlock() {
+    let t = desk(Backend::Postgres).await;
+    let received = t.desk.receive(&whatsapp("When will my order ship?", "DL1")).await.unwrap();
+    // The other bridge's intake of its copy, part way: the ticket is reopened, the copy not stored yet.
+    let mut intake = t.desk.db.pool().begin().await.unwrap();
+    sqlx::query("UPDATE tickets SET status = 'open', updated_at = $1 WHERE id = $2")
+        .bind(Timestamp::now().millis())
+        .bind(&received.ticket_id)
+        .execute(&mut *intake)
+        .await
+        .unwrap();
+    let desk = t.desk.clone();
+    let message_id = received.message_id.clone();
+    let answering = tokio::spawn(async move { desk.agent.handle(&message_id).await });
+    wait_for_a_lock_wait(&t).await;
+    let copy = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
+         channel_message_id, author, body, created_at, delivery_status, agent_state) \
+         VALUES ('msg_copy', $1, $2, $3, 'inbound', 'whatsapp', 'bridge', $4, 'DL1', 'customer', 'copy', $5, \
+         'received', 'pending') \
+         ON CONFLICT (channel, channel_message_id) DO NOTHING",
+    )
+    .bind(&received.conversation_id)
+    .bind(&received.ticket_id)
+    .bind(&received.customer_id)
+    .bind(whatsapp("", "").address)
+    .bind(Timestamp::now().millis())
+    .execute(&mut *intake)
+    .await
+    .expect("the copy is found to be one, without a deadlock");
+    assert_eq!(copy.rows_affected(), 0);
+    intake.rollback().await.unwrap();
+    let outcome = answering.await.unwrap().expect("answered, without a deadlock");
+    assert!(outcome.is_some(), "the message is answered in this round");
+    assert_eq!(ticket(&t, &received.ticket_id).await["status"], "waiting");
+}
+
+/// Until a statement on `t`'s database waits for a row another transaction holds.
+async fn wait_for_a_lock_wait(t: &TestDesk) {
+    for _ in 0..1000 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(t.desk.db.pool())
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("nothing waited for a lock within 10 s: the answer never reached the ticket");
+}
+
 async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for handle in handles.collect::<Vec<_>>() {

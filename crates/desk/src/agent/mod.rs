@@ -119,8 +119,8 @@ impl Agent {
             Ok(outcome) => Ok(outcome),
             Err(error) => {
                 // Nothing was answered (the response is stored in one transaction, which failed):
-                // the message waits for the next round, not for its claim to expire. A deadlock
-                // with another worker on PostgreSQL ends here, and the next round succeeds.
+                // the message waits for the next round, not for its claim to expire. A database
+                // gone for a moment, or a serialization failure on PostgreSQL, ends here.
                 self.release(message_id).await?;
                 Err(error)
             }
@@ -326,6 +326,47 @@ impl Agent {
         let now = Timestamp::now();
         let response_id = new_id("msg");
         let mut tx = self.db.write().await?;
+        // The ticket first, as every transaction on a ticket's messages takes them: an intake of
+        // this same message through another bridge holds the ticket and then waits on the message
+        // row; taking the message row first here and the ticket after would be a deadlock.
+        let first_response = work.first_response.then_some(now.millis());
+        let escalation = match decision {
+            Decision::Escalate { reason } => {
+                let (priority, category) = reason.priority_and_category();
+                sqlx::query(
+                    "UPDATE tickets SET status = 'escalated', escalation_reason = $1, priority = $2, category = $3, \
+                     updated_at = $4, first_response_at = COALESCE(first_response_at, $5) WHERE id = $6",
+                )
+                .bind(reason.as_str())
+                .bind(priority.as_str())
+                .bind(category)
+                .bind(now.millis())
+                .bind(first_response)
+                .bind(&work.ticket_id)
+                .execute(&mut *tx)
+                .await?;
+                Some(json!({
+                    "ticket_id": work.ticket_id,
+                    "customer_id": work.customer_id,
+                    "channel": work.channel.as_str(),
+                    "reason": reason.as_str(),
+                    "priority": priority.as_str(),
+                    "at": now.to_rfc3339(),
+                }))
+            }
+            Decision::Answer { .. } => {
+                sqlx::query(
+                    "UPDATE tickets SET status = 'waiting', updated_at = $1, \
+                     first_response_at = COALESCE(first_response_at, $2) WHERE id = $3",
+                )
+                .bind(now.millis())
+                .bind(first_response)
+                .bind(&work.ticket_id)
+                .execute(&mut *tx)
+                .await?;
+                None
+            }
+        };
         sqlx::query(
             "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
              author, body, created_at, delivery_status, channel_account) \
@@ -353,43 +394,8 @@ impl Agent {
             .bind(&work.conversation_id)
             .execute(&mut *tx)
             .await?;
-        let first_response = work.first_response.then_some(now.millis());
-        match decision {
-            Decision::Escalate { reason } => {
-                let (priority, category) = reason.priority_and_category();
-                sqlx::query(
-                    "UPDATE tickets SET status = 'escalated', escalation_reason = $1, priority = $2, category = $3, \
-                     updated_at = $4, first_response_at = COALESCE(first_response_at, $5) WHERE id = $6",
-                )
-                .bind(reason.as_str())
-                .bind(priority.as_str())
-                .bind(category)
-                .bind(now.millis())
-                .bind(first_response)
-                .bind(&work.ticket_id)
-                .execute(&mut *tx)
-                .await?;
-                let payload = json!({
-                    "ticket_id": work.ticket_id,
-                    "customer_id": work.customer_id,
-                    "channel": work.channel.as_str(),
-                    "reason": reason.as_str(),
-                    "priority": priority.as_str(),
-                    "at": now.to_rfc3339(),
-                });
-                events::record(&mut tx, topics::ESCALATIONS, &work.customer_id, payload, now).await?;
-            }
-            Decision::Answer { .. } => {
-                sqlx::query(
-                    "UPDATE tickets SET status = 'waiting', updated_at = $1, \
-                     first_response_at = COALESCE(first_response_at, $2) WHERE id = $3",
-                )
-                .bind(now.millis())
-                .bind(first_response)
-                .bind(&work.ticket_id)
-                .execute(&mut *tx)
-                .await?;
-            }
+        if let Some(payload) = escalation {
+            events::record(&mut tx, topics::ESCALATIONS, &work.customer_id, payload, now).await?;
         }
         if work.channel == Channel::Whatsapp {
             let payload = json!({
