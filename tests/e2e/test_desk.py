@@ -265,12 +265,23 @@ def twilio_post(daemon, params, signature):
                                    "X-Twilio-Signature": signature})
 
 
+def twilio_signed_post(daemon, token, params):
+    """Twilio's inbound webhook, signed with the account's auth token `token`."""
+    url = f"http://127.0.0.1:{daemon.port}/webhooks/twilio/whatsapp"
+    return twilio_post(daemon, params, twilio_signature(token, url, params))
+
+
+def twilio_desk(tmp_path, twilio, sid, token, *flags):
+    """The daemon with its desk answering Twilio's WhatsApp customers through `twilio`."""
+    return running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url, *flags,
+                   env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token})
+
+
 def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(tmp_path):
     twilio = twilio_messages_api()
     token, sid = "twilio-auth-token", "AC" + "1" * 32
     try:
-        with running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url,
-                     env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}) as d:
+        with twilio_desk(tmp_path, twilio, sid, token) as d:
             params = {"MessageSid": "SM" + "a" * 32, "AccountSid": sid, "From": "whatsapp:+14155550123",
                       "To": "whatsapp:+14155238886", "Body": "How do I reset my password?", "NumMedia": "0",
                       "ProfileName": "Kim"}
@@ -303,6 +314,26 @@ def test_twilio_messages_are_verified_answered_through_twilio_and_deduplicated(t
     assert customer["name"] == "Kim"
     assert len(twilio.requests) == 1, "the same MessageSid twice is one message and one answer"
     assert not bridge_replies, "a Twilio customer is answered through Twilio only"
+
+
+def test_a_photo_without_words_through_twilio_goes_to_a_person(tmp_path):
+    twilio = twilio_messages_api()
+    token, sid = "twilio-auth-token", "AC" + "4" * 32
+    try:
+        with twilio_desk(tmp_path, twilio, sid, token) as d:
+            params = {"MessageSid": "MM" + "d" * 32, "AccountSid": sid, "From": "whatsapp:+14155550126",
+                      "To": "whatsapp:+14155238886", "Body": "", "NumMedia": "1",
+                      "MediaContentType0": "image/jpeg", "MediaUrl0": "https://api.twilio.com/media/ME1"}
+            status, answer = twilio_signed_post(d, token, params)
+            assert status == 200, answer
+            d.wait_until(lambda: len(twilio.requests) == 1, "the customer is told through Twilio")
+            customer = d.ok("GET", "/customers/lookup?phone=%2B14155550126")
+            ticket = d.ok("GET", f"/support/ticket/{customer['tickets'][0]['ticket_id']}")
+    finally:
+        twilio.close()
+    assert (ticket["status"], ticket["escalation_reason"]) == ("escalated", "no_words"), ticket
+    form = {k: v[0] for k, v in urllib.parse.parse_qs(twilio.requests[0][2].decode()).items()}
+    assert "a person will reply" in form["Body"], form["Body"]
 
 
 def test_a_person_works_an_escalated_ticket_in_the_web_inbox_in_chromium(desk):
@@ -539,12 +570,10 @@ def test_twilio_refusing_the_credentials_keeps_the_answer_queued_and_says_why(tm
     twilio = twilio_refusing_credentials()
     token, sid = "twilio-auth-token", "AC" + "2" * 32
     try:
-        with running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url,
-                     env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}) as d:
+        with twilio_desk(tmp_path, twilio, sid, token) as d:
             params = {"MessageSid": "SM" + "b" * 32, "AccountSid": sid, "From": "whatsapp:+14155550124",
                       "To": "whatsapp:+14155238886", "Body": "How do I reset my password?", "NumMedia": "0"}
-            url = f"http://127.0.0.1:{d.port}/webhooks/twilio/whatsapp"
-            status, answer = twilio_post(d, params, twilio_signature(token, url, params))
+            status, answer = twilio_signed_post(d, token, params)
             assert status == 200, answer
             d.wait_until(lambda: len(twilio.requests) >= 1, "the answer was offered to Twilio")
 
@@ -571,8 +600,7 @@ def test_twilio_reports_on_the_status_callback_and_a_closed_window_waits_for_the
     def inbound(d, body, message_sid):
         params = {"MessageSid": message_sid, "AccountSid": sid, "From": customer, "To": "whatsapp:+14155238886",
                   "Body": body, "NumMedia": "0"}
-        url = f"http://127.0.0.1:{d.port}/webhooks/twilio/whatsapp"
-        status, answer = twilio_post(d, params, twilio_signature(token, url, params))
+        status, answer = twilio_signed_post(d, token, params)
         assert status == 200, answer
 
     def report(d, message_sid, status, code=None, signed_by=token):
@@ -588,9 +616,7 @@ def test_twilio_reports_on_the_status_callback_and_a_closed_window_waits_for_the
         return {k: v[0] for k, v in urllib.parse.parse_qs(twilio.requests[n][2].decode()).items()}
 
     try:
-        with running(tmp_path / "data", "--desk", "--desk-twilio-api-url", twilio.url,
-                     "--desk-twilio-reengage-content-sid", template,
-                     env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}) as d:
+        with twilio_desk(tmp_path, twilio, sid, token, "--desk-twilio-reengage-content-sid", template) as d:
             inbound(d, "How do I reset my password?", "SM" + "c" * 32)
             d.wait_until(lambda: len(twilio.requests) == 1, "the answer goes out through Twilio")
             assert form(0)["StatusCallback"] == f"http://127.0.0.1:{d.port}/webhooks/twilio/status"

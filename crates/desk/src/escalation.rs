@@ -144,9 +144,6 @@ impl Rules {
     /// The reason to escalate `text`, if any, given how many searches in a row (counting this
     /// message's) found nothing.
     pub fn check(&self, text: &str, misses_in_a_row: i64) -> Option<Reason> {
-        if crate::intake::is_attachment_placeholder(text.trim()) {
-            return Some(Reason::NoWords);
-        }
         let lower = text.to_lowercase();
         let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
         let has_word = |list: &[&str]| words.iter().any(|w| list.contains(w));
@@ -185,14 +182,6 @@ mod tests {
         assert_eq!(check("There is an issue with my order"), None);
         assert_eq!(check("Please pursue the tissue issue"), None);
         assert_eq!(check("The courtyard door is stuck"), None);
-    }
-
-    #[test]
-    fn an_attachment_without_words_goes_to_a_person() {
-        assert_eq!(check("[voice]"), Some(Reason::NoWords));
-        assert_eq!(check("[image]"), Some(Reason::NoWords));
-        assert_eq!(check("[text]"), None, "not an attachment");
-        assert_eq!(check("[voice] where is my order"), None);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Inbound {
     pub channel_message_id: Option<String>,
     pub subject: Option<String>,
     pub body: String,
+    /// An attachment with no words to read (a photo without a caption, a voice note nobody
+    /// transcribed): its body is only a placeholder such as `[voice]`, and a person answers it.
+    pub wordless: bool,
     pub at: Timestamp,
 }
 
@@ -71,11 +74,16 @@ impl From<&wamcp_core::Message> for Arrived {
 
 impl Inbound {
     /// A WhatsApp message as the desk takes it in, if it is one for the desk: a customer's (not
-    /// our own) in a direct chat (not a group, broadcast or channel). Its channel id is
-    /// `chat/id` whichever way it came, so the same message seen twice is one.
+    /// our own) in a direct chat (not a group, broadcast or channel), and written by them (not a
+    /// notice WhatsApp writes in the chat, such as a new number or a message still to be
+    /// decrypted, whose text is WhatsApp's). Its channel id is `chat/id` whichever way it came, so
+    /// the same message seen twice is one.
     pub fn from_whatsapp(message: &Arrived, via: Via) -> Option<Inbound> {
         let chat = &message.chat;
-        if message.from_me || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid) {
+        if message.from_me
+            || message.kind == MessageKind::System
+            || !matches!(chat.kind(), JidKind::Phone | JidKind::Lid)
+        {
             return None;
         }
         let words = [&message.text, &message.caption, &message.transcript]
@@ -96,6 +104,7 @@ impl Inbound {
             from: Identity::whatsapp(chat.clone(), None),
             channel_message_id: Some(format!("{chat}/{}", message.id)),
             subject: None,
+            wordless: words.is_none(),
             body,
             at: message.at,
         })
@@ -105,14 +114,6 @@ impl Inbound {
 /// The body of a message that is only an attachment: `[voice]`, `[image]`.
 pub fn attachment_placeholder(kind: MessageKind) -> String {
     format!("[{}]", kind.as_str())
-}
-
-/// Whether a body is only an attachment's placeholder, with no words to answer.
-pub fn is_attachment_placeholder(body: &str) -> bool {
-    body.strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .and_then(MessageKind::parse)
-        .is_some_and(|kind| kind.has_media())
 }
 
 /// What became of an inbound message.
@@ -160,8 +161,9 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     let message_id = new_id("msg");
     let inserted = sqlx::query(
         "INSERT INTO messages (id, conversation_id, ticket_id, customer_id, direction, channel, via, address, \
-         channel_message_id, author, subject, body, created_at, delivery_status, agent_state, channel_account) \
-         VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13, $14) \
+         channel_message_id, author, subject, body, created_at, delivery_status, agent_state, channel_account, \
+         wordless) \
+         VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13, $14, $15) \
          ON CONFLICT (channel, channel_message_id) DO NOTHING",
     )
     .bind(&message_id)
@@ -178,6 +180,7 @@ pub async fn receive(db: &Db, inbound: &Inbound) -> Result<Received, DeskError> 
     .bind(at.millis())
     .bind(agent_state.as_str())
     .bind(inbound.channel_account.as_deref())
+    .bind(i64::from(inbound.wordless))
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {

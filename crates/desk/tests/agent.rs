@@ -157,6 +157,7 @@ fn email_from(address: &str, name: &str, text: &str) -> wamcp_desk::Inbound {
         channel_message_id: Some(format!("<{}@mail>", text.len())),
         subject: Some("Order".into()),
         body: text.to_string(),
+        wordless: false,
         at: Timestamp::now(),
     }
 }
@@ -411,6 +412,49 @@ async fn a_worker_without_a_bridge_leaves_whatsapp_messages_to_the_bridges(backe
     assert_eq!(t.outbox.texts().len(), 1);
 }
 
+/// A photo without a caption or a voice note nobody transcribed has no words to answer: a person
+/// gets it. A customer who types what such a message is shown as is answered like any other.
+async fn an_attachment_without_words_goes_to_a_person_but_its_placeholder_typed_does_not(backend: Backend) {
+    let t = desk(backend).await;
+    let voice = wamcp_desk::feed::Arrived {
+        chat: wamcp_core::Jid::from_phone(PHONE).unwrap(),
+        id: "V1".into(),
+        from_me: false,
+        kind: wamcp_core::MessageKind::Voice,
+        text: None,
+        caption: None,
+        transcript: None,
+        at: Timestamp::now(),
+    };
+    let inbound = wamcp_desk::Inbound::from_whatsapp(&voice, wamcp_desk::Via::Bridge).unwrap();
+    assert_eq!(inbound.body, "[voice]", "the inbox shows what it was");
+    let received = t.desk.receive(&inbound).await.unwrap();
+    let outcomes = t.desk.run_pending().await.unwrap();
+    assert_eq!(outcomes[0].decision, Decision::Escalate { reason: Reason::NoWords });
+    assert_eq!(ticket(&t, &received.ticket_id).await["escalation_reason"], "no_words");
+
+    t.desk.receive(&whatsapp_from("+447700900555", "[voice]", "T1")).await.unwrap();
+    let outcomes = t.desk.run_pending().await.unwrap();
+    assert!(matches!(outcomes[0].decision, Decision::Answer { .. }), "{:?}", outcomes[0].decision);
+}
+
+/// A desk before `wordless` kept only the placeholder: a voice note it stored, still waiting when
+/// it is upgraded, goes to a person all the same.
+async fn a_voice_note_waiting_from_before_the_upgrade_still_goes_to_a_person(backend: Backend) {
+    let t = desk(backend).await;
+    let received = t.desk.receive(&whatsapp("[voice]", "OLD1")).await.unwrap();
+    for statement in
+        ["ALTER TABLE messages DROP COLUMN wordless", "UPDATE desk_meta SET value = '6' WHERE key = 'schema_version'"]
+    {
+        sqlx::query(statement).execute(t.desk.db.pool()).await.unwrap();
+    }
+    let upgraded = another_desk_on(&t).await;
+    upgraded.connect_whatsapp(t.outbox.clone(), Arc::new(Source));
+    let outcomes = upgraded.run_pending().await.unwrap();
+    assert_eq!(outcomes[0].decision, Decision::Escalate { reason: Reason::NoWords });
+    assert_eq!(ticket(&t, &received.ticket_id).await["escalation_reason"], "no_words");
+}
+
 /// Two bridges receive every message. The second's intake of one the first already stored holds
 /// the ticket (it reopened it) when it finds the message there. An answer stored meanwhile must
 /// wait for the ticket before it touches the message; the other way round the two wait on each
@@ -565,6 +609,8 @@ async fn a_model_is_told_the_customers_language(backend: Backend) {
 }
 
 on_both!(
+    a_voice_note_waiting_from_before_the_upgrade_still_goes_to_a_person,
+    an_attachment_without_words_goes_to_a_person_but_its_placeholder_typed_does_not,
     a_question_in_another_language_gets_the_desks_words_in_it_and_escalates_as_language,
     a_model_is_told_the_customers_language,
     a_thanks_after_a_resolution_reopens_nothing_and_gets_no_answer,

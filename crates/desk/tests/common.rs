@@ -194,6 +194,7 @@ pub fn whatsapp_from(phone: &str, text: &str, id: &str) -> Inbound {
         channel_message_id: Some(id.to_string()),
         subject: None,
         body: text.to_string(),
+        wordless: false,
         at: Timestamp::now(),
     }
 }
@@ -212,6 +213,7 @@ pub fn web_form(text: &str, email: &str, phone: Option<&str>) -> Inbound {
         channel_message_id: None,
         subject: Some("Help".into()),
         body: text.to_string(),
+        wordless: false,
         at: Timestamp::now(),
     }
 }

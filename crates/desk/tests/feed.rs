@@ -132,6 +132,34 @@ async fn a_customers_direct_messages_become_the_desks_and_the_feed_resumes_where
     );
 }
 
+/// WhatsApp writes notices into a customer's chat: a message still to be decrypted, a new
+/// number. Their text is WhatsApp's, not the customer's: answering it would answer what nobody
+/// asked, and the message a stand-in waits for, arriving later under the same id, would be taken
+/// for a repeat and never answered.
+async fn whatsapps_own_notices_in_a_customers_chat_are_not_the_customers_words(backend: Backend) {
+    let t = common::desk(backend).await;
+    let now = Timestamp::now().millis();
+    let waiting = "waiting for this message: it could not be decrypted yet, and the sender's phone was asked to \
+                   send it again";
+    let notices = batch(
+        vec![
+            message(CUSTOMER, "3EB0LOST", false, MessageKind::System, Some(waiting), now - 2_000),
+            message(
+                CUSTOMER,
+                "number-changed-1",
+                false,
+                MessageKind::System,
+                Some("changed their phone number to +64215559999"),
+                now - 1_500,
+            ),
+        ],
+        Some("after-notices"),
+    );
+    let resent = batch(vec![text(CUSTOMER, "3EB0LOST", "Do you ship to Chile?", now - 2_000)], Some("after-resent"));
+    run(&t.desk, Script::new(vec![notices, resent])).await;
+    assert_eq!(bodies(&t.desk).await, ["Do you ship to Chile?"], "the customer's message, once it could be read");
+}
+
 async fn a_batch_the_desk_cannot_store_is_read_again_from_the_cursor_it_kept(backend: Backend) {
     let t = common::desk(backend).await;
     let (fail, repair): (Vec<&str>, Vec<&str>) = match backend {
@@ -168,6 +196,7 @@ async fn a_batch_the_desk_cannot_store_is_read_again_from_the_cursor_it_kept(bac
 on_both!(
     a_customers_direct_messages_become_the_desks_and_the_feed_resumes_where_it_was,
     a_batch_the_desk_cannot_store_is_read_again_from_the_cursor_it_kept,
+    whatsapps_own_notices_in_a_customers_chat_are_not_the_customers_words,
 );
 
 #[tokio::test]

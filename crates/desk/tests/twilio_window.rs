@@ -80,6 +80,7 @@ fn from_customer(text: &str, id: &str, hours_ago: i64) -> Inbound {
         channel_message_id: Some(id.into()),
         subject: None,
         body: text.into(),
+        wordless: false,
         at: Timestamp(Timestamp::now().millis() - hours_ago * HOUR_MS),
     }
 }

@@ -94,6 +94,8 @@ pub struct Agent {
 /// The message being answered, with its ticket.
 struct Work {
     body: String,
+    /// An attachment with no words to read: a person answers it.
+    wordless: bool,
     channel: Channel,
     via: String,
     address: String,
@@ -148,9 +150,14 @@ impl Agent {
         steps.push(Step::History);
         let history = self.history(&work.customer_id, message_id).await?;
         steps.push(Step::KnowledgeBase);
-        let articles = kb::search(&self.db, &work.body, ARTICLES).await?;
+        // A placeholder such as `[voice]` is nothing to search for, and finding nothing is no miss.
+        let articles = if work.wordless { Vec::new() } else { kb::search(&self.db, &work.body, ARTICLES).await? };
         steps.push(Step::Decide);
-        let misses = if articles.is_empty() { work.kb_misses + 1 } else { 0 };
+        let misses = match (work.wordless, articles.is_empty()) {
+            (true, _) => work.kb_misses,
+            (false, true) => work.kb_misses + 1,
+            (false, false) => 0,
+        };
         let language = language::detect(&work.body);
         let kb_language = kb::language(&self.db).await?;
         // A miss in another language than the knowledge base's is the language's, not the base's.
@@ -165,9 +172,13 @@ impl Agent {
             kb_language,
         };
         let phrases = offline::sentences_for(language, kb_language);
-        let reason = match self.rules.check(&work.body, misses) {
-            Some(Reason::KnowledgeGap) if lost_in_translation => Some(Reason::Language),
-            other => other,
+        let reason = if work.wordless {
+            Some(Reason::NoWords)
+        } else {
+            match self.rules.check(&work.body, misses) {
+                Some(Reason::KnowledgeGap) if lost_in_translation => Some(Reason::Language),
+                other => other,
+            }
         };
         let (decision, text) = match reason {
             Some(reason) => (Decision::Escalate { reason }, phrases.handover.to_string()),
@@ -263,7 +274,8 @@ impl Agent {
     async fn load(&self, message_id: &str) -> Result<Work, DeskError> {
         let row = sqlx::query(
             "SELECT m.body, m.channel, m.via, m.address, m.ticket_id, m.conversation_id, m.customer_id, \
-             cu.name, t.status, c.kb_misses, t.first_response_at, m.channel_account, m.created_at FROM messages m \
+             cu.name, t.status, c.kb_misses, t.first_response_at, m.channel_account, m.created_at, m.wordless \
+             FROM messages m \
              JOIN tickets t ON t.id = m.ticket_id JOIN conversations c ON c.id = m.conversation_id \
              JOIN customers cu ON cu.id = m.customer_id WHERE m.id = $1",
         )
@@ -285,6 +297,7 @@ impl Agent {
             first_response: row.try_get::<Option<i64>, _>(10)?.is_none(),
             channel_account: row.try_get(11)?,
             received_at: row.try_get(12)?,
+            wordless: row.try_get::<i64, _>(13)? != 0,
         })
     }
 

@@ -16,7 +16,7 @@ use crate::DeskError;
 /// The schema version this build writes; a database from a newer build is refused.
 /// The schema's changes after the first, in order: the one at index n brings version n + 1 to
 /// n + 2. Each is statements separated by blank lines, for SQLite and for PostgreSQL.
-const MIGRATIONS: [(&str, &str); 5] = [
+const MIGRATIONS: [(&str, &str); 6] = [
     (include_str!("migrations/2-message-seq.sqlite.sql"), include_str!("migrations/2-message-seq.postgres.sql")),
     (include_str!("migrations/3-inbox-sessions.sqlite.sql"), include_str!("migrations/3-inbox-sessions.postgres.sql")),
     (
@@ -28,6 +28,7 @@ const MIGRATIONS: [(&str, &str); 5] = [
         include_str!("migrations/5-delivery-attempts.postgres.sql"),
     ),
     (include_str!("migrations/6-bridges.sqlite.sql"), include_str!("migrations/6-bridges.postgres.sql")),
+    (include_str!("migrations/7-wordless.sqlite.sql"), include_str!("migrations/7-wordless.postgres.sql")),
 ];
 
 const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;

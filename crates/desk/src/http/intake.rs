@@ -46,6 +46,7 @@ pub async fn whatsapp(
         channel_message_id: body.message_id.filter(|id| !id.trim().is_empty()),
         subject: None,
         body: message_text("message", &body.message)?,
+        wordless: false,
         at: Timestamp::now(),
     };
     received(&app, &inbound).await
@@ -80,6 +81,7 @@ pub async fn email(
         channel_message_id: body.message_id.filter(|id| !id.trim().is_empty()),
         subject: body.subject.filter(|s| !s.trim().is_empty()),
         body: message_text("body", &body.body)?,
+        wordless: false,
         at: Timestamp::now(),
     };
     received(&app, &inbound).await
@@ -117,6 +119,7 @@ pub async fn web_form(
         channel_message_id: None,
         subject: Some(body.subject.trim().to_string()).filter(|s| !s.is_empty()),
         body: message_text("message", &body.message)?,
+        wordless: false,
         at: Timestamp::now(),
     };
     received(&app, &inbound).await

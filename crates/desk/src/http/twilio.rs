@@ -94,9 +94,9 @@ pub async fn whatsapp(
     let mut identity = Identity::default().with_phone(phone)?.with_name(field("ProfileName").as_deref()).proven();
     identity.whatsapp = identity.whatsapp_jid();
     let media = field("NumMedia").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-    let text = match field("Body").filter(|b| !b.is_empty()) {
-        Some(text) => text,
-        None if media > 0 => format!("[{media} attachment(s)]"),
+    let (text, wordless) = match field("Body").filter(|b| !b.trim().is_empty()) {
+        Some(text) => (text, false),
+        None if media > 0 => (format!("[{media} attachment(s)]"), true),
         None => return Err(ApiError::bad_request("Body: the message is empty")),
     };
     let inbound = Inbound {
@@ -108,6 +108,7 @@ pub async fn whatsapp(
         channel_message_id: field("MessageSid"),
         subject: None,
         body: text,
+        wordless,
         at: Timestamp::now(),
     };
     app.desk.receive(&inbound).await?;
