@@ -178,6 +178,10 @@ def test_kb_import_loads_a_folder_and_refuses_a_bad_one(tmp_path):
     kb.mkdir()
     (kb / "warranty.md").write_text("# Warranty\nEvery device has a two-year warranty.\n")
     data = tmp_path / "data"
+    first = subprocess.run([WAMCP, "--data-dir", str(data), "desk", "kb", "import", str(tmp_path / "typo")],
+                           capture_output=True, text=True, timeout=60)
+    assert first.returncode != 0 and "cannot read the folder" in first.stderr
+    assert not data.exists(), "a folder that cannot be read makes no data directory and no desk"
     done = subprocess.run([WAMCP, "--data-dir", str(data), "desk", "kb", "import", str(kb)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

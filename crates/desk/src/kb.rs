@@ -36,9 +36,19 @@ const STOPWORDS: &[&str] = &[
     "why", "will", "with", "would", "you", "your",
 ];
 
+/// The articles of a folder, read whole before anything is stored: (slug, title, body) each.
+#[derive(Debug, Clone)]
+pub struct Folder(Vec<(String, String, String)>);
+
 /// Imports every `*.md` file of `dir` (not recursive). The slug is the file name without `.md`;
 /// the title is the first `# ` heading, or the slug. An article with a known slug is replaced.
 pub async fn import(db: &Db, dir: &Path) -> Result<Imported, DeskError> {
+    store(db, read_folder(dir)?).await
+}
+
+/// Reads the articles of `dir` (see [`import`]), touching no database: a folder that cannot be
+/// read is refused before a desk is opened, let alone created.
+pub fn read_folder(dir: &Path) -> Result<Folder, DeskError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| DeskError::BadInput(format!("cannot read the folder '{}': {e}", dir.display())))?;
     let mut files: Vec<_> = entries
@@ -60,11 +70,15 @@ pub async fn import(db: &Db, dir: &Path) -> Result<Imported, DeskError> {
         let slug = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
         articles.push(parse_article(&slug, &text));
     }
-    // All or nothing: a folder with one unreadable file changes nothing.
+    Ok(Folder(articles))
+}
+
+/// Stores a folder's articles, all or nothing.
+pub async fn store(db: &Db, folder: Folder) -> Result<Imported, DeskError> {
     let mut tx = db.write().await?;
     let mut imported = Imported::default();
     let now = Timestamp::now().millis();
-    for (slug, title, body) in articles {
+    for (slug, title, body) in folder.0 {
         let updated = sqlx::query("UPDATE kb_articles SET title = $1, body = $2, updated_at = $3 WHERE slug = $4")
             .bind(&title)
             .bind(&body)

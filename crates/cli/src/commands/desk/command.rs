@@ -76,12 +76,14 @@ pub fn run(layers: Layers, command: DeskCommand) -> anyhow::Result<()> {
 }
 
 fn import_kb(mut layers: Layers, dir: PathBuf, desk: DeskArgs) -> anyhow::Result<()> {
+    // A folder that cannot be read is refused before the data directory or the desk is made.
+    let folder = wamcp_desk::kb::read_folder(&dir)?;
     let data_dir = layers.data_dir()?;
     data_dir.ensure()?;
     let settings = desk.resolve(&mut layers, true)?.expect("the desk is on for its own commands");
     super::super::runtime()?.block_on(async {
         let desk = super::open(&settings, data_dir.root()).await?;
-        let imported = wamcp_desk::kb::import(&desk.db, &dir).await?;
+        let imported = wamcp_desk::kb::store(&desk.db, folder).await?;
         let total = wamcp_desk::kb::count(&desk.db).await?;
         outln!(
             "{} added, {} updated from {}; the knowledge base has {total} article(s)",

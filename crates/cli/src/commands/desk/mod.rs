@@ -321,10 +321,12 @@ pub async fn open(settings: &DeskSettings, data_dir: &Path) -> anyhow::Result<Ar
             None => None,
         },
     };
+    // A knowledge base folder that cannot be read is refused before the desk is opened.
+    let folder = settings.knowledge_base.as_deref().map(wamcp_desk::kb::read_folder).transpose()?;
     let desk = Desk::open(config).await?;
     desk.check_provider().await?;
-    if let Some(dir) = &settings.knowledge_base {
-        wamcp_desk::kb::import(&desk.db, dir).await?;
+    if let Some(folder) = folder {
+        wamcp_desk::kb::store(&desk.db, folder).await?;
     }
     Ok(desk)
 }
